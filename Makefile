@@ -1,0 +1,45 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BASE := $(VENV)/.installed-base
+TEST := $(VENV)/.installed-test
+DEBIAN_PACKAGES := libreoffice-calc-nogui libreoffice-writer-nogui poppler-utils fonts-dejavu fonts-liberation
+
+.PHONY: demo test lint system-deps bench clean
+
+$(BASE): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TEST): $(BASE)
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(BASE)
+	$(BIN)/pipeline demo --out demo
+
+# LibreOffice and poppler are needed by the tests that open our files as a user would.
+system-deps:
+	@if command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEBIAN_PACKAGES); \
+	else \
+		echo "Cần LibreOffice và poppler-utils: sudo apt-get install $(DEBIAN_PACKAGES)"; exit 1; \
+	fi
+
+lint: $(TEST)
+	$(BIN)/ruff check pipeline schemas tests bench
+	$(BIN)/ruff format --check pipeline schemas tests bench
+	$(BIN)/mypy pipeline schemas
+
+test: $(TEST) system-deps lint
+	$(BIN)/pytest
+
+bench: $(BASE)
+	@echo "The provincial-scale benchmark is not built yet (see bench/README.md)."; exit 5
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,360 @@
+"""The command line: parse options, call the library, print in Vietnamese, choose the exit code.
+
+Exit codes: 0 the command worked (also when some files were rejected); 1 an operational failure;
+2 a usage mistake; 3 a configuration error; 4 a roster error; 5 a stage this version does not
+provide yet. Tracebacks are shown only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline import __version__
+from pipeline.errors import ConfigError, NotBuiltError, PipelineError
+
+_ARGPARSE_WORDS = {
+    "usage: ": "Cách dùng: ",
+    "positional arguments": "Tham số",
+    "options": "Tùy chọn",
+    "show this help message and exit": "hiện hướng dẫn này rồi thoát",
+    "the following arguments are required: %s": "thiếu tham số bắt buộc: %s",
+    "unrecognized arguments: %s": "không hiểu tham số: %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": (
+        "lựa chọn không hợp lệ: %(value)r (chọn một trong: %(choices)s)"
+    ),
+    "argument %(argument_name)s: %(message)s": "tham số %(argument_name)s: %(message)s",
+    "expected one argument": "cần một giá trị",
+    "invalid %(type)s value: %(value)r": "giá trị không hợp lệ: %(value)r",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: lỗi: %(message)s\n",
+    "ambiguous option: %(option)s could match %(matches)s": "tùy chọn mơ hồ: %(option)s có thể là %(matches)s",
+}
+
+
+def _vietnamese_argparse() -> None:
+    """argparse's own words (usage, errors) in Vietnamese: it looks them up through gettext."""
+    original = argparse._  # type: ignore[attr-defined]
+
+    def translate(text: str) -> str:
+        return _ARGPARSE_WORDS.get(text, original(text))
+
+    argparse._ = translate  # type: ignore[attr-defined]
+
+
+def _date(text: str) -> dt.date:
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError(f'"{text}" không phải ngày (ghi dạng 2022-06-05 hoặc 05/06/2022)')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    _vietnamese_argparse()
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", type=Path, metavar="TỆP", help="tệp cấu hình (mặc định: pipeline.toml ở thư mục hiện tại)"
+    )
+    common.add_argument("--debug", action="store_true", help="hiện chi tiết lỗi kỹ thuật (dành cho kỹ thuật viên)")
+    paths = argparse.ArgumentParser(add_help=False)
+    paths.add_argument("--inbox", type=Path, metavar="THƯ_MỤC", help="thư mục nhận tệp của các CĐCS")
+    paths.add_argument("--outbox", type=Path, metavar="THƯ_MỤC", help="thư mục ghi kết quả")
+    paths.add_argument("--roster", type=Path, metavar="TỆP", help="danh sách CĐCS trực thuộc (.xlsx hoặc .csv)")
+    paths.add_argument("--as-of", type=_date, metavar="NGÀY", help="ngày báo cáo, ví dụ 2022-06-05")
+
+    parser = argparse.ArgumentParser(
+        prog="pipeline",
+        description='Tổng hợp báo cáo Chương trình "01 triệu sáng kiến" từ tệp Excel của các công đoàn cơ sở.',
+        epilog="Xem hướng dẫn chi tiết của từng lệnh: pipeline LỆNH --help",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"pipeline {__version__}", help="hiện phiên bản rồi thoát"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="LỆNH", title="Các lệnh")
+
+    p = sub.add_parser(
+        "template",
+        parents=[common, paths],
+        help="tạo biểu mẫu Excel trống và biểu mẫu riêng cho từng CĐCS",
+        description="Tạo biểu mẫu trống và, nếu có danh sách CĐCS, một biểu mẫu riêng cho mỗi CĐCS đang hoạt động.",
+    )
+    p.add_argument(
+        "--out", type=Path, metavar="THƯ_MỤC", help="thư mục ghi biểu mẫu (mặc định: THƯ_MỤC_KẾT_QUẢ/bieu-mau)"
+    )
+    p.set_defaults(handler=_cmd_template)
+
+    p = sub.add_parser(
+        "run",
+        parents=[common, paths],
+        help="kiểm tra mọi tệp trong thư mục nhận và ghi kết quả",
+        description="Đọc và kiểm tra mọi tệp trong thư mục nhận, lưu bản gốc và ghi kết quả vào thư mục kết quả.",
+    )
+    p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser(
+        "check",
+        parents=[common, paths],
+        help="kiểm tra một hoặc nhiều tệp và in các lỗi tìm thấy",
+        description="Kiểm tra các tệp đã cho (không ghi gì ra đĩa) và in từng lỗi kèm ô của nó.",
+    )
+    p.add_argument("files", nargs="+", type=Path, metavar="TỆP", help="tệp Excel cần kiểm tra")
+    p.add_argument("--json", action="store_true", help="in kết quả dạng JSON, mỗi lỗi một đối tượng")
+    p.set_defaults(handler=_cmd_check)
+
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="tạo một kỳ báo cáo mẫu (dữ liệu giả định) và chạy thử",
+        description="Tạo danh sách CĐCS, biểu mẫu và hộp thư mẫu với dữ liệu giả định, rồi chạy kiểm tra trên đó.",
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("demo"), metavar="THƯ_MỤC", help="thư mục chạy thử (mặc định: demo)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=None, metavar="SỐ", help="hạt giống ngẫu nhiên; cùng hạt giống cho cùng dữ liệu"
+    )
+    p.set_defaults(handler=_cmd_demo)
+
+    p = sub.add_parser(
+        "status",
+        parents=[common, paths],
+        help="xem đơn vị nào đã nộp, nộp trễ, bị trả lại hay chưa nộp",
+        description="Tình hình nộp báo cáo của các CĐCS so với danh sách.",
+    )
+    p.set_defaults(handler=_cmd_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _utf8_console()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except PipelineError as exc:
+        if args.debug:
+            raise
+        _console(stderr=True).print(f"[bold red]Lỗi:[/] {exc}", markup=True, highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _console(stderr=True).print("Đã dừng theo yêu cầu.")
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        _console(stderr=True).print(
+            f"[bold red]Lỗi không mong đợi:[/] {type(exc).__name__}: {exc}. Chạy lại với --debug để xem chi tiết.",
+            markup=True,
+            highlight=False,
+        )
+        return 1
+
+
+def _utf8_console() -> None:
+    """Vietnamese text on a Windows console whose code page is not UTF-8."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure and (getattr(stream, "encoding", "") or "").lower() not in ("utf-8", "utf8"):
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(encoding="utf-8", errors="replace")
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+# --- shared setup ------------------------------------------------------------------------------
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from pipeline.config import find_config, load_settings
+
+    path = find_config(args.config)
+    settings = load_settings(path.resolve())
+    settings = settings.with_paths(
+        inbox=getattr(args, "inbox", None), outbox=getattr(args, "outbox", None), roster=getattr(args, "roster", None)
+    )
+    return settings.with_as_of(getattr(args, "as_of", None))
+
+
+def _form() -> Any:
+    from pipeline.form import load_form
+
+    return load_form()
+
+
+def _roster(settings: Any, form: Any, required: bool) -> Any:
+    from pipeline.roster import load_roster
+
+    if not required and not settings.paths.roster.exists():
+        return None
+    return load_roster(settings.paths.roster, form)
+
+
+def _progress(total: int, what: str) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn(what),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=_console(stderr=True),
+        transient=True,
+    )
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+def _cmd_template(args: argparse.Namespace) -> int:
+    from pipeline.template import write_templates
+
+    settings, form = _settings(args), _form()
+    out = args.out or settings.paths.outbox / "bieu-mau"
+    console = _console()
+    roster = _roster(settings, form, required=args.roster is not None)
+    if roster is None:
+        console.print(
+            f'Chưa có danh sách CĐCS "{settings.paths.roster}": chỉ tạo biểu mẫu trống. '
+            "Dùng --roster TỆP để tạo biểu mẫu riêng cho từng CĐCS."
+        )
+    paths = write_templates(out, form, settings, roster)
+    console.print(f"Đã tạo biểu mẫu trống: {paths[0]}")
+    if roster is not None:
+        console.print(f"Đã tạo {len(paths) - 1} biểu mẫu riêng cho các CĐCS đang hoạt động trong thư mục: {out}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    settings, form = _settings(args), _form()
+    if not settings.paths.inbox.is_dir():
+        raise PipelineError(f'Không tìm thấy thư mục nhận tệp "{settings.paths.inbox}".')
+    roster = _roster(settings, form, required=True)
+    result = _run_with_progress(settings, form, roster)
+    _print_run(result, settings)
+    return 0
+
+
+def _run_with_progress(settings: Any, form: Any, roster: Any) -> Any:
+    from pipeline.intake import scan_inbox
+    from pipeline.run import run
+
+    files, _ = scan_inbox(settings.paths.inbox)
+    with _progress(len(files), "Đang đọc tệp") as bar:
+        task = bar.add_task("", total=len(files))
+        return run(settings, form, roster, progress=lambda name: bar.update(task, advance=1, description=name))
+
+
+def _print_run(result: Any, settings: Any) -> None:
+    from rich.table import Table
+
+    from pipeline.findings import Severity
+    from pipeline.run import Status
+
+    console = _console()
+    table = Table(title=f"Kết quả kiểm tra ({len(result.files)} tệp)", title_justify="left")
+    for header in ("Tệp", "Kết quả", "Mã CĐCS", "Sáng kiến", "Lỗi", "Cảnh báo", "Ghi chú"):
+        table.add_column(header, overflow="fold")
+    for r in result.files:
+        note = r.reason or next((f.message for f in r.findings if f.severity is Severity.ERROR), "")
+        table.add_row(
+            r.name,
+            r.status.label,
+            r.unit_code or "",
+            str(r.initiatives) if r.sha256 else "",
+            str(r.count(Severity.ERROR)),
+            str(r.count(Severity.WARNING)),
+            note,
+        )
+    console.print(table)
+    counts = result.counts
+    console.print(" · ".join(f"{s.label}: {counts.get(s, 0)}" for s in Status))
+    console.print()
+    console.print(f"Danh sách lỗi của từng tệp: {result.outputs['findings']}")
+    console.print(f"Bản gốc các tệp đã nhận được lưu tại: {result.outputs['archive']}")
+    console.print(
+        "Chưa có ở phiên bản này: tệp phản hồi cho từng CĐCS, sổ theo dõi các lần nộp và báo cáo tổng hợp "
+        "(DOCX, HTML, Excel). Lệnh run hiện chỉ kiểm tra các tệp."
+    )
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from pipeline.run import process
+
+    try:
+        settings = _settings(args)
+    except ConfigError:
+        raise
+    form = _form()
+    missing = [str(p) for p in args.files if not p.is_file()]
+    if missing:
+        raise PipelineError("Không tìm thấy tệp: " + ", ".join(missing))
+    roster = _roster(settings, form, required=args.roster is not None)
+    result = process(args.files, settings, form, roster)
+    if args.json:
+        findings = [f.to_dict() for r in result.files for f in r.findings]
+        print(json.dumps(findings, ensure_ascii=False, indent=2))
+        return 0
+    _print_check(result)
+    return 0
+
+
+def _print_check(result: Any) -> None:
+    from rich.table import Table
+
+    from pipeline.findings import Severity
+
+    console = _console()
+    for r in result.files:
+        errors, warnings = r.count(Severity.ERROR), r.count(Severity.WARNING)
+        console.print(f"[bold]{r.name}[/]: {r.status.label} ({errors} lỗi, {warnings} cảnh báo)", highlight=False)
+        if not r.findings:
+            continue
+        table = Table(show_lines=False)
+        for header in ("Ô", "Mức độ", "Mục", "Nội dung"):
+            table.add_column(header, overflow="fold")
+        for f in r.findings:
+            table.add_row(f.location.ref, f.severity.label, f.field or "", f.message)
+        console.print(table)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pipeline.demo import DEFAULT_SEED, build_demo
+
+    settings, form = _settings(args), _form()
+    console = _console()
+    console.print(f'Đang tạo kỳ báo cáo mẫu (dữ liệu giả định) trong thư mục "{args.out}"...')
+    demo = build_demo(args.out, settings, form, seed=DEFAULT_SEED if args.seed is None else args.seed)
+    console.print(
+        f"Đã tạo {len(demo.files)} tệp trong hộp thư mẫu {demo.settings.paths.inbox} "
+        f"({len(demo.silent)} CĐCS không nộp: {', '.join(demo.silent)})."
+    )
+    result = _run_with_progress(demo.settings, form, demo.roster)
+    _print_run(result, demo.settings)
+    console.print()
+    console.print(f"Biểu mẫu riêng của các CĐCS: {demo.folder / 'mau'}")
+    console.print(f"Kết quả chạy thử: {demo.settings.paths.outbox}")
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    _settings(args)
+    raise NotBuiltError(
+        "Lệnh status (tình hình nộp báo cáo theo danh sách CĐCS) chưa có ở phiên bản này: nó cần sổ theo dõi "
+        "các lần nộp, sẽ được bổ sung ở phiên bản sau. Hiện có thể xem kết quả từng tệp bằng lệnh run."
+    )

@@ -1,0 +1,249 @@
+"""Configuration: one TOML file -> `Settings`, with Vietnamese messages for every mistake.
+
+`load_settings(path)` reads the file, checks that every key is there with the right type and no
+unknown key is present, and returns frozen settings with paths resolved against the file's folder.
+A mistake raises `ConfigError`, whose message names the file and the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import itertools
+import os
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+DEFAULT_NAME = "pipeline.toml"
+ENV_VAR = "PIPELINE_CONFIG"
+RATE_MEASURES = ("members_with_initiative", "initiatives_per_member")
+
+
+@dataclass(frozen=True)
+class Organisation:
+    parent_name: str
+    name: str
+    full_name: str
+    place: str
+    document_number: str
+    signatory: str
+    signatory_title: str
+    signatory_on_behalf: str
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    start: dt.date
+    end: dt.date
+    target: int
+
+
+@dataclass(frozen=True)
+class Programme:
+    name: str
+    plan_reference: str
+    start: dt.date
+    eligibility_start: dt.date
+    eligibility_end: dt.date
+    rate_target_percent: float
+    official_rate: str
+    phases: tuple[Phase, ...]
+
+    @property
+    def registration_end(self) -> dt.date:
+        return self.phases[-1].end
+
+    def phase_of(self, registered: dt.date) -> Phase | None:
+        for phase in self.phases:
+            if phase.start <= registered <= phase.end:
+                return phase
+        return None
+
+
+@dataclass(frozen=True)
+class Paths:
+    inbox: Path
+    outbox: Path
+    roster: Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: Path
+    organisation: Organisation
+    programme: Programme
+    as_of: dt.date
+    deadline: dt.date
+    paths: Paths
+
+    @property
+    def windows(self) -> dict[str, tuple[dt.date, dt.date]]:
+        """The named date windows the form's rules refer to."""
+        p = self.programme
+        return {
+            "eligibility": (p.eligibility_start, p.eligibility_end),
+            "registration": (p.start, p.registration_end),
+        }
+
+    def with_paths(self, **paths: Path | None) -> Settings:
+        """A copy with some paths replaced (command-line options win over the file)."""
+        given = {k: v for k, v in paths.items() if v is not None}
+        return replace(self, paths=replace(self.paths, **given)) if given else self
+
+    def with_as_of(self, as_of: dt.date | None) -> Settings:
+        return replace(self, as_of=as_of) if as_of else self
+
+
+# The shape of the file: section -> key -> (type, what it is, in Vietnamese).
+_STR, _DATE, _NUM, _INT = "str", "date", "number", "int"
+_SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
+    "organisation": {
+        "parent_name": (_STR, "tên cơ quan cấp trên"),
+        "name": (_STR, "tên cơ quan ban hành báo cáo"),
+        "full_name": (_STR, "tên đầy đủ của cơ quan"),
+        "place": (_STR, "địa danh"),
+        "document_number": (_STR, "số văn bản"),
+        "signatory": (_STR, "họ tên người ký"),
+        "signatory_title": (_STR, "chức vụ người ký"),
+        "signatory_on_behalf": (_STR, "dòng thẩm quyền ký"),
+    },
+    "programme": {
+        "name": (_STR, "tên Chương trình"),
+        "plan_reference": (_STR, "kế hoạch thực hiện"),
+        "start": (_DATE, "ngày bắt đầu nhận đăng ký"),
+        "eligibility_start": (_DATE, "ngày đầu khoảng áp dụng hợp lệ"),
+        "eligibility_end": (_DATE, "ngày cuối khoảng áp dụng hợp lệ"),
+        "rate_target_percent": (_NUM, "chỉ tiêu tỷ lệ (%)"),
+        "official_rate": (_STR, "cách tính tỷ lệ chính thức"),
+        "phases": ("phases", "các giai đoạn"),
+    },
+    "report": {
+        "as_of": (_DATE, "ngày báo cáo"),
+        "deadline": (_DATE, "hạn nộp báo cáo"),
+    },
+    "paths": {
+        "inbox": (_STR, "thư mục nhận tệp"),
+        "outbox": (_STR, "thư mục kết quả"),
+        "roster": (_STR, "danh sách CĐCS"),
+    },
+}
+_PHASE: dict[str, tuple[str, str]] = {
+    "name": (_STR, "tên giai đoạn"),
+    "start": (_DATE, "ngày bắt đầu"),
+    "end": (_DATE, "ngày kết thúc"),
+    "target": (_INT, "chỉ tiêu số sáng kiến"),
+}
+_TYPE_WORDS = {
+    _STR: "một chuỗi chữ trong dấu ngoặc kép",
+    _DATE: "một ngày dạng NĂM-THÁNG-NGÀY, ví dụ 2022-06-05",
+    _NUM: "một số",
+    _INT: "một số nguyên",
+}
+
+
+def find_config(given: Path | None, cwd: Path | None = None) -> Path:
+    """--config, else $PIPELINE_CONFIG, else pipeline.toml in the current folder."""
+    if given is not None:
+        return given
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    return (cwd or Path.cwd()) / DEFAULT_NAME
+
+
+def load_settings(path: Path) -> Settings:
+    if not path.is_file():
+        raise ConfigError(
+            f'Không tìm thấy tệp cấu hình "{path}". Hãy chạy lệnh trong thư mục có tệp '
+            f"{DEFAULT_NAME} hoặc chỉ rõ tệp bằng --config."
+        )
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f'Tệp cấu hình "{path}" viết sai cú pháp TOML: {exc}.') from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f'Tệp cấu hình "{path}" phải được lưu với bảng mã UTF-8.') from exc
+    return _parse(data, path)
+
+
+def _parse(data: dict[str, Any], path: Path) -> Settings:
+    check = _Checker(path)
+    check.known(data, _SCHEMA, "")
+    values: dict[str, dict[str, Any]] = {}
+    for section, keys in _SCHEMA.items():
+        table = data.get(section)
+        if not isinstance(table, dict):
+            raise check.error(section, "thiếu mục" if table is None else "phải là một mục [..]")
+        check.known(table, keys, section + ".")
+        values[section] = {
+            key: check.value(table, f"{section}.{key}", key, kind, what) for key, (kind, what) in keys.items()
+        }
+
+    prog = values["programme"]
+    if prog["official_rate"] not in RATE_MEASURES:
+        raise check.error("programme.official_rate", f'phải là "{RATE_MEASURES[0]}" hoặc "{RATE_MEASURES[1]}"')
+    if not prog["eligibility_start"] <= prog["eligibility_end"]:
+        raise check.error("programme.eligibility_end", "phải sau programme.eligibility_start")
+    phases = tuple(Phase(**p) for p in prog.pop("phases"))
+    for i, (a, b) in enumerate(itertools.pairwise(phases), start=2):
+        if b.start <= a.end:
+            raise check.error(f"programme.phases[{i}].start", "phải sau ngày kết thúc của giai đoạn trước")
+    for i, ph in enumerate(phases, start=1):
+        if ph.end < ph.start:
+            raise check.error(f"programme.phases[{i}].end", "phải sau ngày bắt đầu của giai đoạn")
+    base = path.parent
+    return Settings(
+        source=path,
+        organisation=Organisation(**values["organisation"]),
+        programme=Programme(**prog, phases=phases),
+        as_of=values["report"]["as_of"],
+        deadline=values["report"]["deadline"],
+        paths=Paths(**{k: base / v for k, v in values["paths"].items()}),
+    )
+
+
+class _Checker:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f'Tệp cấu hình "{self.path}", khóa "{key}": {problem}.')
+
+    def known(self, table: dict[str, Any], keys: dict[str, Any], prefix: str) -> None:
+        for key in table:
+            if key not in keys:
+                near = difflib.get_close_matches(key, list(keys), n=1)
+                hint = f'; có phải ý bạn là "{prefix}{near[0]}"?' if near else ""
+                raise self.error(prefix + key, f"khóa này không có trong cấu hình{hint}")
+
+    def value(self, table: dict[str, Any], name: str, key: str, kind: str, what: str) -> Any:
+        if key not in table:
+            raise self.error(name, f"thiếu khóa ({what})")
+        raw = table[key]
+        if kind == "phases":
+            return self.phases(raw, name)
+        ok = {
+            _STR: isinstance(raw, str) and raw.strip() != "",
+            _DATE: isinstance(raw, dt.date) and not isinstance(raw, dt.datetime),
+            _NUM: isinstance(raw, int | float) and not isinstance(raw, bool) and raw >= 0,
+            _INT: isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0,
+        }[kind]
+        if not ok:
+            raise self.error(name, f"{what} phải là {_TYPE_WORDS[kind]}, nhưng đang là {raw!r}")
+        return raw
+
+    def phases(self, raw: Any, name: str) -> list[dict[str, Any]]:
+        if not isinstance(raw, list) or not raw or not all(isinstance(p, dict) for p in raw):
+            raise self.error(name, "cần ít nhất một mục [[programme.phases]]")
+        out = []
+        for i, table in enumerate(raw, start=1):
+            prefix = f"{name}[{i}]"
+            self.known(table, _PHASE, prefix + ".")
+            out.append({k: self.value(table, f"{prefix}.{k}", k, kind, what) for k, (kind, what) in _PHASE.items()})
+        return out

@@ -1,0 +1,167 @@
+"""Findings: what the checks say about a file, as data.
+
+A `Finding` has a stable `Code`, a `Severity`, a `Location` (file, sheet, Excel cell) and a
+Vietnamese message from the one message table below, so the CLI, the feedback workbook, the JSON
+output and the report all say the same sentence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTICE = "notice"
+
+    @property
+    def label(self) -> str:
+        return {"error": "Lỗi", "warning": "Cảnh báo", "notice": "Ghi nhận"}[self.value]
+
+
+class Code(StrEnum):
+    # file level
+    UNREADABLE = "unreadable"
+    NOT_SPREADSHEET = "not-spreadsheet"
+    MISSING_SHEET = "missing-sheet"
+    MISSING_HEADER = "missing-header"
+    MISSING_LABEL = "missing-label"
+    OTHER_FORM = "other-form"
+    OLD_VERSION = "old-version"
+    NO_INITIATIVE = "no-initiative"
+    # value level
+    REQUIRED = "required"
+    NOT_IN_LIST = "not-in-list"
+    NOT_A_NUMBER = "not-a-number"
+    NOT_A_DATE = "not-a-date"
+    TWO_DIGIT_YEAR = "two-digit-year"
+    BELOW_MINIMUM = "below-minimum"
+    TOO_SHORT = "too-short"
+    TOO_LONG = "too-long"
+    TOO_FEW_WORDS = "too-few-words"
+    BAD_PHONE = "bad-phone"
+    BAD_EMAIL = "bad-email"
+    OUT_OF_WINDOW = "out-of-window"
+    AFTER_AS_OF = "after-as-of"
+    AFTER_REPORT_DATE = "after-report-date"
+    ABOVE_FIELD = "above-field"
+    BEFORE_FIELD = "before-field"
+    ONLY_WHEN = "only-when"
+    UNKNOWN_UNIT = "unknown-unit"
+    # repairs made while reading
+    TEXT_NORMALISED = "text-normalised"
+    TEXT_DATE_READ = "text-date-read"
+    TEXT_NUMBER_READ = "text-number-read"
+
+
+# One sentence per code: what is wrong and how to fix it. Placeholders come from `Finding.params`.
+MESSAGES: dict[Code, str] = {
+    Code.UNREADABLE: "Không đọc được tệp: {reason}. Vui lòng mở lại bằng Excel, lưu dạng .xlsx và gửi lại.",
+    Code.NOT_SPREADSHEET: "Tệp không phải bảng tính ({kind}). Vui lòng gửi biểu mẫu Excel (.xlsx) đã điền.",
+    Code.MISSING_SHEET: 'Không tìm thấy trang "{sheet}". Vui lòng dùng đúng biểu mẫu do LĐLĐ huyện gửi, không đổi tên hay xóa trang.',
+    Code.MISSING_HEADER: "Không tìm thấy đủ các cột của bảng sáng kiến (thiếu: {label}). Vui lòng giữ nguyên dòng tiêu đề của biểu mẫu, không xóa hay đổi tên cột.",
+    Code.MISSING_LABEL: 'Không tìm thấy mục "{label}" trên trang "{sheet}". Vui lòng dùng đúng biểu mẫu, không xóa dòng này.',
+    Code.OTHER_FORM: 'Tệp là biểu mẫu của chương trình khác ({form_id}), không phải biểu mẫu "01 triệu sáng kiến".',
+    Code.OLD_VERSION: "Tệp dùng biểu mẫu phiên bản cũ ({version}); số liệu vẫn được đọc. Lần sau vui lòng dùng biểu mẫu phiên bản {current}.",
+    Code.NO_INITIATIVE: 'Đơn vị chưa kê khai sáng kiến nào trên trang "{sheet}".',
+    Code.REQUIRED: 'Ô "{label}" bắt buộc nhưng đang để trống. Vui lòng điền.',
+    Code.NOT_IN_LIST: 'Giá trị "{value}" không có trong danh sách của ô "{label}". Vui lòng chọn một giá trị trong danh sách thả xuống: {allowed}.',
+    Code.NOT_A_NUMBER: 'Ô "{label}" phải là số nguyên, nhưng đang ghi "{value}". Vui lòng ghi số, ví dụ 1500000.',
+    Code.NOT_A_DATE: 'Ô "{label}" phải là ngày dạng dd/mm/yyyy, nhưng đang ghi "{value}". Vui lòng nhập lại, ví dụ 15/03/2022.',
+    Code.TWO_DIGIT_YEAR: 'Ngày "{value}" ở ô "{label}" ghi năm hai chữ số nên không rõ năm. Vui lòng ghi đủ bốn chữ số của năm, ví dụ 15/03/2022.',
+    Code.BELOW_MINIMUM: 'Ô "{label}" phải là số không nhỏ hơn {minimum}, nhưng đang ghi {value}.',
+    Code.TOO_SHORT: 'Ô "{label}" quá ngắn ({length} ký tự); cần ít nhất {minimum} ký tự. Vui lòng ghi đầy đủ hơn.',
+    Code.TOO_LONG: 'Ô "{label}" quá dài ({length} ký tự); tối đa {maximum} ký tự. Vui lòng rút gọn.',
+    Code.TOO_FEW_WORDS: 'Ô "{label}" cần ghi đầy đủ họ và tên (ít nhất hai từ), nhưng đang ghi "{value}".',
+    Code.BAD_PHONE: 'Số điện thoại "{value}" không hợp lệ: cần 10 chữ số bắt đầu bằng 0 (hoặc +84). Vui lòng ghi lại, ví dụ 0912 345 678.',
+    Code.BAD_EMAIL: 'Địa chỉ email "{value}" không hợp lệ. Vui lòng ghi lại, ví dụ congdoan@example.vn, hoặc để trống.',
+    Code.OUT_OF_WINDOW: 'Ngày {value} ở ô "{label}" nằm ngoài khoảng {start} – {end}. {consequence}',
+    Code.AFTER_AS_OF: 'Ngày {value} ở ô "{label}" sau ngày "Số liệu tính đến ngày" ({other}). Vui lòng kiểm tra lại ngày.',
+    Code.AFTER_REPORT_DATE: 'Ngày {value} ở ô "{label}" sau ngày báo cáo ({other}). Vui lòng kiểm tra lại ngày chốt số liệu.',
+    Code.ABOVE_FIELD: 'Ô "{label}" ({value}) không được lớn hơn "{other_label}" ({other}). Vui lòng kiểm tra lại hai số này.',
+    Code.BEFORE_FIELD: 'Ô "{label}" ({value}) không được trước "{other_label}" ({other}). Vui lòng kiểm tra lại ngày.',
+    Code.ONLY_WHEN: 'Ô "{label}" chỉ điền khi "{other_label}" là "{other}". Vui lòng xóa giá trị này hoặc sửa ô "{other_label}".',
+    Code.UNKNOWN_UNIT: 'Mã CĐCS "{value}" không có trong danh sách CĐCS trực thuộc LĐLĐ huyện. Vui lòng kiểm tra lại mã đơn vị.',
+    Code.TEXT_NORMALISED: 'Đã chuẩn hóa chữ tiếng Việt ở ô "{label}" ({repair}); nội dung không đổi.',
+    Code.TEXT_DATE_READ: 'Ngày ở ô "{label}" được gõ dạng chữ "{value}"; đã đọc là {date} (ngày/tháng/năm).',
+    Code.TEXT_NUMBER_READ: 'Số ở ô "{label}" được gõ dạng chữ "{value}"; đã đọc là {number}.',
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    file: str
+    sheet: str | None = None
+    row: int | None = None  # the Excel row the user sees, 1-based
+    column: str | None = None  # "K"
+
+    @property
+    def cell(self) -> str | None:
+        if self.row is None:
+            return None
+        return f"{self.column or ''}{self.row}"
+
+    @property
+    def ref(self) -> str:
+        """ "Sáng kiến!K12", or the sheet, or "" for the whole file."""
+        cell = self.cell
+        if self.sheet and cell:
+            return f"{self.sheet}!{cell}"
+        return self.sheet or ""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: Code
+    severity: Severity
+    location: Location
+    field: str | None = None  # the field's label as the form shows it
+    value: Any = None
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def message(self) -> str:
+        values = {"label": self.field or "", "value": _show(self.value)}
+        values.update((k, _show(v)) for k, v in self.params)
+        return MESSAGES[self.code].format(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.location.file,
+            "sheet": self.location.sheet,
+            "cell": self.location.cell,
+            "field": self.field,
+            "value": _show(self.value) if self.value is not None else None,
+            "severity": self.severity.value,
+            "rule": self.code.value,
+            "message": self.message,
+        }
+
+
+def make(
+    code: Code,
+    severity: Severity,
+    location: Location,
+    field: str | None = None,
+    value: Any = None,
+    **params: Any,
+) -> Finding:
+    return Finding(code, severity, location, field, value, tuple(sorted(params.items())))
+
+
+def _show(value: Any) -> str:
+    """A value as the user would recognise it: dates dd/mm/yyyy, whole numbers without ".0"."""
+    import datetime as dt
+
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

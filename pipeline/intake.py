@@ -1,0 +1,134 @@
+"""Intake stage: the files in the inbox -> `Submission`s, each with its fingerprint and real format.
+
+Lock, hidden and temporary files are set aside with a reason; every other file is identified by
+its SHA-256 (the same file under two names is one submission), its format is read from its bytes
+rather than its extension, and an untouched copy is kept in the archive before anything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+SPREADSHEET_KINDS = ("xlsx", "xlsm", "xls", "ods")
+_KIND_WORDS = {
+    "pdf": "tệp PDF",
+    "docx": "văn bản Word",
+    "doc": "văn bản Word",
+    "zip": "tệp nén ZIP",
+    "empty": "tệp rỗng",
+    "unknown": "không rõ định dạng",
+}
+
+
+@dataclass(frozen=True)
+class Submission:
+    path: Path
+    name: str  # path relative to the inbox, as the officer sees it
+    sha256: str
+    size: int
+    kind: str  # xlsx | xlsm | xls | ods | pdf | docx | doc | zip | empty | unknown
+
+    @property
+    def is_spreadsheet(self) -> bool:
+        return self.kind in SPREADSHEET_KINDS
+
+    @property
+    def kind_words(self) -> str:
+        return _KIND_WORDS.get(self.kind, self.kind)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: Path
+    name: str
+    reason: str  # Vietnamese
+
+
+def skip_reason(path: Path) -> str | None:
+    name = path.name
+    if name.startswith("~$") or name.startswith(".~lock"):
+        return "tệp khóa tạm của Excel/LibreOffice (tạo ra khi đang mở tệp), không phải bài nộp"
+    if name.startswith("."):
+        return "tệp ẩn"
+    if name.endswith("~") or path.suffix.lower() in (".tmp", ".crdownload", ".part"):
+        return "tệp tạm"
+    return None
+
+
+def scan_inbox(inbox: Path) -> tuple[list[Path], list[Skipped]]:
+    """All files below the inbox, sorted; lock, hidden and temporary files set aside."""
+    files, skipped = [], []
+    for path in sorted(p for p in inbox.rglob("*") if p.is_file()):
+        name = path.relative_to(inbox).as_posix()
+        if any(part.startswith(".") for part in path.relative_to(inbox).parts[:-1]):
+            continue  # inside a hidden folder (our own archive, a sync tool's folder)
+        reason = skip_reason(path)
+        if reason:
+            skipped.append(Skipped(path, name, reason))
+        else:
+            files.append(path)
+    return files, skipped
+
+
+def fingerprint(path: Path, name: str) -> Submission:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        digest.update(head)
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return Submission(path, name, digest.hexdigest(), path.stat().st_size, sniff(path, head))
+
+
+def sniff(path: Path, head: bytes) -> str:
+    if not head:
+        return "empty"
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return _cfb_kind(path)
+    if head.startswith(b"PK"):
+        return _zip_kind(path)
+    return "unknown"
+
+
+def _zip_kind(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            if "xl/workbook.xml" in names:
+                return "xlsm" if "xl/vbaProject.bin" in names else "xlsx"
+            if "mimetype" in names:
+                mimetype = zf.read("mimetype")[:100]
+                return "ods" if b"opendocument.spreadsheet" in mimetype else "unknown"
+            if "word/document.xml" in names:
+                return "docx"
+            return "zip"
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return "unknown"
+
+
+def _cfb_kind(path: Path) -> str:
+    """An OLE2 compound file: an Excel 97-2003 workbook, or something else (Word, Outlook)."""
+    data = path.read_bytes()[: 1 << 22]
+    if "Workbook".encode("utf-16-le") in data or "Book".encode("utf-16-le") in data:
+        return "xls"
+    if "WordDocument".encode("utf-16-le") in data:
+        return "doc"
+    return "unknown"
+
+
+def archive(submission: Submission, archive_dir: Path) -> Path:
+    """An untouched copy of the original, named by its hash, written once."""
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    suffix = submission.path.suffix.lower()[:8]
+    target = archive_dir / f"{submission.sha256}{suffix}"
+    if not target.exists():
+        tmp = target.with_name(f".tmp-{target.name}")
+        shutil.copyfile(submission.path, tmp)
+        tmp.replace(target)
+    return target

@@ -1,0 +1,252 @@
+"""Reading stage: one workbook -> `WorkbookData` (records with their cells, plus repair notices).
+
+Sheets are found by their normalised names, the unit record by its labels and the initiative table
+by its header row, wherever they are. Every value keeps its Excel row and column. Values are
+converted here (dates, Vietnamese numbers, list values) so that validation only checks rules;
+what could not be read is an error finding at its cell, and every safe repair is a notice.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.findings import Code, Finding, Location, Severity, make
+from pipeline.form import Field, Form
+from pipeline.sheets import Grid, column_letter, nonblank_rows, read_grids
+from pipeline.text import clean_text, fold
+from pipeline.values import Parsed, is_blank, to_date, to_int, to_text
+
+_HEADER_SCAN_ROWS = 40
+_MIN_HEADER_MATCHES = 3
+_VALUE_HEADER = fold("Giá trị")
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    value: Any  # converted value; None when blank or unreadable
+    raw: Any  # the cell as found
+    row: int  # Excel row, 1-based
+    column: str  # Excel column letter
+
+    @property
+    def cell(self) -> str:
+        return f"{self.column}{self.row}"
+
+
+@dataclass
+class WorkbookData:
+    file: str  # the name shown to users
+    path: Path
+    sheets: dict[str, str] = field(default_factory=dict)  # form sheet key -> sheet name in the file
+    unit: dict[str, Value] = field(default_factory=dict)
+    rows: list[dict[str, Value]] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)  # initiative key -> column letter
+    form_id: str | None = None
+    version: str | None = None
+    template_unit: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def readable(self) -> bool:
+        """Whether the records could be located at all (file-level errors stop validation)."""
+        return not any(f.severity is Severity.ERROR and f.location.row is None for f in self.findings)
+
+    def location(self, sheet_key: str, cell: Value | None = None) -> Location:
+        sheet = self.sheets.get(sheet_key)
+        if cell is None:
+            return Location(self.file, sheet)
+        return Location(self.file, sheet, cell.row, cell.column)
+
+
+def read_workbook(path: Path, form: Form, name: str | None = None) -> WorkbookData:
+    data = WorkbookData(file=name or path.name, path=path)
+    try:
+        grids = read_grids(path)
+    except Exception as exc:
+        data.findings.append(make(Code.UNREADABLE, Severity.ERROR, Location(data.file), reason=_reason(exc)))
+        return data
+    return read_grids_into(data, grids, form)
+
+
+def read_grids_into(data: WorkbookData, grids: dict[str, Grid], form: Form) -> WorkbookData:
+    by_fold = {fold(name): name for name in grids}
+    for key, wanted in form.sheets.items():
+        if fold(wanted) in by_fold:
+            data.sheets[key] = by_fold[fold(wanted)]
+    _read_meta(data, grids, form)
+    if data.form_id is not None and data.form_id != form.id:
+        data.findings.append(make(Code.OTHER_FORM, Severity.ERROR, data.location("lists"), form_id=data.form_id))
+        return data
+    for key in ("unit", "initiatives"):
+        if key not in data.sheets:
+            data.findings.append(make(Code.MISSING_SHEET, Severity.ERROR, Location(data.file), sheet=form.sheets[key]))
+    if not data.readable:
+        return data
+    repairs: Counter[str] = Counter()
+    _read_unit(data, grids[data.sheets["unit"]], form, repairs)
+    _read_initiatives(data, grids[data.sheets["initiatives"]], form, repairs)
+    return data
+
+
+def _read_meta(data: WorkbookData, grids: dict[str, Grid], form: Form) -> None:
+    if "lists" not in data.sheets:
+        return
+    labels = {fold(label): key for key, label in form.meta.items()}
+    attributes = {"form_id": "form_id", "version": "version", "unit_code": "template_unit"}
+    for _, row in nonblank_rows(grids[data.sheets["lists"]][:20]):
+        key = labels.get(fold(row[0])) if isinstance(row[0], str) else None
+        if key in attributes and len(row) >= 2:
+            setattr(data, attributes[key], to_text(row[1]).value)
+    if data.version and data.version != form.version:
+        data.findings.append(
+            make(
+                Code.OLD_VERSION,
+                Severity.NOTICE if data.version in form.older_versions else Severity.WARNING,
+                data.location("lists"),
+                version=data.version,
+                current=form.version,
+            )
+        )
+
+
+def _read_unit(data: WorkbookData, grid: Grid, form: Form, repairs: Counter[str]) -> None:
+    found: dict[str, tuple[int, int]] = {}  # key -> (excel row, label column)
+    value_col: int | None = None
+    for excel_row, row in nonblank_rows(grid):
+        for col, cell in enumerate(row):
+            if not isinstance(cell, str):
+                continue
+            key = fold(cell)
+            if key == _VALUE_HEADER and value_col is None:
+                value_col = col
+            f = form.unit_matcher.get(key)
+            if f is not None and f.key not in found:
+                found[f.key] = (excel_row, col)
+                break
+    for f in form.unit:
+        if f.key not in found:
+            if f.required:
+                data.findings.append(
+                    make(
+                        Code.MISSING_LABEL,
+                        Severity.ERROR,
+                        data.location("unit"),
+                        f.label,
+                        sheet=form.sheets["unit"],
+                    )
+                )
+            continue
+        excel_row, label_col = found[f.key]
+        col = value_col if value_col is not None and value_col > label_col else label_col + 1
+        raw = _at(grid, excel_row, col)
+        data.unit[f.key] = _convert(data, "unit", f, form, raw, excel_row, col, repairs)
+
+
+def _read_initiatives(data: WorkbookData, grid: Grid, form: Form, repairs: Counter[str]) -> None:
+    best: tuple[int, dict[int, Field]] | None = None
+    for excel_row, row in list(nonblank_rows(grid))[:_HEADER_SCAN_ROWS]:
+        columns: dict[int, Field] = {}
+        for col, cell in enumerate(row):
+            f = form.initiative_matcher.get(fold(cell)) if isinstance(cell, str) else None
+            if f is not None and f not in columns.values():
+                columns[col] = f
+        if len(columns) >= _MIN_HEADER_MATCHES and (best is None or len(columns) > len(best[1])):
+            best = (excel_row, columns)
+    missing = [f.label for f in form.initiative if f.required and (best is None or f not in best[1].values())]
+    if best is None or missing:
+        data.findings.append(
+            make(Code.MISSING_HEADER, Severity.ERROR, data.location("initiatives"), ", ".join(missing))
+        )
+        return
+    header_row, columns = best
+    data.columns = {f.key: column_letter(col) for col, f in columns.items()}
+    for excel_row, row in nonblank_rows(grid[header_row:]):
+        excel_row += header_row
+        if all(is_blank(row[col] if col < len(row) else None) for col in columns):
+            continue
+        data.rows.append(
+            {
+                f.key: _convert(data, "initiatives", f, form, _at(grid, excel_row, col), excel_row, col, repairs)
+                for col, f in columns.items()
+            }
+        )
+    if not data.rows:
+        data.findings.append(
+            make(Code.NO_INITIATIVE, Severity.NOTICE, data.location("initiatives"), sheet=form.sheets["initiatives"])
+        )
+
+
+def _at(grid: Grid, excel_row: int, col: int) -> Any:
+    row = grid[excel_row - 1] if excel_row - 1 < len(grid) else []
+    return row[col] if col < len(row) else None
+
+
+def _convert(
+    data: WorkbookData,
+    sheet_key: str,
+    f: Field,
+    form: Form,
+    raw: Any,
+    excel_row: int,
+    col: int,
+    repairs: Counter[str],
+) -> Value:
+    parsed = _parse(f, form, raw)
+    cell = Value(parsed.value, raw, excel_row, column_letter(col))
+    where = data.location(sheet_key, cell)
+    if parsed.code is None:
+        return cell
+    if parsed.failed:
+        data.findings.append(make(parsed.code, Severity.ERROR, where, f.label, raw))
+    elif parsed.code is Code.TEXT_NORMALISED:
+        repair = _unicode_repair(raw)
+        if repair:
+            repairs[repair] += 1
+            if repairs[repair] == 1:  # one notice per file and kind of repair, at the first cell
+                data.findings.append(make(Code.TEXT_NORMALISED, Severity.NOTICE, where, f.label, raw, repair=repair))
+    elif parsed.code is Code.TEXT_DATE_READ:
+        data.findings.append(make(parsed.code, Severity.NOTICE, where, f.label, raw, date=parsed.repair))
+    elif parsed.code is Code.TEXT_NUMBER_READ and not _plain_digits(raw):
+        data.findings.append(make(parsed.code, Severity.NOTICE, where, f.label, raw, number=parsed.repair))
+    return cell
+
+
+def _parse(f: Field, form: Form, raw: Any) -> Parsed:
+    if f.type == "integer":
+        return to_int(raw)
+    if f.type == "date":
+        return to_date(raw)
+    parsed = to_text(raw)
+    if f.type == "list" and parsed.value is not None:
+        allowed = form.allowed(f)
+        if parsed.value not in allowed:
+            # Same value but for case or spacing ("có" for "Có") is read as the list's value.
+            same = [v for v in allowed if v.casefold() == parsed.value.casefold()]
+            if len(same) == 1:
+                return Parsed(same[0], parsed.code)
+    return parsed
+
+
+def _unicode_repair(raw: Any) -> str:
+    if not isinstance(raw, str):
+        return ""
+    kinds = []
+    if unicodedata.normalize("NFC", raw) != raw:
+        kinds.append("chữ tổ hợp NFD thành dựng sẵn NFC")
+    if "\u00d0" in raw or "\u00f0" in raw:
+        kinds.append('ký tự "Ð" thành "Đ"')
+    return ", ".join(kinds)
+
+
+def _plain_digits(raw: Any) -> bool:
+    """Text holding only digits ("35") is read without a notice: nothing was interpreted."""
+    return isinstance(raw, str) and clean_text(raw).isdigit()
+
+
+def _reason(exc: BaseException) -> str:
+    text = clean_text(str(exc)) or type(exc).__name__
+    return text[:200]

@@ -1,0 +1,147 @@
+"""The roster of affiliated unions (spec §4): an XLSX, XLS, ODS or CSV file -> `Roster`.
+
+Columns are found by their headers (the form's roster fields, with aliases, case and diacritics
+ignored), so the district can keep its own column order. Any problem raises `RosterError` with the
+file, the row and the column in Vietnamese: without a correct roster nothing can be checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import RosterError
+from pipeline.form import Field, Form
+from pipeline.sheets import Grid, column_letter, nonblank_rows, read_csv, read_grids
+from pipeline.text import clean_text, fold
+from pipeline.values import to_int, to_text
+
+_MIN_HEADERS = 4
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    sector: str
+    commune: str
+    members: int
+    workers: int
+    email: str | None = None
+    target_phase1: int | None = None
+    target_phase2: int | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Roster:
+    source: Path
+    units: tuple[Unit, ...]
+
+    def __iter__(self) -> Iterator[Unit]:
+        return iter(self.units)
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    @property
+    def active(self) -> tuple[Unit, ...]:
+        return tuple(u for u in self.units if u.active)
+
+    @property
+    def by_code(self) -> Mapping[str, Unit]:
+        return {u.code: u for u in self.units}
+
+    def find(self, code: str | None) -> Unit | None:
+        if code is None:
+            return None
+        return self.by_code.get(normalise_code(code))
+
+
+def normalise_code(code: str) -> str:
+    return clean_text(code).upper().replace(" ", "")
+
+
+def load_roster(path: Path, form: Form) -> Roster:
+    if not path.is_file():
+        raise RosterError(
+            f'Không tìm thấy danh sách CĐCS "{path}". Kiểm tra khóa paths.roster trong tệp cấu '
+            "hình hoặc chỉ rõ tệp bằng --roster."
+        )
+    try:
+        grid = read_csv(path) if path.suffix.lower() in (".csv", ".txt") else _first_sheet(path)
+    except RosterError:
+        raise
+    except Exception as exc:
+        raise RosterError(f'Không đọc được danh sách CĐCS "{path}": {exc}.') from exc
+    return Roster(path, tuple(_units(grid, path, form)))
+
+
+def _first_sheet(path: Path) -> Grid:
+    grids = read_grids(path)
+    for grid in grids.values():
+        if any(True for _ in nonblank_rows(grid)):
+            return grid
+    raise RosterError(f'Danh sách CĐCS "{path}" không có dữ liệu.')
+
+
+def _units(grid: Grid, path: Path, form: Form) -> Iterator[Unit]:
+    header_row, columns = _find_header(grid, path, form)
+    seen: dict[str, int] = {}
+    for excel_row, row in nonblank_rows(grid[header_row:]):
+        excel_row += header_row
+        values = {f.key: _cell(row, col, f, path, excel_row, form) for col, f in columns.items()}
+        code = normalise_code(values["ma_cdcs"])
+        if code in seen:
+            raise RosterError(f'Danh sách CĐCS "{path}": mã "{code}" lặp lại ở dòng {seen[code]} và dòng {excel_row}.')
+        seen[code] = excel_row
+        yield Unit(
+            code=code,
+            name=values["ten_cdcs"],
+            sector=values["khoi"],
+            commune=values["xa_thi_tran"],
+            members=values["so_doan_vien"],
+            workers=values["so_cnvcld"],
+            email=values.get("email"),
+            target_phase1=values.get("chi_tieu_gd1"),
+            target_phase2=values.get("chi_tieu_gd2"),
+            active=values["dang_hoat_dong"] == "Có",
+        )
+
+
+def _find_header(grid: Grid, path: Path, form: Form) -> tuple[int, dict[int, Field]]:
+    for excel_row, row in nonblank_rows(grid[:50]):
+        columns = {
+            col: form.roster_matcher[fold(v)]
+            for col, v in enumerate(row)
+            if isinstance(v, str) and fold(v) in form.roster_matcher
+        }
+        if len(columns) >= _MIN_HEADERS:
+            missing = [f.label for f in form.roster if f.required and f not in columns.values()]
+            if missing:
+                raise RosterError(
+                    f'Danh sách CĐCS "{path}" thiếu cột: {", ".join(missing)} (dòng tiêu đề {excel_row}).'
+                )
+            return excel_row, columns
+    labels = ", ".join(f.label for f in form.roster if f.required)
+    raise RosterError(f'Danh sách CĐCS "{path}" không có dòng tiêu đề với các cột: {labels}.')
+
+
+def _cell(row: list[Any], col: int, f: Field, path: Path, excel_row: int, form: Form) -> Any:
+    raw = row[col] if col < len(row) else None
+    where = f'Danh sách CĐCS "{path}", ô {column_letter(col)}{excel_row} ({f.label})'
+    parsed = to_int(raw) if f.type == "integer" else to_text(raw)
+    if parsed.value is None:
+        if parsed.failed:
+            raise RosterError(f'{where}: "{raw}" không phải số nguyên.')
+        if f.required:
+            raise RosterError(f"{where}: ô bắt buộc đang để trống.")
+        return None
+    if f.type == "list":
+        allowed = {fold(v): v for v in form.allowed(f)}
+        if fold(parsed.value) not in allowed:
+            raise RosterError(f'{where}: "{parsed.value}" không thuộc danh sách: {"; ".join(form.allowed(f))}.')
+        return allowed[fold(parsed.value)]
+    return parsed.value

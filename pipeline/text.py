@@ -1,0 +1,37 @@
+"""Text helpers shared by every stage: Unicode normalisation and label folding.
+
+`clean_text` makes the safe repairs of spec §3.3 (NFC, "Ð" to "Đ", spaces) and says whether it
+changed anything; `fold` turns a label into a key for matching headers typed without diacritics,
+in another case or with other punctuation.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACES = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff]+")
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+# U+00D0 (Icelandic eth) looks like "Đ" and is typed by mistake on some keyboards.
+_WRONG_D = str.maketrans({"\u00d0": "\u0110", "\u00f0": "\u0111"})
+
+
+def clean_text(value: str) -> str:
+    """NFC, the right "Đ", spaces and non-breaking spaces collapsed, ends trimmed."""
+    text = unicodedata.normalize("NFC", value).translate(_WRONG_D)
+    return _SPACES.sub(" ", text).strip()
+
+
+def fold(value: str) -> str:
+    """A matching key: no diacritics, lower case, letters and digits separated by one space."""
+    text = unicodedata.normalize("NFD", clean_text(value).replace("đ", "d").replace("Đ", "D"))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    return _NOT_ALNUM.sub(" ", text).strip()
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: str) -> str:
+    """Untrusted text for a CSV or XLSX cell: never starts like a formula (prefixed with ')."""
+    return "'" + value if value.startswith(_FORMULA_START) else value

@@ -1,0 +1,149 @@
+"""The pandera schemas of the form, built from the one form definition.
+
+`build_schemas` turns every field of `form.toml` into a pandera `Column` with its checks, and the
+cross-field rules into DataFrame-level checks. Every check is named "<code>:<field key>", so a
+failure case maps straight back to a finding code and a field; pipeline.validate does that.
+Values arrive already converted by the reader (dates as datetime64, whole numbers as Int64), so
+these schemas check rules only, never types.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+
+from pipeline.config import Settings
+from pipeline.findings import Code
+from pipeline.form import Field, Form
+
+# Helper columns the validation adds to the initiative table (not fields of the form).
+AS_OF_COLUMN = "_tinh_den_ngay"
+
+_PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
+_PHONE = re.compile(r"^0\d{9}$")
+_EMAIL = re.compile(r"^[^@\s;,]+@[^@\s;,]+\.[A-Za-z]{2,}$")
+
+
+@dataclass(frozen=True)
+class Schemas:
+    unit: pa.DataFrameSchema
+    initiative: pa.DataFrameSchema
+
+
+def check_name(code: Code, key: str) -> str:
+    return f"{code.value}:{key}"
+
+
+def parse_check_name(name: str) -> tuple[Code, str] | None:
+    code, _, key = name.partition(":")
+    try:
+        return Code(code), key
+    except ValueError:
+        return None
+
+
+def normalise_phone(text: str) -> str:
+    digits = _PHONE_SEPARATORS.sub("", text)
+    if digits.startswith("+84"):
+        digits = "0" + digits[3:]
+    elif digits.startswith("84") and len(digits) == 11:
+        digits = "0" + digits[2:]
+    return digits
+
+
+def report_limit(settings: Settings, today: dt.date) -> dt.date:
+    """ "Số liệu tính đến ngày" may be neither after today nor after the report date."""
+    return min(settings.as_of, today)
+
+
+def build_schemas(
+    form: Form, settings: Settings, unit_codes: Collection[str] | None = None, today: dt.date | None = None
+) -> Schemas:
+    today = today or dt.date.today()
+    windows = {**settings.windows, "report": (None, report_limit(settings, today))}
+    unit_columns = {f.key: _column(f, form, windows) for f in form.unit}
+    if unit_codes is not None:
+        known = frozenset(unit_codes)
+        unit_columns["ma_cdcs"] = _column(
+            form.unit_field("ma_cdcs"),
+            form,
+            windows,
+            extra=[_check(Code.UNKNOWN_UNIT, "ma_cdcs", lambda s: s.str.upper().str.replace(" ", "").isin(known))],
+        )
+    initiative_columns = {f.key: _column(f, form, windows) for f in form.initiative}
+    initiative_columns[AS_OF_COLUMN] = pa.Column(nullable=True)
+    registration = _check(
+        Code.AFTER_AS_OF,
+        "ngay_dang_ky",
+        lambda d: d["ngay_dang_ky"].isna() | d[AS_OF_COLUMN].isna() | (d["ngay_dang_ky"] <= d[AS_OF_COLUMN]),
+    )
+    return Schemas(
+        unit=pa.DataFrameSchema(unit_columns, checks=_cross_field(form.unit), strict=False, coerce=False),
+        initiative=pa.DataFrameSchema(
+            initiative_columns, checks=[*_cross_field(form.initiative), registration], strict=False, coerce=False
+        ),
+    )
+
+
+def _check(code: Code, key: str, fn: Callable[..., pd.Series]) -> pa.Check:
+    return pa.Check(fn, name=check_name(code, key), ignore_na=True)
+
+
+def _column(
+    f: Field,
+    form: Form,
+    windows: dict[str, tuple[dt.date | None, dt.date]],
+    extra: list[pa.Check] | None = None,
+) -> pa.Column:
+    checks: list[pa.Check] = []
+    if f.type == "list":
+        allowed = frozenset(form.allowed(f))
+        checks.append(_check(Code.NOT_IN_LIST, f.key, lambda s: s.isin(allowed)))
+    if f.min is not None:
+        minimum = f.min
+        checks.append(_check(Code.BELOW_MINIMUM, f.key, lambda s: s >= minimum))
+    if f.min_length is not None:
+        shortest = f.min_length
+        checks.append(_check(Code.TOO_SHORT, f.key, lambda s: s.str.len() >= shortest))
+    if f.max_length is not None:
+        longest = f.max_length
+        checks.append(_check(Code.TOO_LONG, f.key, lambda s: s.str.len() <= longest))
+    if f.min_words is not None:
+        words = f.min_words
+        checks.append(_check(Code.TOO_FEW_WORDS, f.key, lambda s: s.str.split().str.len() >= words))
+    if f.pattern == "phone":
+        checks.append(_check(Code.BAD_PHONE, f.key, lambda s: s.map(normalise_phone).str.match(_PHONE)))
+    if f.pattern == "email":
+        checks.append(_check(Code.BAD_EMAIL, f.key, lambda s: s.str.match(_EMAIL)))
+    if f.window is not None:
+        start, end = windows[f.window]
+        code = Code.AFTER_REPORT_DATE if start is None else Code.OUT_OF_WINDOW
+        low = pd.Timestamp(start) if start else None
+        high = pd.Timestamp(end)
+        checks.append(_check(code, f.key, lambda s: ((s >= low) if low is not None else True) & (s <= high)))
+    return pa.Column(nullable=not f.required, checks=[*checks, *(extra or [])], required=True)
+
+
+def _cross_field(fields: tuple[Field, ...]) -> list[pa.Check]:
+    """Rules between two fields of the same record, as DataFrame-level checks."""
+    checks = []
+    for f in fields:
+        if f.not_above:
+            a, b = f.key, f.not_above
+            checks.append(_check(Code.ABOVE_FIELD, a, lambda d, a=a, b=b: d[a].isna() | d[b].isna() | (d[a] <= d[b])))
+        if f.not_before:
+            a, b = f.key, f.not_before
+            checks.append(_check(Code.BEFORE_FIELD, a, lambda d, a=a, b=b: d[a].isna() | d[b].isna() | (d[a] >= d[b])))
+        if f.only_when:
+            a, (b, wanted) = f.key, f.only_when
+            checks.append(
+                _check(
+                    Code.ONLY_WHEN, a, lambda d, a=a, b=b, wanted=wanted: d[a].isna() | (d[b] == wanted).fillna(False)
+                )
+            )
+    return checks

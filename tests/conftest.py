@@ -1,0 +1,96 @@
+"""Fixtures: the form, settings, the demo roster, and a factory of filled templates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from pipeline.config import Settings, load_settings
+from pipeline.demo import demo_roster_path
+from pipeline.form import Form, load_form
+from pipeline.roster import Roster, load_roster
+from pipeline.template import INITIATIVE_HEADER_ROW, UNIT_FIRST_ROW, UNIT_VALUE_COL, write_template
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus" / "peer"
+TODAY = dt.date(2022, 6, 10)
+
+
+@pytest.fixture(scope="session")
+def form() -> Form:
+    return load_form()
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings(ROOT / "pipeline.toml")
+
+
+@pytest.fixture(scope="session")
+def roster(form: Form) -> Roster:
+    return load_roster(demo_roster_path(), form)
+
+
+def soffice() -> str:
+    """The LibreOffice binary; the tests that need it fail (never skip) when it is missing."""
+    path = shutil.which("soffice") or shutil.which("libreoffice")
+    assert path, "LibreOffice (soffice) is required: `make test` installs it"
+    return path
+
+
+GOOD_UNIT: dict[str, Any] = {
+    "tong_cnvcld": 40,
+    "tong_doan_vien": 38,
+    "tinh_den_ngay": dt.date(2022, 5, 31),
+    "so_hoi_nghi": 2,
+    "so_tin_bai": 3,
+    "so_tap_the_khen": 0,
+    "so_ca_nhan_khen": 1,
+    "chu_tich": "Lê Văn Tám",
+    "nguoi_lap": "Ngô Thị Hoa",
+    "dien_thoai": "0912 345 678",
+    "email": "vt021@example.vn",
+    "ngay_lap": dt.date(2022, 6, 1),
+}
+
+
+@pytest.fixture
+def filled(tmp_path: Path, form: Form, settings: Settings, roster: Roster) -> Callable[..., Path]:
+    """Write a personalised template, fill it like a union would, apply edits, save; return the path.
+
+    `unit` edits the unit record ({key: value}); `rows` is a list of initiatives, each a dict of
+    edits over the form's worked example; `name` is the file name.
+    """
+
+    def make(
+        unit: dict[str, Any] | None = None,
+        rows: list[dict[str, Any]] | None = None,
+        name: str = "filled.xlsx",
+        code: str = "VT021",
+    ) -> Path:
+        template = tmp_path / f"template-{code}.xlsx"
+        if not template.exists():
+            write_template(template, form, settings, roster.find(code))
+        wb = openpyxl.load_workbook(template)
+        ws = wb[form.sheets["unit"]]
+        values = {**GOOD_UNIT, **(unit or {})}
+        for i, f in enumerate(form.unit):
+            if f.key in values:
+                ws.cell(UNIT_FIRST_ROW + i, UNIT_VALUE_COL + 1).value = values[f.key]
+        ws = wb[form.sheets["initiatives"]]
+        for r, edits in enumerate(rows if rows is not None else [{}]):
+            record = {**form.example, "stt": r + 1, **edits}
+            for c, f in enumerate(form.initiative, start=1):
+                value = record.get(f.key)
+                ws.cell(INITIATIVE_HEADER_ROW + 1 + r, c).value = None if value == "" else value
+        path = tmp_path / name
+        wb.save(path)
+        return path
+
+    return make

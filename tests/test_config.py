@@ -1,0 +1,65 @@
+"""Configuration: every mistake is a Vietnamese message naming the key and the file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_settings
+from pipeline.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = (ROOT / "pipeline.toml").read_text(encoding="utf-8")
+
+
+def _load(tmp_path: Path, text: str):
+    path = tmp_path / "cấu hình.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_settings(path)
+
+
+def test_default_configuration_loads(settings):
+    assert settings.as_of == dt.date(2022, 6, 5)
+    assert [p.target for p in settings.programme.phases] == [50, 60]
+    assert settings.programme.official_rate == "members_with_initiative"
+    assert settings.paths.inbox == ROOT / "inbox"
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "words"),
+    [
+        (lambda t: t.replace("as_of = 2022-06-05\n", ""), "report.as_of", "thiếu khóa"),
+        (lambda t: t.replace("as_of = 2022-06-05", 'as_of = "05/06/2022"'), "report.as_of", "phải là một ngày"),
+        (lambda t: t.replace("as_of = 2022-06-05", "asof = 2022-06-05"), "report.asof", 'ý bạn là "report.as_of"'),
+        (lambda t: t.replace("target = 50", 'target = "năm mươi"'), "programme.phases[1].target", "số nguyên"),
+        (lambda t: t.replace("official_rate = \"members_with_initiative\"", 'official_rate = "x"'),
+         "programme.official_rate", "members_with_initiative"),
+        (lambda t: t.replace("start = 2022-06-01", "start = 2022-05-01"), "programme.phases[2].start", "giai đoạn trước"),
+        (lambda t: t.replace("[paths]", "[duong_dan]"), "duong_dan", "không có trong cấu hình"),
+        (lambda t: t.replace('inbox = "inbox"\n', ""), "paths.inbox", "thiếu khóa"),
+    ],
+)
+def test_wrong_or_missing_key_names_key_and_file(tmp_path, edit, key, words):
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, edit(DEFAULT))
+    message = str(info.value)
+    assert f'khóa "{key}"' in message
+    assert "cấu hình.toml" in message
+    assert words in message
+    assert info.value.exit_code == 3
+
+
+def test_syntax_error_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match=re.escape("sai cú pháp TOML")):
+        _load(tmp_path, "[report\nas_of = 1")
+    with pytest.raises(ConfigError, match="Không tìm thấy tệp cấu hình"):
+        load_settings(tmp_path / "không-có.toml")
+
+
+def test_paths_are_relative_to_the_file(tmp_path):
+    settings = _load(tmp_path, DEFAULT)
+    assert settings.paths.outbox == tmp_path / "outbox"
+    assert settings.paths.roster == tmp_path / "danh-sach-cdcs.csv"

@@ -1,0 +1,75 @@
+"""The form is the one source: template, reader, pandera schemas and labels all derive from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+
+from pipeline.findings import Code
+from pipeline.read import read_workbook
+from pipeline.template import INITIATIVE_HEADER_ROW, list_name, write_template
+from pipeline.validate import validate
+from schemas.tables import build_schemas
+
+
+def _dropdown_values(path: Path, form, list_key: str) -> list[str]:
+    wb = openpyxl.load_workbook(path)
+    sheet, ref = next(iter(wb.defined_names[list_name(list_key)].destinations))
+    return [c.value for row in wb[sheet][ref.replace("$", "")] for c in row]
+
+
+def _findings(path: Path, form, settings, roster):
+    book = read_workbook(path, form)
+    return [(f.location.cell, f.code) for f in validate([book], form, settings, roster) if f.severity == "error"]
+
+
+def test_changing_an_allowed_value_changes_dropdown_and_validation(tmp_path, form, settings, roster, filled):
+    old, new = "Toàn quốc", "Trung ương"
+    changed = form.with_list("cap_cong_nhan", [new if v == old else v for v in form.lists["cap_cong_nhan"]])
+
+    # The template's dropdown follows the definition.
+    assert old in _dropdown_values(_template(tmp_path / "a.xlsx", form, settings), form, "cap_cong_nhan")
+    values = _dropdown_values(_template(tmp_path / "b.xlsx", changed, settings), changed, "cap_cong_nhan")
+    assert new in values and old not in values
+
+    # So does the validation: the new value passes, the removed one is now outside the list.
+    path = filled(rows=[{"cap_cong_nhan": new}, {"cap_cong_nhan": old}])
+    assert ("M4", Code.NOT_IN_LIST) in _findings(path, form, settings, roster)
+    assert ("M5", Code.NOT_IN_LIST) not in _findings(path, form, settings, roster)
+    assert ("M4", Code.NOT_IN_LIST) not in _findings(path, changed, settings, roster)
+    assert ("M5", Code.NOT_IN_LIST) in _findings(path, changed, settings, roster)
+
+
+def _template(path: Path, form, settings) -> Path:
+    return write_template(path, form, settings)
+
+
+def test_template_headers_are_the_form_labels_and_the_reader_maps_them_all(tmp_path, form, settings):
+    path = _template(tmp_path / "t.xlsx", form, settings)
+    ws = openpyxl.load_workbook(path)[form.sheets["initiatives"]]
+    headers = [c.value for c in ws[INITIATIVE_HEADER_ROW]][: len(form.initiative)]
+    assert headers == [f.label for f in form.initiative]
+    book = read_workbook(path, form)
+    assert set(book.columns) == {f.key for f in form.initiative}
+    assert set(book.unit) == {f.key for f in form.unit}
+
+
+def test_pandera_schemas_have_one_column_per_field(form, settings, roster):
+    schemas = build_schemas(form, settings, [u.code for u in roster])
+    assert set(schemas.unit.columns) == {f.key for f in form.unit}
+    assert {f.key for f in form.initiative} <= set(schemas.initiative.columns)
+    for f in (*form.unit, *form.initiative):
+        column = (schemas.unit if f in form.unit else schemas.initiative).columns[f.key]
+        assert column.nullable is (not f.required), f.key
+
+
+def test_every_label_is_nfc_and_every_list_value_unique(form):
+    import unicodedata
+
+    for f in (*form.unit, *form.initiative, *form.roster):
+        for name in f.names:
+            assert unicodedata.normalize("NFC", name) == name
+        assert len(f.help) <= 255, f.key
+    for name, values in form.lists.items():
+        assert len(set(values)) == len(values), name
