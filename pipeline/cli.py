@@ -173,7 +173,10 @@ def _utf8_console() -> None:
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # a log file or a pipe: no hard wrapping of tables at 80 columns
+        console.width = 160
+    return console
 
 
 # --- shared setup ------------------------------------------------------------------------------
@@ -271,7 +274,6 @@ def _print_run(result: Any, settings: Any) -> None:
     for header in ("Tệp", "Kết quả", "Mã CĐCS", "Sáng kiến", "Lỗi", "Cảnh báo", "Ghi chú"):
         table.add_column(header, overflow="fold")
     for r in result.files:
-        note = r.reason or next((f.message for f in r.findings if f.severity is Severity.ERROR), "")
         table.add_row(
             r.name,
             r.status.label,
@@ -279,9 +281,18 @@ def _print_run(result: Any, settings: Any) -> None:
             str(r.initiatives) if r.sha256 else "",
             str(r.count(Severity.ERROR)),
             str(r.count(Severity.WARNING)),
-            note,
+            r.reason or "",
         )
     console.print(table)
+    rejected = [r for r in result.files if r.status is Status.REJECTED]
+    if rejected:
+        console.print("Các tệp bị trả lại và lỗi cần sửa:", style="bold")
+        for r in rejected:
+            console.print(f"  {r.name}")
+            for f in r.findings:
+                if f.severity is Severity.ERROR:
+                    where = f"{f.location.ref}: " if f.location.ref else ""
+                    console.print(f"    - {where}{f.message}")
     counts = result.counts
     console.print(" · ".join(f"{s.label}: {counts.get(s, 0)}" for s in Status))
     console.print()

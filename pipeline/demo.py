@@ -312,7 +312,8 @@ def build_demo(folder: Path, settings: Settings, form: Form, seed: int = DEFAULT
         name = _file_name(unit, rng)
         if i == corrected:
             # First a hasty file with a mistake, then the corrected one a few days later.
-            filler.set_initiative(0, "tac_gia", "")
+            filler.ensure_rows(1)
+            filler.set_initiative(0, "tac_gia", None)
             _save(wb, inbox / name)
             demo.mistakes.append(
                 Mistake(name, form.sheets["initiatives"], filler.cell(0, "tac_gia"), Code.REQUIRED, "thiếu tác giả")

@@ -1,0 +1,111 @@
+"""The command line, in-process: Vietnamese output, exit codes, the same options everywhere."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pipeline.cli import main
+from tests.conftest import ROOT
+
+
+def test_help_is_vietnamese(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Cách dùng: pipeline")
+    for command in ("template", "run", "check", "demo", "status"):
+        assert command in out
+    assert "hiện hướng dẫn này rồi thoát" in out
+
+
+def test_usage_mistake_is_vietnamese_and_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["check"])
+    assert info.value.code == 2
+    assert "thiếu tham số bắt buộc" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["template", "run", "check", "status"])
+def test_the_same_options_everywhere(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    for option in ("--config", "--inbox", "--outbox", "--as-of"):
+        assert option in out, (command, option)
+
+
+def test_template_writes_blank_and_personalised(tmp_path, capsys):
+    out = tmp_path / "biểu mẫu"
+    roster = ROOT / "pipeline" / "demo" / "danh-sach-cdcs.csv"
+    code = main(["template", "--config", str(ROOT / "pipeline.toml"), "--roster", str(roster), "--out", str(out)])
+    assert code == 0
+    files = sorted(p.name for p in out.iterdir())
+    assert "Mẫu báo cáo sáng kiến v1.0.xlsx" in files
+    assert len(files) == 68 and any(name.startswith("VT001 - CĐCS") for name in files)
+    assert "Đã tạo 67 biểu mẫu riêng" in capsys.readouterr().out
+
+
+def test_check_json_gives_one_object_per_finding(filled, capsys):
+    path = filled(rows=[{"tac_gia": "An"}])
+    assert main(["check", "--config", str(ROOT / "pipeline.toml"), "--json", str(path)]) == 0
+    findings = json.loads(capsys.readouterr().out)
+    assert [(f["sheet"], f["cell"], f["rule"], f["severity"]) for f in findings] == [
+        ("Sáng kiến", "C4", "too-few-words", "error")
+    ]
+    assert set(findings[0]) == {"file", "sheet", "cell", "field", "value", "severity", "rule", "message"}
+
+
+def test_check_prints_a_table_and_exits_0_on_a_rejected_file(filled, capsys):
+    path = filled(rows=[{"linh_vuc": "Lĩnh vực lạ"}])
+    assert main(["check", "--config", str(ROOT / "pipeline.toml"), str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Trả lại" in out and "Sáng kiến!G4" in out
+
+
+def test_config_error_exit_3_names_the_key(tmp_path, capsys):
+    bad = tmp_path / "pipeline.toml"
+    bad.write_text(
+        (ROOT / "pipeline.toml").read_text(encoding="utf-8").replace("deadline", "han_nop"), encoding="utf-8"
+    )
+    assert main(["run", "--config", str(bad)]) == 3
+    err = capsys.readouterr().err
+    assert "report.han_nop" in err and "pipeline.toml" in err
+
+
+def test_status_says_plainly_it_is_not_built(capsys):
+    assert main(["status", "--config", str(ROOT / "pipeline.toml")]) == 5
+    assert "chưa có ở phiên bản này" in capsys.readouterr().err
+
+
+def test_run_on_an_inbox_writes_findings_and_archive(tmp_path, filled, capsys):
+    inbox = tmp_path / "hộp thư"
+    inbox.mkdir()
+    good = filled(rows=[{}], name="tốt.xlsx")
+    bad = filled(rows=[{"tac_gia": "An"}], name="sai.xlsx")
+    (inbox / "Báo cáo VT021.xlsx").write_bytes(good.read_bytes())
+    (inbox / "bản sao.xlsx").write_bytes(good.read_bytes())
+    (inbox / "sai.xlsx").write_bytes(bad.read_bytes())
+    (inbox / "~$sai.xlsx").write_bytes(b"lock")
+    outbox = tmp_path / "kết quả"
+    roster = ROOT / "pipeline" / "demo" / "danh-sach-cdcs.csv"
+    args = ["run", "--config", str(ROOT / "pipeline.toml"), "--inbox", str(inbox), "--outbox", str(outbox)]
+    assert main([*args, "--roster", str(roster), "--as-of", "2022-06-05"]) == 0
+    out = capsys.readouterr().out
+    assert "Nhận: 1 · Nhận, có cảnh báo: 0 · Trả lại: 1 · Trùng tệp đã có: 1 · Bỏ qua: 1" in out
+    csv_text = (outbox / "ket-qua-kiem-tra.csv").read_text(encoding="utf-8-sig")
+    assert "sai.xlsx,Sáng kiến,C4" in csv_text
+    archived = sorted(p.read_bytes() for p in (outbox / "luu-tru").iterdir())
+    assert archived == sorted([good.read_bytes(), bad.read_bytes()])
+    assert (inbox / "sai.xlsx").read_bytes() == bad.read_bytes()
+
+
+def test_python_dash_m_pipeline_works():
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--version"], capture_output=True, text=True, encoding="utf-8", check=False
+    )
+    assert result.returncode == 0 and result.stdout.startswith("pipeline ")

@@ -1,0 +1,93 @@
+"""The demo: realistic, deterministic, each planted mistake reported at its cell."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.demo import MARKER, build_demo
+from pipeline.errors import PipelineError
+from pipeline.findings import Severity
+from pipeline.read import read_workbook
+from pipeline.run import Status, run
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, form, settings):
+    demo = build_demo(tmp_path_factory.mktemp("demo") / "demo", settings, form, seed=7)
+    return demo, run(demo.settings, form, demo.roster)
+
+
+def _records(demo, form):
+    out = {}
+    for name in sorted(demo.files):
+        path = demo.settings.paths.inbox / name
+        if name.endswith(".xlsx") and not name.startswith("~$"):
+            book = read_workbook(path, form)
+            unit = {k: v.value for k, v in book.unit.items()}
+            rows = [{k: (v.value, v.cell) for k, v in row.items()} for row in book.rows]
+            out[name] = (unit, rows)
+    return out
+
+
+def test_demo_is_deterministic_for_a_seed(tmp_path, form, settings, demo_run):
+    first, _ = demo_run
+    again = build_demo(tmp_path / "again", settings, form, seed=7)
+    other = build_demo(tmp_path / "other", settings, form, seed=8)
+    assert again.files == first.files and again.mistakes == first.mistakes and again.silent == first.silent
+    assert _records(again, form) == _records(first, form)
+    assert _records(other, form) != _records(first, form)
+
+
+def test_each_planted_mistake_is_reported_at_its_cell(demo_run):
+    demo, result = demo_run
+    found = {(f.location.file, f.location.sheet, f.location.cell, f.code) for r in result.files for f in r.findings}
+    assert {m.code.value for m in demo.mistakes} == {"required", "not-in-list", "two-digit-year", "out-of-window"}
+    for m in demo.mistakes:
+        assert (m.file, m.sheet, m.cell, m.code) in found, m
+
+
+def test_correct_files_pass_and_the_rest_is_sorted_out(demo_run, roster):
+    demo, result = demo_run
+    by_name = {r.name: r for r in result.files}
+    with_mistakes = {m.file for m in demo.mistakes}
+    for r in result.files:
+        if r.name.endswith(".xlsx") and not r.name.startswith("~$") and r.name not in with_mistakes:
+            assert r.status is not Status.REJECTED, (r.name, [f.message for f in r.findings])
+    for name in with_mistakes:
+        assert by_name[name].status is Status.REJECTED
+    pdf = [r for r in result.files if r.name.endswith(".pdf")]
+    assert len(pdf) == 1 and pdf[0].status is Status.REJECTED
+    assert pdf[0].findings[0].code == "not-spreadsheet"
+    lock = [r for r in result.files if r.name.startswith("~$")]
+    assert len(lock) == 1 and lock[0].status is Status.IGNORED
+    reported = {r.unit_code for r in result.files if r.unit_code}
+    assert set(demo.silent).isdisjoint(reported) and len(demo.silent) >= 3
+    assert len(reported) >= len(roster.active) - len(demo.silent) - 1
+    # The corrected resubmission: the same union twice, the later file accepted.
+    codes = [r.unit_code for r in result.files if r.unit_code]
+    twice = [c for c in set(codes) if codes.count(c) == 2]
+    assert len(twice) == 1
+    statuses = {r.status for r in result.files if r.unit_code == twice[0]}
+    assert statuses == {Status.REJECTED, Status.ACCEPTED}
+
+
+def test_demo_totals_are_realistic(demo_run):
+    demo, result = demo_run
+    assert 60 <= len(demo.roster) <= 80
+    assert 2000 <= sum(u.members for u in demo.roster) <= 2400
+    assert len({u.sector for u in demo.roster}) == 5 and len({u.commune for u in demo.roster}) == 8
+    initiatives = sum(r.initiatives for r in result.files if r.status is not Status.REJECTED)
+    assert 50 <= initiatives <= 200
+    notices = [f for r in result.files for f in r.findings if f.severity is Severity.NOTICE]
+    assert {"text-normalised", "text-date-read", "text-number-read"} <= {f.code.value for f in notices}
+
+
+def test_demo_never_writes_over_a_real_folder(tmp_path, form, settings):
+    real = tmp_path / "hộp thư thật"
+    real.mkdir()
+    (real / "báo cáo.xlsx").write_bytes(b"keep")
+    with pytest.raises(PipelineError, match="không phải của bản chạy thử"):
+        build_demo(real, settings, form)
+    assert (real / "báo cáo.xlsx").read_bytes() == b"keep" and not (real / MARKER).exists()
+    with pytest.raises(PipelineError, match="hộp thư hoặc cấu hình thật"):
+        build_demo(settings.paths.inbox, settings, form)

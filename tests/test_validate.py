@@ -1,0 +1,114 @@
+"""Validation: a filled template with one defect gives exactly one finding, at its cell."""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+
+import pytest
+
+from pipeline.findings import Code, Severity
+from pipeline.read import read_workbook
+from pipeline.validate import validate
+from tests.conftest import TODAY
+
+
+def _check(path, form, settings, roster):
+    book = read_workbook(path, form)
+    return validate([book], form, settings, roster, today=TODAY)
+
+
+def _errors(findings):
+    return [(f.location.ref, f.code) for f in findings if f.severity is Severity.ERROR]
+
+
+def test_a_correct_file_has_no_finding(filled, form, settings, roster):
+    assert _check(filled(rows=[{}, {"tac_gia": "Trần Thị Bình"}]), form, settings, roster) == []
+
+
+U, S = "Thông tin đơn vị", "Sáng kiến"
+
+
+@pytest.mark.parametrize(
+    ("unit", "row", "ref", "code"),
+    [
+        ({"nguoi_lap": None}, {}, f"{U}!B17", Code.REQUIRED),
+        ({"tong_doan_vien": 50}, {}, f"{U}!B10", Code.ABOVE_FIELD),
+        ({"tong_cnvcld": "ba mươi"}, {}, f"{U}!B9", Code.NOT_A_NUMBER),
+        (
+            {"tinh_den_ngay": dt.date(2022, 6, 6), "ngay_lap": dt.date(2022, 6, 6)},
+            {},
+            f"{U}!B11",
+            Code.AFTER_REPORT_DATE,
+        ),
+        ({"ngay_lap": dt.date(2022, 5, 1)}, {}, f"{U}!B20", Code.BEFORE_FIELD),
+        ({"dien_thoai": "12345"}, {}, f"{U}!B18", Code.BAD_PHONE),
+        ({"email": "không có"}, {}, f"{U}!B19", Code.BAD_EMAIL),
+        ({"khoi": "Y tế"}, {}, f"{U}!B7", Code.NOT_IN_LIST),
+        ({"ma_cdcs": "VT999"}, {}, f"{U}!B5", Code.UNKNOWN_UNIT),
+        ({}, {"ten_sang_kien": "Ngắn"}, f"{S}!B4", Code.TOO_SHORT),
+        ({}, {"ten_sang_kien": "x" * 501}, f"{S}!B4", Code.TOO_LONG),
+        ({}, {"tac_gia": "An"}, f"{S}!C4", Code.TOO_FEW_WORDS),
+        ({}, {"tac_gia_la_doan_vien": "Co"}, f"{S}!E4", Code.NOT_IN_LIST),
+        ({}, {"linh_vuc": None}, f"{S}!G4", Code.REQUIRED),
+        ({}, {"tom_tat": "Quá ngắn"}, f"{S}!H4", Code.TOO_SHORT),
+        ({}, {"gia_tri_lam_loi": "1.5"}, f"{S}!J4", Code.NOT_A_NUMBER),
+        ({}, {"gia_tri_lam_loi": -5}, f"{S}!J4", Code.BELOW_MINIMUM),
+        ({}, {"ngay_ap_dung": dt.date(2021, 8, 31)}, f"{S}!K4", Code.OUT_OF_WINDOW),
+        ({}, {"ngay_ap_dung": "15/3/22"}, f"{S}!K4", Code.TWO_DIGIT_YEAR),
+        ({}, {"ngay_ap_dung": "31/02/2022"}, f"{S}!K4", Code.NOT_A_DATE),
+        ({}, {"ngay_dang_ky": dt.date(2022, 1, 7)}, f"{S}!L4", Code.OUT_OF_WINDOW),
+        ({}, {"ngay_dang_ky": dt.date(2022, 6, 2)}, f"{S}!L4", Code.AFTER_AS_OF),
+        ({}, {"da_len_cong": "Chưa", "tinh_trang_cong": "Hợp lệ"}, f"{S}!P4", Code.ONLY_WHEN),
+    ],
+)
+def test_one_defect_one_finding_at_its_cell(filled, form, settings, roster, unit, row, ref, code):
+    findings = _check(filled(unit=unit, rows=[row]), form, settings, roster)
+    assert _errors(findings) == [(ref, code)]
+    (finding,) = [f for f in findings if f.severity is Severity.ERROR]
+    assert finding.field and finding.message and finding.message[0].isupper()
+
+
+def test_safe_repairs_are_notices_not_errors(filled, form, settings, roster):
+    row = {
+        "ngay_ap_dung": "15/3/2022",
+        "gia_tri_lam_loi": "1,5 triệu",
+        "tac_gia": unicodedata.normalize("NFD", "Nguyễn Văn Ðức"),
+    }
+    findings = _check(filled(rows=[row]), form, settings, roster)
+    assert [(f.location.cell, f.code, f.severity) for f in findings] == [
+        ("C4", Code.TEXT_NORMALISED, Severity.NOTICE),
+        ("J4", Code.TEXT_NUMBER_READ, Severity.NOTICE),
+        ("K4", Code.TEXT_DATE_READ, Severity.NOTICE),
+    ]
+    book = read_workbook(filled(rows=[row], name="again.xlsx"), form)
+    assert book.rows[0]["tac_gia"].value == "Nguyễn Văn Đức"
+    assert book.rows[0]["gia_tri_lam_loi"].value == 1_500_000
+    assert book.rows[0]["ngay_ap_dung"].value == dt.date(2022, 3, 15)
+
+
+def test_all_files_are_validated_together_and_mapped_back(filled, form, settings, roster):
+    a = read_workbook(filled(rows=[{}, {"tac_gia": "An"}], name="a.xlsx"), form)
+    b = read_workbook(filled(rows=[{"linh_vuc": "Khác nữa"}], name="b.xlsx", code="VT030"), form)
+    findings = validate([a, b], form, settings, roster, today=TODAY)
+    assert [(f.location.file, f.location.cell, f.code) for f in findings] == [
+        ("a.xlsx", "C5", Code.TOO_FEW_WORDS),
+        ("b.xlsx", "G4", Code.NOT_IN_LIST),
+    ]
+
+
+def test_moved_columns_and_unaccented_headers_are_still_read(tmp_path, filled, form):
+    import openpyxl
+
+    path = filled(rows=[{}])
+    wb = openpyxl.load_workbook(path)
+    ws = wb[form.sheets["initiatives"]]
+    ws.protection.sheet = False
+    ws.insert_rows(1, 2)  # blank rows above
+    ws.insert_cols(3)  # a column inserted before "Tác giả"
+    ws.cell(5, 2).value = "TEN SANG KIEN"  # header retyped without diacritics, other case
+    wb.save(path)
+    book = read_workbook(path, form)
+    assert book.columns["ten_sang_kien"] == "B" and book.columns["tac_gia"] == "D"
+    assert book.rows[0]["tac_gia"].cell == "D6"
+    assert book.rows[0]["ten_sang_kien"].value == form.example["ten_sang_kien"]
