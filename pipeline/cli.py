@@ -345,7 +345,7 @@ def _print_check(result: Any) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from pipeline.demo import DEFAULT_SEED, build_demo
+    from pipeline.demo import DEFAULT_SEED, TEMPLATES_DIR, build_demo
 
     settings, form = _settings(args), _form()
     console = _console()
@@ -358,7 +358,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     result = _run_with_progress(demo.settings, form, demo.roster)
     _print_run(result, demo.settings)
     console.print()
-    console.print(f"Biểu mẫu riêng của các CĐCS: {demo.folder / 'mau'}")
+    console.print(f"Biểu mẫu riêng của các CĐCS: {demo.folder / TEMPLATES_DIR}")
     console.print(f"Kết quả chạy thử: {demo.settings.paths.outbox}")
     return 0
 

@@ -28,6 +28,7 @@ from pipeline.template import INITIATIVE_HEADER_ROW, UNIT_FIRST_ROW, UNIT_VALUE_
 
 MARKER = ".pipeline-demo"
 ROSTER_NAME = "danh-sach-cdcs.csv"
+TEMPLATES_DIR = "bieu-mau"
 DEFAULT_SEED = 2022
 
 SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Huỳnh", "Võ", "Đặng", "Bùi", "Dương", "Lâm", "Trương", "Danh", "Thạch"]
@@ -282,7 +283,7 @@ def build_demo(folder: Path, settings: Settings, form: Form, seed: int = DEFAULT
     shutil.copyfile(demo_roster_path(), folder / ROSTER_NAME)
     settings = settings.with_paths(inbox=folder / "inbox", outbox=folder / "outbox", roster=folder / ROSTER_NAME)
     roster = load_roster(settings.paths.roster, form)
-    templates = folder / "mau"
+    templates = folder / TEMPLATES_DIR
     write_templates(templates, form, settings, roster)
     inbox = settings.paths.inbox
     inbox.mkdir()

@@ -1,0 +1,97 @@
+"""Parsers of typed values: what users type in Vietnam, and nothing guessed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.findings import Code
+from pipeline.text import clean_text, fold, neutralise_formula
+from pipeline.values import excel_serial, to_date, to_int, to_text
+
+
+@pytest.mark.parametrize(
+    ("typed", "value"),
+    [
+        ("1.500.000", 1_500_000),
+        ("1.500.000 đ", 1_500_000),
+        ("1 500 000 đồng", 1_500_000),
+        ("1,5 triệu", 1_500_000),
+        ("2 tr", 2_000_000),
+        ("35", 35),
+        (35.0, 35),
+        ("1.5", None),
+        ("1,5", None),
+        ("1.500 triệu", None),
+        ("-3", None),
+        (3.5, None),
+        ("mười", None),
+    ],
+)
+def test_whole_numbers(typed, value):
+    assert to_int(typed).value == value
+
+
+@pytest.mark.parametrize(
+    ("typed", "value", "code"),
+    [
+        ("15/3/2022", dt.date(2022, 3, 15), Code.TEXT_DATE_READ),
+        ("15-03-2022", dt.date(2022, 3, 15), Code.TEXT_DATE_READ),
+        ("15.03.2022", dt.date(2022, 3, 15), Code.TEXT_DATE_READ),
+        ("5-4-2022", dt.date(2022, 4, 5), Code.TEXT_DATE_READ),
+        (44635, dt.date(2022, 3, 15), None),
+        (dt.datetime(2022, 3, 15, 0, 0), dt.date(2022, 3, 15), None),
+        ("15/3/22", None, Code.TWO_DIGIT_YEAR),
+        ("31/02/2022", None, Code.NOT_A_DATE),
+        ("3/15/2022", None, Code.NOT_A_DATE),
+        ("tháng 3", None, Code.NOT_A_DATE),
+        (12, None, Code.NOT_A_DATE),
+    ],
+)
+def test_dates_are_day_first(typed, value, code):
+    parsed = to_date(typed)
+    assert (parsed.value, parsed.code) == (value, code)
+
+
+@given(st.dates(min_value=dt.date(1960, 1, 1), max_value=dt.date(2100, 12, 31)), st.sampled_from("/-."))
+def test_any_day_first_text_date_reads_back(date, sep):
+    assert to_date(f"{date.day}{sep}{date.month}{sep}{date.year}").value == date
+    assert to_date(excel_serial(date)).value == date
+
+
+@given(st.integers(min_value=0, max_value=10**12))
+def test_any_number_with_thousand_dots_reads_back(number):
+    assert to_int(f"{number:,}".replace(",", ".")).value == number
+    assert to_int(float(number)).value == number
+
+
+@given(st.text())
+def test_clean_text_is_idempotent_nfc_and_trimmed(text):
+    once = clean_text(text)
+    assert clean_text(once) == once
+    assert unicodedata.normalize("NFC", once) == once
+    assert once == once.strip() and "  " not in once and "\u00a0" not in once and "\u00d0" not in once
+
+
+VIETNAMESE = "aăâbcdđeêghiklmnoôơpqrstuưvxyáàảãạấầẩẫậắằẳẵặéèẻẽẹếềểễệíìỉĩịóòỏõọốồổỗộớờởỡợúùủũụứừửữựýỳỷỹỵ 0123456789,.-"
+
+
+@given(st.text(alphabet=VIETNAMESE + VIETNAMESE.upper()))
+def test_fold_ignores_case_and_diacritics(text):
+    assert fold(text) == fold(unicodedata.normalize("NFD", text.upper()))
+
+
+def test_fold_and_clean_examples():
+    assert fold("TEN SANG KIEN") == fold("Tên sáng kiến") == "ten sang kien"
+    assert clean_text("  \u00d0oàn\u00a0viên  ") == "Đoàn viên"
+    assert to_text(unicodedata.normalize("NFD", "Đức")).value == "Đức"
+
+
+@pytest.mark.parametrize("payload", ["=cmd|' /C calc'!A0", "+1+1", "-2", "@SUM(1)", "\tx", "\rx"])
+def test_formula_is_neutralised(payload):
+    assert neutralise_formula(payload) == "'" + payload
+    assert neutralise_formula("Bình thường") == "Bình thường"
