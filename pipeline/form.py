@@ -43,6 +43,11 @@ class Field:
     not_above: str | None = None
     only_when: tuple[str, str] | None = None
     personal: bool = False
+    short: str | None = None  # a label of at most 32 characters, for Excel's input-message title
+
+    @property
+    def title(self) -> str:
+        return self.short or self.label
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ INITIATIVE_HEADER_ROW = 3  # Excel row of the initiative table's header
 LIST_FIRST_COL = 3  # lists on "Danh mục" start in column D
 DATE_FORMAT = "dd/mm/yyyy"
 LAST_PLAUSIBLE_DATE = dt.date(2030, 12, 31)
+EXCEL_MESSAGE_MAX = 255  # Excel's limit for a validation's input and error messages
 
 INSTRUCTIONS = (
     'Trang "Thông tin đơn vị": điền các ô nền vàng ở cột "Giá trị". Trên mẫu riêng của đơn vị, '
@@ -166,18 +167,17 @@ def _write_lists(wb: Any, ws: Any, form: Form, unit: Unit | None) -> dict[str, s
 def _validation(f: Field, form: Form, settings: Settings, names: dict[str, str], words: dict[str, str]) -> dict | None:
     """The Excel data validation of a field: dropdown, date or whole number, with messages."""
     common = {
-        "input_title": f.label[:32],
-        "input_message": f.help.format(**words)[:255],
+        "input_title": f.title,
+        "input_message": f.help.format(**words)[:EXCEL_MESSAGE_MAX],
         "error_title": "Giá trị không hợp lệ",
         "error_type": "stop",
     }
     if f.type == "list":
-        allowed = "; ".join(form.allowed(f))
         return {
             **common,
             "validate": "list",
             "source": f"={names[f.list or '']}",
-            "error_message": f"Vui lòng chọn một giá trị trong danh sách thả xuống: {allowed}"[:255],
+            "error_message": list_error_message(form.allowed(f)),
         }
     if f.type == "date":
         # Programme windows are enforced; other dates only catch typos such as a year 2202.
@@ -213,6 +213,15 @@ def _validation(f: Field, form: Form, settings: Settings, names: dict[str, str],
             "error_message": f"Nội dung nên có từ {f.min_length or 0} đến {f.max_length or 32767} ký tự.",
         }
     return {**common, "validate": "any"}
+
+
+def list_error_message(values: tuple[str, ...]) -> str:
+    """Excel shows at most 255 characters: name every value when they fit, else point to the list."""
+    head = "Vui lòng chọn một giá trị trong danh sách thả xuống"
+    full = f"{head}: {'; '.join(values)}."
+    if len(full) <= EXCEL_MESSAGE_MAX:
+        return full
+    return f"{head} (bấm vào mũi tên bên phải ô để xem đủ {len(values)} giá trị)."
 
 
 def _personal_value(f: Field, unit: Unit) -> str:
@@ -292,6 +301,9 @@ def _write_initiatives(
     ws.freeze_panes(header + 1, 2)
     ws.autofilter(header, 0, last, len(form.initiative) - 1)
     _print_setup(ws, header)
+    # Nineteen columns do not fit one A4 width legibly: two pages wide, STT and title on both.
+    ws.fit_to_pages(2, 0)
+    ws.repeat_columns(0, 1)
     ws.protect("", {"format_columns": True, "format_rows": True, "autofilter": True, "sort": True})
 
 
