@@ -32,6 +32,16 @@ class Code(StrEnum):
     OTHER_FORM = "other-form"
     OLD_VERSION = "old-version"
     NO_INITIATIVE = "no-initiative"
+    EMPTY_FILE = "empty-file"
+    PASSWORD_PROTECTED = "password-protected"
+    TOO_LARGE = "too-large"
+    GRID_TOO_LARGE = "grid-too-large"
+    FORBIDDEN_XML = "forbidden-xml"
+    CORRUPT_FILE = "corrupt-file"
+    UNSUPPORTED_FORMAT = "unsupported-format"
+    READER_CRASH = "reader-crash"
+    READER_TIMEOUT = "reader-timeout"
+    EXTENSION_MISMATCH = "extension-mismatch"
     # value level
     REQUIRED = "required"
     NOT_IN_LIST = "not-in-list"
@@ -67,6 +77,16 @@ MESSAGES: dict[Code, str] = {
     Code.OTHER_FORM: 'Tệp là biểu mẫu của chương trình khác ({form_id}), không phải biểu mẫu "01 triệu sáng kiến".',
     Code.OLD_VERSION: "Tệp dùng biểu mẫu phiên bản cũ ({version}); số liệu vẫn được đọc. Lần sau vui lòng dùng biểu mẫu phiên bản {current}.",
     Code.NO_INITIATIVE: 'Đơn vị chưa kê khai sáng kiến nào trên trang "{sheet}".',
+    Code.EMPTY_FILE: "Tệp rỗng (0 byte), có thể do tải về bị lỗi. Vui lòng gửi lại tệp biểu mẫu đã điền.",
+    Code.PASSWORD_PROTECTED: "Tệp có mật khẩu nên không mở được. Vui lòng gỡ mật khẩu (Tệp > Thông tin > Bảo vệ sổ làm việc) rồi gửi lại.",
+    Code.TOO_LARGE: "Tệp quá lớn so với một biểu mẫu báo cáo ({reason}). Vui lòng gửi lại đúng biểu mẫu đã điền, không kèm dữ liệu khác.",
+    Code.GRID_TOO_LARGE: "Bảng tính có ô ở vị trí quá xa ({reason}), có thể do dán nhầm dữ liệu. Vui lòng xóa các ô thừa hoặc chép số liệu sang biểu mẫu mới rồi gửi lại.",
+    Code.FORBIDDEN_XML: "Tệp chứa cấu trúc XML không được phép ({reason}) nên không được mở, để bảo đảm an toàn. Vui lòng chép số liệu sang biểu mẫu mới rồi gửi lại.",
+    Code.CORRUPT_FILE: "Tệp bị hỏng, không đọc được ({reason}). Vui lòng mở lại bằng Excel, lưu dạng .xlsx và gửi lại.",
+    Code.UNSUPPORTED_FORMAT: "Định dạng tệp không được hỗ trợ ({reason}). Vui lòng mở bằng Excel, chọn Lưu thành dạng Excel Workbook (.xlsx) và gửi lại.",
+    Code.READER_CRASH: "Tệp làm trình đọc bảng tính bị lỗi nghiêm trọng ({reason}). Vui lòng mở lại bằng Excel, lưu dạng .xlsx và gửi lại.",
+    Code.READER_TIMEOUT: "Đọc tệp quá lâu ({reason}) nên đã dừng. Vui lòng kiểm tra tệp, xóa dữ liệu thừa, lưu dạng .xlsx và gửi lại.",
+    Code.EXTENSION_MISMATCH: "Tên tệp có đuôi \"{extension}\" nhưng nội dung là tệp {kind}; tệp vẫn được đọc theo nội dung thật.",
     Code.REQUIRED: 'Ô "{label}" bắt buộc nhưng đang để trống. Vui lòng điền.',
     Code.NOT_IN_LIST: 'Giá trị "{value}" không có trong danh sách của ô "{label}". Vui lòng chọn một giá trị trong danh sách thả xuống: {allowed}.',
     Code.NOT_A_NUMBER: 'Ô "{label}" phải là số nguyên, nhưng đang ghi "{value}". Vui lòng ghi số, ví dụ 1500000.',

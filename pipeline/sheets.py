@@ -28,7 +28,10 @@ def read_grids(path: Path) -> dict[str, Grid]:
     """Every sheet's cells, rows from Excel row 1 and columns from A, empty cells as None."""
     from python_calamine import CalamineWorkbook
 
-    workbook = CalamineWorkbook.from_path(str(path))
+    # From the bytes, not the name: calamine then picks the format by content (an .xls renamed
+    # .xlsx is still read), which intake has already checked.
+    with open(path, "rb") as fh:
+        workbook = CalamineWorkbook.from_filelike(fh)
     try:
         return {name: _anchored(workbook.get_sheet_by_name(name)) for name in workbook.sheet_names}
     finally:
