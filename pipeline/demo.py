@@ -21,7 +21,7 @@ from typing import Any
 
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
-from pipeline.findings import Code
+from pipeline.findings import Code, Severity
 from pipeline.form import Form
 from pipeline.roster import Roster, Unit, load_roster
 from pipeline.template import INITIATIVE_HEADER_ROW, UNIT_FIRST_ROW, UNIT_VALUE_COL, template_name, write_templates
@@ -243,6 +243,7 @@ class Mistake:
     cell: str
     code: Code
     what: str
+    severity: Severity = Severity.ERROR
 
 
 @dataclass
@@ -455,12 +456,12 @@ class _Filler:
             self.add_initiative(self.count, cut)
             self.count += 1
 
-    def note(self, index: int | None, key: str, code: Code, what: str) -> None:
+    def note(self, index: int | None, key: str, code: Code, what: str, severity: Severity = Severity.ERROR) -> None:
         if index is None:
             sheet, cell = self.form.sheets["unit"], self.unit_cell(key).coordinate
         else:
             sheet, cell = self.form.sheets["initiatives"], self.cell(index, key)
-        self.mistakes.append(Mistake("", sheet, cell, code, what))
+        self.mistakes.append(Mistake("", sheet, cell, code, what, severity))
 
 
 def _missing_required(f: _Filler, unit: Unit, name: str) -> None:
@@ -494,6 +495,8 @@ def _same_initiative_twice(f: _Filler, unit: Unit, name: str) -> None:
         top = f.rows_ws.cell(INITIATIVE_HEADER_ROW + 1, col).value
         f.rows_ws.cell(INITIATIVE_HEADER_ROW + 1 + f.count, col).value = top
     f.set_initiative(f.count, "stt", f.count + 1)
+    for index in (0, f.count):
+        f.note(index, "ten_sang_kien", Code.DUPLICATE_INITIATIVE, "chép một sáng kiến hai lần", Severity.WARNING)
     f.count += 1
 
 

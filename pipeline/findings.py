@@ -61,6 +61,13 @@ class Code(StrEnum):
     BEFORE_FIELD = "before-field"
     ONLY_WHEN = "only-when"
     UNKNOWN_UNIT = "unknown-unit"
+    # warnings: the file is accepted, the union is told
+    NAME_MISMATCH = "name-mismatch"
+    MEMBERS_FAR = "members-far"
+    STT_GAP = "stt-gap"
+    DUPLICATE_INITIATIVE = "duplicate-initiative"
+    AUTHOR_IS_COAUTHOR = "author-is-coauthor"
+    REGISTERED_BEFORE_APPLIED = "registered-before-applied"
     # repairs made while reading
     TEXT_NORMALISED = "text-normalised"
     TEXT_DATE_READ = "text-date-read"
@@ -86,7 +93,7 @@ MESSAGES: dict[Code, str] = {
     Code.UNSUPPORTED_FORMAT: "Định dạng tệp không được hỗ trợ ({reason}). Vui lòng mở bằng Excel, chọn Lưu thành dạng Excel Workbook (.xlsx) và gửi lại.",
     Code.READER_CRASH: "Tệp làm trình đọc bảng tính bị lỗi nghiêm trọng ({reason}). Vui lòng mở lại bằng Excel, lưu dạng .xlsx và gửi lại.",
     Code.READER_TIMEOUT: "Đọc tệp quá lâu ({reason}) nên đã dừng. Vui lòng kiểm tra tệp, xóa dữ liệu thừa, lưu dạng .xlsx và gửi lại.",
-    Code.EXTENSION_MISMATCH: "Tên tệp có đuôi \"{extension}\" nhưng nội dung là tệp {kind}; tệp vẫn được đọc theo nội dung thật.",
+    Code.EXTENSION_MISMATCH: 'Tên tệp có đuôi "{extension}" nhưng nội dung là tệp {kind}; tệp vẫn được đọc theo nội dung thật.',
     Code.REQUIRED: 'Ô "{label}" bắt buộc nhưng đang để trống. Vui lòng điền.',
     Code.NOT_IN_LIST: 'Giá trị "{value}" không có trong danh sách của ô "{label}". Vui lòng chọn một giá trị trong danh sách thả xuống: {allowed}.',
     Code.NOT_A_NUMBER: 'Ô "{label}" phải là số nguyên, nhưng đang ghi "{value}". Vui lòng ghi số, ví dụ 1500000.',
@@ -105,6 +112,12 @@ MESSAGES: dict[Code, str] = {
     Code.BEFORE_FIELD: 'Ô "{label}" ({value}) không được trước "{other_label}" ({other}). Vui lòng kiểm tra lại ngày.',
     Code.ONLY_WHEN: 'Ô "{label}" chỉ điền khi "{other_label}" là "{other}". Vui lòng xóa giá trị này hoặc sửa ô "{other_label}".',
     Code.UNKNOWN_UNIT: 'Mã CĐCS "{value}" không có trong danh sách CĐCS trực thuộc LĐLĐ huyện. Vui lòng kiểm tra lại mã đơn vị.',
+    Code.NAME_MISMATCH: 'Tên đơn vị "{value}" khác với tên trong danh sách của LĐLĐ huyện cho mã {unit_code}: "{expected}". Vui lòng kiểm tra lại mã và tên đơn vị.',
+    Code.MEMBERS_FAR: "Tổng số đoàn viên ({value}) lệch {percent}% so với danh sách của LĐLĐ huyện ({expected}). Vui lòng kiểm tra lại; nếu số liệu đúng, xin báo để huyện cập nhật danh sách.",
+    Code.STT_GAP: "Số thứ tự {value} không liền sau số trước ({previous}). Vui lòng đánh số liên tục 1, 2, 3…",
+    Code.DUPLICATE_INITIATIVE: 'Sáng kiến "{value}" của tác giả {author} đã có ở {other}. Vui lòng kiểm tra, mỗi sáng kiến chỉ kê khai một lần.',
+    Code.AUTHOR_IS_COAUTHOR: 'Tác giả {author} cũng được ghi là đồng tác giả. Vui lòng chỉ ghi tên này ở cột "Tác giả (họ và tên)".',
+    Code.REGISTERED_BEFORE_APPLIED: "Ngày đăng ký ({value}) trước ngày áp dụng lần đầu ({other}). Vui lòng kiểm tra lại hai ngày này.",
     Code.TEXT_NORMALISED: 'Đã chuẩn hóa chữ tiếng Việt ở ô "{label}" ({repair}); nội dung không đổi.',
     Code.TEXT_DATE_READ: 'Ngày ở ô "{label}" được gõ dạng chữ "{value}"; đã đọc là {date} (ngày/tháng/năm).',
     Code.TEXT_NUMBER_READ: 'Số ở ô "{label}" được gõ dạng chữ "{value}"; đã đọc là {number}.',

@@ -20,9 +20,19 @@ from pipeline.config import Settings
 from pipeline.findings import Code, Finding, Severity, make
 from pipeline.form import Field, Form
 from pipeline.read import Value, WorkbookData
-from pipeline.roster import Roster
+from pipeline.roster import Roster, normalise_code
 from pipeline.text import fold
-from schemas.tables import AS_OF_COLUMN, build_schemas, parse_check_name, report_limit
+from schemas.tables import (
+    AS_OF_COLUMN,
+    FILE_COLUMN,
+    KEY_COLUMN,
+    ROSTER_MEMBERS_COLUMN,
+    ROSTER_NAME_COLUMN,
+    UNIT_COLUMN,
+    build_schemas,
+    parse_check_name,
+    report_limit,
+)
 
 
 @dataclass(frozen=True)
@@ -48,16 +58,21 @@ def validate(
         (f.location.file, f.location.sheet, f.location.cell) for f in findings if f.severity is Severity.ERROR
     }
 
-    unit_frame, unit_cells = _unit_frame(books, readable, form)
+    unit_frame, unit_cells = _unit_frame(books, readable, form, roster)
     rows_frame, row_cells = _initiative_frame(books, readable, form, unit_frame)
     context = _Context(books, form, settings, today, unreadable)
-    findings += context.failures(schemas.unit, unit_frame, unit_cells, form.unit)
-    findings += context.failures(schemas.initiative, rows_frame, row_cells, form.initiative)
+    for schema, frame, cells, fields, severity in (
+        (schemas.unit, unit_frame, unit_cells, form.unit, Severity.ERROR),
+        (schemas.initiative, rows_frame, row_cells, form.initiative, Severity.ERROR),
+        (schemas.unit_warnings, unit_frame, unit_cells, form.unit, Severity.WARNING),
+        (schemas.initiative_warnings, rows_frame, row_cells, form.initiative, Severity.WARNING),
+    ):
+        findings += context.failures(schema, frame, cells, fields, severity)
     return sorted(findings, key=position_key(form))
 
 
 def _unit_frame(
-    books: Sequence[WorkbookData], readable: list[int], form: Form
+    books: Sequence[WorkbookData], readable: list[int], form: Form, roster: Roster | None
 ) -> tuple[pd.DataFrame, dict[tuple[int, str], _Cell]]:
     cells: dict[tuple[int, str], _Cell] = {}
     records = []
@@ -68,7 +83,12 @@ def _unit_frame(
             cells[(index, f.key)] = _Cell(b, "unit", value)
             record[f.key] = value.value if value else None
         records.append(record)
-    return _typed(records, form.unit), cells
+    frame = _typed(records, form.unit)
+    known = [roster.find(code) if roster and isinstance(code, str) else None for code in frame["ma_cdcs"]]
+    frame[UNIT_COLUMN] = pd.Series([normalise_code(c) if isinstance(c, str) else None for c in frame["ma_cdcs"]])
+    frame[ROSTER_NAME_COLUMN] = pd.Series([u.name if u else None for u in known], dtype="object")
+    frame[ROSTER_MEMBERS_COLUMN] = pd.array([u.members if u else None for u in known], dtype="Int64")
+    return frame, cells
 
 
 def _initiative_frame(
@@ -76,16 +96,33 @@ def _initiative_frame(
 ) -> tuple[pd.DataFrame, dict[tuple[int, str], _Cell]]:
     cells: dict[tuple[int, str], _Cell] = {}
     records: list[dict[str, Any]] = []
-    as_of = []
+    as_of: list[Any] = []
+    files: list[int] = []
+    unit_codes: list[str | None] = []
     for unit_index, b in enumerate(readable):
         for row in books[b].rows:
+            files.append(b)
+            unit_codes.append(units[UNIT_COLUMN].iloc[unit_index])
             index = len(records)
             records.append({f.key: (row[f.key].value if f.key in row else None) for f in form.initiative})
             for f in form.initiative:
                 cells[(index, f.key)] = _Cell(b, "initiatives", row.get(f.key))
             as_of.append(units["tinh_den_ngay"].iloc[unit_index])
     frame = _typed(records, form.initiative)
-    frame[AS_OF_COLUMN] = pd.Series(as_of, dtype="datetime64[ns]") if as_of else pd.Series(dtype="datetime64[ns]")
+    frame[AS_OF_COLUMN] = pd.Series(as_of, dtype="datetime64[ns]")
+    frame[FILE_COLUMN] = pd.Series(files, dtype="int64")
+    # Each file is its own unit when its code is missing, so that two such files never match.
+    frame[UNIT_COLUMN] = pd.Series(
+        [u if u else f"#{b}" for u, b in zip(unit_codes, files, strict=True)], dtype="object"
+    )
+    titles, authors = frame["ten_sang_kien"], frame["tac_gia"]
+    frame[KEY_COLUMN] = pd.Series(
+        [
+            f"{fold(t)}|{fold(a)}" if isinstance(t, str) and isinstance(a, str) else None
+            for t, a in zip(titles, authors, strict=True)
+        ],
+        dtype="object",
+    )
     return frame, cells
 
 
@@ -119,6 +156,7 @@ class _Context:
         frame: pd.DataFrame,
         cells: dict[tuple[int, str], _Cell],
         fields: tuple[Field, ...],
+        severity: Severity,
     ) -> list[Finding]:
         if frame.empty:
             return []
@@ -140,12 +178,21 @@ class _Context:
                 code, key = parsed
             if (int(index), key, code) in out:
                 continue  # DataFrame-level checks report every column of a failing row
-            finding = self.finding(code, by_key[key], frame, int(index), cells[(int(index), key)])
+            finding = self.finding(code, severity, by_key[key], frame, int(index), cells)
             if finding is not None:
                 out[(int(index), key, code)] = finding
         return list(out.values())
 
-    def finding(self, code: Code, f: Field, frame: pd.DataFrame, index: int, cell: _Cell) -> Finding | None:
+    def finding(
+        self,
+        code: Code,
+        severity: Severity,
+        f: Field,
+        frame: pd.DataFrame,
+        index: int,
+        cells: dict[tuple[int, str], _Cell],
+    ) -> Finding | None:
+        cell = cells[(index, f.key)]
         book = self.books[cell.book]
         location = book.location(cell.sheet_key, cell.value)
         if (location.file, location.sheet, location.cell) in self.unreadable:
@@ -155,10 +202,37 @@ class _Context:
             if cell.value and cell.value.value is not None
             else (cell.value.raw if cell.value else None)
         )
-        return make(code, Severity.ERROR, location, f.label, value, **self.params(code, f, frame, index))
+        return make(code, severity, location, f.label, value, **self.params(code, f, frame, index, cells))
 
-    def params(self, code: Code, f: Field, frame: pd.DataFrame, index: int) -> dict[str, Any]:
+    def _other_place(self, frame: pd.DataFrame, index: int, cells: dict[tuple[int, str], _Cell]) -> str:
+        """The first other row with the same initiative: in the same file, else in another unit's file."""
+        key, file, unit = frame.at[index, KEY_COLUMN], frame.at[index, FILE_COLUMN], frame.at[index, UNIT_COLUMN]
+        same = frame[(frame[KEY_COLUMN] == key) & (frame.index != index)]
+        others = same[(same[FILE_COLUMN] == file) | (same[UNIT_COLUMN] != unit)]
+        other = cells[(int(others.index[0]), "ten_sang_kien")]
+        return _describe(self.books[other.book], other, self.books[cells[(index, "ten_sang_kien")].book])
+
+    def params(
+        self, code: Code, f: Field, frame: pd.DataFrame, index: int, cells: dict[tuple[int, str], _Cell]
+    ) -> dict[str, Any]:
         form, settings = self.form, self.settings
+        row: Any = frame.loc[index]
+        if code is Code.NAME_MISMATCH:
+            return {"unit_code": row["ma_cdcs"], "expected": row[ROSTER_NAME_COLUMN]}
+        if code is Code.MEMBERS_FAR:
+            expected = int(row[ROSTER_MEMBERS_COLUMN])
+            percent = round(abs(int(row["tong_doan_vien"]) - expected) * 100 / max(expected, 1))
+            return {"expected": expected, "percent": percent}
+        if code is Code.STT_GAP:
+            same_file = frame.index[(frame[FILE_COLUMN] == row[FILE_COLUMN]) & (frame.index < index)]
+            previous: Any = frame.at[same_file[-1], "stt"] if len(same_file) else None
+            return {"previous": "không có" if previous is None or pd.isna(previous) else int(previous)}
+        if code is Code.DUPLICATE_INITIATIVE:
+            return {"author": row["tac_gia"], "other": self._other_place(frame, index, cells)}
+        if code is Code.AUTHOR_IS_COAUTHOR:
+            return {"author": row["tac_gia"]}
+        if code is Code.REGISTERED_BEFORE_APPLIED:
+            return {"other": _plain(row["ngay_ap_dung"])}
         if code is Code.NOT_IN_LIST:
             return {"allowed": "; ".join(form.allowed(f))}
         if code is Code.BELOW_MINIMUM:
@@ -185,6 +259,11 @@ class _Context:
         if code is Code.ONLY_WHEN and f.only_when:
             return {"other_label": _field(form, f.only_when[0]).label, "other": f.only_when[1]}
         return {}
+
+
+def _describe(book: WorkbookData, cell: _Cell, here: WorkbookData) -> str:
+    ref = book.location(cell.sheet_key, cell.value).ref
+    return f"ô {ref}" if book is here else f'tệp "{book.file}" (ô {ref})'
 
 
 def _field(form: Form, key: str) -> Field:

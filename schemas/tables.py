@@ -20,9 +20,16 @@ import pandera.pandas as pa
 from pipeline.config import Settings
 from pipeline.findings import Code
 from pipeline.form import Field, Form
+from pipeline.text import fold
 
-# Helper columns the validation adds to the initiative table (not fields of the form).
-AS_OF_COLUMN = "_tinh_den_ngay"
+# Helper columns the validation adds to the tables (not fields of the form).
+AS_OF_COLUMN = "_tinh_den_ngay"  # the unit's "Số liệu tính đến ngày", on each initiative row
+FILE_COLUMN = "_file"  # which file a row comes from
+UNIT_COLUMN = "_unit"  # the unit code of that file, normalised
+KEY_COLUMN = "_key"  # normalised title and author: the identity of an initiative
+ROSTER_NAME_COLUMN = "_roster_name"  # the roster's name for the file's unit code
+ROSTER_MEMBERS_COLUMN = "_roster_members"  # the roster's member count for that code
+MEMBERS_TOLERANCE = 0.10  # members differing from the roster by more than this are a warning
 
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
 _PHONE = re.compile(r"^0\d{9}$")
@@ -31,8 +38,10 @@ _EMAIL = re.compile(r"^[^@\s;,]+@[^@\s;,]+\.[A-Za-z]{2,}$")
 
 @dataclass(frozen=True)
 class Schemas:
-    unit: pa.DataFrameSchema
+    unit: pa.DataFrameSchema  # errors: the file is rejected
     initiative: pa.DataFrameSchema
+    unit_warnings: pa.DataFrameSchema  # warnings: the file is accepted, the union is told
+    initiative_warnings: pa.DataFrameSchema
 
 
 def check_name(code: Code, key: str) -> str:
@@ -87,7 +96,73 @@ def build_schemas(
         initiative=pa.DataFrameSchema(
             initiative_columns, checks=[*_cross_field(form.initiative), registration], strict=False, coerce=False
         ),
+        unit_warnings=pa.DataFrameSchema(checks=_unit_warnings(), strict=False, coerce=False),
+        initiative_warnings=pa.DataFrameSchema(checks=_initiative_warnings(), strict=False, coerce=False),
     )
+
+
+def _unit_warnings() -> list[pa.Check]:
+    """Rules against the roster: the unit's name and its member count."""
+
+    def same_name(d: pd.DataFrame) -> pd.Series:
+        ours = d["ten_cdcs"].map(fold, na_action="ignore")
+        theirs = d[ROSTER_NAME_COLUMN].map(fold, na_action="ignore")
+        return ours.isna() | theirs.isna() | (ours == theirs)
+
+    def members_near(d: pd.DataFrame) -> pd.Series:
+        ours, theirs = d["tong_doan_vien"], d[ROSTER_MEMBERS_COLUMN]
+        near = (ours - theirs).abs() <= theirs * MEMBERS_TOLERANCE
+        return (ours.isna() | theirs.isna() | near).fillna(True).astype(bool)
+
+    return [
+        _check(Code.NAME_MISMATCH, "ten_cdcs", same_name),
+        _check(Code.MEMBERS_FAR, "tong_doan_vien", members_near),
+    ]
+
+
+def _initiative_warnings() -> list[pa.Check]:
+    """Rules across rows and files: numbering, duplicates, authors, dates."""
+
+    def numbered_in_order(d: pd.DataFrame) -> pd.Series:
+        stt = d["stt"]
+        previous = stt.groupby(d[FILE_COLUMN]).shift()
+        first = d.groupby(FILE_COLUMN).cumcount() == 0
+        ok = stt.isna() | (first & (stt == 1)) | (~first & (previous.isna() | (stt == previous + 1)))
+        return ok.fillna(True).astype(bool)
+
+    def listed_once(d: pd.DataFrame) -> pd.Series:
+        key = d[KEY_COLUMN]
+        in_file = d.duplicated([FILE_COLUMN, KEY_COLUMN], keep=False)
+        across_units = d.groupby(KEY_COLUMN)[UNIT_COLUMN].transform("nunique") > 1
+        return key.isna() | ~(in_file | across_units)
+
+    def author_not_coauthor(d: pd.DataFrame) -> pd.Series:
+        pairs = zip(d["tac_gia"], d["dong_tac_gia"], strict=True)
+        return pd.Series([not is_coauthor(a, c) for a, c in pairs], index=d.index)
+
+    def registered_after_applied(d: pd.DataFrame) -> pd.Series:
+        a, r = d["ngay_ap_dung"], d["ngay_dang_ky"]
+        return a.isna() | r.isna() | (r >= a)
+
+    return [
+        _check(Code.STT_GAP, "stt", numbered_in_order),
+        _check(Code.DUPLICATE_INITIATIVE, "ten_sang_kien", listed_once),
+        _check(Code.AUTHOR_IS_COAUTHOR, "dong_tac_gia", author_not_coauthor),
+        _check(Code.REGISTERED_BEFORE_APPLIED, "ngay_dang_ky", registered_after_applied),
+    ]
+
+
+def split_names(text: object) -> list[str]:
+    """Co-authors as written: names separated by ";" (a "," is accepted too)."""
+    if not isinstance(text, str):
+        return []
+    return [name.strip() for name in re.split(r"[;,\n]", text) if name.strip()]
+
+
+def is_coauthor(author: object, coauthors: object) -> bool:
+    if not isinstance(author, str):
+        return False
+    return fold(author) in {fold(name) for name in split_names(coauthors)}
 
 
 def _check(code: Code, key: str, fn: Callable[..., pd.Series]) -> pa.Check:

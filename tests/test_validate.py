@@ -23,7 +23,7 @@ def _errors(findings):
 
 
 def test_a_correct_file_has_no_finding(filled, form, settings, roster):
-    assert _check(filled(rows=[{}, {"tac_gia": "Trần Thị Bình"}]), form, settings, roster) == []
+    assert _check(filled(rows=[{}, {"tac_gia": "Phạm Văn Dũng"}]), form, settings, roster) == []
 
 
 U, S = "Thông tin đơn vị", "Sáng kiến"
@@ -89,7 +89,8 @@ def test_safe_repairs_are_notices_not_errors(filled, form, settings, roster):
 
 def test_all_files_are_validated_together_and_mapped_back(filled, form, settings, roster):
     a = read_workbook(filled(rows=[{}, {"tac_gia": "An"}], name="a.xlsx"), form)
-    b = read_workbook(filled(rows=[{"linh_vuc": "Khác nữa"}], name="b.xlsx", code="VT030"), form)
+    other = {"ten_sang_kien": "Sổ tay điện tử cho tổ chuyên môn", "linh_vuc": "Khác nữa"}
+    b = read_workbook(filled(rows=[other], name="b.xlsx", code="VT030"), form)
     findings = validate([a, b], form, settings, roster, today=TODAY)
     assert [(f.location.file, f.location.cell, f.code) for f in findings] == [
         ("a.xlsx", "C5", Code.TOO_FEW_WORDS),
@@ -112,3 +113,44 @@ def test_moved_columns_and_unaccented_headers_are_still_read(tmp_path, filled, f
     assert book.columns["ten_sang_kien"] == "B" and book.columns["tac_gia"] == "D"
     assert book.rows[0]["tac_gia"].cell == "D6"
     assert book.rows[0]["ten_sang_kien"].value == form.example["ten_sang_kien"]
+
+
+@pytest.mark.parametrize(
+    ("unit", "rows", "expected"),
+    [
+        ({"ten_cdcs": "CĐCS Trường Mầm non Khác"}, [{}], [(f"{U}!B6", Code.NAME_MISMATCH)]),
+        ({"tong_doan_vien": 25}, [{}], [(f"{U}!B10", Code.MEMBERS_FAR)]),
+        ({}, [{}, {"tac_gia": "Phạm Văn Dũng", "stt": 3}], [(f"{S}!A5", Code.STT_GAP)]),
+        ({}, [{}, {}], [(f"{S}!B4", Code.DUPLICATE_INITIATIVE), (f"{S}!B5", Code.DUPLICATE_INITIATIVE)]),
+        ({}, [{"tac_gia": "Trần Thị Bình"}], [(f"{S}!D4", Code.AUTHOR_IS_COAUTHOR)]),
+        ({}, [{"ngay_dang_ky": dt.date(2022, 3, 1)}], [(f"{S}!L4", Code.REGISTERED_BEFORE_APPLIED)]),
+    ],
+)
+def test_warnings_accept_the_file_and_point_at_the_cell(filled, form, settings, roster, unit, rows, expected):
+    findings = _check(filled(unit=unit, rows=rows), form, settings, roster)
+    assert [(f.location.ref, f.code) for f in findings] == expected
+    assert {f.severity for f in findings} == {Severity.WARNING}
+
+
+def test_name_spelling_case_and_nfd_are_not_a_mismatch(filled, form, settings, roster):
+    name = unicodedata.normalize("NFD", "cđcs  trường mầm non vĩnh bình bắc")
+    findings = _check(filled(unit={"ten_cdcs": name}), form, settings, roster)
+    assert [(f.location.cell, f.code, f.severity) for f in findings] == [("B6", Code.TEXT_NORMALISED, Severity.NOTICE)]
+
+
+def test_the_same_initiative_in_two_units_names_both_places(filled, form, settings, roster):
+    a = read_workbook(filled(rows=[{}], name="a.xlsx"), form)
+    b = read_workbook(filled(rows=[{"stt": 1}], name="b.xlsx", code="VT030"), form)
+    findings = validate([a, b], form, settings, roster, today=TODAY)
+    assert [(f.location.file, f.location.cell, f.code) for f in findings] == [
+        ("a.xlsx", "B4", Code.DUPLICATE_INITIATIVE),
+        ("b.xlsx", "B4", Code.DUPLICATE_INITIATIVE),
+    ]
+    assert 'tệp "b.xlsx" (ô Sáng kiến!B4)' in findings[0].message
+    assert 'tệp "a.xlsx" (ô Sáng kiến!B4)' in findings[1].message
+
+
+def test_a_resubmission_of_the_same_unit_is_not_a_duplicate(filled, form, settings, roster):
+    a = read_workbook(filled(rows=[{}], name="a.xlsx"), form)
+    b = read_workbook(filled(rows=[{}], name="a (sửa lại).xlsx"), form)
+    assert validate([a, b], form, settings, roster, today=TODAY) == []
