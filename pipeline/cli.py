@@ -297,10 +297,16 @@ def _print_run(result: Any, settings: Any) -> None:
     console.print(" · ".join(f"{s.label}: {counts.get(s, 0)}" for s in Status))
     console.print()
     console.print(f"Danh sách lỗi của từng tệp: {result.outputs['findings']}")
+    feedback = [r for r in result.files if r.message]
+    if feedback:
+        console.print(
+            f"Tệp phản hồi cho {len(feedback)} CĐCS (bảng tính đã đánh dấu và lời nhắn để gửi qua email/Zalo): "
+            f"{result.outputs['feedback']}"
+        )
     console.print(f"Bản gốc các tệp đã nhận được lưu tại: {result.outputs['archive']}")
     console.print(
-        "Chưa có ở phiên bản này: tệp phản hồi cho từng CĐCS, sổ theo dõi các lần nộp và báo cáo tổng hợp "
-        "(DOCX, HTML, Excel). Lệnh run hiện chỉ kiểm tra các tệp."
+        "Chưa có ở phiên bản này: sổ theo dõi các lần nộp và báo cáo tổng hợp (DOCX, HTML, Excel). "
+        "Lệnh run hiện kiểm tra các tệp và gửi phản hồi cho từng CĐCS."
     )
 
 

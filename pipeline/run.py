@@ -18,13 +18,14 @@ from pathlib import Path
 from pipeline.config import Settings
 from pipeline.findings import Code, Finding, Location, Severity, make
 from pipeline.form import Form
-from pipeline.intake import Submission, archive, fingerprint, scan_inbox
+from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, fingerprint, scan_inbox
 from pipeline.read import WorkbookData, read_workbook
 from pipeline.roster import Roster
 from pipeline.text import neutralise_formula
 from pipeline.validate import validate
 
 ARCHIVE_DIR = "luu-tru"
+FEEDBACK_DIR = "phan-hoi"
 FINDINGS_CSV = "ket-qua-kiem-tra.csv"
 Progress = Callable[[str], None]
 
@@ -57,6 +58,11 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     reason: str | None = None  # why a file was ignored or is a duplicate
     initiatives: int = 0
+    path: Path | None = None  # the original, where it arrived
+    readable: bool = True  # whether its records could be located at all
+    unit_name: str | None = None
+    feedback: Path | None = None  # the marked-up copy of the workbook
+    message: Path | None = None  # the text to send back
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
@@ -84,9 +90,38 @@ def run(settings: Settings, form: Form, roster: Roster | None, progress: Progres
         submissions.append(submission)
     results += check_submissions(submissions, settings, form, roster, progress)
     result = RunResult(sorted(results, key=lambda r: r.name), settings.as_of)
+    write_feedback_files(result.files, outbox / FEEDBACK_DIR, settings)
     result.outputs["findings"] = write_findings_csv(result.files, outbox / FINDINGS_CSV)
+    result.outputs["feedback"] = outbox / FEEDBACK_DIR
     result.outputs["archive"] = outbox / ARCHIVE_DIR
     return result
+
+
+def write_feedback_files(files: Sequence[FileResult], out_dir: Path, settings: Settings) -> None:
+    """A marked-up workbook and a message for every file with errors or warnings."""
+    from pipeline.render.feedback import feedback_stem, write_feedback
+
+    used: set[str] = set()
+    for r in files:
+        if r.status not in (Status.REJECTED, Status.ACCEPTED_WITH_WARNINGS) or r.path is None:
+            continue
+        stem = feedback_stem(r.name, r.unit_code)
+        if stem.casefold() in used:  # two files of the same name in different folders
+            stem = f"{stem} ({(r.sha256 or '')[:8]})"
+        used.add(stem.casefold())
+        written = write_feedback(
+            r.path,
+            r.kind or "",
+            r.name,
+            r.findings,
+            out_dir,
+            settings,
+            unit_code=r.unit_code,
+            unit_name=r.unit_name,
+            readable=r.readable and r.kind in SPREADSHEET_KINDS,
+            stem=stem,
+        )
+        r.feedback, r.message = written.workbook, written.message
 
 
 def process(
@@ -132,15 +167,20 @@ def check_submissions(
         own = by_file.get(book.file, [])
         sub = by_name[book.file]
         code = book.unit.get("ma_cdcs")
+        name = book.unit.get("ten_cdcs")
+        known = roster.find(code.value) if roster and code and code.value else None
         results.append(
             FileResult(
                 book.file,
                 _status(own),
                 sub.sha256,
                 sub.kind,
-                unit_code=code.value if code else None,
+                unit_code=known.code if known else (code.value if code else None),
                 findings=own,
                 initiatives=len(book.rows),
+                path=sub.path,
+                readable=book.readable,
+                unit_name=known.name if known else (name.value if name else None),
             )
         )
     return results

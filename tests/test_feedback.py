@@ -1,0 +1,124 @@
+"""Feedback for a union: its own workbook, marked at each faulty cell, and a message to send back."""
+
+from __future__ import annotations
+
+import subprocess
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from pipeline.findings import Severity
+from pipeline.render.feedback import FILLS, SHEET
+from pipeline.run import Status, run
+from tests.conftest import soffice
+
+
+@pytest.fixture
+def inbox_run(tmp_path, filled, form, settings, roster):
+    def go(files: dict[str, bytes]):
+        inbox = tmp_path / "inbox"
+        inbox.mkdir(exist_ok=True)
+        for name, data in files.items():
+            (inbox / name).write_bytes(data)
+        s = settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox")
+        return {r.name: r for r in run(s, form, roster).files}
+
+    return go
+
+
+def test_a_rejected_file_gets_its_workbook_marked_and_a_message(inbox_run, filled):
+    bad = filled(rows=[{"tac_gia": "An"}, {"linh_vuc": "@SUM(1)+cmd"}], name="b.xlsx")
+    original = bad.read_bytes()
+    result = inbox_run({"Báo cáo VT021.xlsx": original})["Báo cáo VT021.xlsx"]
+    assert result.status is Status.REJECTED and result.feedback and result.message
+    assert result.feedback.name == "VT021 - Báo cáo VT021 - phản hồi.xlsx"
+
+    wb = openpyxl.load_workbook(result.feedback)
+    assert wb.sheetnames[0] == SHEET and wb.active.title == SHEET
+    listing = wb[SHEET]
+    rows = [[c.value for c in row] for row in listing.iter_rows(min_row=5) if row[0].value]
+    assert [(r[1], r[2], r[3]) for r in rows] == [("Lỗi", "Sáng kiến", "C4"), ("Lỗi", "Sáng kiến", "G5")]
+    assert listing["D5"].hyperlink.location == "'Sáng kiến'!C4" or listing["D5"].hyperlink.target == "#'Sáng kiến'!C4"
+    # The payload is listed as text, never as a formula.
+    assert rows[1][5] == "'@SUM(1)+cmd"
+    sheet = wb["Sáng kiến"]
+    for ref, finding in zip(("C4", "G5"), result.findings, strict=True):
+        assert sheet[ref].fill.start_color.rgb.endswith(FILLS[Severity.ERROR])
+        assert finding.message in sheet[ref].comment.text
+    assert sheet["B4"].comment is None
+    with zipfile.ZipFile(result.feedback) as zf:
+        listing_xml = zf.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in listing_xml
+
+    text = result.message.read_text(encoding="utf-8-sig")
+    assert text.startswith("Kính gửi Ban Chấp hành CĐCS Trường Mầm non Vĩnh Bình Bắc (mã VT021),")
+    assert "1. Sáng kiến!C4 (Tác giả (họ và tên)): " in text and "chưa được tiếp nhận vì còn 2 lỗi" in text
+    assert result.feedback.name in text
+    # The original is never touched.
+    assert (result.path).read_bytes() == original
+
+
+def test_warnings_only_file_is_accepted_and_told(inbox_run, filled):
+    ok = filled(rows=[{}, {"tac_gia": "Phạm Văn Dũng", "stt": 3}], name="w.xlsx")
+    result = inbox_run({"w.xlsx": ok.read_bytes()})["w.xlsx"]
+    assert result.status is Status.ACCEPTED_WITH_WARNINGS
+    wb = openpyxl.load_workbook(result.feedback)
+    assert wb["Sáng kiến"]["A5"].fill.start_color.rgb.endswith(FILLS[Severity.WARNING])
+    assert "đã tiếp nhận tệp" in result.message.read_text(encoding="utf-8-sig")
+
+
+def test_a_correct_file_gets_no_feedback(inbox_run, filled):
+    result = inbox_run({"ok.xlsx": filled(rows=[{}]).read_bytes()})["ok.xlsx"]
+    assert result.status is Status.ACCEPTED and result.feedback is None and result.message is None
+
+
+def test_an_unreadable_file_gets_a_message_saying_why(inbox_run):
+    results = inbox_run({"Báo cáo.xlsx": b"%PDF-1.4 not a workbook", "rỗng.xlsx": b""})
+    pdf = results["Báo cáo.xlsx"]
+    assert pdf.status is Status.REJECTED and pdf.feedback is None
+    text = pdf.message.read_text(encoding="utf-8-sig")
+    assert "không đọc được tệp này" in text and "tệp PDF" in text and "lưu dạng .xlsx" in text
+
+
+def test_macro_workbook_feedback_is_plain_xlsx(inbox_run, filled, tmp_path):
+    bad = filled(rows=[{"tac_gia": "An"}])
+    xlsm = tmp_path / "m.xlsm"
+    with zipfile.ZipFile(bad) as src, zipfile.ZipFile(xlsm, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item.filename))
+        dst.writestr("xl/vbaProject.bin", b"\x00" * 64)
+    result = inbox_run({"m.xlsm": xlsm.read_bytes()})["m.xlsm"]
+    assert result.kind == "xlsm" and result.feedback.suffix == ".xlsx"
+    with zipfile.ZipFile(result.feedback) as zf:
+        assert not any("vbaProject" in n for n in zf.namelist())
+
+
+def _convert(files: list[Path], fmt: str, out: Path, profile: Path) -> None:
+    cmd = [soffice(), "--headless", "--norestore", f"-env:UserInstallation=file://{profile}"]
+    subprocess.run(
+        [*cmd, "--convert-to", fmt, "--outdir", str(out), *map(str, files)],
+        check=True,
+        timeout=180,
+        capture_output=True,
+    )
+
+
+def test_feedback_opens_in_libreoffice_with_highlight_and_comment(inbox_run, filled, tmp_path):
+    bad = filled(rows=[{"tac_gia": "An"}], name="b.xlsx")
+    ods_dir = tmp_path / "ods"
+    _convert([bad], "ods", ods_dir, tmp_path / "profile")  # a union working in LibreOffice
+    results = inbox_run({"b.xlsx": bad.read_bytes(), "b.ods": (ods_dir / "b.ods").read_bytes()})
+    marked = [results["b.xlsx"].feedback, results["b.ods"].feedback]
+    assert all(p and p.suffix == ".xlsx" for p in marked)
+    out = tmp_path / "lo"
+    _convert(marked, "xlsx", out, tmp_path / "profile")
+    _convert(marked[:1], "pdf", out, tmp_path / "profile")
+    assert (out / f"{marked[0].stem}.pdf").stat().st_size > 1000
+    for path in marked:
+        wb = openpyxl.load_workbook(out / path.name)
+        assert wb.sheetnames[0] == SHEET
+        cell = wb["Sáng kiến"]["C4"]
+        assert cell.fill.start_color.rgb.endswith(FILLS[Severity.ERROR]), path
+        assert "ít nhất hai từ" in cell.comment.text, path
