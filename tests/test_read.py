@@ -1,0 +1,84 @@
+"""Reading: sheets, labels and headers found wherever they are; versions and other forms recognised."""
+
+from __future__ import annotations
+
+import openpyxl
+
+from pipeline.findings import Code, Severity
+from pipeline.read import read_workbook
+
+
+def _edit(path, fn):
+    wb = openpyxl.load_workbook(path)
+    for ws in wb.worksheets:
+        ws.protection.sheet = False
+    fn(wb)
+    wb.save(path)
+    return path
+
+
+def _codes(book):
+    return [(f.location.ref, f.code, f.severity) for f in book.findings]
+
+
+def test_sheet_names_retyped_without_diacritics_or_case(filled, form):
+    def rename(wb):
+        wb["Sáng kiến"].title = "SANG KIEN"
+        wb["Thông tin đơn vị"].title = "thong tin don vi"
+
+    book = read_workbook(_edit(filled(), rename), form)
+    assert book.sheets["initiatives"] == "SANG KIEN" and book.sheets["unit"] == "thong tin don vi"
+    assert len(book.rows) == 1 and book.unit["ma_cdcs"].value == "VT021"
+    assert book.rows[0]["tac_gia"].cell == "C4"
+
+
+def test_unit_record_with_a_column_inserted(filled, form):
+    book = read_workbook(_edit(filled(), lambda wb: wb["Thông tin đơn vị"].insert_cols(1)), form)
+    assert book.unit["ma_cdcs"].cell == "C5" and book.unit["ma_cdcs"].value == "VT021"
+    assert book.unit["tong_doan_vien"].value == 33
+
+
+def test_another_programme_is_refused(filled, form):
+    def other(wb):
+        wb["Danh mục"]["B2"] = "thi-dua-khac"
+
+    book = read_workbook(_edit(filled(), other), form)
+    assert _codes(book) == [("Danh mục", Code.OTHER_FORM, Severity.ERROR)]
+    assert "thi-dua-khac" in book.findings[0].message and not book.readable
+
+
+def test_older_version_is_read_with_a_notice_unknown_version_warned(filled, form):
+    book = read_workbook(_edit(filled(), lambda wb: wb["Danh mục"].__setitem__("B3", "0.9")), form)
+    assert _codes(book) == [("Danh mục", Code.OLD_VERSION, Severity.NOTICE)] and len(book.rows) == 1
+    book = read_workbook(_edit(filled(name="x.xlsx"), lambda wb: wb["Danh mục"].__setitem__("B3", "7.3")), form)
+    assert _codes(book) == [("Danh mục", Code.OLD_VERSION, Severity.WARNING)]
+
+
+def test_missing_sheet_and_missing_columns(filled, form):
+    book = read_workbook(_edit(filled(), lambda wb: wb.remove(wb["Sáng kiến"])), form)
+    assert _codes(book) == [("", Code.MISSING_SHEET, Severity.ERROR)] and not book.readable
+    assert '"Sáng kiến"' in book.findings[0].message
+
+    def drop_columns(wb):
+        wb["Sáng kiến"].delete_cols(2)  # "Tên sáng kiến"
+
+    book = read_workbook(_edit(filled(name="y.xlsx"), drop_columns), form)
+    assert _codes(book) == [("Sáng kiến", Code.MISSING_HEADER, Severity.ERROR)]
+    assert "Tên sáng kiến" in book.findings[0].message
+
+
+def test_a_file_that_is_not_the_form_at_all(tmp_path, form):
+    path = tmp_path / "khác.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "Bảng lương tháng 5"
+    wb.save(path)
+    book = read_workbook(path, form)
+    assert [f.code for f in book.findings] == [Code.MISSING_SHEET, Code.MISSING_SHEET] and not book.readable
+
+
+def test_blank_rows_between_initiatives_are_skipped_and_rows_keep_their_number(filled, form):
+    def gap(wb):
+        wb["Sáng kiến"].insert_rows(5, 3)
+
+    book = read_workbook(_edit(filled(rows=[{}, {"tac_gia": "Phạm Văn Dũng"}]), gap), form)
+    assert [r["tac_gia"].cell for r in book.rows] == ["C4", "C8"]
