@@ -37,6 +37,11 @@ class Submission:
         return self.kind in SPREADSHEET_KINDS
 
     @property
+    def extension_matches(self) -> bool:
+        suffix = self.path.suffix.lower().lstrip(".")
+        return suffix == self.kind or (self.kind == "xlsx" and suffix == "xlsm")
+
+    @property
     def kind_words(self) -> str:
         return _KIND_WORDS.get(self.kind, self.kind)
 

@@ -153,7 +153,19 @@ def check_submissions(
         if progress:
             progress(sub.name)
         if sub.is_spreadsheet:
-            books.append(read_workbook(sub.path, form, sub.name))
+            book = read_workbook(sub.path, form, sub.name)
+            if not sub.extension_matches:
+                book.findings.insert(
+                    0,
+                    make(
+                        Code.EXTENSION_MISMATCH,
+                        Severity.NOTICE,
+                        Location(sub.name),
+                        extension=sub.path.suffix or "(không có)",
+                        kind=sub.kind,
+                    ),
+                )
+            books.append(book)
         else:
             book = WorkbookData(sub.name, sub.path)
             book.findings.append(make(Code.NOT_SPREADSHEET, Severity.ERROR, Location(sub.name), kind=sub.kind_words))

@@ -1,0 +1,105 @@
+"""Intake: every file found, lock and temporary files set aside, formats read from the bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+
+from pipeline.intake import archive, fingerprint, scan_inbox
+from pipeline.run import Status, run
+from tests.conftest import soffice
+
+
+def test_scan_skips_lock_hidden_and_temporary_files(tmp_path):
+    names = [
+        "a.xlsx",
+        "Tháng 6/b.xlsx",
+        "~$a.xlsx",
+        ".~lock.a.xlsx#",
+        ".ẩn.xlsx",
+        "c.xlsx~",
+        "~WRL1234.tmp",
+        ".sync/d.xlsx",
+    ]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    files, skipped = scan_inbox(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in files] == ["Tháng 6/b.xlsx", "a.xlsx"]
+    reasons = {s.name: s.reason for s in skipped}
+    assert set(reasons) == {"~$a.xlsx", ".~lock.a.xlsx#", ".ẩn.xlsx", "c.xlsx~", "~WRL1234.tmp"}
+    assert "tệp khóa" in reasons["~$a.xlsx"] and "tệp khóa" in reasons[".~lock.a.xlsx#"]
+
+
+def test_format_is_read_from_the_bytes(tmp_path, filled):
+    good = filled()
+    cases = {
+        "ok.xlsx": good.read_bytes(),
+        "pdf.xlsx": b"%PDF-1.7\n...",
+        "empty.xlsx": b"",
+        "text.xls": b"Ma CDCS,Ten\nVT001,x\n",
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    kinds = {name: fingerprint(tmp_path / name, name).kind for name in cases}
+    assert kinds == {"ok.xlsx": "xlsx", "pdf.xlsx": "pdf", "empty.xlsx": "empty", "text.xls": "unknown"}
+
+
+def test_renamed_formats_are_read_by_content(tmp_path, filled, form, settings, roster):
+    good = filled(rows=[{}])
+    lo = tmp_path / "lo"
+    profile = f"-env:UserInstallation=file://{tmp_path / 'profile'}"
+    for fmt in ("xls", "ods"):
+        subprocess.run(
+            [soffice(), "--headless", "--norestore", profile, "--convert-to", fmt, "--outdir", str(lo), str(good)],
+            check=True,
+            timeout=180,
+            capture_output=True,
+        )
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(lo / "filled.xls", inbox / "xls đổi tên.xlsx")
+    shutil.copy(lo / "filled.ods", inbox / "ods đổi tên.xlsx")
+    shutil.copy(good, inbox / "thật.xlsx")
+    # A Word document with a spreadsheet's name is refused with its real kind.
+    docx = tmp_path / "w.docx"
+    shutil.make_archive(str(tmp_path / "w"), "zip", root_dir=_word_tree(tmp_path))
+    (tmp_path / "w.zip").rename(docx)
+    shutil.copy(docx, inbox / "văn bản.xlsx")
+    s = settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox")
+    results = {r.name: r for r in run(s, form, roster).files}
+    assert results["xls đổi tên.xlsx"].kind == "xls" and results["ods đổi tên.xlsx"].kind == "ods"
+    for name in ("xls đổi tên.xlsx", "ods đổi tên.xlsx"):
+        assert results[name].status is Status.ACCEPTED, [f.message for f in results[name].findings]
+        assert [f.code for f in results[name].findings] == ["extension-mismatch"]
+        assert results[name].initiatives == 1
+    assert results["văn bản.xlsx"].status is Status.REJECTED
+    assert "văn bản Word" in results["văn bản.xlsx"].findings[0].message
+
+
+def _word_tree(tmp_path):
+    root = tmp_path / "word-tree"
+    (root / "word").mkdir(parents=True)
+    (root / "word" / "document.xml").write_text("<w:document/>")
+    (root / "[Content_Types].xml").write_text("<Types/>")
+    return root
+
+
+def test_same_bytes_under_two_names_is_one_submission_and_originals_stay_identical(
+    tmp_path, filled, form, settings, roster
+):
+    good = filled(rows=[{}]).read_bytes()
+    inbox = tmp_path / "inbox"
+    (inbox / "thư cũ").mkdir(parents=True)
+    (inbox / "Báo cáo.xlsx").write_bytes(good)
+    (inbox / "thư cũ" / "Báo cáo (1).xlsx").write_bytes(good)
+    s = settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox")
+    statuses = sorted((r.name, r.status) for r in run(s, form, roster).files)
+    assert statuses == [("Báo cáo.xlsx", Status.ACCEPTED), ("thư cũ/Báo cáo (1).xlsx", Status.DUPLICATE)]
+    digest = hashlib.sha256(good).hexdigest()
+    archived = list((tmp_path / "outbox" / "luu-tru").iterdir())
+    assert [p.name for p in archived] == [f"{digest}.xlsx"] and archived[0].read_bytes() == good
+    assert (inbox / "Báo cáo.xlsx").read_bytes() == good
+    # Archiving again writes nothing new and keeps the first copy.
+    assert archive(fingerprint(inbox / "Báo cáo.xlsx", "x"), tmp_path / "outbox" / "luu-tru") == archived[0]
