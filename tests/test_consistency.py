@@ -73,3 +73,13 @@ def test_every_label_is_nfc_and_every_list_value_unique(form):
         assert len(f.help) <= 255, f.key
     for name, values in form.lists.items():
         assert len(set(values)) == len(values), name
+
+
+def test_every_rule_code_is_documented_in_the_readme():
+    from pipeline.findings import MESSAGES, Code
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert set(MESSAGES) == set(Code)
+    missing = [code.value for code in Code if f"`{code.value}`" not in readme]
+    assert not missing
