@@ -101,28 +101,44 @@ def sniff(path: Path, head: bytes) -> str:
     return "unknown"
 
 
+_MAIN_TYPES = {
+    b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": "xlsx",
+    b"application/vnd.ms-excel.sheet.macroenabled.main+xml": "xlsm",
+}
+
+
 def _zip_kind(path: Path) -> str:
     try:
         with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
+            # Excel accepts "\" in part names and any case; so do we, when deciding the kind.
+            names = {n.replace("\\", "/").lower(): n for n in zf.namelist()}
+            macros = "xl/vbaproject.bin" in names
             if "xl/workbook.xml" in names:
-                return "xlsm" if "xl/vbaProject.bin" in names else "xlsx"
+                return "xlsm" if macros else "xlsx"
             if "mimetype" in names:
-                mimetype = zf.read("mimetype")[:100]
+                with zf.open(names["mimetype"]) as fh:  # read a little, never inflate a whole part here
+                    mimetype = fh.read(100)
                 return "ods" if b"opendocument.spreadsheet" in mimetype else "unknown"
             if "word/document.xml" in names:
                 return "docx"
+            if "[content_types].xml" in names:
+                with zf.open(names["[content_types].xml"]) as fh:
+                    types = fh.read(64 * 1024).lower()
+                for main, kind in _MAIN_TYPES.items():
+                    if main in types:
+                        return "xlsm" if macros and kind == "xlsx" else kind
             return "zip"
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return "unknown"
 
 
 def _cfb_kind(path: Path) -> str:
     """An OLE2 compound file: an Excel 97-2003 workbook, or something else (Word, Outlook)."""
-    data = path.read_bytes()[: 1 << 22]
-    if "Workbook".encode("utf-16-le") in data or "Book".encode("utf-16-le") in data:
+    with open(path, "rb") as fh:
+        data = fh.read(1 << 22).lower()  # stream names in the directory, in any case
+    if "workbook".encode("utf-16-le") in data or "book".encode("utf-16-le") in data:
         return "xls"
-    if "WordDocument".encode("utf-16-le") in data:
+    if "worddocument".encode("utf-16-le") in data:
         return "doc"
     return "unknown"
 

@@ -19,7 +19,7 @@ from pipeline.config import Settings
 from pipeline.findings import Code, Finding, Location, Severity, make
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, fingerprint, scan_inbox
-from pipeline.read import WorkbookData, read_workbook
+from pipeline.isolate import read_books
 from pipeline.roster import Roster
 from pipeline.text import neutralise_formula
 from pipeline.validate import validate
@@ -139,37 +139,27 @@ def check_submissions(
     progress: Progress | None = None,
 ) -> list[FileResult]:
     results: list[FileResult] = []
-    books: list[WorkbookData] = []
+    unique: list[Submission] = []
     first_of: dict[str, str] = {}
     for sub in submissions:
         if sub.sha256 in first_of:
-            results.append(
-                FileResult(
-                    sub.name, Status.DUPLICATE, sub.sha256, sub.kind, reason=f'giống hệt tệp "{first_of[sub.sha256]}"'
-                )
-            )
+            reason = f'giống hệt tệp "{first_of[sub.sha256]}"'
+            results.append(FileResult(sub.name, Status.DUPLICATE, sub.sha256, sub.kind, reason=reason))
             continue
         first_of[sub.sha256] = sub.name
-        if progress:
-            progress(sub.name)
-        if sub.is_spreadsheet:
-            book = read_workbook(sub.path, form, sub.name)
-            if not sub.extension_matches:
-                book.findings.insert(
-                    0,
-                    make(
-                        Code.EXTENSION_MISMATCH,
-                        Severity.NOTICE,
-                        Location(sub.name),
-                        extension=sub.path.suffix or "(không có)",
-                        kind=sub.kind,
-                    ),
-                )
-            books.append(book)
-        else:
-            book = WorkbookData(sub.name, sub.path)
-            book.findings.append(make(Code.NOT_SPREADSHEET, Severity.ERROR, Location(sub.name), kind=sub.kind_words))
-            books.append(book)
+        unique.append(sub)
+    # Guarded, and read in worker processes: a file that crashes or hangs a reader fails alone.
+    books = read_books(unique, form, progress=progress)
+    for sub, book in zip(unique, books, strict=True):
+        if sub.is_spreadsheet and book.readable and not sub.extension_matches:
+            mismatch = make(
+                Code.EXTENSION_MISMATCH,
+                Severity.NOTICE,
+                Location(sub.name),
+                extension=sub.path.suffix or "(không có)",
+                kind=sub.kind,
+            )
+            book.findings.insert(0, mismatch)
     findings = validate(books, form, settings, roster)
     by_file: dict[str, list[Finding]] = {}
     for f in findings:

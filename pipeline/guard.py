@@ -1,0 +1,653 @@
+"""Checks on a received file before any spreadsheet reader opens it.
+
+The readers trust what they read: python-calamine aborts the whole process on a cell at XFD1048576
+or a looping .xls container, no reader limits decompression, and a DOCTYPE in a part is an entity
+bomb or an external entity for some XML parser. `inspect` looks at the bytes with the standard
+library only, within fixed budgets (it never builds a tree nor holds a whole part in memory), and
+returns a `Refusal` (a finding code and a short Vietnamese reason) or None when the readers may go
+ahead. What it lets through is still read in a child process (`pipeline.isolate`), so a case missed
+here costs one file's finding, never the run.
+
+What is checked, by container (the bytes decide, not the name):
+
+* any file: empty; larger than `max_file_mb`.
+* ZIP (xlsx, xlsm, ods): a readable central directory; the number of entries, their declared total
+  size and each large entry's compression ratio; the same part name twice (readers disagree on which
+  copy wins); password-protected entries and compression methods Excel never writes. Every XML part
+  (whatever its name: the content decides) is read in chunks: a DOCTYPE or ENTITY declaration, or an
+  encoding other than UTF-8/UTF-16 (UTF-7, UTF-32, EBCDIC hide a DOCTYPE from byte checks), refuses
+  the file; a bad CRC or a truncated stream means a corrupt file. Worksheet parts are scanned for
+  `<row r>` and `<c r>`: a reference beyond Excel's grid, an invalid one, or filled cells spanning
+  more than `max_cells` from A1 (the readers allocate the whole rectangle) refuses the file. The
+  `<dimension>` element is not trusted and not used. An ODS `content.xml` is scanned the same way,
+  counting repeated rows and columns up to the last filled cell. A binary workbook (.xlsb) is refused
+  as unsupported, and so is a spreadsheet package at non-standard part names (intake did not
+  recognise it).
+* OLE2 compound file (xls, encrypted OOXML): header, DIFAT, FAT, directory and the chains that the
+  reader follows are walked with loop and bounds checks (a looping container aborts calamine); an
+  `EncryptionInfo`/`EncryptedPackage` pair (an encrypted xlsx) or a BIFF FILEPASS record in the
+  workbook globals (an encrypted xls, RC4 or XOR) means a password-protected file (as does an ODF
+  manifest with encryption data).
+* anything else: a raw BIFF2-4 workbook (Excel 4.0 and before) is unsupported; HTML, XML 2003 or text
+  files named like a spreadsheet are unsupported (with what they are); images and archives are named.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from pipeline.findings import Code
+from pipeline.sheets import column_letter
+
+MB = 1 << 20
+_CHUNK = 1 << 20  # bytes read from a part at a time
+_HEAD = 64 << 10  # bytes of each part examined for DOCTYPE/ENTITY and the encoding
+_PROLOG_MAX = 1 << 20  # a root element must start within this many bytes of a part
+_RATIO_FLOOR = 1 << 20  # the compression ratio is checked on entries larger than this
+_MAX_TAG = 64 << 10  # a start tag longer than this is scanned in pieces
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_SHEET_ROOTS = frozenset({"worksheet", "dialogsheet", "macrosheet"})
+# Parts that are not XML whatever they hold (SVG may carry a harmless DOCTYPE; no reader parses it).
+_BINARY_PARTS = _words(
+    "png jpg jpeg jpe jfif gif bmp dib tif tiff emf wmf emz wmz svg svgz ico wdp jxr webp pict bin "
+    "mp3 mp4 wav avi mov ttf odttf otf fntdata pdf"
+)
+_XML_ENCODINGS = _words(
+    "utf-8 utf8 utf-16 utf16 utf-16le utf-16be unicode us-ascii ascii iso-8859-1 latin1 latin-1 windows-1252 cp1252"
+)
+_SPREADSHEET_SUFFIXES = _words(".xls .xlsx .xlsm .xlsb .xlt .xltx .xltm .ods .csv")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a received file may hold. The defaults fit a report form with a margin of several hundred times."""
+
+    max_file_mb: float = 20
+    max_zip_entries: int = 2000
+    max_uncompressed_mb: float = 200
+    max_ratio: float = 200  # for entries over 1 MB uncompressed
+    max_cells: int = 2_000_000  # cells from A1 to the farthest filled cell, summed over the sheets
+    max_row: int = 1_048_576
+    max_col: int = 16_384
+    max_sheets: int = 100
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: Code
+    reason: str  # short Vietnamese detail, shown inside the code's message
+
+
+class _Refused(Exception):
+    def __init__(self, code: Code, reason: str) -> None:
+        super().__init__(reason)
+        self.refusal = Refusal(code, reason)
+
+
+def inspect(path: Path, kind: str, limits: Limits = Limits()) -> Refusal | None:
+    """Why `path` must not be given to a spreadsheet reader, or None.
+
+    `kind` is intake's content sniff (`Submission.kind`): it only decides whether a package that
+    intake did not recognise as a spreadsheet is reported as one.
+    """
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            return Refusal(Code.EMPTY_FILE, "tệp 0 byte")
+        if size > limits.max_file_mb * MB:
+            return Refusal(Code.TOO_LARGE, f"tệp {_mb(size)}, giới hạn {_num(limits.max_file_mb)} MB")
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+        if head.startswith(_CFB_MAGIC):
+            _check_cfb(path.read_bytes(), kind)
+        elif head.startswith(b"PK"):
+            _check_zip(path, kind, limits)
+        else:
+            return _other(path, head)
+    except _Refused as refused:
+        return refused.refusal
+    except OSError as exc:
+        return Refusal(Code.CORRUPT_FILE, f"không đọc được tệp: {exc.strerror or type(exc).__name__}")
+    return None
+
+
+def _corrupt(reason: str) -> _Refused:
+    return _Refused(Code.CORRUPT_FILE, reason)
+
+
+def _num(value: float) -> str:
+    """1234567 -> "1.234.567", 2.5 -> "2,5" (Vietnamese separators)."""
+    if float(value).is_integer():
+        return f"{int(value):,}".replace(",", ".")
+    return f"{value:,.1f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+
+
+def _mb(nbytes: float) -> str:
+    mb = nbytes / MB
+    return f"{_num(round(mb, 1) if mb < 10 else round(mb))} MB"
+
+
+# --- ZIP packages ---------------------------------------------------------------------------------
+
+
+def _part_name(name: str) -> str:
+    return name.replace("\\", "/").lstrip("/").lower()
+
+
+def _check_zip(path: Path, kind: str, limits: Limits) -> None:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, struct.error, IndexError) as exc:
+        raise _corrupt(f"gói ZIP không hợp lệ hoặc bị cắt cụt ({exc})"[:160]) from None
+    with zf:
+        infos = zf.infolist()
+        _check_entries(infos, limits)
+        names = {_part_name(i.filename) for i in infos}
+        if any(name.endswith("workbook.bin") for name in names):
+            raise _Refused(Code.UNSUPPORTED_FORMAT, "bảng tính Excel nhị phân .xlsb")
+        scan = _PackageScan(limits)
+        for info in infos:
+            if info.is_dir() or info.file_size == 0:
+                continue
+            suffix = _part_name(info.filename).rpartition(".")[2]
+            if suffix in _BINARY_PARTS:
+                continue
+            try:
+                with zf.open(info) as fh:
+                    scan.part(info.filename, fh)
+            except _Refused:
+                raise
+            except RuntimeError as exc:  # encrypted entry (checked above), or zipfile's own limits
+                raise _corrupt(f'không mở được phần "{info.filename}" ({exc})'[:160]) from None
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error) as exc:
+                raise _corrupt(f'phần "{info.filename}" bị hỏng ({exc})'[:160]) from None
+        if scan.sheets > limits.max_sheets:
+            raise _Refused(Code.TOO_LARGE, f"{_num(scan.sheets)} trang tính, giới hạn {_num(limits.max_sheets)}")
+        if kind == "zip":  # intake found no spreadsheet at the usual part names
+            if scan.workbook:
+                raise _Refused(Code.UNSUPPORTED_FORMAT, "gói bảng tính có cấu trúc không chuẩn")
+            if path.suffix.lower() in _SPREADSHEET_SUFFIXES:
+                raise _corrupt("gói ZIP không có phần bảng tính (workbook)")
+
+
+def _check_entries(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
+    if len(infos) > limits.max_zip_entries:
+        raise _Refused(Code.TOO_LARGE, f"gói có {_num(len(infos))} phần, giới hạn {_num(limits.max_zip_entries)}")
+    seen: set[str] = set()
+    for info in infos:
+        name = _part_name(info.filename)
+        if name in seen:
+            raise _corrupt(f'phần "{info.filename}" có hai bản trong gói')
+        seen.add(name)
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_uncompressed_mb * MB:
+        raise _Refused(Code.TOO_LARGE, f"giải nén ra {_mb(total)}, giới hạn {_num(limits.max_uncompressed_mb)} MB")
+    for info in infos:
+        if info.file_size > _RATIO_FLOOR and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+            ratio = info.file_size // max(info.compress_size, 1)
+            raise _Refused(
+                Code.TOO_LARGE,
+                f'phần "{info.filename}" nén {_num(ratio)} lần, giới hạn {_num(limits.max_ratio)} lần',
+            )
+        if info.flag_bits & 0x1:
+            raise _Refused(Code.PASSWORD_PROTECTED, "gói ZIP có mật khẩu")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise _Refused(Code.UNSUPPORTED_FORMAT, f"phương thức nén {info.compress_type} không phải của Excel")
+
+
+_DOCTYPE = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_ENCODING = re.compile(r"""<\?xml[^>]*?encoding\s*=\s*["']([^"']{0,40})["']""")
+_ROOT = re.compile(r"<(?![?!])((?:[A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*))")
+
+
+class _PackageScan:
+    """Walks the parts of one package; counts worksheets and notes whether a workbook part is there."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.sheets = 0
+        self.cells = 0  # cells from A1 to the farthest filled cell, over the sheets scanned so far
+        self.workbook = False
+
+    def part(self, name: str, fh: IO[bytes]) -> None:
+        head = fh.read(_HEAD)
+        utf16 = b"\0" in head[:4096]
+        text = _xml_head(name, head, utf16)
+        if text is None:
+            return  # not XML: no reader parses it as XML
+        root = _ROOT.search(text)
+        while root is None and len(head) < _PROLOG_MAX:
+            more = fh.read(_HEAD)
+            if not more:
+                return  # no element at all: not a part any reader will find anything in
+            head += more
+            text = _decode(head, utf16)
+            if _DOCTYPE.search(text):
+                raise _Refused(Code.FORBIDDEN_XML, f'khai báo DOCTYPE/ENTITY trong phần "{name}"')
+            root = _ROOT.search(text)
+        if root is None:
+            raise _Refused(Code.FORBIDDEN_XML, f'phần mở đầu XML dài bất thường trong phần "{name}"')
+        local = root.group(2)
+        if local == "manifest" and "encryption-data" in text:  # ODF: META-INF/manifest.xml
+            raise _Refused(Code.PASSWORD_PROTECTED, "tệp ODS được mã hóa bằng mật khẩu")
+        if local in ("workbook", "document-content"):
+            self.workbook = True
+        scanner: _Scanner
+        if local in _SHEET_ROOTS:
+            self.sheets += 1
+            scanner = _SheetScan(self.limits, self.cells)
+        elif local == "document-content":
+            scanner = _OdsScan(self.limits, self.cells)
+        else:
+            while fh.read(_CHUNK):  # read to the end: the CRC is checked there
+                pass
+            return
+        for chunk in _tags(_chunks(text[root.start() :], fh, utf16)):
+            scanner.feed(chunk)
+        self.cells = scanner.total
+        self.sheets += scanner.tables
+
+
+def _decode(data: bytes, utf16: bool) -> str:
+    # Markup is ASCII in every encoding allowed here: dropping the NULs of UTF-16 (either byte
+    # order, or mixed with a UTF-8 declaration) leaves the tags and attributes readable.
+    return (data.replace(b"\0", b"") if utf16 else data).decode("latin-1")
+
+
+def _xml_head(name: str, head: bytes, utf16: bool) -> str | None:
+    """The start of a part as text, or None when it is not XML; refuses DOCTYPE and odd encodings."""
+    if head.startswith(b"\x4c\x6f\xa7\x94"):  # "<?xm" in EBCDIC
+        raise _Refused(Code.FORBIDDEN_XML, f'XML mã EBCDIC trong phần "{name}"')
+    if head[:4] in (b"\xff\xfe\0\0", b"\0\0\xfe\xff") or head[:4] in (b"<\0\0\0", b"\0\0\0<"):
+        raise _Refused(Code.FORBIDDEN_XML, f'XML mã UTF-32 trong phần "{name}"')
+    if head[:4] in (b"+/v8", b"+/v9", b"+/v+", b"+/v/"):
+        raise _Refused(Code.FORBIDDEN_XML, f'XML mã UTF-7 trong phần "{name}"')
+    text = _decode(head, utf16)
+    start = text.lstrip("\ufeff\xef\xbb\xbf\xff\xfe \t\r\n")
+    if not start.startswith("<"):
+        return None
+    declared = _ENCODING.match(start)
+    if declared and declared.group(1).strip().lower() not in _XML_ENCODINGS:
+        raise _Refused(Code.FORBIDDEN_XML, f'XML mã "{declared.group(1).strip()}" trong phần "{name}"')
+    if _DOCTYPE.search(text):
+        raise _Refused(Code.FORBIDDEN_XML, f'khai báo DOCTYPE/ENTITY trong phần "{name}"')
+    return text
+
+
+def _chunks(first: str, fh: IO[bytes], utf16: bool) -> Iterator[str]:
+    yield first
+    while data := fh.read(_CHUNK):
+        yield _decode(data, utf16)
+
+
+def _tags(chunks: Iterator[str]) -> Iterator[str]:
+    """The text again, cut so that no start tag is split between two pieces (unless it is huge)."""
+    carry = ""
+    for chunk in chunks:
+        text = carry + chunk
+        cut = text.rfind("<")
+        if cut != -1 and text.find(">", cut) == -1 and len(text) - cut < _MAX_TAG:
+            carry, text = text[cut:], text[:cut]
+        else:
+            carry = ""
+        yield text
+    if carry:
+        yield carry
+
+
+_ATTR_R = re.compile(r"""(?<![\w:.\-])r\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_REF = re.compile(r"([A-Za-z]{0,7})([0-9]{1,10})")
+# A <c> or <row> start tag; its r attribute split into letters and digits when it comes first (as
+# every writer puts it), else found in the other attributes.
+_SHEET_TAG = re.compile(r'<(?:[A-Za-z_][\w.\-]*:)?(c|row)(?=[\s/>])(?:\s+r="([A-Za-z]{0,7})([0-9]{1,10})")?([^<>]*)')
+
+
+class _Scanner:
+    total: int
+    tables = 0
+
+    def feed(self, text: str) -> None:
+        raise NotImplementedError
+
+
+class _SheetScan(_Scanner):
+    """The extent of one worksheet from its `<row r>` and `<c r>` (or their order when r is missing)."""
+
+    def __init__(self, limits: Limits, before: int) -> None:
+        self.limits = limits
+        self.before = before
+        self.row = 0
+        self.col = 0
+        self.last_row = 0
+        self.last_col = 0
+        self.total = before
+        self.columns: dict[str, int] = {}
+
+    def feed(self, text: str) -> None:
+        limits = self.limits
+        for name, letters, digits, rest in _SHEET_TAG.findall(text):
+            if not digits:  # r missing, not first, or not letters and digits
+                found = _ATTR_R.search(rest)
+                if found is not None:
+                    ref = found.group(1) if found.group(1) is not None else found.group(2)
+                    parts = _REF.fullmatch(ref.strip())
+                    if parts is None:
+                        raise _Refused(Code.GRID_TOO_LARGE, f'địa chỉ ô không hợp lệ "{ref[:20]}"')
+                    letters, digits = parts.groups()
+            if name == "row":
+                if letters or (digits and int(digits) == 0):
+                    raise _Refused(Code.GRID_TOO_LARGE, f'số dòng không hợp lệ "{letters}{digits}"')
+                self.row = int(digits) if digits else self.row + 1
+                if self.row > limits.max_row:
+                    raise _Refused(Code.GRID_TOO_LARGE, f"dòng {_num(self.row)}, giới hạn {_num(limits.max_row)}")
+                self.col = 0
+                continue
+            if digits:
+                row = int(digits)
+                if not letters or row == 0:
+                    raise _Refused(Code.GRID_TOO_LARGE, f'địa chỉ ô không hợp lệ "{letters}{digits}"')
+                col = self.columns.get(letters)
+                if col is None:
+                    col = self.columns[letters] = _column_number(letters)
+            else:
+                col, row = self.col + 1, max(self.row, 1)
+            self.col = col
+            if row > limits.max_row or col > limits.max_col:
+                raise _Refused(Code.GRID_TOO_LARGE, f"ô {_cell_name(col, row)} nằm ngoài giới hạn bảng tính")
+            if rest.rstrip().endswith("/"):
+                continue  # an empty cell that only carries a format: the readers skip it
+            if row > self.last_row or col > self.last_col:
+                self.last_row = max(self.last_row, row)
+                self.last_col = max(self.last_col, col)
+                self.total = self.before + self.last_row * self.last_col
+                if self.total > limits.max_cells:
+                    reason = _extent_reason(col, row, self.last_col, self.last_row, limits)
+                    raise _Refused(Code.GRID_TOO_LARGE, reason)
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for ch in letters.upper():
+        number = number * 26 + ord(ch) - 64
+    return number
+
+
+def _cell_name(col: int, row: int) -> str:
+    if col > 16_384 * 26:
+        return f"cột {_num(col)} dòng {_num(row)}"
+    return f"{column_letter(col - 1)}{row}"
+
+
+def _extent_reason(col: int, row: int, last_col: int, last_row: int, limits: Limits) -> str:
+    if col * row > limits.max_cells:
+        return f"ô {_cell_name(col, row)}"
+    return f"vùng dữ liệu đến ô {_cell_name(last_col, last_row)} vượt {_num(limits.max_cells)} ô"
+
+
+_ODS_TAG = re.compile(r"<(/?)(?:[A-Za-z_][\w.\-]*:)?(table|table-row|table-cell|covered-table-cell)(?=[\s/>])([^<>]*)")
+_ODS_ROWS = re.compile(r"""(?<![\w.\-])(?:[\w.\-]+:)?number-rows-repeated\s*=\s*["']\s*(\d{1,15})""")
+_ODS_COLS = re.compile(r"""(?<![\w.\-])(?:[\w.\-]+:)?number-columns-repeated\s*=\s*["']\s*(\d{1,15})""")
+_ODS_VALUE = re.compile(r"""(?<![\w.\-])(?:[\w.\-]+:)?(?:value-type|formula)\s*=""")
+
+
+class _OdsScan(_Scanner):
+    """The extent of each table of an ODS `content.xml`, repeated rows and cells counted.
+
+    Only filled cells (with a value type or a formula) count: LibreOffice writes the empty rest of a
+    sheet as one empty row repeated a million times, which the readers skip.
+    """
+
+    def __init__(self, limits: Limits, before: int) -> None:
+        self.limits = limits
+        self.total = before
+        self.tables = 0
+        self._new_table()
+
+    def _new_table(self) -> None:
+        self.before = self.total
+        self.row = 0  # rows before the current one
+        self.row_repeat = 1
+        self.row_filled = 0  # last filled column of the current row
+        self.col = 0
+        self.last_row = 0
+        self.last_col = 0
+
+    def feed(self, text: str) -> None:
+        for tag in _ODS_TAG.finditer(text):
+            closing, name, attrs = tag.groups()
+            if name == "table":
+                if not closing:
+                    self.tables += 1
+                    self._new_table()
+            elif name == "table-row":
+                if closing:
+                    self._end_row()
+                else:
+                    repeat = _ODS_ROWS.search(attrs)
+                    self.row_repeat = max(1, int(repeat.group(1))) if repeat else 1
+                    self.row_filled = 0
+                    self.col = 0
+                    if attrs.rstrip().endswith("/"):
+                        self._end_row()
+            elif not closing:
+                repeat = _ODS_COLS.search(attrs)
+                count = max(1, int(repeat.group(1))) if repeat else 1
+                self.col += count
+                if _ODS_VALUE.search(attrs):
+                    self.row_filled = self.col
+
+    def _end_row(self) -> None:
+        self.row += self.row_repeat
+        if not self.row_filled:
+            return
+        self.last_row = self.row
+        self.last_col = max(self.last_col, self.row_filled)
+        self.total = self.before + self.last_row * self.last_col
+        limits = self.limits
+        if self.last_row > limits.max_row or self.last_col > limits.max_col or self.total > limits.max_cells:
+            raise _Refused(
+                Code.GRID_TOO_LARGE,
+                f"ô lặp lại thành vùng {_num(self.last_row)} dòng × {_num(self.last_col)} cột, "
+                f"giới hạn {_num(limits.max_cells)} ô",
+            )
+        self.row_filled = 0
+
+
+# --- OLE2 compound files (xls, encrypted OOXML) -----------------------------------------------------
+
+_FREE, _END, _MAXREG = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFA
+_BIFF_BOF = frozenset({0x0009, 0x0209, 0x0409, 0x0809})
+_FILEPASS, _BIFF_EOF = 0x002F, 0x000A
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    type: int  # 1 storage, 2 stream, 5 root
+    start: int
+    size: int
+
+
+class _Cfb:
+    """Just enough of MS-CFB to list the streams and read one, refusing loops and out-of-file sectors."""
+
+    def __init__(self, data: bytes) -> None:
+        if len(data) < 512:
+            raise _corrupt("tệp .xls bị cắt cụt")
+        shift, mini_shift = struct.unpack_from("<HH", data, 0x1E)
+        if shift not in (9, 12) or mini_shift != 6:
+            raise _corrupt("phần đầu tệp .xls không hợp lệ")
+        self.data = data
+        self.size = 1 << shift
+        self.count = (len(data) + self.size - 1) // self.size - 1  # sectors after the header
+        first_dir, _, cutoff, first_minifat, _, first_difat = struct.unpack_from("<6I", data, 0x30)
+        self.cutoff = cutoff if 0 < cutoff <= 1 << 20 else 4096
+        difat = list(struct.unpack_from("<109I", data, 0x4C))
+        seen: set[int] = set()
+        sector = first_difat
+        while sector < _MAXREG:
+            if sector in seen:
+                raise _corrupt("vòng lặp trong bảng cấp phát của tệp .xls")
+            seen.add(sector)
+            values = struct.unpack(f"<{self.size // 4}I", self._sector(sector))
+            difat.extend(values[:-1])
+            sector = values[-1]
+        fat: list[int] = []
+        for sector in difat:
+            if sector < min(_MAXREG, self.count):
+                fat.extend(struct.unpack(f"<{self.size // 4}I", self._sector(sector)))
+            elif sector < _MAXREG:  # past the end: keep the numbering of the sectors that follow
+                fat.extend([_FREE] * (self.size // 4))
+        self.fat = fat
+        directory = self._read(first_dir, self.fat, self.size, None)
+        self.entries = [_entry(directory[i : i + 128], self.size) for i in range(0, len(directory) - 127, 128)]
+        if not self.entries or self.entries[0].type != 5:
+            raise _corrupt("thư mục của tệp .xls không hợp lệ")
+        self.first_minifat = first_minifat
+
+    def _sector(self, sector: int) -> bytes:
+        if sector >= self.count:
+            raise _corrupt("tệp .xls trỏ ra ngoài tệp (bị cắt cụt hoặc hỏng)")
+        offset = (sector + 1) * self.size
+        return self.data[offset : offset + self.size].ljust(self.size, b"\0")
+
+    def _read(self, start: int, fat: list[int], size: int, length: int | None, mini: bytes | None = None) -> bytes:
+        """A chain of sectors (of `mini` when given) from `start`, cut at `length`."""
+        parts, seen, sector = [], set(), start
+        while sector != _END:
+            if sector >= len(fat) or sector in seen:
+                raise _corrupt("chuỗi dữ liệu của tệp .xls bị vòng lặp hoặc đứt")
+            seen.add(sector)
+            if mini is not None:
+                if (sector + 1) * 64 > len(mini):
+                    raise _corrupt("tệp .xls trỏ ra ngoài vùng dữ liệu nhỏ")
+                parts.append(mini[sector * 64 : (sector + 1) * 64])
+            else:
+                parts.append(self._sector(sector))
+            if length is not None and len(parts) * size >= length:
+                break
+            sector = fat[sector]
+        data = b"".join(parts)
+        return data if length is None else data[:length]
+
+    def stream(self, entry: _Entry) -> bytes:
+        if entry.size >= self.cutoff:
+            return self._read(entry.start, self.fat, self.size, entry.size)
+        root = self.entries[0]
+        mini = self._read(root.start, self.fat, self.size, root.size) if root.start != _END else b""
+        minifat_bytes = (
+            self._read(self.first_minifat, self.fat, self.size, None) if self.first_minifat < _MAXREG else b""
+        )
+        minifat = list(struct.unpack(f"<{len(minifat_bytes) // 4}I", minifat_bytes[: len(minifat_bytes) // 4 * 4]))
+        if entry.size == 0:
+            return b""
+        return self._read(entry.start, minifat, 64, entry.size, mini)
+
+
+def _entry(raw: bytes, sector_size: int) -> _Entry:
+    (name_len,) = struct.unpack_from("<H", raw, 64)
+    name = raw[: max(0, min(name_len, 64) - 2)].decode("utf-16-le", "replace")
+    start, size = struct.unpack_from("<II", raw, 116)
+    if sector_size == 4096:
+        (size,) = struct.unpack_from("<Q", raw, 120)
+    return _Entry(name, raw[66], start, size)
+
+
+def _check_cfb(data: bytes, kind: str) -> None:
+    cfb = _Cfb(data)
+    streams = {e.name.lower(): e for e in cfb.entries if e.type in (1, 2)}
+    if "encryptedpackage" in streams or "encryptioninfo" in streams:
+        raise _Refused(Code.PASSWORD_PROTECTED, "tệp Excel được mã hóa bằng mật khẩu")
+    entry = streams.get("workbook") or streams.get("book")
+    if entry is None or entry.type != 2:
+        if kind == "xls":
+            raise _corrupt("không có phần dữ liệu bảng tính (Workbook) trong tệp .xls")
+        return  # a Word document or another OLE file: not a spreadsheet
+    if _biff_encrypted(cfb.stream(entry)):
+        raise _Refused(Code.PASSWORD_PROTECTED, "tệp .xls được mã hóa bằng mật khẩu")
+    if kind != "xls":  # intake did not recognise it (stream names in other letter case)
+        raise _Refused(Code.UNSUPPORTED_FORMAT, "tệp .xls có cấu trúc không chuẩn")
+
+
+def _biff_encrypted(stream: bytes) -> bool:
+    """Whether the workbook globals (BOF ... EOF) hold a FILEPASS record."""
+    pos = 0
+    while pos + 4 <= len(stream):
+        kind, length = struct.unpack_from("<HH", stream, pos)
+        if kind == _FILEPASS:
+            return True
+        if kind == _BIFF_EOF:
+            return False
+        pos += 4 + length
+    return False
+
+
+# --- everything else ----------------------------------------------------------------------------
+
+_MAGIC = (
+    (b"%PDF", "tệp PDF"),
+    (b"\xff\xd8\xff", "ảnh JPEG"),
+    (b"\x89PNG", "ảnh PNG"),
+    (b"GIF8", "ảnh GIF"),
+    (b"Rar!", "tệp nén RAR"),
+    (b"7z\xbc\xaf", "tệp nén 7z"),
+    (b"\x1f\x8b", "tệp nén gzip"),
+    (b"{\\rtf", "văn bản RTF"),
+)
+
+
+def _other(path: Path, head: bytes) -> Refusal | None:
+    if len(head) >= 8:
+        kind, length = struct.unpack_from("<HH", head)
+        if kind in _BIFF_BOF and 4 <= length <= 20:
+            return Refusal(Code.UNSUPPORTED_FORMAT, "bảng tính Excel đời cũ (Excel 4.0 trở về trước)")
+    for magic, words in _MAGIC:
+        if head.startswith(magic):
+            return Refusal(Code.NOT_SPREADSHEET, words)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return Refusal(Code.UNSUPPORTED_FORMAT, "tệp CSV")
+    if suffix not in _SPREADSHEET_SUFFIXES:
+        return None
+    text = _text(head)
+    if text is None:
+        return None
+    lowered = text.lstrip("\ufeff \t\r\n").lower()
+    if "urn:schemas-microsoft-com:office:spreadsheet" in lowered:
+        what = "bảng tính XML 2003"
+    elif lowered.startswith(("<!doctype html", "<html", "<table", "<meta", "<head", "<body")):
+        what = "trang web HTML"
+    elif lowered.startswith("<"):
+        what = "tệp XML"
+    else:
+        what = "tệp văn bản (CSV/TXT)"
+    return Refusal(Code.UNSUPPORTED_FORMAT, f"{what} đặt tên {suffix}")
+
+
+def _text(head: bytes) -> str | None:
+    for bom, encoding in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if head.startswith(bom):
+            return head[len(bom) :].decode(encoding, "replace")
+    if b"\0" in head:
+        return None
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A character cut at the end of the head is still UTF-8; anything else is a legacy code page.
+        cut = exc.start >= len(head) - 4
+        text = head[: exc.start].decode("utf-8") if cut else head.decode("cp1258", "replace")
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n\f")
+    return text if controls <= len(text) // 100 else None

@@ -1,0 +1,480 @@
+"""Hostile and broken files: refused by the guard before any reader runs, or survived in a child.
+
+Most files are generated here, small, from a minimal workbook package or from a real filled
+template; a few cases (encryption, fuzzer crashes) use the shared corpus. The `read_books` tests
+prove that a reader that aborts, panics, runs out of memory or hangs costs one file a finding and
+the run goes on with the next file.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import sys
+import time
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pipeline.findings import Code, Severity
+from pipeline.form import Form
+from pipeline.guard import Limits, Refusal, inspect
+from pipeline.intake import Submission, fingerprint
+from pipeline.isolate import read_books
+from pipeline.read import WorkbookData
+from tests.conftest import CORPUS
+
+NO_GUARD = Limits(max_cells=10**15, max_row=10**12, max_col=10**12)  # lets everything through to the reader
+
+_CT = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'
+)
+_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Target="xl/workbook.xml" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"/></Relationships>'
+)
+_WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Target="worksheets/sheet1.xml" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"/></Relationships>'
+)
+
+
+def sheet_xml(body: str, dimension: str | None = None) -> str:
+    dim = f'<dimension ref="{dimension}"/>' if dimension else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{dim}'
+        f"<sheetData>{body}</sheetData></worksheet>"
+    )
+
+
+def cell(ref: str, text: str = "x") -> str:
+    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+def package(path: Path, sheet: str | bytes, extra: dict[str, str | bytes] | None = None) -> Path:
+    """A minimal .xlsx: one sheet "S" holding `sheet`, plus `extra` parts (which may replace any)."""
+    parts: dict[str, str | bytes] = {
+        "[Content_Types].xml": _CT,
+        "_rels/.rels": _RELS,
+        "xl/workbook.xml": _WORKBOOK,
+        "xl/_rels/workbook.xml.rels": _WORKBOOK_RELS,
+        "xl/worksheets/sheet1.xml": sheet,
+        **(extra or {}),
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    return path
+
+
+FAR_CELL = sheet_xml(f'<row r="1">{cell("A1")}</row><row r="1048576">{cell("XFD1048576")}</row>')
+
+
+def check(path: Path, limits: Limits = Limits()) -> Refusal | None:  # noqa: B008
+    """The guard's verdict on `path`, with the kind that intake sniffs from its bytes."""
+    return inspect(path, fingerprint(path, path.name).kind, limits)
+
+
+def file_error(book: WorkbookData) -> tuple[Code, str] | None:
+    """The file-level error of a result (a refusal or a reader failure), with its reason."""
+    errors = [f for f in book.findings if f.severity is Severity.ERROR and f.location.row is None]
+    if not errors:
+        return None
+    params = dict(errors[0].params)
+    return errors[0].code, str(params.get("reason", params.get("kind", "")))
+
+
+def books(paths: list[Path], form: Form, **options: object) -> list[WorkbookData]:
+    subs = [fingerprint(p, p.name) for p in paths]
+    return read_books(subs, form, **options)  # type: ignore[arg-type]
+
+
+# --- the guard alone ------------------------------------------------------------------------------
+
+
+def test_a_real_template_passes(filled: Callable[..., Path]) -> None:
+    assert check(filled()) is None
+
+
+def test_deflate_bomb_is_refused_from_the_zip_directory(tmp_path: Path) -> None:
+    # 40 MB of sheet XML in a ~40 KB file: refused on the declared sizes, before anything is inflated.
+    padding = " " * (40 << 20)
+    path = package(tmp_path / "bomb.xlsx", sheet_xml(f'<row r="1">{cell("A1")}</row>' + padding))
+    assert path.stat().st_size < 200_000
+    started = time.monotonic()
+    refusal = check(path, Limits(max_uncompressed_mb=10))
+    assert refusal is not None and refusal.code is Code.TOO_LARGE
+    assert re.fullmatch(r"giải nén ra 40 MB, giới hạn 10 MB", refusal.reason), refusal.reason
+    # Under the size limit, the compression ratio alone refuses it.
+    refusal = check(path)
+    assert refusal is not None and refusal.code is Code.TOO_LARGE and "nén" in refusal.reason
+    assert time.monotonic() - started < 2
+
+
+def test_too_many_entries_and_a_too_big_file(tmp_path: Path) -> None:
+    many = package(tmp_path / "many.xlsx", sheet_xml(""), {f"xl/media/x{i}.png": b"" for i in range(30)})
+    assert check(many, Limits(max_zip_entries=20)) == Refusal(Code.TOO_LARGE, "gói có 35 phần, giới hạn 20")
+    big = tmp_path / "big.xlsx"
+    big.write_bytes(b"PK" + b"\0" * (3 << 20))
+    assert check(big, Limits(max_file_mb=2)) == Refusal(Code.TOO_LARGE, "tệp 3 MB, giới hạn 2 MB")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (f'<row r="1">{cell("A1")}</row><row r="1048576">{cell("XFD1048576")}</row>', "ô XFD1048576"),
+        (f'<row r="1048577">{cell("A1048577")}</row>', "dòng 1.048.577, giới hạn 1.048.576"),
+        (f'<row r="999999999">{cell("A999999999")}</row>', "dòng 999.999.999, giới hạn 1.048.576"),
+        ('<row r="1"/><row r="999999999" ht="15"/>', "dòng 999.999.999, giới hạn 1.048.576"),  # no cell at all
+        (f'<row r="1">{cell("XFE1")}</row>', "ô XFE1 nằm ngoài giới hạn bảng tính"),
+        (f'<row r="1">{cell("1A")}</row>', 'địa chỉ ô không hợp lệ "1A"'),
+        (f'<row r="0">{cell("A0")}</row>', 'số dòng không hợp lệ "0"'),
+        (f'<row r="x">{cell("A1")}</row>', 'địa chỉ ô không hợp lệ "x"'),
+        # r after the other attributes, and a namespace prefix: found all the same
+        ('<x:row r="2"><x:c t="n" r="XFD1048576"><x:v>1</x:v></x:c></x:row>', "ô XFD1048576"),
+        # filled cells A1 and CW20000: the readers allocate 101 x 20,000 cells from A1
+        (f'<row r="1">{cell("CW1")}</row><row r="20000">{cell("A20000")}</row>', "vùng dữ liệu đến ô CW20000"),
+    ],
+)
+def test_far_or_invalid_cells_are_refused(tmp_path: Path, body: str, reason: str) -> None:
+    refusal = check(package(tmp_path / "far.xlsx", sheet_xml(body)))
+    assert refusal is not None and refusal.code is Code.GRID_TOO_LARGE
+    assert refusal.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f'<row r="1">{cell("A1")}</row><row r="1048576">{cell("A1048576")}</row>',  # one column, 1M rows
+        f'<row r="1">{cell("A1")}{cell("XFD1")}</row>',  # one row, 16,384 columns
+        f'<row r="1">{cell("A1")}</row><row r="1048576"><c r="XFD1048576" s="3"/></row>',  # format only
+        f'<row r="1">{cell("A1")}</row><row r="1048576" ht="30" customHeight="1"/>',  # row format only
+        '<row><c t="inlineStr"><is><t>a</t></is></c><c t="inlineStr"><is><t>b</t></is></c></row><row/>',  # no r
+    ],
+)
+def test_big_but_bounded_sheets_pass(tmp_path: Path, body: str) -> None:
+    assert check(package(tmp_path / "ok.xlsx", sheet_xml(body))) is None
+
+
+def test_a_lying_dimension_alone_is_not_refused(tmp_path: Path) -> None:
+    body = f'<row r="1">{cell("A1", "hello")}</row>'
+    assert check(package(tmp_path / "dim.xlsx", sheet_xml(body, dimension="A1:XFD1048576"))) is None
+
+
+_BOMB = '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+_SST = '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&lol2;</t></si></sst>'
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ((_BOMB + _SST).encode(), "khai báo DOCTYPE/ENTITY"),
+        ((_BOMB + _SST).replace('"?>', '" encoding="UTF-16"?>').encode("utf-16"), "khai báo DOCTYPE/ENTITY"),
+        ((_BOMB + _SST).encode("utf-16-be"), "khai báo DOCTYPE/ENTITY"),  # no byte order mark
+        # a DOCTYPE behind 100 KB of comment, past the first bytes looked at
+        (('<?xml version="1.0"?>\n<!--' + " " * 100_000 + "-->" + _BOMB[22:] + _SST).encode(), "khai báo DOCTYPE"),
+        (b"<?xml version=\"1.0\" encoding='UTF-7'?>\n+ADw-!DOCTYPE foo+AD4-" + _SST.encode(), 'XML mã "UTF-7"'),
+        ((_BOMB + _SST).encode("utf-32"), "XML mã UTF-32"),
+        ((_BOMB + _SST).encode("cp500"), "XML mã EBCDIC"),
+    ],
+)
+def test_dtd_and_odd_encodings_in_any_xml_part_are_refused(tmp_path: Path, data: bytes, reason: str) -> None:
+    path = package(tmp_path / "dtd.xlsx", sheet_xml(f'<row r="1">{cell("A1")}</row>'), {"xl/sharedStrings.xml": data})
+    refusal = check(path)
+    assert refusal is not None and refusal.code is Code.FORBIDDEN_XML
+    assert refusal.reason.startswith(reason) and "xl/sharedStrings.xml" in refusal.reason
+
+
+def test_an_svg_picture_with_a_doctype_is_not_xml_to_refuse(tmp_path: Path) -> None:
+    svg = '<?xml version="1.0"?><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x.dtd"><svg/>'
+    path = package(tmp_path / "svg.xlsx", sheet_xml(f'<row r="1">{cell("A1")}</row>'), {"xl/media/image1.svg": svg})
+    assert check(path) is None
+
+
+def test_duplicate_part_names_are_a_corrupt_file(tmp_path: Path) -> None:
+    for name, twin in [("xl/worksheets/sheet1.xml", "xl/worksheets/sheet1.xml"), ("xl/styles.xml", "XL/Styles.xml")]:
+        path = package(tmp_path / "dup.xlsx", sheet_xml(""), {name: sheet_xml("")})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns about the duplicate it is asked to write
+            with zipfile.ZipFile(path, "a") as zf:
+                zf.writestr(twin, sheet_xml(f'<row r="1">{cell("XFD1048576")}</row>'))
+        refusal = check(path)
+        assert refusal is not None and refusal.code is Code.CORRUPT_FILE, name
+        assert "có hai bản" in refusal.reason
+
+
+def test_truncated_and_bit_flipped_packages_are_corrupt(filled: Callable[..., Path], tmp_path: Path) -> None:
+    data = filled().read_bytes()
+    cut = tmp_path / "cut.xlsx"
+    cut.write_bytes(data[: len(data) // 2])
+    refusal = check(cut)
+    assert refusal is not None and refusal.code is Code.CORRUPT_FILE and "gói ZIP" in refusal.reason
+    # A changed byte inside a stored (uncompressed) part: the directory is fine, the CRC is not.
+    path = package(tmp_path / "crc.xlsx", sheet_xml(""))
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_STORED) as zf:
+        zf.writestr("xl/styles.xml", "<styleSheet>" + "x" * 200 + "</styleSheet>")
+    raw = bytearray(path.read_bytes())
+    raw[raw.index(b"x" * 200) + 100] = ord("y")
+    path.write_bytes(bytes(raw))
+    refusal = check(path)
+    assert refusal is not None and refusal.code is Code.CORRUPT_FILE and "CRC" in refusal.reason
+
+
+def test_empty_pdf_jpeg_csv_and_old_biff(tmp_path: Path) -> None:
+    cases = {
+        "empty.xlsx": (b"", "empty", Refusal(Code.EMPTY_FILE, "tệp 0 byte")),
+        "photo.xlsx": (b"\xff\xd8\xff\xe0\0\x10JFIF\0" + bytes(range(256)) * 4, "unknown", "ảnh JPEG"),
+        "scan.xlsx": (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + bytes(range(256)) * 4, "pdf", "tệp PDF"),
+        "export.xls": (b"<html><body><table><tr><td>1</td></tr></table></body></html>", "unknown", "trang web HTML"),
+        "data.csv": ("Mã,Tên\n1,Trường\n".encode(), "unknown", "tệp CSV"),
+        "excel4.xls": (struct.pack("<HHHH", 0x0409, 6, 0, 0x10) + b"\0" * 100, "unknown", "bảng tính Excel đời cũ"),
+    }
+    for name, (data, kind, expected) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert fingerprint(path, name).kind == kind, name
+        refusal = check(path)
+        if isinstance(expected, str):
+            assert refusal is not None and refusal.reason.startswith(expected), name
+        else:
+            assert refusal == expected, name
+
+
+def test_xlsb_and_odd_packages(tmp_path: Path) -> None:
+    xlsb = package(tmp_path / "b.xlsb", b"", {"xl/workbook.bin": b"\x83\x01\0"})
+    assert check(xlsb) == Refusal(Code.UNSUPPORTED_FORMAT, "bảng tính Excel nhị phân .xlsb")
+    plain = tmp_path / "plain.xlsx"  # a zip with no workbook at all, named like one
+    with zipfile.ZipFile(plain, "w") as zf:
+        zf.writestr("readme.txt", "hello")
+    assert check(plain) == Refusal(Code.CORRUPT_FILE, "gói ZIP không có phần bảng tính (workbook)")
+
+
+def test_ods_repeated_rows_and_columns(tmp_path: Path) -> None:
+    def ods(table: str) -> Path:
+        path = tmp_path / "t.ods"
+        content = (
+            '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+            'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+            'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+            'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet>'
+            f'<table:table table:name="S">{table}</table:table></office:spreadsheet></office:body>'
+            "</office:document-content>"
+        )
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+            zf.writestr("content.xml", content)
+        return path
+
+    value = '<table:table-cell office:value-type="string"><text:p>X</text:p></table:table-cell>'
+    # LibreOffice's way of saving the empty rest of a sheet: accepted.
+    tail = (
+        '<table:table-row table:number-rows-repeated="1048575">'
+        '<table:table-cell table:number-columns-repeated="16384"/></table:table-row>'
+    )
+    assert check(ods(f"<table:table-row>{value}</table:table-row>{tail}")) is None
+    # A value repeated over a billion rows and columns (calamine issue 594): refused at once.
+    dos = (
+        '<table:table-row table:number-rows-repeated="999999999">'
+        + value.replace("<table:table-cell", '<table:table-cell table:number-columns-repeated="999999999"')
+        + "</table:table-row>"
+    )
+    refusal = check(ods(dos))
+    assert refusal is not None and refusal.code is Code.GRID_TOO_LARGE and "999.999.999 dòng" in refusal.reason
+    # An empty run followed by one value far away: the value's position counts.
+    far = (
+        '<table:table-row table:number-rows-repeated="3000000"><table:table-cell/></table:table-row>'
+        f"<table:table-row>{value}</table:table-row>"
+    )
+    refusal = check(ods(far))
+    assert refusal is not None and refusal.code is Code.GRID_TOO_LARGE
+
+
+# --- OLE2 compound files --------------------------------------------------------------------------
+
+_FREE, _END, _FATSECT = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD
+
+
+def cfb(streams: dict[str, bytes], loop: bool = False) -> bytes:
+    """A version 3 compound file: sector 0 the FAT, 1 the directory, then each stream (>= 4096 bytes)."""
+    fat = [_FATSECT, _END]
+    entries = [("Root Entry", 5, _END, 0)]
+    body = b""
+    for name, data in streams.items():
+        assert len(data) >= 4096  # kept out of the mini stream
+        data = data.ljust(-(-len(data) // 512) * 512, b"\0")
+        first, count = len(fat), len(data) // 512
+        fat += [*range(first + 1, first + count), _END]
+        entries.append((name, 2, first, len(data)))
+        body += data
+    if loop:
+        fat[1] = 1  # the directory chain points to itself
+    directory = b""
+    for name, kind, start, size in entries:
+        raw = name.encode("utf-16-le") + b"\0\0"
+        entry = raw.ljust(64, b"\0") + struct.pack("<HBB3I", len(raw), kind, 1, _FREE, _FREE, _FREE)
+        directory += entry.ljust(116, b"\0") + struct.pack("<IQ", start, size)
+    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 16  # signature, CLSID
+    header += struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\0" * 6  # versions, byte order, shifts
+    # directory sectors (0 in version 3), FAT sectors, first directory sector, transaction, mini
+    # stream cutoff, first mini FAT sector, mini FAT sectors, first DIFAT sector, DIFAT sectors
+    header += struct.pack("<9I", 0, 1, 1, 0, 4096, _END, 0, _END, 0)
+    header += struct.pack("<109I", 0, *[_FREE] * 108)  # the FAT is sector 0
+    fat_sector = struct.pack(f"<{len(fat)}I", *fat).ljust(512, b"\xff")
+    return header + fat_sector + directory.ljust(512, b"\0") + body
+
+
+def biff(*records: tuple[int, bytes]) -> bytes:
+    return b"".join(struct.pack("<HH", kind, len(data)) + data for kind, data in records)
+
+
+_BOF = (0x0809, struct.pack("<HH", 0x0600, 0x0005) + b"\0" * 12)
+_FILLER = (0x00FC, b"\0" * 4500)  # any record, to make the stream long
+
+
+def test_legacy_xls_encryption_and_container_loops(tmp_path: Path) -> None:
+    plain, locked, loop = tmp_path / "plain.xls", tmp_path / "locked.xls", tmp_path / "loop.xls"
+    plain.write_bytes(cfb({"Workbook": biff(_BOF, _FILLER, (0x000A, b""))}))
+    locked.write_bytes(cfb({"Workbook": biff(_BOF, (0x002F, b"\0\0" + b"\0" * 52), _FILLER, (0x000A, b""))}))
+    loop.write_bytes(cfb({"Workbook": biff(_BOF, _FILLER)}, loop=True))
+    assert check(plain) is None
+    assert check(locked) == Refusal(Code.PASSWORD_PROTECTED, "tệp .xls được mã hóa bằng mật khẩu")
+    refusal = check(loop)
+    assert refusal is not None and refusal.code is Code.CORRUPT_FILE and "vòng lặp" in refusal.reason
+    encrypted_xlsx = tmp_path / "enc.xlsx"
+    encrypted_xlsx.write_bytes(cfb({"EncryptionInfo": b"\4\0\4\0" * 1024, "EncryptedPackage": b"\0" * 4096}))
+    assert check(encrypted_xlsx) == Refusal(Code.PASSWORD_PROTECTED, "tệp Excel được mã hóa bằng mật khẩu")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "excelize/encryptAES.xlsx",  # agile encryption, an OLE container named .xlsx
+        "poi/protect.xlsx",
+        "calamine/pass_protected.ods",  # ODF encryption
+        "poi/password.xls",  # RC4
+        "sheetjs-test_files/password_2002_40_xor.xls",  # XOR obfuscation (msoffcrypto-tool cannot tell)
+        "poi/xor-encryption-abc.xls",  # calamine says "Codepage D7CC not found"
+    ],
+)
+def test_corpus_encrypted_files_are_password_protected(name: str) -> None:
+    path = CORPUS / name
+    assert path.is_file(), f"corpus file missing: {path}"
+    refusal = check(path)
+    assert refusal is not None and refusal.code is Code.PASSWORD_PROTECTED
+
+
+# --- reading in worker processes ------------------------------------------------------------------
+
+
+def test_read_books_reads_files_in_order_and_passes_refusals_through(
+    filled: Callable[..., Path], tmp_path: Path, form: Form
+) -> None:
+    good = filled(name="good.xlsx")
+    far = package(tmp_path / "far.xlsx", FAR_CELL)
+    empty = tmp_path / "empty.xlsx"
+    empty.touch()
+    note = tmp_path / "note.pdf"
+    note.write_bytes(b"%PDF-1.4\n")
+    done: list[str] = []
+    result = books([far, good, empty, note], form, progress=done.append)
+    assert [b.file for b in result] == ["far.xlsx", "good.xlsx", "empty.xlsx", "note.pdf"]
+    assert sorted(done) == sorted(b.file for b in result)
+    assert file_error(result[0]) == (Code.GRID_TOO_LARGE, "ô XFD1048576")
+    assert file_error(result[1]) is None and len(result[1].rows) == 1
+    assert result[1].rows[0]["ten_sang_kien"].value == form.example["ten_sang_kien"]
+    assert file_error(result[2]) == (Code.EMPTY_FILE, "tệp 0 byte")
+    assert file_error(result[3]) == (Code.NOT_SPREADSHEET, "tệp PDF")
+    assert result[3].findings[0].message.startswith("Tệp không phải bảng tính (tệp PDF)")
+
+
+def test_a_lying_dimension_is_read_like_the_truth(filled: Callable[..., Path], tmp_path: Path, form: Form) -> None:
+    source = filled(rows=[{}, {"stt": 2, "tac_gia": "Phạm Văn Dũng"}])
+    lying = tmp_path / "lying.xlsx"
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(lying, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", info.filename):
+                data, count = re.subn(rb'<dimension ref="[^"]*" ?/>', b'<dimension ref="A1:XFD1048576"/>', data)
+                assert count == 1
+            dst.writestr(info, data)
+    assert check(lying) is None
+    truth, lie = books([source, lying], form)
+    assert file_error(lie) is None
+    assert [{k: v.value for k, v in r.items()} for r in lie.rows] == [
+        {k: v.value for k, v in r.items()} for r in truth.rows
+    ]
+    assert lie.rows[1]["tac_gia"].value == "Phạm Văn Dũng"
+
+
+def test_a_reader_abort_or_panic_costs_one_file_not_the_run(
+    filled: Callable[..., Path], tmp_path: Path, form: Form
+) -> None:
+    far = package(tmp_path / "far.xlsx", FAR_CELL)
+    panic = CORPUS / "poi/clusterfuzz-testcase-minimized-POIHSSFFuzzer-5816431116615680.xls"
+    good = filled(name="good.xlsx")
+    # With the guard's grid limits lifted, calamine gets the far cell and aborts its process.
+    result = books([good, far, good, panic, good], form, workers=1, limits=NO_GUARD)
+    assert [file_error(b) for b in result[::2]] == [None, None, None]
+    assert all(len(b.rows) == 1 for b in result[::2])
+    code, reason = file_error(result[1]) or (None, "")
+    assert code is Code.READER_CRASH and "SIGABRT" in reason
+    code, reason = file_error(result[3]) or (None, "")
+    assert code is Code.READER_CRASH and "PanicException" in reason
+    assert result[1].findings[0].message.startswith("Tệp làm trình đọc bảng tính bị lỗi nghiêm trọng")
+
+
+def test_a_file_over_the_deadline_is_stopped_and_the_next_is_read(
+    filled: Callable[..., Path], tmp_path: Path, form: Form
+) -> None:
+    # A million rows from A1: within the limits, but slow to turn into Python lists.
+    slow = package(tmp_path / "slow.xlsx", sheet_xml(f'<row r="1048576">{cell("A1048576")}</row>'))
+    good = filled(name="good.xlsx")
+    started = time.monotonic()
+    result = books([slow, good], form, workers=1, timeout_s=0.3)
+    assert file_error(result[0]) == (Code.READER_TIMEOUT, "quá 0,3 giây")
+    assert file_error(result[1]) is None and len(result[1].rows) == 1
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the address-space cap is Linux only")
+def test_a_worker_out_of_memory_is_a_crash(filled: Callable[..., Path], tmp_path: Path, form: Form) -> None:
+    slow = package(tmp_path / "big.xlsx", sheet_xml(f'<row r="1048576">{cell("A1048576")}</row>'))
+    good = filled(name="good.xlsx")
+    result = books([slow, good], form, workers=1, memory_mb=160)
+    code, reason = file_error(result[0]) or (None, "")
+    assert code is Code.READER_CRASH, reason
+    assert file_error(result[1]) is None and len(result[1].rows) == 1
+
+
+def test_submissions_of_every_kind_get_exactly_one_result(tmp_path: Path, form: Form) -> None:
+    subs = []
+    for i, kind in enumerate(["docx", "doc", "zip", "unknown", "empty"]):
+        path = tmp_path / f"f{i}.bin"
+        path.write_bytes(b"" if kind == "empty" else b"\x00\x01 not a known format")
+        subs.append(Submission(path, path.name, str(i), path.stat().st_size, kind))
+    result = read_books(subs, form)
+    assert [b.file for b in result] == [s.name for s in subs]
+    codes = [file_error(b) for b in result]
+    assert [c[0] if c else None for c in codes] == [Code.NOT_SPREADSHEET] * 4 + [Code.EMPTY_FILE]
+    assert all(f.message for b in result for f in b.findings)
