@@ -70,6 +70,7 @@ class Code(StrEnum):
     REGISTERED_BEFORE_APPLIED = "registered-before-applied"
     # repairs made while reading
     TEXT_NORMALISED = "text-normalised"
+    LEGACY_TEXT = "legacy-text"
     TEXT_DATE_READ = "text-date-read"
     TEXT_NUMBER_READ = "text-number-read"
 
@@ -118,7 +119,8 @@ MESSAGES: dict[Code, str] = {
     Code.DUPLICATE_INITIATIVE: 'Sáng kiến "{value}" của tác giả {author} đã có ở {other}. Vui lòng kiểm tra, mỗi sáng kiến chỉ kê khai một lần.',
     Code.AUTHOR_IS_COAUTHOR: 'Tác giả {author} cũng được ghi là đồng tác giả. Vui lòng chỉ ghi tên này ở cột "Tác giả (họ và tên)".',
     Code.REGISTERED_BEFORE_APPLIED: "Ngày đăng ký ({value}) trước ngày áp dụng lần đầu ({other}). Vui lòng kiểm tra lại hai ngày này.",
-    Code.TEXT_NORMALISED: 'Đã chuẩn hóa chữ tiếng Việt ở ô "{label}" ({repair}); nội dung không đổi.',
+    Code.TEXT_NORMALISED: 'Đã chuẩn hóa chữ tiếng Việt ({repair}) ở {count} ô, bắt đầu từ ô "{label}"; nội dung không đổi.',
+    Code.LEGACY_TEXT: 'Chữ ở ô "{label}" được gõ bằng bảng mã cũ {encoding} ("{value}"); đã chuyển sang Unicode: "{converted}". Có {count} ô như vậy trong tệp; lần sau vui lòng gõ bằng bảng mã Unicode.',
     Code.TEXT_DATE_READ: 'Ngày ở ô "{label}" được gõ dạng chữ "{value}"; đã đọc là {date} (ngày/tháng/năm).',
     Code.TEXT_NUMBER_READ: 'Số ở ô "{label}" được gõ dạng chữ "{value}"; đã đọc là {number}.',
 }

@@ -16,6 +16,7 @@ from typing import Any
 
 from pipeline.findings import Code, Finding, Location, Severity, make
 from pipeline.form import Field, Form
+from pipeline.legacy import repair as repair_legacy
 from pipeline.sheets import Grid, column_letter, nonblank_rows, read_grids
 from pipeline.text import clean_text, fold
 from pipeline.values import Parsed, is_blank, to_date, to_int, to_text
@@ -86,9 +87,10 @@ def read_grids_into(data: WorkbookData, grids: dict[str, Grid], form: Form) -> W
             data.findings.append(make(Code.MISSING_SHEET, Severity.ERROR, Location(data.file), sheet=form.sheets[key]))
     if not data.readable:
         return data
-    repairs: Counter[str] = Counter()
+    repairs = _Repairs()
     _read_unit(data, grids[data.sheets["unit"]], form, repairs)
     _read_initiatives(data, grids[data.sheets["initiatives"]], form, repairs)
+    data.findings += repairs.findings()
     return data
 
 
@@ -113,7 +115,7 @@ def _read_meta(data: WorkbookData, grids: dict[str, Grid], form: Form) -> None:
         )
 
 
-def _read_unit(data: WorkbookData, grid: Grid, form: Form, repairs: Counter[str]) -> None:
+def _read_unit(data: WorkbookData, grid: Grid, form: Form, repairs: _Repairs) -> None:
     found: dict[str, tuple[int, int]] = {}  # key -> (excel row, label column)
     value_col: int | None = None
     for excel_row, row in nonblank_rows(grid):
@@ -146,7 +148,7 @@ def _read_unit(data: WorkbookData, grid: Grid, form: Form, repairs: Counter[str]
         data.unit[f.key] = _convert(data, "unit", f, form, raw, excel_row, col, repairs)
 
 
-def _read_initiatives(data: WorkbookData, grid: Grid, form: Form, repairs: Counter[str]) -> None:
+def _read_initiatives(data: WorkbookData, grid: Grid, form: Form, repairs: _Repairs) -> None:
     best: tuple[int, dict[int, Field]] | None = None
     for excel_row, row in list(nonblank_rows(grid))[:_HEADER_SCAN_ROWS]:
         columns: dict[int, Field] = {}
@@ -193,11 +195,20 @@ def _convert(
     raw: Any,
     excel_row: int,
     col: int,
-    repairs: Counter[str],
+    repairs: _Repairs,
 ) -> Value:
-    parsed = _parse(f, form, raw)
+    legacy = None
+    source = raw
+    if f.type in ("text", "list") and isinstance(raw, str):
+        # On the raw text: cleaning first would change legacy letters ("Ð" is "é" in TCVN3).
+        converted, legacy = repair_legacy(raw)
+        source = converted if legacy else raw
+    parsed = _parse(f, form, source)
     cell = Value(parsed.value, raw, excel_row, column_letter(col))
     where = data.location(sheet_key, cell)
+    if legacy:
+        repairs.add(Code.LEGACY_TEXT, legacy, where, f.label, raw, encoding=legacy, converted=parsed.value)
+        return cell
     if parsed.code is None:
         return cell
     if parsed.failed:
@@ -205,14 +216,30 @@ def _convert(
     elif parsed.code is Code.TEXT_NORMALISED:
         repair = _unicode_repair(raw)
         if repair:
-            repairs[repair] += 1
-            if repairs[repair] == 1:  # one notice per file and kind of repair, at the first cell
-                data.findings.append(make(Code.TEXT_NORMALISED, Severity.NOTICE, where, f.label, raw, repair=repair))
+            repairs.add(Code.TEXT_NORMALISED, repair, where, f.label, raw, repair=repair)
     elif parsed.code is Code.TEXT_DATE_READ:
         data.findings.append(make(parsed.code, Severity.NOTICE, where, f.label, raw, date=parsed.repair))
     elif parsed.code is Code.TEXT_NUMBER_READ and not _plain_digits(raw):
         data.findings.append(make(parsed.code, Severity.NOTICE, where, f.label, raw, number=parsed.repair))
     return cell
+
+
+class _Repairs:
+    """Text repairs of one file: one notice per kind of repair, at its first cell, with the count."""
+
+    def __init__(self) -> None:
+        self.first: dict[tuple[Code, str], tuple[Location, str, Any, dict[str, Any]]] = {}
+        self.count: Counter[tuple[Code, str]] = Counter()
+
+    def add(self, code: Code, kind: str, where: Location, label: str, raw: Any, **params: Any) -> None:
+        self.count[(code, kind)] += 1
+        self.first.setdefault((code, kind), (where, label, raw, params))
+
+    def findings(self) -> list[Finding]:
+        return [
+            make(code, Severity.NOTICE, where, label, raw, count=self.count[(code, kind)], **params)
+            for (code, kind), (where, label, raw, params) in self.first.items()
+        ]
 
 
 def _parse(f: Field, form: Form, raw: Any) -> Parsed:

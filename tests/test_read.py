@@ -82,3 +82,25 @@ def test_blank_rows_between_initiatives_are_skipped_and_rows_keep_their_number(f
 
     book = read_workbook(_edit(filled(rows=[{}, {"tac_gia": "Phạm Văn Dũng"}]), gap), form)
     assert [r["tac_gia"].cell for r in book.rows] == ["C4", "C8"]
+
+
+def test_legacy_tcvn3_and_vni_text_is_converted_with_one_notice_per_file(filled, form):
+    tcvn3 = {"tac_gia": "NguyÔn V¨n An", "ten_sang_kien": "Sè hãa hå s¬ mét cöa"}
+    book = read_workbook(filled(rows=[tcvn3, {**tcvn3, "stt": 2, "tac_gia": "TrÇn ThÞ B×nh"}]), form)
+    assert book.rows[0]["tac_gia"].value == "Nguyễn Văn An"
+    assert book.rows[1]["tac_gia"].value == "Trần Thị Bình"
+    assert book.rows[0]["ten_sang_kien"].value == "Số hóa hồ sơ một cửa"
+    legacy = [f for f in book.findings if f.code is Code.LEGACY_TEXT]
+    assert [(f.location.cell, f.severity) for f in legacy] == [("B4", Severity.NOTICE)]
+    assert "TCVN3" in legacy[0].message and "4 ô" in legacy[0].message
+
+    vni = read_workbook(filled(rows=[{"tac_gia": "Nguyeãn Vaên An"}], name="vni.xlsx"), form)
+    assert vni.rows[0]["tac_gia"].value == "Nguyễn Văn An"
+    assert [f.code for f in vni.findings] == [Code.LEGACY_TEXT] and "VNI" in vni.findings[0].message
+
+
+def test_tcvn3_letter_that_looks_like_the_wrong_d_is_not_mistaken(filled, form):
+    # "Ð" is the TCVN3 byte for "é"; it must not be "repaired" to "Đ" before the conversion.
+    book = read_workbook(filled(rows=[{"tac_gia": "Lª V¨n LÐ"}]), form)
+    assert book.rows[0]["tac_gia"].value == "Lê Văn Lé"
+    assert [f.code for f in book.findings] == [Code.LEGACY_TEXT]
