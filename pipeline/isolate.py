@@ -130,6 +130,12 @@ class _Failure:
 def _worker_main(conn: Connection, form: Form, memory_mb: int) -> None:
     """Read the files the parent sends, one at a time, until it sends None or goes away."""
     os.environ["RUST_BACKTRACE"] = "0"  # a Rust abort prints one line, not a page
+    if not os.environ.get("PIPELINE_DEBUG"):
+        # What a reader prints when a file makes it panic is English noise for the officer; the
+        # file's finding says what happened. PIPELINE_DEBUG=1 keeps it for engineers.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
     if sys.platform.startswith("linux") and memory_mb > 0:
         import resource
 

@@ -9,8 +9,10 @@ Vietnamese reason. The cases named in `../shared/spec/bad-inputs.md` end in the 
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -168,3 +170,17 @@ def test_most_real_workbooks_are_read(corpus: list[tuple[Submission, WorkbookDat
     spreadsheets = [(sub, book) for sub, book in corpus if sub.kind in ("xlsx", "xlsm", "xls", "ods")]
     read = [sub for sub, book in spreadsheets if outcome(book) == READ]
     assert len(read) >= 0.9 * len(spreadsheets), Counter(str(outcome(b)) for _, b in spreadsheets)
+
+
+def test_pipeline_check_over_the_whole_corpus_exits_0_with_json(capsys) -> None:
+    """The officer's command over every corpus file: no crash, no hang, a finding or a clean read each."""
+    from pipeline.cli import main
+
+    files = [str(p) for p in sorted(CORPUS.rglob("*")) if p.is_file() and p.name not in ("MANIFEST.tsv", "SOURCES.md")]
+    config = str(Path(__file__).resolve().parents[1] / "pipeline.toml")
+    assert main(["check", "--config", config, "--json", *files]) == 0
+    captured = capsys.readouterr()
+    findings = json.loads(captured.out)
+    assert captured.err == ""
+    assert {f["file"] for f in findings} <= set(files)
+    assert all(f["message"] and f["rule"] and f["severity"] in ("error", "warning", "notice") for f in findings)

@@ -105,8 +105,32 @@ def _convert(files: list[Path], fmt: str, out: Path, profile: Path) -> None:
     )
 
 
-def test_feedback_opens_in_libreoffice_with_highlight_and_comment(inbox_run, filled, tmp_path):
-    bad = filled(rows=[{"tac_gia": "An"}], name="b.xlsx")
+MANY_DEFECTS = {
+    "unit": {"nguoi_lap": None, "dien_thoai": "12345", "ngay_lap": "1/6/22"},
+    "rows": [
+        {"tac_gia": "An", "ngay_ap_dung": "2021-06-15"},
+        {"stt": 2, "ten_sang_kien": "Ngắn", "loai_giai_phap": "Giải pháp kĩ thuật", "gia_tri_lam_loi": "1.5"},
+        {"stt": 4, "tac_gia": "Lê Văn Cường", "da_len_cong": "Chưa", "ngay_dang_ky": "2/6/2022"},
+    ],
+}
+MANY_CELLS = {
+    ("Thông tin đơn vị", "B17"): "bắt buộc",
+    ("Thông tin đơn vị", "B18"): "điện thoại",
+    ("Thông tin đơn vị", "B20"): "năm hai chữ số",
+    ("Sáng kiến", "C4"): "ít nhất hai từ",
+    ("Sáng kiến", "K4"): "nằm ngoài khoảng",
+    ("Sáng kiến", "B5"): "quá ngắn",
+    ("Sáng kiến", "F5"): "không có trong danh sách",
+    ("Sáng kiến", "J5"): "phải là số nguyên",
+    ("Sáng kiến", "A6"): "không liền sau",
+    ("Sáng kiến", "D6"): "đồng tác giả",
+    ("Sáng kiến", "L6"): "sau ngày",
+    ("Sáng kiến", "P6"): "chỉ điền khi",
+}
+
+
+def test_feedback_opens_in_libreoffice_with_every_defect_highlighted_and_commented(inbox_run, filled, tmp_path):
+    bad = filled(name="b.xlsx", **MANY_DEFECTS)
     ods_dir = tmp_path / "ods"
     _convert([bad], "ods", ods_dir, tmp_path / "profile")  # a union working in LibreOffice
     results = inbox_run({"b.xlsx": bad.read_bytes(), "b.ods": (ods_dir / "b.ods").read_bytes()})
@@ -116,9 +140,20 @@ def test_feedback_opens_in_libreoffice_with_highlight_and_comment(inbox_run, fil
     _convert(marked, "xlsx", out, tmp_path / "profile")
     _convert(marked[:1], "pdf", out, tmp_path / "profile")
     assert (out / f"{marked[0].stem}.pdf").stat().st_size > 1000
+    found = {(f.location.sheet, f.location.cell) for f in results["b.xlsx"].findings}
+    assert set(MANY_CELLS) <= found
     for path in marked:
         wb = openpyxl.load_workbook(out / path.name)
         assert wb.sheetnames[0] == SHEET
-        cell = wb["Sáng kiến"]["C4"]
-        assert cell.fill.start_color.rgb.endswith(FILLS[Severity.ERROR]), path
-        assert "ít nhất hai từ" in cell.comment.text, path
+        for (sheet, ref), words in MANY_CELLS.items():
+            cell = wb[sheet][ref]
+            assert cell.fill.fill_type == "solid" and cell.fill.start_color.rgb[-6:] in FILLS.values(), (path, ref)
+            assert cell.comment is not None and words in cell.comment.text, (path, ref, cell.comment)
+
+
+def test_a_very_large_file_gets_the_listing_without_a_copy(inbox_run, filled, monkeypatch):
+    from pipeline.render import feedback
+
+    monkeypatch.setattr(feedback, "COPY_MAX_BYTES", 100)
+    result = inbox_run({"b.xlsx": filled(rows=[{"tac_gia": "An"}]).read_bytes()})["b.xlsx"]
+    assert openpyxl.load_workbook(result.feedback).sheetnames == [SHEET]

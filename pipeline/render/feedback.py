@@ -24,6 +24,9 @@ SHEET = "Cần sửa"
 FILLS = {Severity.ERROR: "FFC7CE", Severity.WARNING: "FFEB9C", Severity.NOTICE: "DDEBF7"}
 AUTHOR = "LĐLĐ huyện"
 _OPENPYXL_KINDS = ("xlsx", "xlsm")
+# A filled form is a few hundred KB. Past this, the union gets the listing without a copy of its
+# data: copying would load the whole workbook into this process, which reading took care not to.
+COPY_MAX_BYTES = 5 << 20
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,9 @@ def write_feedback(
     if readable:
         workbook = out_dir / f"{stem}.xlsx"
         with atomic_path(workbook) as tmp:
-            if kind in _OPENPYXL_KINDS:
+            if original.stat().st_size > COPY_MAX_BYTES:
+                _listing_only(findings, tmp, name)
+            elif kind in _OPENPYXL_KINDS:
                 _mark_copy(original, findings, tmp, name)
             else:
                 _mark_rebuilt(original, findings, tmp, name)
@@ -137,6 +142,15 @@ def _mark_rebuilt(original: Path, findings: Sequence[Finding], target: Path, nam
             for c, value in enumerate(row, start=1):
                 if value is not None:
                     _set(ws.cell(r, c), value, neutralise=False)
+    _mark(wb, findings, name)
+    wb.save(target)
+
+
+def _listing_only(findings: Sequence[Finding], target: Path, name: str) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
     _mark(wb, findings, name)
     wb.save(target)
 
