@@ -24,7 +24,6 @@ class Severity(StrEnum):
 
 class Code(StrEnum):
     # file level
-    UNREADABLE = "unreadable"
     NOT_SPREADSHEET = "not-spreadsheet"
     MISSING_SHEET = "missing-sheet"
     MISSING_HEADER = "missing-header"
@@ -77,7 +76,6 @@ class Code(StrEnum):
 
 # One sentence per code: what is wrong and how to fix it. Placeholders come from `Finding.params`.
 MESSAGES: dict[Code, str] = {
-    Code.UNREADABLE: "Không đọc được tệp: {reason}. Vui lòng mở lại bằng Excel, lưu dạng .xlsx và gửi lại.",
     Code.NOT_SPREADSHEET: "Tệp không phải bảng tính ({kind}). Vui lòng gửi biểu mẫu Excel (.xlsx) đã điền.",
     Code.MISSING_SHEET: 'Không tìm thấy trang "{sheet}". Vui lòng dùng đúng biểu mẫu do LĐLĐ huyện gửi, không đổi tên hay xóa trang.',
     Code.MISSING_HEADER: "Không tìm thấy đủ các cột của bảng sáng kiến (thiếu: {label}). Vui lòng giữ nguyên dòng tiêu đề của biểu mẫu, không xóa hay đổi tên cột.",

@@ -41,7 +41,7 @@ from pipeline import guard
 from pipeline.findings import Code, Location, Severity, make
 from pipeline.form import Form
 from pipeline.intake import Submission
-from pipeline.read import WorkbookData, read_grids_into
+from pipeline.read import WorkbookData, read_workbook
 from pipeline.text import clean_text
 
 _NEVER_READ = frozenset({"pdf", "doc", "docx"})  # sniffed as something else entirely: the guard adds nothing
@@ -163,26 +163,8 @@ def _worker_main(conn: Connection, form: Form, memory_mb: int) -> None:
             conn.send((index, _Failure(Code.READER_CRASH, f"không chuyển được kết quả ({type(exc).__name__})")))
 
 
-def _read(path: Path, name: str, form: Form, memory_mb: int) -> WorkbookData | _Failure:
-    """`read_workbook`, with the reader's exceptions told apart instead of one UNREADABLE."""
-    from pipeline.sheets import read_grids
-
-    try:
-        grids = read_grids(path)
-    except MemoryError:
-        raise
-    except Exception as exc:
-        return _reader_error(exc)
-    return read_grids_into(WorkbookData(name, path), grids, form)
-
-
-def _reader_error(exc: Exception) -> _Failure:
-    detail = clean_text(str(exc))[:150] or type(exc).__name__
-    if type(exc).__name__ == "PasswordError":
-        return _Failure(Code.PASSWORD_PROTECTED, "tệp được mã hóa bằng mật khẩu")
-    if detail == "Cannot detect file format":  # every calamine format tried, none could read it
-        return _Failure(Code.CORRUPT_FILE, "trình đọc không nhận ra cấu trúc bên trong tệp")
-    return _Failure(Code.CORRUPT_FILE, f"trình đọc báo lỗi: {detail}")
+def _read(path: Path, name: str, form: Form, memory_mb: int) -> WorkbookData:
+    return read_workbook(path, form, name)
 
 
 def _crash_reason(exc: BaseException, memory_mb: int) -> str:

@@ -64,13 +64,30 @@ class WorkbookData:
 
 
 def read_workbook(path: Path, form: Form, name: str | None = None) -> WorkbookData:
+    """Read one workbook in this process. Untrusted files go through `pipeline.isolate` instead.
+
+    A reader's exception becomes the file's finding; running out of memory is left to the caller.
+    """
     data = WorkbookData(file=name or path.name, path=path)
     try:
         grids = read_grids(path)
+    except MemoryError:
+        raise
     except Exception as exc:
-        data.findings.append(make(Code.UNREADABLE, Severity.ERROR, Location(data.file), reason=_reason(exc)))
+        code, reason = reader_error(exc)
+        data.findings.append(make(code, Severity.ERROR, Location(data.file), reason=reason))
         return data
     return read_grids_into(data, grids, form)
+
+
+def reader_error(exc: Exception) -> tuple[Code, str]:
+    """A reader's exception as a finding code and a Vietnamese reason."""
+    detail = _reason(exc)
+    if type(exc).__name__ == "PasswordError":
+        return Code.PASSWORD_PROTECTED, "tệp được mã hóa bằng mật khẩu"
+    if detail == "Cannot detect file format":  # every calamine format tried, none could read it
+        return Code.CORRUPT_FILE, "trình đọc không nhận ra cấu trúc bên trong tệp"
+    return Code.CORRUPT_FILE, f"trình đọc báo lỗi: {detail}"
 
 
 def read_grids_into(data: WorkbookData, grids: dict[str, Grid], form: Form) -> WorkbookData:
@@ -275,5 +292,4 @@ def _plain_digits(raw: Any) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
-    text = clean_text(str(exc)) or type(exc).__name__
-    return text[:200]
+    return clean_text(str(exc))[:150] or type(exc).__name__
