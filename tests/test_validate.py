@@ -60,6 +60,16 @@ U, S = "Thông tin đơn vị", "Sáng kiến"
         ({}, {"ngay_dang_ky": dt.date(2022, 1, 7)}, f"{S}!L4", Code.OUT_OF_WINDOW),
         ({}, {"ngay_dang_ky": dt.date(2022, 6, 2)}, f"{S}!L4", Code.AFTER_AS_OF),
         ({}, {"da_len_cong": "Chưa", "tinh_trang_cong": "Hợp lệ"}, f"{S}!P4", Code.ONLY_WHEN),
+        ({"xa_thi_tran": "Vĩnh Thắng"}, {}, f"{U}!B8", Code.NOT_IN_LIST),
+        ({"so_tin_bai": -1}, {}, f"{U}!B13", Code.BELOW_MINIMUM),
+        ({"so_hoi_nghi": "hai"}, {}, f"{U}!B12", Code.NOT_A_NUMBER),
+        ({"chu_tich": "   "}, {}, f"{U}!B16", Code.REQUIRED),
+        ({"tinh_den_ngay": "31/5/2022 (tạm)"}, {}, f"{U}!B11", Code.NOT_A_DATE),
+        ({}, {"cap_cong_nhan": "Xã"}, f"{S}!M4", Code.NOT_IN_LIST),
+        ({}, {"da_len_cong": None, "tinh_trang_cong": None}, f"{S}!O4", Code.REQUIRED),
+        ({}, {"khen_thuong": "Giấy khen"}, f"{S}!Q4", Code.NOT_IN_LIST),
+        ({}, {"de_nghi_tieu_bieu": "x"}, f"{S}!R4", Code.NOT_IN_LIST),
+        ({}, {"ngay_ap_dung": dt.date(2023, 9, 2)}, f"{S}!K4", Code.OUT_OF_WINDOW),
     ],
 )
 def test_one_defect_one_finding_at_its_cell(filled, form, settings, roster, unit, row, ref, code):
@@ -154,3 +164,24 @@ def test_a_resubmission_of_the_same_unit_is_not_a_duplicate(filled, form, settin
     a = read_workbook(filled(rows=[{}], name="a.xlsx"), form)
     b = read_workbook(filled(rows=[{}], name="a (sửa lại).xlsx"), form)
     assert validate([a, b], form, settings, roster, today=TODAY) == []
+
+
+def test_date_after_today_is_refused_even_when_the_report_date_is_later(filled, form, settings, roster):
+    later = settings.with_as_of(dt.date(2022, 7, 1))
+    unit = {"tinh_den_ngay": dt.date(2022, 6, 20), "ngay_lap": dt.date(2022, 6, 20)}
+    row = {"ngay_dang_ky": dt.date(2022, 6, 15)}
+    findings = validate([read_workbook(filled(unit=unit, rows=[row]), form)], form, later, roster, today=TODAY)
+    assert _errors(findings) == [(f"{U}!B11", Code.AFTER_REPORT_DATE)]
+    assert "10/06/2022" in findings[0].message
+
+
+def test_spaces_and_case_in_list_values_are_read_without_a_finding(filled, form, settings, roster):
+    row = {"da_len_cong": " có\u00a0", "cap_cong_nhan": "CƠ SỞ", "tac_gia": "  Nguyễn\u00a0 Văn   An "}
+    path = filled(rows=[row])
+    assert _check(path, form, settings, roster) == []
+    book = read_workbook(path, form)
+    assert [book.rows[0][k].value for k in ("da_len_cong", "cap_cong_nhan", "tac_gia")] == [
+        "Có",
+        "Cơ sở",
+        "Nguyễn Văn An",
+    ]
