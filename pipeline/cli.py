@@ -12,12 +12,14 @@ import contextlib
 import datetime as dt
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pipeline import __version__
-from pipeline.errors import ConfigError, NotBuiltError, PipelineError
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.merge import Reporting
 
 _ARGPARSE_WORDS = {
     "usage: ": "Cách dùng: ",
@@ -270,10 +272,15 @@ def _print_run(result: Any, settings: Any) -> None:
     from pipeline.run import Status
 
     console = _console()
-    table = Table(title=f"Kết quả kiểm tra ({len(result.files)} tệp)", title_justify="left")
+    fresh = sum(1 for r in result.files if r.new)
+    table = Table(
+        title=f"Các tệp của kỳ báo cáo ({len(result.files)} tệp, {fresh} tệp mới kiểm tra lần này)",
+        title_justify="left",
+    )
     for header in ("Tệp", "Kết quả", "Mã CĐCS", "Sáng kiến", "Lỗi", "Cảnh báo", "Ghi chú"):
         table.add_column(header, overflow="fold")
     for r in result.files:
+        note = r.reason or ("" if r.new or not r.sha256 else "đã kiểm tra ở lần chạy trước")
         table.add_row(
             r.name,
             r.status.label,
@@ -281,33 +288,49 @@ def _print_run(result: Any, settings: Any) -> None:
             str(r.initiatives) if r.sha256 else "",
             str(r.count(Severity.ERROR)),
             str(r.count(Severity.WARNING)),
-            r.reason or "",
+            note,
         )
     console.print(table)
-    rejected = [r for r in result.files if r.status is Status.REJECTED]
+    rejected = [r for r in result.files if r.status is Status.REJECTED and r.new]
     if rejected:
-        console.print("Các tệp bị trả lại và lỗi cần sửa:", style="bold")
+        console.print("Các tệp mới bị trả lại và lỗi cần sửa:", style="bold")
         for r in rejected:
             console.print(f"  {r.name}")
             for f in r.findings:
                 if f.severity is Severity.ERROR:
                     where = f"{f.location.ref}: " if f.location.ref else ""
                     console.print(f"    - {where}{f.message}")
+    for code, change in result.changes.items():
+        console.print(f'{code} gửi bản mới "{change.current}" thay cho "{change.previous}":', style="bold")
+        if change.empty:
+            console.print("  không đổi sáng kiến nào")
+        for title in change.added:
+            console.print(f"  + thêm: {title}")
+        for title in change.removed:
+            console.print(f"  - bỏ: {title}")
+        for title, fields in change.edited:
+            console.print(f"  ~ sửa: {title} ({', '.join(fields)})")
     counts = result.counts
     console.print(" · ".join(f"{s.label}: {counts.get(s, 0)}" for s in Status))
+    t = result.totals
+    console.print(
+        f"Đã có {t['units_reported']}/{t['units_in_roster']} CĐCS nộp báo cáo được nhận "
+        f"({t['units_on_time']} đúng hạn, {t['units_late']} trễ hạn); {t['units_rejected']} CĐCS bị trả lại "
+        f"chưa nộp lại; {t['units_missing']} CĐCS chưa nộp. Tổng cộng {t['initiatives']} sáng kiến."
+    )
     console.print()
-    console.print(f"Danh sách lỗi của từng tệp: {result.outputs['findings']}")
+    outputs = result.outputs
+    console.print(f"Dữ liệu tổng hợp: {outputs['dataset_csv']} (và {outputs['dataset_parquet'].name})")
+    console.print(f"Danh sách lỗi của từng tệp: {outputs['findings']}")
     feedback = [r for r in result.files if r.message]
     if feedback:
         console.print(
-            f"Tệp phản hồi cho {len(feedback)} CĐCS (bảng tính đã đánh dấu và lời nhắn để gửi qua email/Zalo): "
-            f"{result.outputs['feedback']}"
+            f"Tệp phản hồi cho {len(feedback)} tệp (bảng tính đã đánh dấu và lời nhắn để gửi qua email/Zalo): "
+            f"{outputs['feedback']}"
         )
-    console.print(f"Bản gốc các tệp đã nhận được lưu tại: {result.outputs['archive']}")
-    console.print(
-        "Chưa có ở phiên bản này: sổ theo dõi các lần nộp và báo cáo tổng hợp (DOCX, HTML, Excel). "
-        "Lệnh run hiện kiểm tra các tệp và gửi phản hồi cho từng CĐCS."
-    )
+    console.print(f"Tóm tắt cho máy đọc: {outputs['run_json']}")
+    console.print(f"Sổ theo dõi các lần nộp: {outputs['ledger']}; bản gốc các tệp: {outputs['archive']}")
+    console.print("Chưa có ở phiên bản này: báo cáo tổng hợp gửi LĐLĐ tỉnh (DOCX, HTML, Excel).")
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -370,8 +393,51 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    _settings(args)
-    raise NotBuiltError(
-        "Lệnh status (tình hình nộp báo cáo theo danh sách CĐCS) chưa có ở phiên bản này: nó cần sổ theo dõi "
-        "các lần nộp, sẽ được bổ sung ở phiên bản sau. Hiện có thể xem kết quả từng tệp bằng lệnh run."
+    from rich.table import Table
+
+    from pipeline.ledger import LEDGER_NAME, Ledger
+    from pipeline.merge import unit_states
+
+    settings, form = _settings(args), _form()
+    roster = _roster(settings, form, required=True)
+    path = settings.paths.history_dir / LEDGER_NAME
+    if not path.exists():
+        raise PipelineError(f'Chưa có sổ theo dõi "{path}": hãy chạy lệnh run trước.')
+    with Ledger(path) as ledger:
+        states = unit_states(ledger.files(), roster, settings)
+    console = _console()
+    table = Table(
+        title=f"Tình hình nộp báo cáo đến ngày {settings.as_of:%d/%m/%Y} (hạn nộp {settings.deadline:%d/%m/%Y})",
+        title_justify="left",
     )
+    for header in ("Mã CĐCS", "Tên CĐCS", "Khối", "Tình trạng", "Ngày nhận", "Tệp đang dùng", "Ghi chú"):
+        table.add_column(header, overflow="fold")
+    order = [Reporting.MISSING, Reporting.REJECTED, Reporting.LATE, Reporting.ON_TIME]
+    ordered = sorted(states.values(), key=lambda s: (order.index(s.reporting), s.code))
+    for s in ordered:
+        notes = []
+        if not s.in_roster:
+            notes.append("mã không có trong danh sách")
+        if s.latest_rejected is not None:
+            notes.append(f'tệp gửi sau "{s.latest_rejected.name}" bị trả lại')
+        if s.superseded:
+            notes.append(f"đã gửi {len(s.superseded) + 1} lần")
+        table.add_row(
+            s.code, s.name, s.sector or "", s.reporting.label,
+            f"{s.received:%d/%m/%Y}" if s.received else "", s.current.name if s.current else "", "; ".join(notes),
+        )  # fmt: skip
+    console.print(table)
+    in_roster = [s for s in states.values() if s.in_roster]
+    counts = Counter(s.reporting for s in in_roster)
+    reported = sum(1 for s in in_roster if s.current is not None)
+    on_time = counts.get(Reporting.ON_TIME, 0)
+    console.print(
+        f"Tỷ lệ nộp báo cáo: {reported}/{len(in_roster)} CĐCS ({_percent(reported, len(in_roster))}); "
+        f"đúng hạn: {on_time}/{len(in_roster)} ({_percent(on_time, len(in_roster))}). "
+        + " · ".join(f"{r.label}: {counts.get(r, 0)}" for r in Reporting)
+    )
+    return 0
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{part * 100 / whole:.1f}%".replace(".", ",") if whole else "0%"

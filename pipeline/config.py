@@ -70,6 +70,12 @@ class Paths:
     inbox: Path
     outbox: Path
     roster: Path
+    history: Path | None = None  # the ledger and the archive; None: with the outbox
+
+    @property
+    def history_dir(self) -> Path:
+        """Where the ledger and the archive of originals live: by default, the outbox."""
+        return self.history or self.outbox
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ class Settings:
 
 # The shape of the file: section -> key -> (type, what it is, in Vietnamese).
 _STR, _DATE, _NUM, _INT = "str", "date", "number", "int"
+_OPT_STR = "optional-str"  # may be missing or "": a default applies
 _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "organisation": {
         "parent_name": (_STR, "tên cơ quan cấp trên"),
@@ -130,6 +137,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "inbox": (_STR, "thư mục nhận tệp"),
         "outbox": (_STR, "thư mục kết quả"),
         "roster": (_STR, "danh sách CĐCS"),
+        "history": (_OPT_STR, "nơi lưu sổ theo dõi và bản gốc"),
     },
 }
 _PHASE: dict[str, tuple[str, str]] = {
@@ -197,14 +205,19 @@ def _parse(data: dict[str, Any], path: Path) -> Settings:
     for i, ph in enumerate(phases, start=1):
         if ph.end < ph.start:
             raise check.error(f"programme.phases[{i}].end", "phải sau ngày bắt đầu của giai đoạn")
-    base = path.parent
+    base, paths = path.parent, values["paths"]
     return Settings(
         source=path,
         organisation=Organisation(**values["organisation"]),
         programme=Programme(**prog, phases=phases),
         as_of=values["report"]["as_of"],
         deadline=values["report"]["deadline"],
-        paths=Paths(**{k: base / v for k, v in values["paths"].items()}),
+        paths=Paths(
+            inbox=base / paths["inbox"],
+            outbox=base / paths["outbox"],
+            roster=base / paths["roster"],
+            history=base / paths["history"] if paths["history"] else None,
+        ),
     )
 
 
@@ -223,6 +236,11 @@ class _Checker:
                 raise self.error(prefix + key, f"khóa này không có trong cấu hình{hint}")
 
     def value(self, table: dict[str, Any], name: str, key: str, kind: str, what: str) -> Any:
+        if kind == _OPT_STR:
+            raw = table.get(key, "")
+            if not isinstance(raw, str):
+                raise self.error(name, f"{what} phải là {_TYPE_WORDS[_STR]}, nhưng đang là {raw!r}")
+            return raw.strip() or None
         if key not in table:
             raise self.error(name, f"thiếu khóa ({what})")
         raw = table[key]

@@ -10,6 +10,7 @@ It only ever writes inside its own folder, marked as a demo folder.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import shutil
 import unicodedata
@@ -312,11 +313,12 @@ def build_demo(folder: Path, settings: Settings, form: Form, seed: int = DEFAULT
         filler = _Filler(wb, form, settings, unit, random.Random(f"{seed}-{unit.code}"))
         filler.fill()
         name = _file_name(unit, rng)
+        received = _received(filler, rng)
         if i == corrected:
             # First a hasty file with a mistake, then the corrected one a few days later.
             filler.ensure_rows(1)
             filler.set_initiative(0, "tac_gia", None)
-            _save(wb, inbox / name)
+            _save(wb, inbox / name, received - dt.timedelta(days=3))
             demo.mistakes.append(
                 Mistake(name, form.sheets["initiatives"], filler.cell(0, "tac_gia"), Code.REQUIRED, "thiếu tác giả")
             )
@@ -328,21 +330,38 @@ def build_demo(folder: Path, settings: Settings, form: Form, seed: int = DEFAULT
         elif i in mistakes:
             mistakes[i](filler, unit, name)
             demo.mistakes.extend(replace(m, file=name) for m in filler.mistakes)
-        _save(wb, inbox / name)
+        _save(wb, inbox / name, received)
         demo.files.append(name)
         if i == with_pdf:
             pdf = f"Công văn gửi kèm {unit.code}.pdf"
             (inbox / pdf).write_bytes(_PDF)
+            _touch(inbox / pdf, received)
             demo.files.append(pdf)
             # Excel leaves a lock file beside a workbook that is open while the officer saves it.
             lock = inbox / f"~${name}"
             lock.write_bytes(b"\x0bNguoi dung" + b" " * 44 + b"\x0b\x00N\x00g\x00" + b"\x00" * 100)
+            _touch(lock, received)
             demo.files.append(lock.name)
     return demo
 
 
-def _save(wb: Any, path: Path) -> None:
+def _received(filler: _Filler, rng: random.Random) -> dt.datetime:
+    """When the officer saved the attachment: a day or two after the form was signed, office hours."""
+    made = filler.unit_cell("ngay_lap").value
+    return dt.datetime.combine(made, dt.time(rng.randint(7, 16), rng.randint(0, 59))) + dt.timedelta(
+        days=rng.choice([0, 0, 0, 1, 1, 2])
+    )
+
+
+def _save(wb: Any, path: Path, received: dt.datetime) -> None:
     wb.save(path)
+    _touch(path, received)
+
+
+def _touch(path: Path, when: dt.datetime) -> None:
+    """Arrival time is the file's modification time, as when an attachment is saved."""
+    stamp = when.timestamp()
+    os.utime(path, (stamp, stamp))
 
 
 def _file_name(unit: Unit, rng: random.Random) -> str:

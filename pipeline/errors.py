@@ -22,9 +22,3 @@ class RosterError(PipelineError):
     """The roster of unions cannot be read."""
 
     exit_code = 4
-
-
-class NotBuiltError(PipelineError):
-    """A stage that this version does not provide yet."""
-
-    exit_code = 5

@@ -157,8 +157,8 @@ class Finding:
 
     @property
     def message(self) -> str:
-        values = {"label": self.field or "", "value": _show(self.value)}
-        values.update((k, _show(v)) for k, v in self.params)
+        values = {"label": self.field or "", "value": show_value(self.value)}
+        values.update((k, show_value(v)) for k, v in self.params)
         return MESSAGES[self.code].format(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,7 +167,7 @@ class Finding:
             "sheet": self.location.sheet,
             "cell": self.location.cell,
             "field": self.field,
-            "value": _show(self.value) if self.value is not None else None,
+            "value": show_value(self.value) if self.value is not None else None,
             "severity": self.severity.value,
             "rule": self.code.value,
             "message": self.message,
@@ -185,7 +185,7 @@ def make(
     return Finding(code, severity, location, field, value, tuple(sorted(params.items())))
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     """A value as the user would recognise it: dates dd/mm/yyyy, whole numbers without ".0"."""
     import datetime as dt
 

@@ -1,32 +1,53 @@
-"""The stages in order: intake -> read -> validate -> outputs. Nothing else lives here.
+"""The stages in order: intake -> read -> validate -> ledger -> merge -> outputs. Nothing else lives here.
 
-`process` checks a list of files (used by `pipeline check`); `run` does it for the whole inbox,
-keeps the originals in the archive and writes the findings table into the outbox. Both return a
-`RunResult` that the CLI only formats.
+`run` takes the whole inbox: files the ledger already knows are not read again; new ones are
+guarded, read in worker processes, validated together and written to the ledger one by one; then
+every output is rebuilt from the ledger. `process` checks given files and writes nothing (used by
+`pipeline check`). Both return a `RunResult` that the CLI only formats.
 """
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import datetime as dt
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from pipeline.config import Settings
 from pipeline.findings import Code, Finding, Location, Severity, make
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, fingerprint, scan_inbox
 from pipeline.isolate import read_books
+from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile
+from pipeline.lock import exclusive
+from pipeline.merge import (
+    SUPERSEDED,
+    Changes,
+    Reporting,
+    UnitState,
+    changes,
+    current_files,
+    dataset,
+    file_statuses,
+    initiative_key,
+    unit_states,
+)
+from pipeline.read import WorkbookData
+from pipeline.render.outputs import write_dataset, write_findings_csv, write_json
 from pipeline.roster import Roster
-from pipeline.text import neutralise_formula
-from pipeline.validate import validate
+from pipeline.validate import ContextRow, validate
 
 ARCHIVE_DIR = "luu-tru"
 FEEDBACK_DIR = "phan-hoi"
 FINDINGS_CSV = "ket-qua-kiem-tra.csv"
+DATASET_CSV = "du-lieu-tong-hop.csv"
+DATASET_PARQUET = "du-lieu-tong-hop.parquet"
+RUN_JSON = "run.json"
 Progress = Callable[[str], None]
 
 
@@ -35,6 +56,7 @@ class Status(StrEnum):
     ACCEPTED_WITH_WARNINGS = "accepted_with_warnings"
     REJECTED = "rejected"
     DUPLICATE = "duplicate"
+    SUPERSEDED = "superseded"
     IGNORED = "ignored"
 
     @property
@@ -44,6 +66,7 @@ class Status(StrEnum):
             "accepted_with_warnings": "Nhận, có cảnh báo",
             "rejected": "Trả lại",
             "duplicate": "Trùng tệp đã có",
+            "superseded": "Đã có bản mới hơn",
             "ignored": "Bỏ qua",
         }[self.value]
 
@@ -58,11 +81,13 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     reason: str | None = None  # why a file was ignored or is a duplicate
     initiatives: int = 0
-    path: Path | None = None  # the original, where it arrived
+    path: Path | None = None  # the original (in the archive once a run has kept it)
     readable: bool = True  # whether its records could be located at all
     unit_name: str | None = None
     feedback: Path | None = None  # the marked-up copy of the workbook
     message: Path | None = None  # the text to send back
+    received_at: dt.datetime | None = None
+    new: bool = True  # read and checked by this run (False: known from an earlier run)
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
@@ -73,84 +98,153 @@ class RunResult:
     files: list[FileResult]
     as_of: dt.date
     outputs: dict[str, Path] = field(default_factory=dict)
+    units: dict[str, UnitState] = field(default_factory=dict)
+    changes: dict[str, Changes] = field(default_factory=dict)  # unit code -> what its new file changed
+    totals: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, float] = field(default_factory=dict)
 
     @property
     def counts(self) -> Counter[Status]:
         return Counter(f.status for f in self.files)
 
 
+class _Stages:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 4)
+
+
 def run(settings: Settings, form: Form, roster: Roster | None, progress: Progress | None = None) -> RunResult:
-    inbox, outbox = settings.paths.inbox, settings.paths.outbox
-    paths, skipped = scan_inbox(inbox)
-    results = [FileResult(s.name, Status.IGNORED, reason=s.reason) for s in skipped]
-    submissions = []
-    for path in paths:
-        submission = fingerprint(path, path.relative_to(inbox).as_posix())
-        archive(submission, outbox / ARCHIVE_DIR)
-        submissions.append(submission)
-    results += check_submissions(submissions, settings, form, roster, progress)
-    result = RunResult(sorted(results, key=lambda r: r.name), settings.as_of)
-    write_feedback_files(result.files, outbox / FEEDBACK_DIR, settings)
-    result.outputs["findings"] = write_findings_csv(result.files, outbox / FINDINGS_CSV)
-    result.outputs["feedback"] = outbox / FEEDBACK_DIR
-    result.outputs["archive"] = outbox / ARCHIVE_DIR
+    inbox, outbox, history = settings.paths.inbox, settings.paths.outbox, settings.paths.history_dir
+    stage = _Stages()
+    with exclusive(history), Ledger(history / LEDGER_NAME) as ledger:
+        with stage("intake"):
+            run_id = ledger.start_run(settings.as_of, inbox)
+            paths, skipped = scan_inbox(inbox)
+            submissions = []
+            for path in paths:
+                submission = fingerprint(path, path.relative_to(inbox).as_posix())
+                archive(submission, history / ARCHIVE_DIR)  # before anything else happens to it
+                submissions.append(submission)
+            ledger.add_sightings(run_id, [(s.sha256, s.name) for s in submissions])
+            known = {f.sha256: f for f in ledger.files()}
+            extra = [FileResult(s.name, Status.IGNORED, reason=s.reason, new=False) for s in skipped]
+            new, extra_names = _split_new(submissions, known, ledger.names())
+            extra += extra_names
+            before = unit_states(list(known.values()), roster, settings)
+        with stage("read"):
+            books = read_books(new, form, progress=progress)
+        with stage("validate"):
+            results = check_books(new, books, settings, form, roster, context=_context(before, ledger)) if new else []
+        with stage("ledger"):
+            for sub, book, checked in zip(new, books, results, strict=True):
+                ledger.add_file(run_id, _new_file(sub, book, checked))
+        with stage("merge"):
+            stored = ledger.files()
+            states = unit_states(stored, roster, settings)
+            statuses = file_statuses(states, stored)
+            current = current_files(states)
+            rows = ledger.rows([f.sha256 for f in current])
+            frame = dataset(states, rows, form, settings)
+            result = RunResult(
+                _file_results(stored, statuses, ledger.findings(), history, {s.sha256 for s in new}) + extra,
+                settings.as_of,
+                units=states,
+            )
+            result.changes = _changes(before, states, ledger, form)
+        with stage("feedback"):
+            _write_pending_feedback(result.files, outbox / FEEDBACK_DIR, settings, ledger)
+        with stage("outputs"):
+            result.outputs = {
+                "findings": write_findings_csv((f for r in result.files for f in r.findings), outbox / FINDINGS_CSV),
+                "feedback": outbox / FEEDBACK_DIR,
+                "archive": history / ARCHIVE_DIR,
+                "ledger": history / LEDGER_NAME,
+            }
+            result.outputs["dataset_csv"], result.outputs["dataset_parquet"] = write_dataset(
+                frame, outbox / DATASET_CSV, outbox / DATASET_PARQUET
+            )
+            result.totals = totals(states, frame, roster, settings)
+            result.outputs["run_json"] = outbox / RUN_JSON
+        result.stages = stage.seconds
+        write_json(run_summary(result, run_id), outbox / RUN_JSON)
+        ledger.finish_run(run_id)
+    result.files.sort(key=lambda r: r.name)
     return result
 
 
-def write_feedback_files(files: Sequence[FileResult], out_dir: Path, settings: Settings) -> None:
-    """A marked-up workbook and a message for every file with errors or warnings."""
-    from pipeline.render.feedback import feedback_stem, write_feedback
+def _split_new(
+    submissions: Sequence[Submission], known: dict[str, StoredFile], names: dict[str, list[str]]
+) -> tuple[list[Submission], list[FileResult]]:
+    """The files to read now, and the names that repeat a file already seen under another name."""
+    new: list[Submission] = []
+    duplicates: list[FileResult] = []
+    first_name = {sha: seen[0] for sha, seen in names.items()}
+    taken: dict[str, str] = {}
+    for sub in submissions:
+        original = first_name.get(sub.sha256, sub.name) if sub.sha256 in known else taken.get(sub.sha256)
+        if original is not None and original != sub.name:
+            reason = f'giống hệt tệp "{original}"'
+            duplicates.append(FileResult(sub.name, Status.DUPLICATE, sub.sha256, sub.kind, reason=reason, new=False))
+        elif sub.sha256 not in known and sub.sha256 not in taken:
+            taken[sub.sha256] = sub.name
+            new.append(sub)
+    return new, duplicates
 
-    used: set[str] = set()
-    for r in files:
-        if r.status not in (Status.REJECTED, Status.ACCEPTED_WITH_WARNINGS) or r.path is None:
+
+def _context(states: dict[str, UnitState], ledger: Ledger) -> list[ContextRow]:
+    """The initiatives accepted in earlier runs, for the rules across files."""
+    current = current_files(states)
+    by_sha = {f.sha256: f for f in current}
+    code_of = {s.current.sha256: code for code, s in states.items() if s.current is not None}
+    out = []
+    for row in ledger.rows(list(by_sha)):
+        key = initiative_key(row.data)
+        if key is None:
             continue
-        stem = feedback_stem(r.name, r.unit_code)
-        if stem.casefold() in used:  # two files of the same name in different folders
-            stem = f"{stem} ({(r.sha256 or '')[:8]})"
-        used.add(stem.casefold())
-        written = write_feedback(
-            r.path,
-            r.kind or "",
-            r.name,
-            r.findings,
-            out_dir,
-            settings,
-            unit_code=r.unit_code,
-            unit_name=r.unit_name,
-            readable=r.readable and r.kind in SPREADSHEET_KINDS,
-            stem=stem,
-        )
-        r.feedback, r.message = written.workbook, written.message
+        stored = by_sha[row.sha256]
+        column = stored.columns.get("ten_sang_kien", "")
+        out.append(ContextRow(code_of[row.sha256], key, f'tệp "{stored.name}" (ô {row.sheet}!{column}{row.row})'))
+    return out
 
 
 def process(
     paths: Iterable[Path], settings: Settings, form: Form, roster: Roster | None, progress: Progress | None = None
 ) -> RunResult:
-    submissions = [fingerprint(p, str(p)) for p in paths]
-    return RunResult(check_submissions(submissions, settings, form, roster, progress), settings.as_of)
+    """Check the given files; nothing is written and the ledger is not consulted."""
+    submissions: list[Submission] = []
+    results: list[FileResult] = []
+    seen: dict[str, str] = {}
+    for p in paths:
+        sub = fingerprint(p, str(p))
+        if sub.sha256 in seen:
+            reason = f'giống hệt tệp "{seen[sub.sha256]}"'
+            results.append(FileResult(sub.name, Status.DUPLICATE, sub.sha256, sub.kind, reason=reason))
+            continue
+        seen[sub.sha256] = sub.name
+        submissions.append(sub)
+    books = read_books(submissions, form, progress=progress)
+    results += check_books(submissions, books, settings, form, roster)
+    return RunResult(results, settings.as_of)
 
 
-def check_submissions(
+def check_books(
     submissions: Sequence[Submission],
+    books: Sequence[WorkbookData],
     settings: Settings,
     form: Form,
     roster: Roster | None,
-    progress: Progress | None = None,
+    context: Sequence[ContextRow] = (),
 ) -> list[FileResult]:
-    results: list[FileResult] = []
-    unique: list[Submission] = []
-    first_of: dict[str, str] = {}
-    for sub in submissions:
-        if sub.sha256 in first_of:
-            reason = f'giống hệt tệp "{first_of[sub.sha256]}"'
-            results.append(FileResult(sub.name, Status.DUPLICATE, sub.sha256, sub.kind, reason=reason))
-            continue
-        first_of[sub.sha256] = sub.name
-        unique.append(sub)
-    # Guarded, and read in worker processes: a file that crashes or hangs a reader fails alone.
-    books = read_books(unique, form, progress=progress)
-    for sub, book in zip(unique, books, strict=True):
+    """Validate the books of a run together; one result per submission, in order."""
+    for sub, book in zip(submissions, books, strict=True):
         if sub.is_spreadsheet and book.readable and not sub.extension_matches:
             mismatch = make(
                 Code.EXTENSION_MISMATCH,
@@ -160,14 +254,12 @@ def check_submissions(
                 kind=sub.kind,
             )
             book.findings.insert(0, mismatch)
-    findings = validate(books, form, settings, roster)
     by_file: dict[str, list[Finding]] = {}
-    for f in findings:
+    for f in validate(books, form, settings, roster, context=context):
         by_file.setdefault(f.location.file, []).append(f)
-    by_name = {s.name: s for s in submissions}
-    for book in books:
+    results = []
+    for sub, book in zip(submissions, books, strict=True):
         own = by_file.get(book.file, [])
-        sub = by_name[book.file]
         code = book.unit.get("ma_cdcs")
         name = book.unit.get("ten_cdcs")
         known = roster.find(code.value) if roster and code and code.value else None
@@ -183,9 +275,15 @@ def check_submissions(
                 path=sub.path,
                 readable=book.readable,
                 unit_name=known.name if known else (name.value if name else None),
+                received_at=_received(sub),
             )
         )
     return results
+
+
+def _received(sub: Submission) -> dt.datetime:
+    """When the file arrived: when it was saved into the inbox (its modification time)."""
+    return dt.datetime.fromtimestamp(sub.path.stat().st_mtime).replace(microsecond=0)
 
 
 def _status(findings: list[Finding]) -> Status:
@@ -197,20 +295,177 @@ def _status(findings: list[Finding]) -> Status:
     return Status.ACCEPTED
 
 
-FINDINGS_COLUMNS = ("file", "sheet", "cell", "field", "value", "severity", "rule", "message")
-FINDINGS_HEADERS = ("Tệp", "Trang", "Ô", "Mục", "Giá trị", "Mức độ", "Mã quy tắc", "Nội dung")
+def _new_file(sub: Submission, book: WorkbookData, result: FileResult) -> NewFile:
+    accepted = result.status is not Status.REJECTED
+    as_of = book.unit.get("tinh_den_ngay")
+    sheet = book.sheets.get("initiatives", "")
+    return NewFile(
+        sha256=sub.sha256,
+        name=sub.name,
+        kind=sub.kind,
+        size=sub.size,
+        received_at=result.received_at or dt.datetime.now(),
+        status=result.status.value,
+        readable=book.readable,
+        unit_code=result.unit_code,
+        unit_name=result.unit_name,
+        as_of_date=as_of.value if as_of and isinstance(as_of.value, dt.date) else None,
+        unit_record={k: v.value for k, v in book.unit.items()},
+        columns=book.columns,
+        findings=result.findings,
+        rows=[(sheet, next(iter(r.values())).row, {k: v.value for k, v in r.items()}) for r in book.rows]
+        if accepted
+        else [],
+    )
 
 
-def write_findings_csv(files: Sequence[FileResult], path: Path) -> Path:
-    """Every finding of the run, one per line, UTF-8 with BOM so that Excel opens it as is."""
-    from pipeline.files import atomic_path
+def _file_results(
+    stored: Sequence[StoredFile],
+    statuses: dict[str, str],
+    findings: dict[str, list[Finding]],
+    history: Path,
+    new: set[str],
+) -> list[FileResult]:
+    out = []
+    for f in stored:
+        original = history / ARCHIVE_DIR / f"{f.sha256}{Path(f.name).suffix.lower()[:8]}"
+        out.append(
+            FileResult(
+                f.name,
+                Status(statuses[f.sha256]),
+                f.sha256,
+                f.kind,
+                unit_code=f.unit_code,
+                findings=findings.get(f.sha256, []),
+                initiatives=f.initiatives,
+                path=original,
+                readable=f.readable,
+                unit_name=f.unit_name,
+                feedback=Path(f.feedback) if f.feedback else None,
+                message=Path(f.message) if f.message else None,
+                received_at=f.received_at,
+                new=f.sha256 in new,
+            )
+        )
+    return out
 
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(FINDINGS_HEADERS)
-        for result in files:
-            for f in result.findings:
-                row = f.to_dict()
-                row["severity"] = Severity(row["severity"]).label
-                writer.writerow([neutralise_formula(str(row[c] or "")) for c in FINDINGS_COLUMNS])
-    return path
+
+def _changes(
+    before: dict[str, UnitState], after: dict[str, UnitState], ledger: Ledger, form: Form
+) -> dict[str, Changes]:
+    """For each union whose current file changed in this run, what its new file changed."""
+    out = {}
+    for code, state in after.items():
+        old = before.get(code)
+        if state.current is None or old is None or old.current is None or old.current.sha256 == state.current.sha256:
+            continue
+        rows = ledger.rows([old.current.sha256, state.current.sha256])
+        out[code] = changes(
+            old.current,
+            state.current,
+            [r for r in rows if r.sha256 == old.current.sha256],
+            [r for r in rows if r.sha256 == state.current.sha256],
+            form,
+        )
+    return out
+
+
+def _write_pending_feedback(files: Sequence[FileResult], out_dir: Path, settings: Settings, ledger: Ledger) -> None:
+    """A marked-up workbook and a message for every file with errors or warnings that has none yet."""
+    from pipeline.render.feedback import feedback_stem, write_feedback
+
+    used = {r.message.stem.casefold() for r in files if r.message}
+    for r in files:
+        flagged = r.count(Severity.ERROR) or r.count(Severity.WARNING)
+        if not flagged or r.message is not None or r.path is None or r.sha256 is None or not r.path.exists():
+            continue
+        stem = feedback_stem(r.name, r.unit_code)
+        if stem.casefold() in used:  # two files of the same name in different folders
+            stem = f"{stem} ({r.sha256[:8]})"
+        used.add(stem.casefold())
+        written = write_feedback(
+            r.path,
+            r.kind or "",
+            r.name,
+            r.findings,
+            out_dir,
+            settings,
+            unit_code=r.unit_code,
+            unit_name=r.unit_name,
+            readable=r.readable and r.kind in SPREADSHEET_KINDS,
+            stem=stem,
+        )
+        ledger.set_feedback(r.sha256, written.workbook, written.message)
+        r.feedback, r.message = written.workbook, written.message
+
+
+def totals(states: dict[str, UnitState], frame: Any, roster: Roster | None, settings: Settings) -> dict[str, Any]:
+    from pipeline.merge import participants
+
+    in_roster = [s for s in states.values() if s.in_roster]
+    reported = [s for s in in_roster if s.current is not None]
+    people = {
+        (code, person)
+        for code, author, coauthors in zip(frame["ma_cdcs"], frame["tac_gia"], frame["dong_tac_gia"], strict=True)
+        for person in participants(author, coauthors)
+    }
+    per_phase = {p.name: int((frame["giai_doan"] == p.name).sum()) for p in settings.programme.phases}
+    return {
+        "units_in_roster": len(in_roster),
+        "units_reported": len(reported),
+        "units_on_time": sum(1 for s in in_roster if s.reporting is Reporting.ON_TIME),
+        "units_late": sum(1 for s in in_roster if s.reporting is Reporting.LATE),
+        "units_rejected": sum(1 for s in in_roster if s.reporting is Reporting.REJECTED),
+        "units_missing": sum(1 for s in in_roster if s.reporting is Reporting.MISSING),
+        "initiatives": len(frame),
+        "initiatives_per_phase": per_phase,
+        "initiatives_outside_phases": int(frame["giai_doan"].isna().sum()),
+        "participants": len(people),
+        "members": sum(s.members or 0 for s in in_roster),
+    }
+
+
+def run_summary(result: RunResult, run_id: int) -> dict[str, Any]:
+    """The content of outbox/run.json (documented in the README)."""
+    return {
+        "run": run_id,
+        "as_of": result.as_of,
+        "files": [
+            {
+                "name": r.name,
+                "sha256": r.sha256,
+                "status": r.status.value,
+                "unit_code": r.unit_code,
+                "received_at": r.received_at,
+                "new": r.new,
+                "errors": r.count(Severity.ERROR),
+                "warnings": r.count(Severity.WARNING),
+                "initiatives": r.initiatives,
+                "findings": [{k: v for k, v in f.to_dict().items() if k != "file"} for f in r.findings],
+                "feedback": r.feedback,
+                "message": r.message,
+                "reason": r.reason,
+            }
+            for r in sorted(result.files, key=lambda r: r.name)
+        ],
+        "units": [
+            {
+                "code": s.code,
+                "name": s.name,
+                "in_roster": s.in_roster,
+                "reporting": s.reporting.value,
+                "received_at": s.received,
+                "current_file": s.current.name if s.current else None,
+                "superseded_files": [f.name for f in s.superseded],
+                "latest_file_rejected": s.latest_rejected.name if s.latest_rejected else None,
+                "changes": result.changes[s.code].to_dict() if s.code in result.changes else None,
+            }
+            for s in sorted(result.units.values(), key=lambda s: s.code)
+        ],
+        "totals": result.totals,
+        "stages": result.stages,
+        "outputs": result.outputs,
+    }
+
+
+__all__ = ["SUPERSEDED", "FileResult", "RunResult", "Status", "process", "run"]

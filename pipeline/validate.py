@@ -36,6 +36,15 @@ from schemas.tables import (
 
 
 @dataclass(frozen=True)
+class ContextRow:
+    """An initiative already accepted in an earlier run, for the rules across files."""
+
+    unit: str
+    key: str  # normalised title and author
+    place: str  # where it is, as the message names it
+
+
+@dataclass(frozen=True)
 class _Cell:
     book: int  # index into the list of workbooks
     sheet_key: str
@@ -48,7 +57,9 @@ def validate(
     settings: Settings,
     roster: Roster | None = None,
     today: dt.date | None = None,
+    context: Sequence[ContextRow] = (),
 ) -> list[Finding]:
+    """Findings of `books`; `context` rows take part in the rules across files but get no finding."""
     today = today or dt.date.today()
     schemas = build_schemas(form, settings, [u.code for u in roster] if roster else None, today)
     readable = [i for i, book in enumerate(books) if book.readable]
@@ -59,15 +70,15 @@ def validate(
     }
 
     unit_frame, unit_cells = _unit_frame(books, readable, form, roster)
-    rows_frame, row_cells = _initiative_frame(books, readable, form, unit_frame)
-    context = _Context(books, form, settings, today, unreadable)
+    rows_frame, row_cells = _initiative_frame(books, readable, form, unit_frame, context)
+    checker = _Context(books, form, settings, today, unreadable, context)
     for schema, frame, cells, fields, severity in (
         (schemas.unit, unit_frame, unit_cells, form.unit, Severity.ERROR),
         (schemas.initiative, rows_frame, row_cells, form.initiative, Severity.ERROR),
         (schemas.unit_warnings, unit_frame, unit_cells, form.unit, Severity.WARNING),
         (schemas.initiative_warnings, rows_frame, row_cells, form.initiative, Severity.WARNING),
     ):
-        findings += context.failures(schema, frame, cells, fields, severity)
+        findings += checker.failures(schema, frame, cells, fields, severity)
     return sorted(findings, key=position_key(form))
 
 
@@ -92,7 +103,11 @@ def _unit_frame(
 
 
 def _initiative_frame(
-    books: Sequence[WorkbookData], readable: list[int], form: Form, units: pd.DataFrame
+    books: Sequence[WorkbookData],
+    readable: list[int],
+    form: Form,
+    units: pd.DataFrame,
+    context: Sequence[ContextRow],
 ) -> tuple[pd.DataFrame, dict[tuple[int, str], _Cell]]:
     cells: dict[tuple[int, str], _Cell] = {}
     records: list[dict[str, Any]] = []
@@ -108,6 +123,11 @@ def _initiative_frame(
             for f in form.initiative:
                 cells[(index, f.key)] = _Cell(b, "initiatives", row.get(f.key))
             as_of.append(units["tinh_den_ngay"].iloc[unit_index])
+    for i, earlier in enumerate(context):  # after the rows of this run, so their indexes are unchanged
+        records.append(dict.fromkeys((f.key for f in form.initiative), None))
+        as_of.append(None)
+        files.append(-1 - i)
+        unit_codes.append(earlier.unit)
     frame = _typed(records, form.initiative)
     frame[AS_OF_COLUMN] = pd.Series(as_of, dtype="datetime64[ns]")
     frame[FILE_COLUMN] = pd.Series(files, dtype="int64")
@@ -116,13 +136,13 @@ def _initiative_frame(
         [u if u else f"#{b}" for u, b in zip(unit_codes, files, strict=True)], dtype="object"
     )
     titles, authors = frame["ten_sang_kien"], frame["tac_gia"]
-    frame[KEY_COLUMN] = pd.Series(
-        [
-            f"{fold(t)}|{fold(a)}" if isinstance(t, str) and isinstance(a, str) else None
-            for t, a in zip(titles, authors, strict=True)
-        ],
-        dtype="object",
-    )
+    keys = [
+        f"{fold(t)}|{fold(a)}" if isinstance(t, str) and isinstance(a, str) else None
+        for t, a in zip(titles, authors, strict=True)
+    ]
+    if context:
+        keys[-len(context) :] = [row.key for row in context]
+    frame[KEY_COLUMN] = pd.Series(keys, dtype="object")
     return frame, cells
 
 
@@ -147,8 +167,10 @@ class _Context:
         settings: Settings,
         today: dt.date,
         unreadable: set[tuple[str, str | None, str | None]],
+        context: Sequence[ContextRow],
     ) -> None:
         self.books, self.form, self.settings, self.today, self.unreadable = books, form, settings, today, unreadable
+        self.context = context
 
     def failures(
         self,
@@ -176,8 +198,8 @@ class _Context:
                 if parsed is None:
                     raise RuntimeError(f"unexpected pandera failure: {check} on {column}")
                 code, key = parsed
-            if (int(index), key, code) in out:
-                continue  # DataFrame-level checks report every column of a failing row
+            if (int(index), key, code) in out or (int(index), key) not in cells:
+                continue  # every column of a failing row (DataFrame-level checks), or a context row
             finding = self.finding(code, severity, by_key[key], frame, int(index), cells)
             if finding is not None:
                 out[(int(index), key, code)] = finding
@@ -209,7 +231,11 @@ class _Context:
         key, file, unit = frame.at[index, KEY_COLUMN], frame.at[index, FILE_COLUMN], frame.at[index, UNIT_COLUMN]
         same = frame[(frame[KEY_COLUMN] == key) & (frame.index != index)]
         others = same[(same[FILE_COLUMN] == file) | (same[UNIT_COLUMN] != unit)]
-        other = cells[(int(others.index[0]), "ten_sang_kien")]
+        first = int(others.index[0])
+        if (first, "ten_sang_kien") not in cells:  # a row accepted in an earlier run
+            position: Any = frame.at[first, FILE_COLUMN]
+            return self.context[-1 - int(position)].place
+        other = cells[(first, "ten_sang_kien")]
         return _describe(self.books[other.book], other, self.books[cells[(index, "ten_sang_kien")].book])
 
     def params(

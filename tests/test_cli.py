@@ -77,11 +77,6 @@ def test_config_error_exit_3_names_the_key(tmp_path, capsys):
     assert "report.han_nop" in err and "pipeline.toml" in err
 
 
-def test_status_says_plainly_it_is_not_built(capsys):
-    assert main(["status", "--config", str(ROOT / "pipeline.toml")]) == 5
-    assert "chưa có ở phiên bản này" in capsys.readouterr().err
-
-
 def test_run_on_an_inbox_writes_findings_and_archive(tmp_path, filled, capsys):
     inbox = tmp_path / "hộp thư"
     inbox.mkdir()
@@ -96,12 +91,26 @@ def test_run_on_an_inbox_writes_findings_and_archive(tmp_path, filled, capsys):
     args = ["run", "--config", str(ROOT / "pipeline.toml"), "--inbox", str(inbox), "--outbox", str(outbox)]
     assert main([*args, "--roster", str(roster), "--as-of", "2022-06-05"]) == 0
     out = capsys.readouterr().out
-    assert "Nhận: 1 · Nhận, có cảnh báo: 0 · Trả lại: 1 · Trùng tệp đã có: 1 · Bỏ qua: 1" in out
+    assert "Nhận: 1 · Nhận, có cảnh báo: 0 · Trả lại: 1 · Trùng tệp đã có: 1 · Đã có bản mới hơn: 0 · Bỏ qua: 1" in out
     csv_text = (outbox / "ket-qua-kiem-tra.csv").read_text(encoding="utf-8-sig")
     assert "sai.xlsx,Sáng kiến,C4" in csv_text
     archived = sorted(p.read_bytes() for p in (outbox / "luu-tru").iterdir())
     assert archived == sorted([good.read_bytes(), bad.read_bytes()])
     assert (inbox / "sai.xlsx").read_bytes() == bad.read_bytes()
+
+    # status reads the ledger the run wrote: VT021 has reported, the other unions have not.
+    status = ["status", "--config", str(ROOT / "pipeline.toml"), "--outbox", str(outbox), "--roster", str(roster)]
+    assert main([*status, "--as-of", "2022-06-05"]) == 0
+    out = capsys.readouterr().out
+    assert "Tỷ lệ nộp báo cáo: 1/67 CĐCS (1,5%)" in out
+    assert "VT021" in out and "Chưa nộp: 66" in out
+
+
+def test_status_without_a_ledger_says_to_run_first(tmp_path, capsys):
+    roster = ROOT / "pipeline" / "demo" / "danh-sach-cdcs.csv"
+    args = ["status", "--config", str(ROOT / "pipeline.toml"), "--outbox", str(tmp_path), "--roster", str(roster)]
+    assert main(args) == 1
+    assert "hãy chạy lệnh run trước" in capsys.readouterr().err
 
 
 def test_python_dash_m_pipeline_works():

@@ -71,7 +71,7 @@ def test_renamed_formats_are_read_by_content(tmp_path, filled, form, settings, r
     results = {r.name: r for r in run(s, form, roster).files}
     assert results["xls đổi tên.xlsx"].kind == "xls" and results["ods đổi tên.xlsx"].kind == "ods"
     for name in ("xls đổi tên.xlsx", "ods đổi tên.xlsx"):
-        assert results[name].status is Status.ACCEPTED, [f.message for f in results[name].findings]
+        assert results[name].status in (Status.ACCEPTED, Status.SUPERSEDED), [f.message for f in results[name].findings]
         assert [f.code for f in results[name].findings] == ["extension-mismatch"]
         assert results[name].initiatives == 1
     assert results["văn bản.xlsx"].status is Status.REJECTED

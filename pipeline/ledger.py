@@ -1,0 +1,338 @@
+"""Ledger stage: what the pipeline has seen, in SQLite (the standard library; no server).
+
+The ledger records every run, every file seen (by SHA-256, with each name it arrived under), every
+finding and every accepted record with its source sheet and row. It is the only module with SQL.
+Each file is written in one transaction with everything about it, so a run killed at any point
+leaves the ledger as it was before that file; the schema is versioned and migrated forward.
+Returns plain data (`StoredFile`, `StoredRow`, `Finding`); the merge stage gives it meaning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import PipelineError
+from pipeline.findings import Code, Finding, Location, Severity, show_value
+
+LEDGER_NAME = "so-theo-doi.sqlite"
+
+# Each entry moves the schema one version forward; never edit an entry once released.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            as_of TEXT NOT NULL,
+            inbox TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('running', 'done', 'interrupted'))
+        )""",
+        """CREATE TABLE files (
+            sha256 TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            received_at TEXT NOT NULL,
+            first_run INTEGER NOT NULL REFERENCES runs(id),
+            status TEXT NOT NULL CHECK (status IN ('accepted', 'accepted_with_warnings', 'rejected')),
+            readable INTEGER NOT NULL,
+            unit_code TEXT,
+            unit_name TEXT,
+            as_of_date TEXT,
+            errors INTEGER NOT NULL,
+            warnings INTEGER NOT NULL,
+            initiatives INTEGER NOT NULL,
+            unit_record TEXT NOT NULL,
+            columns TEXT NOT NULL,
+            feedback TEXT,
+            message TEXT
+        )""",
+        "CREATE INDEX files_unit ON files (unit_code)",
+        """CREATE TABLE sightings (
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            sha256 TEXT NOT NULL,
+            name TEXT NOT NULL,
+            PRIMARY KEY (run_id, name)
+        )""",
+        """CREATE TABLE findings (
+            sha256 TEXT NOT NULL REFERENCES files(sha256),
+            position INTEGER NOT NULL,
+            code TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            file TEXT NOT NULL,
+            sheet TEXT,
+            row INTEGER,
+            col TEXT,
+            field TEXT,
+            value TEXT,
+            params TEXT NOT NULL,
+            PRIMARY KEY (sha256, position)
+        )""",
+        """CREATE TABLE records (
+            sha256 TEXT NOT NULL REFERENCES files(sha256),
+            sheet TEXT NOT NULL,
+            row INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (sha256, row)
+        )""",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    sha256: str
+    seq: int  # arrival order: the order in which the ledger first met the files
+    name: str
+    kind: str
+    size: int
+    received_at: dt.datetime
+    first_run: int
+    status: str
+    readable: bool
+    unit_code: str | None
+    unit_name: str | None
+    as_of_date: dt.date | None  # "Số liệu tính đến ngày"
+    errors: int
+    warnings: int
+    initiatives: int
+    unit_record: dict[str, Any]
+    columns: dict[str, str]  # initiative key -> column letter in that file
+    feedback: str | None
+    message: str | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status != "rejected"
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    sha256: str
+    sheet: str
+    row: int
+    data: dict[str, Any]  # initiative key -> value (dates as ISO text)
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """Everything about one file, written in one transaction."""
+
+    sha256: str
+    name: str
+    kind: str
+    size: int
+    received_at: dt.datetime
+    status: str
+    readable: bool
+    unit_code: str | None
+    unit_name: str | None
+    as_of_date: dt.date | None
+    unit_record: dict[str, Any]
+    columns: dict[str, str]
+    findings: Sequence[Finding]
+    rows: Sequence[tuple[str, int, dict[str, Any]]]  # (sheet, Excel row, values) of accepted files
+
+
+class LedgerError(PipelineError):
+    """The ledger cannot be opened or is newer than this program."""
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA synchronous = FULL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f'Không mở được sổ theo dõi "{path}": {exc}.') from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current = self.version
+        if current > len(MIGRATIONS):
+            raise LedgerError(
+                f'Sổ theo dõi "{self.path}" được tạo bởi phiên bản mới hơn của công cụ (lược đồ {current}); '
+                "hãy cập nhật công cụ."
+            )
+        for version in range(current, len(MIGRATIONS)):
+            with self.transaction() as db:
+                for statement in MIGRATIONS[version]:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version + 1}")
+
+    # --- runs ----------------------------------------------------------------------------------
+
+    def start_run(self, as_of: dt.date, inbox: Path) -> int:
+        with self.transaction() as db:
+            # A run that never finished was interrupted: what it committed stays, file by file.
+            db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+            cursor = db.execute(
+                "INSERT INTO runs (started_at, as_of, inbox, status) VALUES (?, ?, ?, 'running')",
+                (_now(), as_of.isoformat(), str(inbox)),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET status = 'done', finished_at = ? WHERE id = ?", (_now(), run_id))
+
+    def runs(self) -> list[dict[str, Any]]:
+        cursor = self.db.execute("SELECT id, started_at, finished_at, as_of, status FROM runs ORDER BY id")
+        return [dict(zip(("id", "started_at", "finished_at", "as_of", "status"), r, strict=True)) for r in cursor]
+
+    # --- files ---------------------------------------------------------------------------------
+
+    def known(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT sha256 FROM files")}
+
+    def add_sightings(self, run_id: int, seen: Sequence[tuple[str, str]]) -> None:
+        """(sha256, name) of every file found in the inbox by this run."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?)", [(run_id, s, n) for s, n in seen])
+
+    def add_file(self, run_id: int, new: NewFile) -> None:
+        """The file, its findings and its records, all or nothing."""
+        with self.transaction() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM files").fetchone()[0]
+            errors = sum(1 for f in new.findings if f.severity is Severity.ERROR)
+            warnings = sum(1 for f in new.findings if f.severity is Severity.WARNING)
+            db.execute(
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                (
+                    new.sha256, seq, new.name, new.kind, new.size, new.received_at.isoformat(timespec="seconds"),
+                    run_id, new.status, int(new.readable), new.unit_code, new.unit_name,
+                    new.as_of_date.isoformat() if new.as_of_date else None, errors, warnings, len(new.rows),
+                    _dumps(new.unit_record), _dumps(new.columns),
+                ),
+            )  # fmt: skip
+            db.executemany(
+                "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        new.sha256, i, f.code.value, f.severity.value, f.location.file, f.location.sheet,
+                        f.location.row, f.location.column, f.field,
+                        None if f.value is None else show_value(f.value),
+                        _dumps({k: show_value(v) for k, v in f.params}),
+                    )
+                    for i, f in enumerate(new.findings)
+                ],
+            )  # fmt: skip
+            db.executemany(
+                "INSERT INTO records VALUES (?, ?, ?, ?)",
+                [(new.sha256, sheet, row, _dumps(values)) for sheet, row, values in new.rows],
+            )
+
+    def set_feedback(self, sha256: str, workbook: Path | None, message: Path) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE files SET feedback = ?, message = ? WHERE sha256 = ?",
+                (str(workbook) if workbook else None, str(message), sha256),
+            )
+
+    def files(self) -> list[StoredFile]:
+        cursor = self.db.execute(f"SELECT {', '.join(_FILE_COLUMNS)} FROM files ORDER BY seq")
+        return [_stored_file(row) for row in cursor]
+
+    def findings(self, sha256s: Sequence[str] | None = None) -> dict[str, list[Finding]]:
+        query = "SELECT sha256, code, severity, file, sheet, row, col, field, value, params FROM findings"
+        out: dict[str, list[Finding]] = {}
+        for sha, code, severity, file, sheet, row, col, field, value, params in self.db.execute(
+            query + " ORDER BY sha256, position"
+        ):
+            if sha256s is not None and sha not in sha256s:
+                continue
+            finding = Finding(
+                Code(code),
+                Severity(severity),
+                Location(file, sheet, row, col),
+                field,
+                value,
+                tuple(sorted(json.loads(params).items())),
+            )
+            out.setdefault(sha, []).append(finding)
+        return out
+
+    def rows(self, sha256s: Sequence[str]) -> list[StoredRow]:
+        wanted = list(dict.fromkeys(sha256s))
+        out: list[StoredRow] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            cursor = self.db.execute(
+                f"SELECT sha256, sheet, row, data FROM records WHERE sha256 IN ({marks}) ORDER BY sha256, row", chunk
+            )
+            out += [StoredRow(sha, sheet, row, json.loads(data)) for sha, sheet, row, data in cursor]
+        order = {sha: i for i, sha in enumerate(wanted)}
+        return sorted(out, key=lambda r: (order[r.sha256], r.row))
+
+    def names(self) -> dict[str, list[str]]:
+        """Every name each file arrived under, first seen first."""
+        out: dict[str, list[str]] = {}
+        for sha, name in self.db.execute("SELECT sha256, name FROM sightings ORDER BY run_id, rowid"):
+            if name not in out.setdefault(sha, []):
+                out[sha].append(name)
+        return out
+
+
+_FILE_COLUMNS = (
+    "sha256", "seq", "name", "kind", "size", "received_at", "first_run", "status", "readable", "unit_code",
+    "unit_name", "as_of_date", "errors", "warnings", "initiatives", "unit_record", "columns", "feedback", "message",
+)  # fmt: skip
+
+
+def _stored_file(row: tuple[Any, ...]) -> StoredFile:
+    values = dict(zip(_FILE_COLUMNS, row, strict=True))
+    values["received_at"] = dt.datetime.fromisoformat(values["received_at"])
+    values["as_of_date"] = dt.date.fromisoformat(values["as_of_date"]) if values["as_of_date"] else None
+    values["readable"] = bool(values["readable"])
+    values["unit_record"] = json.loads(values["unit_record"])
+    values["columns"] = json.loads(values["columns"])
+    return StoredFile(**values)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_json_default, sort_keys=True)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _now() -> str:
+    return dt.datetime.now().isoformat(timespec="seconds")

@@ -1,0 +1,227 @@
+"""Merge stage: the ledger's files -> each union's current submission, and the consolidated dataset.
+
+A union's latest accepted submission (by "Số liệu tính đến ngày", then arrival order) is its
+current one; its earlier accepted files are superseded and stay in the ledger as history. A
+rejected file never removes accepted data, but a rejection that came after the current file is
+reported. Completeness and timeliness are measured against the roster, as DHIS2 reports reporting
+rates. Returns plain data for the outputs and the report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+
+from pipeline.config import Settings
+from pipeline.form import Form
+from pipeline.ledger import StoredFile, StoredRow
+from pipeline.roster import Roster, normalise_code
+from pipeline.text import fold
+from schemas.tables import split_names
+
+SUPERSEDED = "superseded"
+
+
+class Reporting(StrEnum):
+    """Where a union stands for this reporting period."""
+
+    ON_TIME = "on_time"
+    LATE = "late"
+    REJECTED = "rejected"
+    MISSING = "missing"
+
+    @property
+    def label(self) -> str:
+        return {
+            "on_time": "Đã nộp đúng hạn",
+            "late": "Đã nộp, trễ hạn",
+            "rejected": "Bị trả lại, chưa nộp lại",
+            "missing": "Chưa nộp",
+        }[self.value]
+
+
+@dataclass
+class UnitState:
+    code: str
+    name: str
+    sector: str | None
+    commune: str | None
+    members: int | None
+    in_roster: bool
+    files: list[StoredFile] = field(default_factory=list)  # in arrival order
+    current: StoredFile | None = None
+    superseded: list[StoredFile] = field(default_factory=list)
+    latest_rejected: StoredFile | None = None  # a rejected file that came after the current one
+    reporting: Reporting = Reporting.MISSING
+    received: dt.datetime | None = None  # when its first accepted file arrived
+
+
+def unit_states(files: Sequence[StoredFile], roster: Roster | None, settings: Settings) -> dict[str, UnitState]:
+    """Every active union of the roster, and every other unit code found in a file."""
+    states: dict[str, UnitState] = {}
+    for unit in roster.active if roster else ():
+        states[unit.code] = UnitState(unit.code, unit.name, unit.sector, unit.commune, unit.members, True)
+    for f in files:
+        if not f.unit_code:
+            continue
+        code = normalise_code(f.unit_code)
+        if code not in states:
+            known = roster.find(code) if roster else None
+            states[code] = UnitState(
+                code,
+                known.name if known else (f.unit_name or code),
+                known.sector if known else None,
+                known.commune if known else None,
+                known.members if known else None,
+                known is not None,
+            )
+        states[code].files.append(f)
+    deadline = dt.datetime.combine(settings.deadline, dt.time.max)
+    for state in states.values():
+        accepted = [f for f in state.files if f.accepted]
+        if accepted:
+            state.current = max(accepted, key=lambda f: (f.as_of_date or dt.date.min, f.seq))
+            state.superseded = [f for f in accepted if f is not state.current]
+            later = [f for f in state.files if not f.accepted and f.seq > state.current.seq]
+            state.latest_rejected = later[-1] if later else None
+            state.received = min(f.received_at for f in accepted)
+            state.reporting = Reporting.ON_TIME if state.received <= deadline else Reporting.LATE
+        elif state.files:
+            state.reporting = Reporting.REJECTED
+    return states
+
+
+def file_statuses(states: dict[str, UnitState], files: Sequence[StoredFile]) -> dict[str, str]:
+    """Each file's status in the period: its own, or "superseded" for an earlier accepted file."""
+    statuses = {f.sha256: f.status for f in files}
+    for state in states.values():
+        for f in state.superseded:
+            statuses[f.sha256] = SUPERSEDED
+    return statuses
+
+
+def current_files(states: dict[str, UnitState]) -> list[StoredFile]:
+    return [s.current for s in states.values() if s.current is not None]
+
+
+DATASET_LEADING = ("ma_cdcs", "ten_cdcs", "khoi", "xa_thi_tran", "giai_doan", "so_nguoi_tham_gia")
+DATASET_SOURCE = ("tep_nguon", "sha256_nguon", "trang_nguon", "dong_nguon")
+
+
+def dataset(states: dict[str, UnitState], rows: Sequence[StoredRow], form: Form, settings: Settings) -> pd.DataFrame:
+    """One row per initiative of the current submissions, with its unit, phase and source."""
+    by_sha = {s.current.sha256: s for s in states.values() if s.current is not None}
+    records: list[dict[str, Any]] = []
+    for row in rows:
+        state = by_sha.get(row.sha256)
+        if state is None or state.current is None:
+            continue
+        values = decode_row(row.data, form)
+        registered = values.get("ngay_dang_ky")
+        phase = settings.programme.phase_of(registered) if isinstance(registered, dt.date) else None
+        records.append(
+            {
+                "ma_cdcs": state.code,
+                "ten_cdcs": state.name,
+                "khoi": state.sector,
+                "xa_thi_tran": state.commune,
+                "giai_doan": phase.name if phase else None,
+                "so_nguoi_tham_gia": len(participants(values.get("tac_gia"), values.get("dong_tac_gia"))),
+                **{f.key: values.get(f.key) for f in form.initiative},
+                "tep_nguon": state.current.name,
+                "sha256_nguon": row.sha256,
+                "trang_nguon": row.sheet,
+                "dong_nguon": row.row,
+            }
+        )
+    columns = [*DATASET_LEADING, *(f.key for f in form.initiative), *DATASET_SOURCE]
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    for f in form.initiative:
+        if f.type == "integer":
+            frame[f.key] = frame[f.key].astype("Int64")
+        elif f.type == "date":
+            frame[f.key] = pd.to_datetime(frame[f.key]).dt.date
+    frame["so_nguoi_tham_gia"] = frame["so_nguoi_tham_gia"].astype("Int64")
+    frame["dong_nguon"] = frame["dong_nguon"].astype("Int64")
+    return frame
+
+
+def participants(author: Any, coauthors: Any) -> set[str]:
+    """The distinct people of an initiative: the author and co-authors, names normalised."""
+    names = ([author] if isinstance(author, str) else []) + split_names(coauthors)
+    return {fold(n) for n in names if fold(n)}
+
+
+def decode_row(data: dict[str, Any], form: Form) -> dict[str, Any]:
+    """A stored record with its dates back as dates."""
+    out = dict(data)
+    for f in form.initiative:
+        value = out.get(f.key)
+        if f.type == "date" and isinstance(value, str):
+            out[f.key] = dt.date.fromisoformat(value)
+    return out
+
+
+def initiative_key(data: dict[str, Any]) -> str | None:
+    title, author = data.get("ten_sang_kien"), data.get("tac_gia")
+    if isinstance(title, str) and isinstance(author, str):
+        return f"{fold(title)}|{fold(author)}"
+    return None
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed between a union's previous accepted submission and its current one."""
+
+    previous: str  # file name
+    current: str
+    added: list[str]
+    removed: list[str]
+    edited: list[tuple[str, list[str]]]  # (title, labels of the fields that changed)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.edited)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "previous": self.previous,
+            "current": self.current,
+            "added": self.added,
+            "removed": self.removed,
+            "edited": [{"title": t, "fields": fs} for t, fs in self.edited],
+        }
+
+
+def changes(
+    previous: StoredFile, current: StoredFile, previous_rows: Sequence[StoredRow], current_rows: Sequence[StoredRow],
+    form: Form,
+) -> Changes:  # fmt: skip
+    def keyed(rows: Sequence[StoredRow]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            key = initiative_key(r.data)
+            if key is not None:
+                out.setdefault(key, r.data)
+        return out
+
+    before, after = keyed(previous_rows), keyed(current_rows)
+    labels = {f.key: f.label for f in form.initiative}
+    compared = [k for k in labels if k != "stt"]
+    edited = []
+    for key in after.keys() & before.keys():
+        fields = [labels[k] for k in compared if before[key].get(k) != after[key].get(k)]
+        if fields:
+            edited.append((str(after[key]["ten_sang_kien"]), fields))
+    return Changes(
+        previous.name,
+        current.name,
+        added=sorted(str(after[k]["ten_sang_kien"]) for k in after.keys() - before.keys()),
+        removed=sorted(str(before[k]["ten_sang_kien"]) for k in before.keys() - after.keys()),
+        edited=sorted(edited),
+    )

@@ -1,0 +1,76 @@
+"""Machine-readable outputs: the findings table, the consolidated dataset and run.json.
+
+Every file is written to a temporary file and renamed. Untrusted text in a CSV can never start
+like a formula; numbers stay numbers. Returns the paths written.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.files import atomic_path
+from pipeline.findings import Finding, Severity
+from pipeline.text import neutralise_formula
+
+FINDINGS_COLUMNS = ("file", "sheet", "cell", "field", "value", "severity", "rule", "message")
+FINDINGS_HEADERS = ("Tệp", "Trang", "Ô", "Mục", "Giá trị", "Mức độ", "Mã quy tắc", "Nội dung")
+
+
+def write_findings_csv(findings: Iterable[Finding], path: Path) -> Path:
+    """Every finding, one per line, UTF-8 with BOM so that Excel opens it as is."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(FINDINGS_HEADERS)
+        for f in findings:
+            row = f.to_dict()
+            row["severity"] = Severity(row["severity"]).label
+            writer.writerow([neutralise_formula(str(row[c] or "")) for c in FINDINGS_COLUMNS])
+    return path
+
+
+def write_dataset(frame: pd.DataFrame, csv_path: Path, parquet_path: Path) -> tuple[Path, Path]:
+    """The consolidated initiatives as CSV (for Excel) and Parquet (for tools), same rows."""
+    text = frame.copy()
+    for column in text.columns:
+        if text[column].dtype == object:
+            text[column] = text[column].map(_csv_text, na_action="ignore")
+    with atomic_path(csv_path) as tmp:
+        text.to_csv(tmp, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d")
+    with atomic_path(parquet_path) as tmp:
+        frame.to_parquet(tmp, index=False)
+    return csv_path, parquet_path
+
+
+def _csv_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return neutralise_formula(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def write_json(data: dict[str, Any], path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    return path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def finding_dicts(findings: Sequence[Finding]) -> list[dict[str, Any]]:
+    return [f.to_dict() for f in findings]
