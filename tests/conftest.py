@@ -90,7 +90,10 @@ def filled(tmp_path: Path, form: Form, settings: Settings, roster: Roster) -> Ca
             record = {**form.example, "stt": r + 1, **edits}
             for c, f in enumerate(form.initiative, start=1):
                 value = record.get(f.key)
-                ws.cell(INITIATIVE_HEADER_ROW + 1 + r, c).value = None if value == "" else value
+                cell = ws.cell(INITIATIVE_HEADER_ROW + 1 + r, c)
+                cell.value = None if value == "" else value
+                if isinstance(value, str) and value.startswith("="):
+                    cell.data_type = "s"  # text that looks like a formula, as pasted or imported
         path = tmp_path / name
         wb.save(path)
         return path

@@ -35,6 +35,7 @@ def test_demo_is_deterministic_for_a_seed(tmp_path, form, settings, demo_run):
     other = build_demo(tmp_path / "other", settings, form, seed=8)
     assert again.files == first.files and again.mistakes == first.mistakes and again.silent == first.silent
     assert _records(again, form) == _records(first, form)
+    assert run(again.settings, form, again.roster).totals == run(first.settings, form, first.roster).totals
     assert _records(other, form) != _records(first, form)
 
 
@@ -96,3 +97,52 @@ def test_demo_never_writes_over_a_real_folder(tmp_path, form, settings):
     assert (real / "báo cáo.xlsx").read_bytes() == b"keep" and not (real / MARKER).exists()
     with pytest.raises(PipelineError, match="hộp thư hoặc cấu hình thật"):
         build_demo(settings.paths.inbox, settings, form)
+
+
+def test_running_again_gives_the_same_totals_and_one_correction_changes_only_its_union(demo_run, form, tmp_path):
+    import datetime as dt
+    import json
+    import os
+
+    import openpyxl
+    import pandas as pd
+
+    from pipeline.template import INITIATIVE_HEADER_ROW, UNIT_FIRST_ROW
+
+    demo, first = demo_run
+    outbox = demo.settings.paths.outbox
+    again = run(demo.settings, form, demo.roster)
+    assert again.totals == first.totals
+    assert not any(r.new for r in again.files)
+
+    before = pd.read_parquet(outbox / "du-lieu-tong-hop.parquet").groupby("ma_cdcs").size()
+    state = next(s for s in again.units.values() if s.current is not None and s.current.initiatives >= 1)
+    source = demo.settings.paths.inbox / state.current.name
+    wb = openpyxl.load_workbook(source)
+    unit_ws, rows_ws = wb[form.sheets["unit"]], wb[form.sheets["initiatives"]]
+    as_of_row = UNIT_FIRST_ROW + [f.key for f in form.unit].index("tinh_den_ngay")
+    unit_ws.cell(as_of_row, 2).value = demo.settings.as_of
+    unit_ws.cell(as_of_row + 9, 2).value = demo.settings.as_of  # "Ngày lập"
+    new_row = INITIATIVE_HEADER_ROW + 1 + state.current.initiatives
+    for col, _f in enumerate(form.initiative, start=1):
+        rows_ws.cell(new_row, col).value = rows_ws.cell(INITIATIVE_HEADER_ROW + 1, col).value
+    rows_ws.cell(new_row, 1).value = state.current.initiatives + 1
+    rows_ws.cell(new_row, 2).value = "Sáng kiến bổ sung khi gửi lại báo cáo"
+    corrected = demo.settings.paths.inbox / "bản sửa.xlsx"
+    wb.save(corrected)
+    stamp = dt.datetime.combine(demo.settings.as_of, dt.time(9)).timestamp()
+    os.utime(corrected, (stamp, stamp))
+
+    third = run(demo.settings, form, demo.roster)
+    after = pd.read_parquet(outbox / "du-lieu-tong-hop.parquet").groupby("ma_cdcs").size()
+    assert after[state.code] == before[state.code] + 1
+    assert after.drop(state.code).equals(before.drop(state.code))
+    assert third.totals["initiatives"] == first.totals["initiatives"] + 1
+    assert third.totals["units_reported"] == first.totals["units_reported"]
+    summary = json.loads((outbox / "run.json").read_text(encoding="utf-8"))
+    unit = next(u for u in summary["units"] if u["code"] == state.code)
+    assert unit["current_file"] == "bản sửa.xlsx" and state.current.name in unit["superseded_files"]
+    assert unit["changes"]["added"] == ["Sáng kiến bổ sung khi gửi lại báo cáo"]
+    statuses = {f["name"]: f["status"] for f in summary["files"]}
+    assert statuses["bản sửa.xlsx"] in ("accepted", "accepted_with_warnings")
+    assert statuses[state.current.name] == "superseded"

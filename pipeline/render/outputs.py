@@ -39,7 +39,7 @@ def write_dataset(frame: pd.DataFrame, csv_path: Path, parquet_path: Path) -> tu
     """The consolidated initiatives as CSV (for Excel) and Parquet (for tools), same rows."""
     text = frame.copy()
     for column in text.columns:
-        if text[column].dtype == object:
+        if text[column].dtype == object or pd.api.types.is_string_dtype(text[column]):
             text[column] = text[column].map(_csv_text, na_action="ignore")
     with atomic_path(csv_path) as tmp:
         text.to_csv(tmp, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d")

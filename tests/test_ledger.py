@@ -1,0 +1,301 @@
+"""The ledger: resubmissions, duplicates, incremental runs, crashes, concurrency, the dataset."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline import run as run_module
+from pipeline.ledger import LEDGER_NAME, MIGRATIONS, Ledger, LedgerError
+from pipeline.lock import BusyError, exclusive
+from pipeline.run import Status, run
+from tests.conftest import ROOT
+
+ROSTER = ROOT / "pipeline" / "demo" / "danh-sach-cdcs.csv"
+
+
+@pytest.fixture
+def period(tmp_path, settings, form, roster):
+    """An inbox and outbox, and a function that drops files in and runs the pipeline."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    s = settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox")
+
+    def drop(name: str, path: Path, received: dt.datetime = dt.datetime(2022, 6, 1, 9, 0)) -> Path:
+        target = inbox / name
+        target.write_bytes(path.read_bytes())
+        os.utime(target, (received.timestamp(), received.timestamp()))
+        return target
+
+    def go():
+        result = run(s, form, roster)
+        summary = json.loads((tmp_path / "outbox" / "run.json").read_text(encoding="utf-8"))
+        return result, summary
+
+    return drop, go, s
+
+
+def _unit(summary, code):
+    return next(u for u in summary["units"] if u["code"] == code)
+
+
+def _file(summary, name):
+    return next(f for f in summary["files"] if f["name"] == name)
+
+
+ROW_A = {"ten_sang_kien": "Sổ tay điện tử cho tổ chuyên môn", "tac_gia": "Phạm Văn Dũng"}
+ROW_B = {"ten_sang_kien": "Vườn rau sạch cho bữa ăn bán trú", "tac_gia": "Võ Thị Hạnh", "stt": 2}
+
+
+def test_a_later_submission_replaces_the_earlier_one_and_changes_are_shown(period, filled):
+    drop, go, _ = period
+    drop("lần 1.xlsx", filled(rows=[{}, ROW_B], name="a.xlsx"))
+    _, first = go()
+    assert first["totals"]["initiatives"] == 2 and first["totals"]["units_reported"] == 1
+
+    later = {"tinh_den_ngay": dt.date(2022, 6, 2), "ngay_lap": dt.date(2022, 6, 2)}
+    edited = {**ROW_B, "gia_tri_lam_loi": 9_000_000}
+    drop("lần 2.xlsx", filled(unit=later, rows=[ROW_A, edited], name="b.xlsx"), dt.datetime(2022, 6, 2, 10))
+    result, second = go()
+    assert {f["name"]: f["status"] for f in second["files"]} == {"lần 1.xlsx": "superseded", "lần 2.xlsx": "accepted"}
+    unit = _unit(second, "VT021")
+    assert unit["current_file"] == "lần 2.xlsx" and unit["superseded_files"] == ["lần 1.xlsx"]
+    assert unit["changes"] == {
+        "previous": "lần 1.xlsx",
+        "current": "lần 2.xlsx",
+        "added": [ROW_A["ten_sang_kien"]],
+        "removed": [dt_example_title()],
+        "edited": [{"title": ROW_B["ten_sang_kien"], "fields": ["Giá trị làm lợi ước tính (đồng)"]}],
+    }
+    assert second["totals"]["initiatives"] == 2  # replaced, not added
+    frame = pd.read_parquet(result.outputs["dataset_parquet"])
+    assert sorted(frame["ten_sang_kien"]) == sorted([ROW_A["ten_sang_kien"], ROW_B["ten_sang_kien"]])
+    assert set(frame["tep_nguon"]) == {"lần 2.xlsx"}
+
+
+def dt_example_title() -> str:
+    from pipeline.form import load_form
+
+    return str(load_form().example["ten_sang_kien"])
+
+
+def test_the_latest_by_data_date_wins_not_the_latest_to_arrive(period, filled):
+    drop, go, _ = period
+    later = {"tinh_den_ngay": dt.date(2022, 6, 2), "ngay_lap": dt.date(2022, 6, 2)}
+    drop("mới.xlsx", filled(unit=later, rows=[{}, ROW_B], name="a.xlsx"))
+    go()
+    drop("cũ gửi sau.xlsx", filled(rows=[{}], name="b.xlsx"), dt.datetime(2022, 6, 3))
+    _, summary = go()
+    assert _unit(summary, "VT021")["current_file"] == "mới.xlsx"
+    assert _file(summary, "cũ gửi sau.xlsx")["status"] == "superseded"
+    assert summary["totals"]["initiatives"] == 2
+
+
+def test_a_rejected_correction_keeps_the_accepted_data_and_is_reported(period, filled):
+    drop, go, _s = period
+    drop("đúng.xlsx", filled(rows=[{}, ROW_B], name="a.xlsx"))
+    _, first = go()
+    later = {"tinh_den_ngay": dt.date(2022, 6, 2), "ngay_lap": dt.date(2022, 6, 2)}
+    drop("sửa sai.xlsx", filled(unit=later, rows=[{"tac_gia": "An"}], name="b.xlsx"), dt.datetime(2022, 6, 2))
+    _, second = go()
+    assert _file(second, "sửa sai.xlsx")["status"] == "rejected"
+    unit = _unit(second, "VT021")
+    assert unit["current_file"] == "đúng.xlsx" and unit["latest_file_rejected"] == "sửa sai.xlsx"
+    assert second["totals"] == first["totals"]
+
+
+def test_the_same_file_again_changes_nothing_and_is_not_read_again(period, filled, monkeypatch):
+    drop, go, _ = period
+    good = filled(rows=[{}])
+    drop("báo cáo.xlsx", good)
+    _, first = go()
+    read = []
+    original = run_module.read_books
+    monkeypatch.setattr(run_module, "read_books", lambda subs, *a, **k: read.extend(subs) or original(subs, *a, **k))
+    drop("báo cáo (1).xlsx", good)  # the same attachment saved twice
+    _, second = go()
+    assert read == []
+    assert _file(second, "báo cáo (1).xlsx")["status"] == "duplicate"
+    assert second["totals"] == first["totals"]
+    with Ledger(period[2].paths.outbox / LEDGER_NAME) as ledger:
+        assert len(ledger.files()) == 1 and len(ledger.runs()) == 2
+
+
+def test_an_incremental_run_reads_and_validates_only_the_new_file(period, filled, monkeypatch):
+    drop, go, _ = period
+    for i, code in enumerate(("VT021", "VT030", "VT031")):
+        drop(f"{code}.xlsx", filled(rows=[{**ROW_A, "tac_gia": f"Tác Giả {i}"}], name=f"{code}.xlsx", code=code))
+    go()
+    read, validated = [], []
+    original_read, original_check = run_module.read_books, run_module.check_books
+    monkeypatch.setattr(
+        run_module, "read_books", lambda subs, *a, **k: read.extend(subs) or original_read(subs, *a, **k)
+    )
+    monkeypatch.setattr(
+        run_module, "check_books", lambda subs, *a, **k: validated.extend(subs) or original_check(subs, *a, **k)
+    )
+    # A fourth union sends the same initiative as VT021 did earlier: the rule across files still sees it.
+    drop("VT032.xlsx", filled(rows=[{**ROW_A, "tac_gia": "Tác Giả 0"}], name="VT032.xlsx", code="VT032"))
+    _result, summary = go()
+    assert [s.name for s in read] == ["VT032.xlsx"] and [s.name for s in validated] == ["VT032.xlsx"]
+    assert [f["name"] for f in summary["files"] if f["new"]] == ["VT032.xlsx"]
+    (warning,) = _file(summary, "VT032.xlsx")["findings"]
+    assert warning["rule"] == "duplicate-initiative" and 'tệp "VT021.xlsx" (ô Sáng kiến!B4)' in warning["message"]
+    assert summary["totals"]["initiatives"] == 4
+    assert set(summary["stages"]) >= {"intake", "read", "validate", "ledger", "merge", "feedback", "outputs"}
+
+
+def test_an_exception_mid_run_leaves_the_ledger_whole_and_the_next_run_completes(period, filled, monkeypatch):
+    drop, go, s = period
+    for code in ("VT021", "VT030", "VT031"):
+        drop(f"{code}.xlsx", filled(rows=[{**ROW_A, "tac_gia": f"Người {code}"}], name=f"{code}.xlsx", code=code))
+    calls = []
+    original = Ledger.add_file
+
+    def failing(self, run_id, new):
+        calls.append(new.name)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return original(self, run_id, new)
+
+    monkeypatch.setattr(Ledger, "add_file", failing)
+    with pytest.raises(OSError):
+        go()
+    with Ledger(s.paths.outbox / LEDGER_NAME) as ledger:
+        assert [f.name for f in ledger.files()] == ["VT021.xlsx"]
+    monkeypatch.setattr(Ledger, "add_file", original)
+    _, summary = go()
+    assert summary["totals"]["initiatives"] == 3 and summary["totals"]["units_reported"] == 3
+    with Ledger(s.paths.outbox / LEDGER_NAME) as ledger:
+        assert [r["status"] for r in ledger.runs()] == ["interrupted", "done"]
+
+
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+from pipeline.config import load_settings
+from pipeline.form import load_form
+from pipeline.ledger import Ledger
+from pipeline.roster import load_roster
+from pipeline.run import run
+
+inbox, outbox, roster_path, config = map(Path, sys.argv[1:5])
+mode = sys.argv[5]
+done = []
+original = Ledger.add_file
+
+def add_file(self, run_id, new):
+    if len(done) == 2:
+        if mode == "inside":  # killed in the middle of the third file's transaction
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("INSERT INTO runs (started_at, as_of, inbox, status) VALUES ('x', 'x', 'x', 'running')")
+        os.kill(os.getpid(), signal.SIGKILL)
+    original(self, run_id, new)
+    done.append(new.name)
+
+Ledger.add_file = add_file
+form = load_form()
+settings = load_settings(config).with_paths(inbox=inbox, outbox=outbox)
+run(settings, form, load_roster(roster_path, form))
+"""
+
+
+@pytest.mark.parametrize("mode", ["between", "inside"])
+def test_a_run_killed_with_sigkill_is_followed_by_a_clean_run(period, filled, tmp_path, mode):
+    if sys.platform == "win32":
+        pytest.fail("SIGKILL is POSIX; this test runs in CI on Linux")
+    drop, go, s = period
+    codes = ("VT021", "VT030", "VT031", "VT032", "VT033")
+    for code in codes:
+        drop(f"{code}.xlsx", filled(rows=[{**ROW_A, "tac_gia": f"Người {code}"}], name=f"{code}.xlsx", code=code))
+    args = [str(s.paths.inbox), str(s.paths.outbox), str(ROSTER), str(ROOT / "pipeline.toml"), mode]
+    child = subprocess.run([sys.executable, "-c", KILLER, *args], cwd=ROOT, capture_output=True, timeout=300)
+    assert child.returncode == -9, child.stderr.decode()
+    db = sqlite3.connect(s.paths.outbox / LEDGER_NAME)
+    assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 2
+    assert db.execute("SELECT COUNT(*) FROM runs WHERE inbox = 'x'").fetchone()[0] == 0
+    db.close()
+    assert not (s.paths.outbox / "run.json").exists()
+
+    _, summary = go()  # the next run: no lock left behind, the rest read, nothing counted twice
+    assert summary["totals"]["initiatives"] == len(codes) and summary["totals"]["units_reported"] == len(codes)
+    assert sorted(f["name"] for f in summary["files"]) == sorted(f"{c}.xlsx" for c in codes)
+    assert sum(f["new"] for f in summary["files"]) == 3
+    frame = pd.read_parquet(s.paths.outbox / "du-lieu-tong-hop.parquet")
+    assert len(frame) == len(codes) and frame["sha256_nguon"].is_unique
+
+
+def test_a_second_run_at_the_same_time_refuses_and_corrupts_nothing(period, filled):
+    drop, go, s = period
+    drop("a.xlsx", filled(rows=[{}]))
+    _, first = go()
+    drop("b.xlsx", filled(rows=[ROW_A], name="b.xlsx", code="VT030"))
+    with exclusive(s.paths.outbox), pytest.raises(BusyError) as info:
+        go()
+    assert "Một lần chạy khác đang dùng sổ theo dõi" in str(info.value) and info.value.exit_code == 6
+    with Ledger(s.paths.outbox / LEDGER_NAME) as ledger:
+        assert len(ledger.files()) == 1 and [r["status"] for r in ledger.runs()] == ["done"]
+    _, second = go()
+    assert second["totals"]["initiatives"] == first["totals"]["initiatives"] + 1
+
+
+def test_dataset_holds_each_initiative_once_with_its_source_and_no_formula(period, filled):
+    drop, go, _ = period
+    payload = {"ten_sang_kien": '=HYPERLINK("http://x";"bấm") mẫu', "tom_tat": "+cmd|' /C calc'!A0 và nội dung dài"}
+    drop("VT021.xlsx", filled(rows=[{}, {**ROW_A, **payload}]))
+    result, summary = go()
+    frame = pd.read_parquet(result.outputs["dataset_parquet"])
+    assert len(frame) == 2 == summary["totals"]["initiatives"]
+    assert list(frame["dong_nguon"]) == [4, 5] and set(frame["trang_nguon"]) == {"Sáng kiến"}
+    assert frame["gia_tri_lam_loi"].dtype == "Int64" and frame["gia_tri_lam_loi"].iloc[0] == 15_000_000
+    assert frame["ten_sang_kien"].iloc[1] == payload["ten_sang_kien"]  # the data as sent
+    assert list(frame["giai_doan"]) == ["Giai đoạn 1", "Giai đoạn 1"]
+    text = result.outputs["dataset_csv"].read_bytes()
+    assert text.startswith(b"\xef\xbb\xbf")
+    csv = pd.read_csv(result.outputs["dataset_csv"], encoding="utf-8-sig", dtype=str)
+    assert csv["ten_sang_kien"].iloc[1].startswith("'=HYPERLINK")
+    assert csv["tom_tat"].iloc[1].startswith("'+cmd")
+    assert csv["gia_tri_lam_loi"].iloc[0] == "15000000" and csv["ngay_ap_dung"].iloc[0] == "2022-03-15"
+
+
+def test_ledger_schema_is_versioned_and_a_newer_ledger_is_refused(tmp_path):
+    path = tmp_path / LEDGER_NAME
+    with Ledger(path) as ledger:
+        assert ledger.version == len(MIGRATIONS)
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    with pytest.raises(LedgerError, match="phiên bản mới hơn"):
+        Ledger(path)
+
+
+def test_completeness_and_timeliness_against_the_roster(period, filled):
+    drop, go, _s = period
+    drop("đúng hạn.xlsx", filled(rows=[{}]), dt.datetime(2022, 6, 3, 16, 0))
+    drop("trễ.xlsx", filled(rows=[ROW_A], name="b.xlsx", code="VT030"), dt.datetime(2022, 6, 4, 8, 0))
+    drop("sai.xlsx", filled(rows=[{"tac_gia": "An"}], name="c.xlsx", code="VT031"))
+    _, summary = go()
+    reporting = {u["code"]: u["reporting"] for u in summary["units"]}
+    assert (reporting["VT021"], reporting["VT030"], reporting["VT031"], reporting["VT001"]) == (
+        "on_time",
+        "late",
+        "rejected",
+        "missing",
+    )
+    totals = summary["totals"]
+    assert (totals["units_on_time"], totals["units_late"], totals["units_rejected"], totals["units_missing"]) == (
+        1,
+        1,
+        1,
+        64,
+    )
+    assert totals["units_in_roster"] == 67 and totals["units_reported"] == 2
+    assert Status.SUPERSEDED.label == "Đã có bản mới hơn"
