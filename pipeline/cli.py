@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import __version__
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.errors import PipelineError
 from pipeline.merge import Reporting
 
 _ARGPARSE_WORDS = {
@@ -336,11 +336,7 @@ def _print_run(result: Any, settings: Any) -> None:
 def _cmd_check(args: argparse.Namespace) -> int:
     from pipeline.run import process
 
-    try:
-        settings = _settings(args)
-    except ConfigError:
-        raise
-    form = _form()
+    settings, form = _settings(args), _form()
     missing = [str(p) for p in args.files if not p.is_file()]
     if missing:
         raise PipelineError("Không tìm thấy tệp: " + ", ".join(missing))

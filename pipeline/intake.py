@@ -143,11 +143,15 @@ def _cfb_kind(path: Path) -> str:
     return "unknown"
 
 
+def archived_path(archive_dir: Path, sha256: str, name: str) -> Path:
+    """Where the archive keeps a file: named by its hash, with the extension it arrived with."""
+    return archive_dir / f"{sha256}{Path(name).suffix.lower()[:8]}"
+
+
 def archive(submission: Submission, archive_dir: Path) -> Path:
     """An untouched copy of the original, named by its hash, written once."""
     archive_dir.mkdir(parents=True, exist_ok=True)
-    suffix = submission.path.suffix.lower()[:8]
-    target = archive_dir / f"{submission.sha256}{suffix}"
+    target = archived_path(archive_dir, submission.sha256, submission.path.name)
     if not target.exists():
         tmp = target.with_name(f".tmp-{target.name}")
         shutil.copyfile(submission.path, tmp)

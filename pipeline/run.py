@@ -21,7 +21,7 @@ from typing import Any
 from pipeline.config import Settings
 from pipeline.findings import Code, Finding, Location, Severity, make
 from pipeline.form import Form
-from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, fingerprint, scan_inbox
+from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, archived_path, fingerprint, scan_inbox
 from pipeline.isolate import read_books
 from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile
 from pipeline.lock import exclusive
@@ -35,6 +35,7 @@ from pipeline.merge import (
     dataset,
     file_statuses,
     initiative_key,
+    participants,
     unit_states,
 )
 from pipeline.read import WorkbookData
@@ -328,7 +329,7 @@ def _file_results(
 ) -> list[FileResult]:
     out = []
     for f in stored:
-        original = history / ARCHIVE_DIR / f"{f.sha256}{Path(f.name).suffix.lower()[:8]}"
+        original = archived_path(history / ARCHIVE_DIR, f.sha256, f.name)
         out.append(
             FileResult(
                 f.name,
@@ -400,8 +401,6 @@ def _write_pending_feedback(files: Sequence[FileResult], out_dir: Path, settings
 
 
 def totals(states: dict[str, UnitState], frame: Any, roster: Roster | None, settings: Settings) -> dict[str, Any]:
-    from pipeline.merge import participants
-
     in_roster = [s for s in states.values() if s.in_roster]
     reported = [s for s in in_roster if s.current is not None]
     people = {
