@@ -95,8 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run",
         parents=[common, paths],
-        help="kiểm tra mọi tệp trong thư mục nhận và ghi kết quả",
-        description="Đọc và kiểm tra mọi tệp trong thư mục nhận, lưu bản gốc và ghi kết quả vào thư mục kết quả.",
+        help="kiểm tra các tệp mới trong thư mục nhận, ghi sổ theo dõi và dữ liệu tổng hợp",
+        description=(
+            "Đọc và kiểm tra các tệp mới trong thư mục nhận (tệp đã kiểm tra ở lần trước không đọc lại), "
+            "lưu bản gốc, ghi vào sổ theo dõi, rồi ghi lại mọi kết quả: danh sách lỗi, phản hồi cho từng CĐCS, "
+            "dữ liệu tổng hợp và run.json."
+        ),
     )
     p.set_defaults(handler=_cmd_run)
 
