@@ -1,8 +1,8 @@
 """The command line: parse options, call the library, print in Vietnamese, choose the exit code.
 
 Exit codes: 0 the command worked (also when some files were rejected); 1 an operational failure;
-2 a usage mistake; 3 a configuration error; 4 a roster error; 5 a stage this version does not
-provide yet. Tracebacks are shown only with --debug.
+2 a usage mistake; 3 a configuration error; 4 a roster error; 6 another run holds the ledger;
+130 interrupted. Tracebacks are shown only with --debug.
 """
 
 from __future__ import annotations
