@@ -83,3 +83,24 @@ def test_every_rule_code_is_documented_in_the_readme():
     assert set(MESSAGES) == set(Code)
     missing = [code.value for code in Code if f"`{code.value}`" not in readme]
     assert not missing
+
+
+def test_every_package_and_template_is_installed_by_pip():
+    """`pip install .` (the Windows way) must ship every subpackage and the report templates."""
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    packages = set(config["packages"])
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "pipeline").rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    }
+    assert found <= packages and "schemas" in packages
+    assert config["package-dir"]["pipeline.templates"] == "templates"
+    shipped = config["package-data"]["pipeline.templates"]
+    for template in (ROOT / "templates").iterdir():
+        if template.suffix in (".j2", ".docx"):
+            assert f"*{template.suffix}" in shipped
