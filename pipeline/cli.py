@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import shutil
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
             "dữ liệu tổng hợp và run.json."
         ),
     )
+    p.add_argument("--pdf", action="store_true", help="xuất thêm báo cáo dạng PDF (cần LibreOffice)")
     p.set_defaults(handler=_cmd_run)
 
     p = sub.add_parser(
@@ -254,22 +256,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not settings.paths.inbox.is_dir():
         raise PipelineError(f'Không tìm thấy thư mục nhận tệp "{settings.paths.inbox}".')
     roster = _roster(settings, form, required=True)
-    result = _run_with_progress(settings, form, roster)
-    _print_run(result, settings)
+    result = _run_with_progress(settings, form, roster, pdf=args.pdf)
+    _print_run(result, settings, pdf=args.pdf)
     return 0
 
 
-def _run_with_progress(settings: Any, form: Any, roster: Any) -> Any:
+def _run_with_progress(settings: Any, form: Any, roster: Any, pdf: bool = False) -> Any:
     from pipeline.intake import scan_inbox
     from pipeline.run import run
 
     files, _ = scan_inbox(settings.paths.inbox)
     with _progress(len(files), "Đang đọc tệp") as bar:
         task = bar.add_task("", total=len(files))
-        return run(settings, form, roster, progress=lambda name: bar.update(task, advance=1, description=name))
+        return run(settings, form, roster, progress=lambda name: bar.update(task, advance=1, description=name), pdf=pdf)
 
 
-def _print_run(result: Any, settings: Any) -> None:
+def _print_run(result: Any, settings: Any, pdf: bool = False) -> None:
     from rich.table import Table
 
     from pipeline.findings import Severity
@@ -334,7 +336,19 @@ def _print_run(result: Any, settings: Any) -> None:
         )
     console.print(f"Tóm tắt cho máy đọc: {outputs['run_json']}")
     console.print(f"Sổ theo dõi các lần nộp: {outputs['ledger']}; bản gốc các tệp: {outputs['archive']}")
-    console.print("Chưa có ở phiên bản này: báo cáo tổng hợp gửi LĐLĐ tỉnh (DOCX, HTML, Excel).")
+    if "report_docx" in outputs:
+        console.print()
+        console.print("Báo cáo tổng hợp gửi LĐLĐ tỉnh:", style="bold")
+        console.print(f"  Văn bản Word (để sửa, ký, đóng dấu): {outputs['report_docx']}")
+        if "report_pdf" in outputs:
+            console.print(f"  Bản PDF: {outputs['report_pdf']}")
+        elif pdf:
+            console.print(
+                "  Chưa xuất được bản PDF (máy chưa cài LibreOffice, hoặc chuyển đổi bị lỗi). "
+                "Có thể mở tệp Word và lưu thành PDF."
+            )
+        console.print(f"  Trang web (xem trên điện thoại, in được): {outputs['report_html']}")
+        console.print(f"  Bảng tính Excel (các bảng, biểu đồ, dữ liệu): {outputs['report_xlsx']}")
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -384,8 +398,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"Đã tạo {len(demo.files)} tệp trong hộp thư mẫu {demo.settings.paths.inbox} "
         f"({len(demo.silent)} CĐCS không nộp: {', '.join(demo.silent)})."
     )
-    result = _run_with_progress(demo.settings, form, demo.roster)
-    _print_run(result, demo.settings)
+    pdf = shutil.which("soffice") is not None or shutil.which("libreoffice") is not None
+    result = _run_with_progress(demo.settings, form, demo.roster, pdf=pdf)
+    _print_run(result, demo.settings, pdf=pdf)
     console.print()
     console.print(f"Biểu mẫu riêng của các CĐCS: {demo.folder / TEMPLATES_DIR}")
     console.print(f"Kết quả chạy thử: {demo.settings.paths.outbox}")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Settings
+from pipeline.figures import compute
 from pipeline.findings import Code, Finding, Location, Severity, make
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, archived_path, fingerprint, scan_inbox
@@ -40,6 +41,7 @@ from pipeline.merge import (
 )
 from pipeline.read import WorkbookData
 from pipeline.render.outputs import write_dataset, write_findings_csv, write_json
+from pipeline.render.report import write_reports
 from pipeline.roster import Roster
 from pipeline.validate import ContextRow, validate
 
@@ -122,7 +124,15 @@ class _Stages:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 4)
 
 
-def run(settings: Settings, form: Form, roster: Roster | None, progress: Progress | None = None) -> RunResult:
+def run(
+    settings: Settings,
+    form: Form,
+    roster: Roster | None,
+    progress: Progress | None = None,
+    *,
+    pdf: bool = False,
+) -> RunResult:
+    """The whole inbox through every stage; the report too when there is a roster (PDF on request)."""
     inbox, outbox, history = settings.paths.inbox, settings.paths.outbox, settings.paths.history_dir
     stage = _Stages()
     with exclusive(history), Ledger(history / LEDGER_NAME) as ledger:
@@ -174,6 +184,10 @@ def run(settings: Settings, form: Form, roster: Roster | None, progress: Progres
             )
             result.totals = totals(states, frame, roster, settings)
             result.outputs["run_json"] = outbox / RUN_JSON
+        if roster is not None:
+            with stage("report"):
+                figures = compute(states, frame, roster, settings, form, sources=stored, findings=ledger.findings())
+                result.outputs.update(write_reports(outbox, figures, frame, result, settings, form, pdf=pdf))
         result.stages = stage.seconds
         write_json(run_summary(result, run_id), outbox / RUN_JSON)
         ledger.finish_run(run_id)

@@ -1,0 +1,51 @@
+"""The consolidated report in every format: DOCX (the official document), HTML, XLSX, and PDF.
+
+`write_reports` renders one `Figures` into the outbox and returns the paths written. The PDF comes
+from the DOCX through LibreOffice when asked for; without LibreOffice it is simply not written and
+the caller says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from pipeline.config import Settings
+from pipeline.figures import Figures
+from pipeline.form import Form
+
+if TYPE_CHECKING:
+    from pipeline.run import RunResult
+
+REPORT_STEM = "bao-cao-tong-hop"
+
+
+def write_reports(
+    outbox: Path,
+    figures: Figures,
+    frame: pd.DataFrame,
+    result: RunResult,
+    settings: Settings,
+    form: Form,
+    *,
+    pdf: bool = False,
+) -> dict[str, Path]:
+    from pipeline.render.docx import ConversionError, docx_to_pdf, write_report_docx
+    from pipeline.render.html import write_report_html
+    from pipeline.render.xlsx import write_report_xlsx
+
+    written = {
+        "report_docx": write_report_docx(outbox / f"{REPORT_STEM}.docx", figures, settings),
+        "report_html": write_report_html(outbox / f"{REPORT_STEM}.html", figures, settings),
+        "report_xlsx": write_report_xlsx(outbox / f"{REPORT_STEM}.xlsx", figures, frame, result, settings, form),
+    }
+    if pdf:
+        # A failed conversion costs the PDF only: the DOCX it comes from is there to print.
+        with contextlib.suppress(ConversionError):
+            converted = docx_to_pdf(written["report_docx"], outbox)
+            if converted is not None:
+                written["report_pdf"] = converted
+    return written

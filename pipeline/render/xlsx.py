@@ -1,0 +1,846 @@
+"""The consolidated report as an Excel workbook: the report's tables, native charts, the data behind them.
+
+`write_report_xlsx` writes one workbook (atomically) with xlsxwriter:
+
+- "Chỉ tiêu" (Bảng 1, then the section I activities and the commendations received), "Theo khối"
+  (Bảng 2), "Theo lĩnh vực" (Bảng 3), "Theo loại giải pháp" (Bảng 4), "Tiêu biểu" (Appendix II),
+  "Biểu đồ" (the charts), "Theo đơn vị" (Appendix I, a subtotal per sector and a grand total),
+  "Chưa báo cáo" (Appendix III), "Tình hình nộp" (every union's reporting status), "Sáng kiến"
+  (every row of the consolidated dataset, with filters and frozen headers), "Lỗi" (every finding),
+  "Nguồn" (the files the figures come from, with their SHA-256) and "Số liệu biểu đồ" (the charts'
+  series).
+
+Numbers are real numbers with number formats ('#,##0', '0.0%', 'dd/mm/yyyy'), so that they can be
+summed and sorted; totals are the figures' own totals written as values (the workbook holds no
+formula at all). Every piece of text, all of it untrusted, is written with `write_string`, and the
+workbook is opened with the options that stop xlsxwriter turning strings into formulas, links or
+numbers. Text that starts like a formula ("=", "+", "-", "@") also gets Excel's quote prefix, so
+that editing the cell in Excel later cannot turn it into one; the text itself is kept as typed.
+Each sheet has a title with the as-of date and prints on A4 landscape with its header row repeated,
+in Times New Roman.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Settings
+from pipeline.figures import (
+    INITIATIVES_PER_MEMBER,
+    MEMBERS_WITH_INITIATIVE,
+    YES,
+    Figures,
+    PhaseProgress,
+    ShareTable,
+    Tally,
+    TargetRow,
+)
+from pipeline.files import atomic_path
+from pipeline.form import Form
+from pipeline.merge import UnitState
+from pipeline.render import numbers
+from pipeline.render.outputs import FINDINGS_COLUMNS, FINDINGS_HEADERS
+
+if TYPE_CHECKING:  # pipeline.run may come to import this module
+    from pipeline.run import RunResult
+
+FONT = "Times New Roman"
+TITLE_ROW, SUBTITLE_ROW, NOTE_ROW, HEADER_ROW = 0, 1, 2, 3  # 0-based; the first table's header is Excel row 4
+FIRST_ROW = HEADER_ROW + 1
+EXCEL_TEXT_MAX = 32_767
+LINE_HEIGHT, MAX_LINES = 13.5, 30  # points per line of 11 pt text; Excel's row height limit is 409 points
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+WORKBOOK_OPTIONS = {
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+    "default_format_properties": {"font_name": FONT, "font_size": 11},
+}
+
+SHEETS = {
+    "targets": "Chỉ tiêu",
+    "sectors": "Theo khối",
+    "fields": "Theo lĩnh vực",
+    "kinds": "Theo loại giải pháp",
+    "outstanding": "Tiêu biểu",
+    "charts": "Biểu đồ",
+    "units": "Theo đơn vị",
+    "gaps": "Chưa báo cáo",
+    "reporting": "Tình hình nộp",
+    "dataset": "Sáng kiến",
+    "findings": "Lỗi",
+    "sources": "Nguồn",
+    "chart_data": "Số liệu biểu đồ",
+}
+
+# The dataset's own columns (the initiative columns take the form's labels).
+DATASET_LABELS = {
+    "ma_cdcs": "Mã CĐCS",
+    "ten_cdcs": "Tên công đoàn cơ sở",
+    "khoi": "Khối",
+    "xa_thi_tran": "Xã, thị trấn",
+    "giai_doan": "Giai đoạn",
+    "so_nguoi_tham_gia": "Số người tham gia",
+    "tep_nguon": "Tệp nguồn",
+    "sha256_nguon": "SHA-256 của tệp nguồn",
+    "trang_nguon": "Trang trong tệp nguồn",
+    "dong_nguon": "Dòng trong tệp nguồn",
+}
+DATASET_KINDS = {"so_nguoi_tham_gia": "int", "dong_nguon": "int"}
+DATASET_WIDTHS = {
+    "ma_cdcs": 9, "ten_cdcs": 32, "khoi": 18, "xa_thi_tran": 16, "giai_doan": 12, "so_nguoi_tham_gia": 10,
+    "tep_nguon": 22, "sha256_nguon": 20, "trang_nguon": 12, "dong_nguon": 9,
+}  # fmt: skip
+
+# Bảng 2 and Appendix I: (header, Tally attribute, kind, width).
+TALLY_COLUMNS = (
+    ("Số CĐCS", "units", "int", 8),
+    ("Số CĐCS đã báo cáo", "units_reported", "int", 10),
+    ("Số CĐCS có sáng kiến", "units_with_initiatives", "int", 10),
+    ("Số đoàn viên", "members", "int", 10),
+    ("Số người tham gia sáng kiến", "participants", "int", 11),
+    ("Số sáng kiến", "initiatives", "int", 9),
+    ("Tỷ lệ đoàn viên tham gia", "rate_members", "pct", 11),
+    ("Tỷ lệ sáng kiến / đoàn viên", "rate_initiatives", "pct", 11),
+    ("Số sáng kiến đã lên Cổng", "uploaded", "int", 10),
+    ("Giá trị làm lợi (đồng)", "benefit", "money", 16),
+)
+RATE_ATTRS = {MEMBERS_WITH_INITIATIVE: "rate_members", INITIATIVES_PER_MEMBER: "rate_initiatives"}
+
+VERDICT = {True: "Đạt", False: "Chưa đạt"}
+IN_PROGRESS, NOT_STARTED = "Đang thực hiện", "Chưa bắt đầu"
+NO = "Chưa"
+
+_NUM_FORMATS = {
+    "text": None,
+    "int": "#,##0",
+    "money": "#,##0",
+    "pct": "0.0%",
+    "date": "dd/mm/yyyy",
+    "datetime": "dd/mm/yyyy hh:mm",
+}
+_ROW_STYLES: dict[str, dict[str, Any]] = {
+    "body": {},
+    "subtotal": {"bold": True, "bg_color": "#F2F2F2"},
+    "total": {"bold": True, "bg_color": "#DDEBF7"},
+}
+_CHART_FONT = {"name": FONT, "size": 10}
+NUMBERS = (int, float, np.integer, np.floating)
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    width: float
+    kind: str = "text"  # text | int | money | pct | date | datetime
+
+
+def write_report_xlsx(
+    path: Path, figures: Figures, frame: pd.DataFrame, result: RunResult, settings: Settings, form: Form
+) -> Path:
+    """The report's workbook at `path`, written to a temporary file and renamed; returns `path`."""
+    import xlsxwriter
+
+    with atomic_path(path) as tmp, xlsxwriter.Workbook(str(tmp), WORKBOOK_OPTIONS) as wb:  # closed even on error
+        wb.set_properties(
+            {
+                "title": f"Báo cáo kết quả {settings.programme.name}",
+                "subject": f"Số liệu tính đến ngày {numbers.date(figures.as_of)}",
+                "author": settings.organisation.full_name,
+                "company": settings.organisation.full_name,
+            }
+        )
+        book = _Book(wb, figures, settings)
+        sheets = {key: wb.add_worksheet(name) for key, name in SHEETS.items()}
+        _targets(book, sheets["targets"], figures, settings)
+        _sectors(book, sheets["sectors"], figures)
+        _shares(book, sheets["fields"], "Bảng 3. Sáng kiến theo lĩnh vực", figures.by_field)
+        _shares(book, sheets["kinds"], "Bảng 4. Sáng kiến theo loại giải pháp", figures.by_kind)
+        _outstanding(book, sheets["outstanding"], figures)
+        _units(book, sheets["units"], figures)
+        _gaps(book, sheets["gaps"], figures)
+        _reporting(book, sheets["reporting"], figures, result.units)
+        _dataset(book, sheets["dataset"], frame, form)
+        _findings(book, sheets["findings"], result)
+        _sources(book, sheets["sources"], figures)
+        _charts(book, sheets["charts"], sheets["chart_data"], figures)
+        for ws in sheets.values():
+            book.fit_rows(ws)
+        sheets["targets"].activate()
+    return path
+
+
+# --- cells and sheets --------------------------------------------------------------------------------
+
+
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value == ""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _lines(text: str, per_line: float) -> int:
+    """The lines a wrapped cell takes: words laid out greedily, `per_line` characters a line."""
+    lines = 0
+    for paragraph in text.split("\n"):
+        lines += 1
+        used = 0
+        for word in paragraph.split():
+            if used and used + 1 + len(word) > per_line:
+                lines += 1
+                used = 0
+            if used:
+                used += 1
+            used += len(word)
+            while used > per_line:  # a word longer than the line breaks anywhere
+                lines += 1
+                used -= math.floor(per_line) or 1
+    return lines
+
+
+class _Book:
+    """The workbook, its formats (made once each) and the sheet furniture."""
+
+    def __init__(self, wb: Any, figures: Figures, settings: Settings) -> None:
+        self.wb = wb
+        self.subtitle = f"{settings.organisation.full_name} – Số liệu tính đến ngày {numbers.date(figures.as_of)}"
+        self._formats: dict[tuple[Any, ...], Any] = {}
+        self._widths: dict[str, dict[int, float]] = {}  # sheet -> column -> width
+        self._lines: dict[str, dict[int, int]] = {}  # sheet -> row -> lines of its tallest wrapped cell
+        self.title = wb.add_format({"font_name": FONT, "font_size": 14, "bold": True})
+        self.heading = wb.add_format({"font_name": FONT, "font_size": 12, "bold": True})
+        self.italic = wb.add_format({"font_name": FONT, "font_size": 11, "italic": True})
+        self.header = wb.add_format(
+            {
+                "font_name": FONT,
+                "font_size": 11,
+                "bold": True,
+                "text_wrap": True,
+                "align": "center",
+                "valign": "vcenter",
+                "border": 1,
+                "bg_color": "#DDEBF7",
+            }
+        )
+
+    def fmt(self, kind: str, style: str = "body", wrap: bool = True, quote: bool = False, border: bool = True) -> Any:
+        key = (kind, style, wrap, quote, border)
+        if key not in self._formats:
+            props: dict[str, Any] = {"font_name": FONT, "font_size": 11, "valign": "top", "border": int(border)}
+            props.update(_ROW_STYLES[style])
+            if _NUM_FORMATS[kind]:
+                props["num_format"] = _NUM_FORMATS[kind]
+            if kind == "text":
+                props["text_wrap"] = wrap
+                props["quote_prefix"] = quote
+            elif kind in ("date", "datetime"):
+                props["align"] = "center"
+            self._formats[key] = self.wb.add_format(props)
+        return self._formats[key]
+
+    def put(self, ws: Any, row: int, col: int, value: Any, kind: str = "text", style: str = "body") -> None:
+        """One cell as data: text is always a string, numbers numbers, dates dates; never a formula."""
+        if _blank(value):
+            ws.write_blank(row, col, None, self.fmt(kind, style))
+        elif kind == "text" or isinstance(value, str):
+            self.text(ws, row, col, str(value), style)
+        elif kind in ("date", "datetime"):
+            ws.write_datetime(row, col, value, self.fmt(kind, style))
+        else:
+            ws.write_number(row, col, float(value), self.fmt(kind, style))
+
+    def text(self, ws: Any, row: int, col: int, value: str, style: str = "body", wrap: bool = True) -> None:
+        if len(value) > EXCEL_TEXT_MAX:
+            value = value[: EXCEL_TEXT_MAX - 1] + "…"
+        ws.write_string(row, col, value, self.fmt("text", style, wrap, value.startswith(FORMULA_START)))
+        if wrap:
+            self._wrapped(ws, row, col, value, bold=style != "body")
+
+    def width(self, ws: Any, col: int, width: float) -> None:
+        ws.set_column(col, col, width)
+        self._widths.setdefault(ws.name, {})[col] = width
+
+    def _wrapped(self, ws: Any, row: int, col: int, value: str, bold: bool) -> None:
+        """Remember how many lines a wrapped cell takes: Excel works row heights out, LibreOffice does not."""
+        width = self._widths.get(ws.name, {}).get(col)
+        if width is None:
+            return
+        lines = _lines(value, width * (0.92 if bold else 1.05))  # erring on the tall side
+        if lines > 1:
+            rows = self._lines.setdefault(ws.name, {})
+            rows[row] = max(rows.get(row, 1), min(lines, MAX_LINES))
+
+    def fit_rows(self, ws: Any) -> None:
+        """Each row with wrapped text as tall as its text."""
+        for row, lines in self._lines.get(ws.name, {}).items():
+            ws.set_row(row, LINE_HEIGHT * lines + 2)
+
+    def row(self, ws: Any, row: int, values: Sequence[Any], columns: Sequence[Column], style: str = "body") -> None:
+        for col, (value, column) in enumerate(zip(values, columns, strict=True)):
+            self.put(ws, row, col, value, column.kind, style)
+
+    def sheet(self, ws: Any, title: str, columns: Sequence[Column], note: str = "", fit: bool = True) -> int:
+        """Title, subtitle with the as-of date, header row, widths and the page setup; the first data row."""
+        ws.write_string(TITLE_ROW, 0, title, self.title)
+        ws.write_string(SUBTITLE_ROW, 0, self.subtitle, self.italic)
+        if note:
+            ws.write_string(NOTE_ROW, 0, note, self.italic)
+        for col, column in enumerate(columns):
+            self.width(ws, col, column.width)
+        self.headers(ws, HEADER_ROW, columns)
+        self.page(ws, fit)
+        ws.repeat_rows(HEADER_ROW)
+        return FIRST_ROW
+
+    def headers(self, ws: Any, row: int, columns: Sequence[Column]) -> None:
+        for col, column in enumerate(columns):
+            ws.write_string(row, col, column.header, self.header)
+            self._wrapped(ws, row, col, column.header, bold=True)
+
+    def page(self, ws: Any, fit: bool = True) -> None:
+        ws.set_paper(9)  # A4
+        ws.set_landscape()
+        ws.set_margins(left=0.5, right=0.4, top=0.6, bottom=0.6)
+        ws.set_footer(f'&L&"{FONT},Italic"&9&A&R&"{FONT},Regular"&9Trang &P/&N')
+        if fit:
+            ws.fit_to_pages(1, 0)
+
+
+# --- the report's tables -----------------------------------------------------------------------------
+
+
+TARGET_COLUMNS = (
+    Column("STT", 5, "int"),
+    Column("Chỉ tiêu", 60),
+    Column("Kế hoạch", 13),
+    Column("Kết quả", 16),
+    Column("Tỷ lệ so với kế hoạch", 13, "pct"),
+    Column("Đánh giá", 15),
+    Column("Ghi chú", 34),
+)
+
+
+def _verdict(row: TargetRow, figures: Figures, settings: Settings) -> str:
+    if row.target is None:
+        return ""
+    if row.reached is not None:
+        return VERDICT[row.reached]
+    phases = {f"phase-{i}": p for i, p in enumerate(settings.programme.phases, start=1)}
+    if row.key in phases and phases[row.key].start > figures.as_of:
+        return NOT_STARTED
+    return IN_PROGRESS
+
+
+def _target_note(row: TargetRow) -> str:
+    parts = []
+    if row.numerator is not None and row.denominator is not None:
+        parts.append(f"{numbers.number(row.numerator)} / {numbers.number(row.denominator)}")
+        if row.target is None:
+            parts.append("tỷ lệ trên tổng số")
+    if row.official:
+        parts.append("tỷ lệ chính thức")
+    return "; ".join(parts)
+
+
+def _targets(book: _Book, ws: Any, figures: Figures, settings: Settings) -> None:
+    r = book.sheet(ws, "Bảng 1. Kết quả thực hiện các chỉ tiêu", TARGET_COLUMNS)
+    kinds = {"count": "int", "rate": "pct", "money": "money"}
+    for i, t in enumerate(figures.targets, start=1):
+        kind = kinds[t.kind]
+        values = (i, t.label, t.target, t.actual, t.ratio, _verdict(t, figures, settings), _target_note(t))
+        for col, (value, column) in enumerate(zip(values, TARGET_COLUMNS, strict=True)):
+            book.put(ws, r, col, value, kind if col in (2, 3) else column.kind)
+        r += 1
+
+    r += 1
+    ws.write_string(r, 0, "Công tác chỉ đạo, triển khai (tổng hợp báo cáo của các CĐCS)", book.heading)
+    r += 1
+    columns = (Column("STT", 5, "int"), Column("Nội dung", 60), Column("Số lượng", 13, "int"))
+    book.headers(ws, r, columns)
+    r += 1
+    for i, c in enumerate(figures.activities, start=1):
+        book.row(ws, r, (i, c.label, c.value), columns)
+        r += 1
+
+    r += 1
+    ws.write_string(r, 0, f"{figures.commendations.label} (số sáng kiến)", book.heading)
+    r += 1
+    r = _share_rows(book, ws, r, figures.commendations, header=True)
+
+
+def _share_rows(book: _Book, ws: Any, r: int, table: ShareTable, header: bool) -> int:
+    columns = (Column("STT", 5, "int"), Column(table.label, 60), Column("Số sáng kiến", 13, "int"),
+               Column("Tỷ lệ", 16, "pct"))  # fmt: skip
+    if header:
+        book.headers(ws, r, columns)
+        r += 1
+    for i, row in enumerate(table.rows, start=1):
+        book.row(ws, r, (i, row.label, row.count, row.share), columns)
+        r += 1
+    book.row(ws, r, (None, table.total.label, table.total.count, table.total.share), columns, "total")
+    return r + 1
+
+
+def _shares(book: _Book, ws: Any, title: str, table: ShareTable) -> None:
+    columns = (Column("STT", 5, "int"), Column(table.label, 60), Column("Số sáng kiến", 13, "int"),
+               Column("Tỷ lệ", 16, "pct"))  # fmt: skip
+    r = book.sheet(ws, title, columns)
+    _share_rows(book, ws, r, table, header=False)
+
+
+def _tally_values(t: Tally) -> list[Any]:
+    return [getattr(t, attr) for _, attr, _, _ in TALLY_COLUMNS]
+
+
+def _tally_columns(figures: Figures) -> list[Column]:
+    official = RATE_ATTRS.get(figures.official_rate)
+    return [Column(h + (" (*)" if attr == official else ""), w, kind) for h, attr, kind, w in TALLY_COLUMNS]
+
+
+def _rate_note(figures: Figures) -> str:
+    return f"(*) Tỷ lệ chính thức: {figures.official_rate_label}; chỉ tiêu {numbers.percent(figures.rate_target)}."
+
+
+def _sectors(book: _Book, ws: Any, figures: Figures) -> None:
+    columns = [Column("STT", 5, "int"), Column("Khối", 26), *_tally_columns(figures)]
+    r = book.sheet(ws, "Bảng 2. Kết quả theo khối", columns, _rate_note(figures))
+    for i, row in enumerate(figures.by_sector.rows, start=1):
+        book.row(ws, r, [i, row.sector, *_tally_values(row.tally)], columns)
+        r += 1
+    book.row(ws, r, [None, "Tổng cộng", *_tally_values(figures.by_sector.total)], columns, "total")
+
+
+OUTSTANDING_COLUMNS = (
+    Column("STT", 5, "int"),
+    Column("Mã CĐCS", 9),
+    Column("Công đoàn cơ sở", 26),
+    Column("Tên sáng kiến", 36),
+    Column("Tác giả", 20),
+    Column("Đồng tác giả", 20),
+    Column("Lĩnh vực", 20),
+    Column("Loại giải pháp", 18),
+    Column("Cấp công nhận", 10),
+    Column("Giá trị làm lợi (đồng)", 15, "money"),
+    Column("Đã lên Cổng", 9),
+    Column("Khen thưởng đã nhận", 16),
+    Column("Nguồn", 26),
+)
+
+
+def _outstanding(book: _Book, ws: Any, figures: Figures) -> None:
+    title = "Phụ lục II. Sáng kiến tiêu biểu được các CĐCS đề nghị khen thưởng"
+    r = book.sheet(ws, title, OUTSTANDING_COLUMNS)
+    for i, o in enumerate(figures.outstanding, start=1):
+        source = f"{o.source.file}, trang {o.source.sheet}, dòng {o.source.row}"
+        values = (
+            i, o.code, o.unit, o.title, o.author, o.coauthors, o.field, o.kind, o.level, o.benefit,
+            YES if o.uploaded else NO, o.commendation, source,
+        )  # fmt: skip
+        book.row(ws, r, values, OUTSTANDING_COLUMNS)
+        r += 1
+    if not figures.outstanding:
+        ws.write_string(r, 1, "Chưa có sáng kiến nào được đề nghị.", book.italic)
+
+
+def _units(book: _Book, ws: Any, figures: Figures) -> None:
+    columns = [
+        Column("STT", 5, "int"),
+        Column("Mã CĐCS", 9),
+        Column("Công đoàn cơ sở", 36),
+        Column("Khối", 23),
+        Column("Tình hình báo cáo", 15),
+        *_tally_columns(figures),
+        Column(f"Dưới chỉ tiêu {numbers.percent(figures.rate_target)}", 9),
+    ]
+    r = book.sheet(ws, "Phụ lục I. Kết quả theo từng công đoàn cơ sở", columns, _rate_note(figures))
+    i = 0
+    for group in figures.units.groups:
+        for row in group.rows:
+            i += 1
+            below = "" if row.below_target is None else ("Có" if row.below_target else "Không")
+            values = [i, row.code, row.name, row.sector, row.reporting_label, *_tally_values(row.tally), below]
+            book.row(ws, r, values, columns)
+            r += 1
+        values = [None, None, f"Cộng khối {group.sector}", group.sector, None, *_tally_values(group.subtotal), None]
+        book.row(ws, r, values, columns, "subtotal")
+        r += 1
+    book.row(ws, r, [None, None, "Tổng cộng", None, None, *_tally_values(figures.units.total), None], columns, "total")
+    ws.freeze_panes(FIRST_ROW, 3)
+
+
+GAP_COLUMNS = (
+    Column("STT", 5, "int"),
+    Column("Mã CĐCS", 9),
+    Column("Công đoàn cơ sở", 30),
+    Column("Khối", 23),
+    Column("Tình trạng", 18),
+    Column("Lý do", 70),
+    Column("Tệp", 28),
+)
+
+
+def _gaps(book: _Book, ws: Any, figures: Figures) -> None:
+    title = "Phụ lục III. CĐCS chưa báo cáo, bị trả lại hoặc chưa có sáng kiến"
+    r = book.sheet(ws, title, GAP_COLUMNS)
+    for i, g in enumerate(figures.gaps, start=1):
+        reason = "\n".join([g.reason, *(f"- {p}" for p in g.problems)])
+        book.row(ws, r, (i, g.code, g.name, g.sector, g.kind.label, reason, g.file), GAP_COLUMNS)
+        r += 1
+    if not figures.gaps:
+        ws.write_string(r, 1, "Tất cả CĐCS đã báo cáo và có sáng kiến.", book.italic)
+
+
+REPORTING_COLUMNS = (
+    Column("STT", 5, "int"),
+    Column("Mã CĐCS", 9),
+    Column("Công đoàn cơ sở", 30),
+    Column("Khối", 23),
+    Column("Tình hình nộp", 16),
+    Column("Ngày nhận", 15, "datetime"),
+    Column("Tệp đang dùng", 30),
+    Column("Số liệu tính đến ngày", 12, "date"),
+    Column("Số sáng kiến", 9, "int"),
+    Column("Số tệp đã nhận", 8, "int"),
+    Column("Tệp bị trả lại gần nhất", 26),
+    Column("Ngày nhận tệp bị trả lại", 15, "datetime"),
+    Column("Ghi chú", 18),
+)
+
+
+def _reporting(book: _Book, ws: Any, figures: Figures, states: dict[str, UnitState]) -> None:
+    counted = {r.code: r for r in figures.units.rows}
+    order = [c for c in counted if c in states] + sorted(c for c in states if c not in counted)
+    tally = Counter(counted[c].reporting.label for c in counted)
+    note = "; ".join(f"{label}: {numbers.number(n)}" for label, n in tally.items())
+    r = book.sheet(ws, "Tình hình nộp báo cáo của các CĐCS", REPORTING_COLUMNS, note)
+    for i, code in enumerate(order, start=1):
+        s = states[code]
+        row = counted.get(code)
+        rejected = s.latest_rejected
+        if rejected is None and s.current is None and s.files and not s.files[-1].accepted:
+            rejected = s.files[-1]
+        current = s.current
+        notes = []
+        if not s.in_roster:
+            notes.append("Không có trong danh sách CĐCS")
+        elif row is None or not row.active:
+            notes.append("Không còn trong danh sách CĐCS đang hoạt động")
+        values = (
+            i, s.code, s.name, row.sector if row else s.sector, s.reporting.label, s.received,
+            current.name if current else None, current.as_of_date if current else None,
+            row.tally.initiatives if row else None, len(s.files),
+            rejected.name if rejected else None, rejected.received_at if rejected else None, "; ".join(notes),
+        )  # fmt: skip
+        book.row(ws, r, values, REPORTING_COLUMNS)
+        r += 1
+    ws.autofilter(HEADER_ROW, 0, max(r - 1, HEADER_ROW), len(REPORTING_COLUMNS) - 1)
+    ws.freeze_panes(FIRST_ROW, 3)
+
+
+def _dataset(book: _Book, ws: Any, frame: pd.DataFrame, form: Form) -> None:
+    """Every row of the consolidated dataset, one line each, with a filter on every column."""
+    fields = {f.key: f for f in form.initiative}
+    columns = []
+    for key in frame.columns:
+        f = fields.get(key)
+        if f is not None:
+            kind = {"integer": "int", "date": "date"}.get(f.type, "text")
+            columns.append(Column(f.label, max(f.width, 9), kind))
+        else:
+            columns.append(Column(DATASET_LABELS.get(key, str(key)), DATASET_WIDTHS.get(key, 14),
+                                  DATASET_KINDS.get(key, "text")))  # fmt: skip
+    book.sheet(ws, "Danh sách sáng kiến tổng hợp", columns, fit=False)
+    ws.set_print_scale(70)
+    ws.repeat_columns(0, 1)
+    ws.hide_gridlines(0)  # printed too: the dataset has no borders
+    writers = [_cell_writer(book, ws, c.kind) for c in columns]
+    # Plain Python values, blanks as None: much faster to walk than the frame's extension arrays.
+    values = [_plain(frame[key]) for key in frame.columns]
+    for r, record in enumerate(zip(*values, strict=True), start=FIRST_ROW):
+        for c, value in enumerate(record):
+            if value is not None:
+                writers[c](r, c, value)
+    last = FIRST_ROW + len(frame) - 1
+    ws.autofilter(HEADER_ROW, 0, max(last, HEADER_ROW), len(columns) - 1)
+    ws.freeze_panes(FIRST_ROW, 2)
+
+
+def _plain(column: pd.Series) -> list[Any]:
+    values = column.astype(object)
+    return values.where(values.notna(), None).tolist()
+
+
+def _cell_writer(book: _Book, ws: Any, kind: str) -> Callable[[int, int, Any], None]:
+    """A fast writer for one column of the dataset sheet: one line per row, no borders, blanks left empty."""
+    plain = book.fmt("text", wrap=False, border=False)
+    quoted = book.fmt("text", wrap=False, quote=True, border=False)
+    typed = book.fmt(kind, border=False)
+
+    def text(r: int, c: int, value: Any) -> None:
+        if value.__class__ is not str:
+            if _blank(value):
+                return
+            value = str(value)
+        elif not value:
+            return
+        if len(value) > EXCEL_TEXT_MAX:
+            value = value[: EXCEL_TEXT_MAX - 1] + "…"
+        ws.write_string(r, c, value, quoted if value.startswith(FORMULA_START) else plain)
+
+    def number(r: int, c: int, value: Any) -> None:
+        if isinstance(value, NUMBERS) and not isinstance(value, bool):
+            if value == value:  # not NaN
+                ws.write_number(r, c, float(value), typed)
+        elif value is not None and value is not pd.NA:
+            text(r, c, value)
+
+    def date(r: int, c: int, value: Any) -> None:
+        if isinstance(value, dt.date):  # a pandas Timestamp is one too; NaT is not
+            ws.write_datetime(r, c, value, typed)
+        elif value is not None:
+            text(r, c, value)
+
+    return {"int": number, "money": number, "pct": number, "date": date, "datetime": date}.get(kind, text)
+
+
+FINDING_COLUMNS = tuple(Column(h, w) for h, w in zip(FINDINGS_HEADERS, (30, 12, 6, 22, 20, 10, 16, 70), strict=True))
+
+
+def _findings(book: _Book, ws: Any, result: RunResult) -> None:
+    r = book.sheet(ws, "Kết quả kiểm tra các tệp (lỗi, cảnh báo, ghi nhận)", FINDING_COLUMNS)
+    for file in result.files:
+        for f in file.findings:
+            d = f.to_dict()
+            d["severity"] = f.severity.label
+            book.row(ws, r, [d[c] for c in FINDINGS_COLUMNS], FINDING_COLUMNS)
+            r += 1
+    ws.autofilter(HEADER_ROW, 0, max(r - 1, HEADER_ROW), len(FINDING_COLUMNS) - 1)
+    ws.freeze_panes(FIRST_ROW, 0)
+
+
+SOURCE_COLUMNS = (
+    Column("STT", 5, "int"),
+    Column("Mã CĐCS", 9),
+    Column("Công đoàn cơ sở", 28),
+    Column("Khối", 23),
+    Column("Tệp", 32),
+    Column("Ngày nhận", 15, "datetime"),
+    Column("Số liệu tính đến ngày", 11, "date"),
+    Column("Tình trạng", 15),
+    Column("Số sáng kiến", 9, "int"),
+    Column("SHA-256", 68),
+)
+
+
+def _sources(book: _Book, ws: Any, figures: Figures) -> None:
+    from pipeline.run import Status
+
+    labels = {s.value: s.label for s in Status}
+    r = book.sheet(ws, "Các tệp số liệu được dùng để tổng hợp", SOURCE_COLUMNS)
+    for i, f in enumerate(figures.sources, start=1):
+        values = (i, f.code, f.unit, f.sector, f.file, f.received_at, f.as_of_date, labels.get(f.status, f.status),
+                  f.initiatives, f.sha256)  # fmt: skip
+        book.row(ws, r, values, SOURCE_COLUMNS)
+        r += 1
+
+
+# --- charts ------------------------------------------------------------------------------------------
+
+
+CHART_WIDTH, CHART_HEIGHT, CHART_GAP = 560, 320, 10  # pixels
+CHART_ROWS = 17  # rows of 20 pixels a chart takes, with a gap
+
+
+def _progress_series(p: PhaseProgress, as_of: dt.date) -> list[tuple[dt.date, int | None]]:
+    """(date, cumulative initiatives) from the phase's start to its end; blank after the as-of date."""
+    dates = sorted({p.start, p.end, *(d for d, _ in p.points), *([as_of] if p.start <= as_of <= p.end else [])})
+    out: list[tuple[dt.date, int | None]] = []
+    count = 0
+    points = iter(p.points)
+    nxt = next(points, None)
+    for d in dates:
+        while nxt is not None and nxt[0] <= d:
+            count = nxt[1]
+            nxt = next(points, None)
+        out.append((d, count if d <= as_of else None))
+    return out
+
+
+def _title(name: str) -> dict[str, Any]:
+    return {"name": name, "name_font": {"name": FONT, "size": 12, "bold": True}}
+
+
+def _axis(name: str | None = None, **extra: Any) -> dict[str, Any]:
+    axis: dict[str, Any] = {"num_font": _CHART_FONT, **extra}
+    if name:
+        axis["name"] = name
+        axis["name_font"] = {**_CHART_FONT, "bold": False}
+    return axis
+
+
+def _date_ticks(start: dt.date, end: dt.date) -> dict[str, Any]:
+    """A date axis with a tick every few days or months, so that its labels do not crowd."""
+    axis: dict[str, Any] = {"date_axis": True, "num_format": "dd/mm/yyyy", "min": start, "max": end}
+    days = (end - start).days
+    if days > 120:
+        axis.update(major_unit=max(1, round(days / 30 / 6)), major_unit_type="months")
+    else:
+        axis.update(major_unit=max(1, round(days / 7)), major_unit_type="days")
+    return axis
+
+
+def _charts(book: _Book, ws: Any, data: Any, figures: Figures) -> None:
+    """The charts on "Biểu đồ", their series on "Số liệu biểu đồ" (one block per chart)."""
+    wb = book.wb
+    ws.write_string(TITLE_ROW, 0, "Biểu đồ", book.title)
+    ws.write_string(SUBTITLE_ROW, 0, book.subtitle, book.italic)
+    book.page(ws)
+    ws.hide_gridlines(2)
+    data.write_string(TITLE_ROW, 0, "Số liệu của các biểu đồ", book.title)
+    data.write_string(SUBTITLE_ROW, 0, book.subtitle, book.italic)
+    book.page(data)
+    for col, width in enumerate((14, 40, 14, 14)):
+        book.width(data, col, width)
+    name = SHEETS["chart_data"]
+    r = HEADER_ROW
+    placed: list[tuple[Any, int]] = []  # (chart, width in pixels)
+
+    def block(title: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> tuple[int, int]:
+        nonlocal r
+        data.write_string(r, 0, title, book.heading)
+        book.headers(data, r + 1, columns)
+        first = r + 2
+        for i, values in enumerate(rows):
+            book.row(data, first + i, values, columns)
+        r = first + len(rows) + 1
+        return first, first + len(rows) - 1
+
+    # Progress against each phase target.
+    for p in figures.charts.progress:
+        series = _progress_series(p, figures.as_of)
+        columns: tuple[Column, ...] = (Column("Ngày", 14, "date"), Column("Số sáng kiến cộng dồn", 40, "int"),
+                   Column("Chỉ tiêu", 14, "int"))  # fmt: skip
+        first, last = block(f"Tiến độ {p.phase}", columns, [(d, n, p.target) for d, n in series])
+        chart = wb.add_chart({"type": "line"})
+        chart.add_series(
+            {
+                "name": "Số sáng kiến đăng ký (cộng dồn)",
+                "categories": [name, first, 0, last, 0],
+                "values": [name, first, 1, last, 1],
+                "marker": {"type": "circle", "size": 5},
+                "line": {"color": "#1F4E79", "width": 2.25},
+            }
+        )
+        chart.add_series(
+            {
+                "name": f"Chỉ tiêu {numbers.number(p.target)} sáng kiến",
+                "categories": [name, first, 0, last, 0],
+                "values": [name, first, 2, last, 2],
+                "line": {"color": "#C00000", "dash_type": "dash", "width": 1.5},
+            }
+        )
+        chart.set_title(_title(f"Tiến độ {p.phase} ({numbers.date(p.start)} – {numbers.date(p.end)})"))
+        chart.set_x_axis(_axis("Ngày đăng ký", **_date_ticks(p.start, p.end)))
+        chart.set_y_axis(_axis("Số sáng kiến", min=0, num_format="#,##0"))
+        chart.set_legend({"position": "bottom", "font": _CHART_FONT})
+        placed.append((chart, CHART_WIDTH))
+
+    sector_rows = [(b.label, b.value) for b in figures.charts.by_sector]
+    columns = (Column("Khối", 14), Column("Số sáng kiến", 40, "int"))
+    first, last = block("Sáng kiến theo khối", columns, sector_rows)
+    chart = wb.add_chart({"type": "column"})
+    chart.add_series(
+        {
+            "name": "Số sáng kiến",
+            "categories": [name, first, 0, last, 0],
+            "values": [name, first, 1, last, 1],
+            "fill": {"color": "#2E75B6"},
+            "data_labels": {"value": True, "font": _CHART_FONT},
+        }
+    )
+    chart.set_title(_title("Sáng kiến theo khối"))
+    chart.set_x_axis(_axis())
+    chart.set_y_axis(_axis("Số sáng kiến", min=0, num_format="#,##0"))
+    chart.set_legend({"none": True})
+    placed.append((chart, CHART_WIDTH))
+
+    field_rows = [(b.label, b.value) for b in figures.charts.by_field]
+    columns = (Column("Lĩnh vực", 14), Column("Số sáng kiến", 40, "int"))
+    first, last = block("Sáng kiến theo lĩnh vực", columns, field_rows)
+    chart = wb.add_chart({"type": "bar"})
+    chart.add_series(
+        {
+            "name": "Số sáng kiến",
+            "categories": [name, first, 0, last, 0],
+            "values": [name, first, 1, last, 1],
+            "fill": {"color": "#548235"},
+            "data_labels": {"value": True, "font": _CHART_FONT},
+        }
+    )
+    chart.set_title(_title("Sáng kiến theo lĩnh vực"))
+    chart.set_x_axis(_axis("Số sáng kiến", min=0, num_format="#,##0"))
+    chart.set_y_axis(_axis(reverse=True, crossing="max"))  # first on top, the value axis below
+    chart.set_legend({"none": True})
+    placed.append((chart, CHART_WIDTH))
+
+    rates = [(b.key, b.label, b.value, figures.charts.rate_target) for b in figures.charts.rate_by_unit]
+    columns = (Column("Mã CĐCS", 14), Column("Công đoàn cơ sở", 40), Column("Tỷ lệ", 14, "pct"),
+               Column("Chỉ tiêu", 14, "pct"))  # fmt: skip
+    first, last = block(figures.charts.rate_label, columns, rates)
+    if rates:
+        chart = wb.add_chart({"type": "column"})
+        chart.add_series(
+            {
+                "name": "Tỷ lệ của CĐCS",
+                "categories": [name, first, 0, last, 0],
+                "values": [name, first, 2, last, 2],
+                "fill": {"color": "#2E75B6"},
+                "gap": 60,
+            }
+        )
+        line = wb.add_chart({"type": "line"})
+        line.add_series(
+            {
+                "name": f"Chỉ tiêu {numbers.percent(figures.charts.rate_target)}",
+                "categories": [name, first, 0, last, 0],
+                "values": [name, first, 3, last, 3],
+                "line": {"color": "#C00000", "dash_type": "dash", "width": 2},
+            }
+        )
+        chart.combine(line)
+        chart.set_title(_title(f"{figures.charts.rate_label} theo CĐCS"))
+        chart.set_x_axis(_axis("Mã CĐCS", num_font={**_CHART_FONT, "rotation": -90}))
+        chart.set_y_axis(_axis(min=0, num_format="0%"))
+        chart.set_legend({"position": "bottom", "font": _CHART_FONT})
+        placed.append((chart, max(2 * CHART_WIDTH + CHART_GAP, 16 * len(rates) + 120)))
+
+    # Two charts a row, two rows a page; a wide chart takes a page of its own.
+    row, col, on_page, breaks = FIRST_ROW, 0, 0, []
+    for chart, width in placed:
+        wide = width > CHART_WIDTH
+        if col and wide:
+            row, col, on_page = row + CHART_ROWS, 0, on_page + 1
+        if col == 0 and (on_page == 2 or (wide and on_page)):
+            breaks.append(row)
+            on_page = 0
+        chart.set_size({"width": width, "height": CHART_HEIGHT + (60 if wide else 0)})
+        chart.set_chartarea({"border": {"color": "#BFBFBF"}})
+        ws.insert_chart(row, 0, chart, {"x_offset": col * (CHART_WIDTH + CHART_GAP), "y_offset": 6})
+        col += 2 if wide else 1
+        if col >= 2:
+            row, col, on_page = row + CHART_ROWS + (3 if wide else 0), 0, on_page + (2 if wide else 1)
+    ws.set_h_pagebreaks(breaks)

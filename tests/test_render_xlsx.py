@@ -1,0 +1,413 @@
+"""The report's Excel workbook: its sheets and numbers read back with openpyxl, native charts, untrusted
+text kept as text, and LibreOffice printing it to PDF (required: fails, never skips, without it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+import time
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from pipeline.figures import ADDITIVE, Figures, compute
+from pipeline.merge import dataset, unit_states
+from pipeline.render import numbers
+from pipeline.render.xlsx import FIRST_ROW, HEADER_ROW, SHEETS, TALLY_COLUMNS, write_report_xlsx
+from pipeline.roster import Roster
+from pipeline.run import RunResult, run
+from tests.conftest import soffice
+from tests.test_figures import A2, B1, B2, CODES, RECEIVED, figures_of
+
+UNTRUSTED = ("=cmd|' /C calc'!A0", "+1+1", "@SUM(1)", "<script>alert(1)</script>")
+HOSTILE = {  # an initiative of VT021, proposed as outstanding so that it is on "Tiêu biểu" too
+    "ten_sang_kien": "=cmd|' /C calc'!A0",
+    "tac_gia": "<script>alert(1)</script> Nguyễn",
+    "dong_tac_gia": "@SUM(1)",
+    "hieu_qua": "<script>alert(1)</script>",
+    "ghi_chu": "+1+1",
+    "ngay_dang_ky": dt.date(2022, 5, 25),
+    "de_nghi_tieu_bieu": "Có",
+}
+SHEET_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+TALLY_ATTRS = [attr for _, attr, _, _ in TALLY_COLUMNS]
+
+
+@pytest.fixture
+def report(tmp_path, filled, settings, form, roster):
+    """A small period (as in test_figures, with hostile text) and its workbook."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    s = settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox")
+    few = Roster(roster.source, tuple(u for u in roster.units if u.code in CODES))
+    later = {"tinh_den_ngay": dt.date(2022, 6, 3), "ngay_lap": dt.date(2022, 6, 3)}
+    files = {
+        "VT005": filled(rows=[], name="a.xlsx", code="VT005"),
+        "VT021": filled(unit=later, rows=[{}, A2, HOSTILE], name="b.xlsx", code="VT021"),
+        "VT030": filled(rows=[{"tac_gia": "@SUM(1)"}], name="c.xlsx", code="VT030"),  # rejected: one word
+        "VT052": filled(rows=[B1, B2], name="d.xlsx", code="VT052"),
+    }
+    for code, path in files.items():
+        target = inbox / f"{code}.xlsx"
+        target.write_bytes(path.read_bytes())
+        os.utime(target, (RECEIVED[code].timestamp(), RECEIVED[code].timestamp()))
+    result = run(s, form, few)
+    figures, frame = figures_of(result, s, form, few)
+    path = tmp_path / "outbox" / "bao-cao.xlsx"
+    start = time.perf_counter()
+    assert write_report_xlsx(path, figures, frame, result, s, form) == path
+    seconds = time.perf_counter() - start
+    assert seconds < 5, f"writing a small workbook took {seconds:.2f} s"
+    return path, figures, frame, result, s, few
+
+
+def _table(ws: Any, first: int = FIRST_ROW + 1) -> list[tuple[Any, ...]]:
+    """The rows of the sheet's first table (Excel rows from `first`) up to the first empty row."""
+    rows = []
+    for values in ws.iter_rows(min_row=first, values_only=True):
+        if all(v is None for v in values):
+            break
+        rows.append(values)
+    return rows
+
+
+def _by_header(ws: Any) -> dict[str, int]:
+    return {c.value: c.column - 1 for c in ws[HEADER_ROW + 1] if c.value is not None}
+
+
+def test_sheets_titles_and_print_setup(report):
+    path, figures, *_ = report
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == list(SHEETS.values())
+    assert all(len(name) <= 31 for name in wb.sheetnames)
+    assert wb.active.title == "Chỉ tiêu"
+    as_of = f"Số liệu tính đến ngày {numbers.date(figures.as_of)}"
+    for ws in wb.worksheets:
+        assert ws["A1"].value and ws["A1"].font.b, ws.title
+        assert as_of in ws["A2"].value, ws.title
+        assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9, ws.title
+        assert ws["A1"].font.name == "Times New Roman"
+        if ws.title not in (SHEETS["charts"], SHEETS["chart_data"]):
+            assert ws.print_title_rows == f"${HEADER_ROW + 1}:${HEADER_ROW + 1}", ws.title
+            header = [c for c in ws[HEADER_ROW + 1] if c.value is not None]
+            assert header and all(c.font.b and c.font.name == "Times New Roman" for c in header), ws.title
+            assert all(ws.column_dimensions[c.column_letter].width >= 5 for c in header), ws.title
+    assert wb["Chỉ tiêu"]["A1"].value == "Bảng 1. Kết quả thực hiện các chỉ tiêu"
+
+
+def _verdicts(rows: list[tuple[Any, ...]]) -> list[Any]:
+    return [r[5] for r in rows]
+
+
+def test_bang_1_is_the_figures(report, tmp_path, form):
+    path, figures, frame, result, s, few = report
+    ws = openpyxl.load_workbook(path)["Chỉ tiêu"]
+    rows = _table(ws)
+    assert len(rows) == len(figures.targets)
+    for (stt, label, target, actual, ratio, verdict, _), t in zip(rows, figures.targets, strict=True):
+        assert (label, target, actual) == (t.label, t.target, pytest.approx(t.actual)), label
+        assert ratio == (None if t.ratio is None else pytest.approx(t.ratio)), label
+        assert isinstance(stt, int)
+        expected = None if t.target is None else {True: "Đạt", False: "Chưa đạt", None: "Đang thực hiện"}[t.reached]
+        assert verdict == expected, label
+    got = {r[1]: r for r in rows}
+    by_key = figures.target
+    # Phase 1 is over and short of its target; phase 2 still runs; the rates are shown as fractions.
+    assert got[by_key["phase-1"].label][5] == "Chưa đạt"
+    assert got[by_key["phase-2"].label][5] == "Đang thực hiện"
+    assert got[by_key["rate-members"].label][6].endswith("tỷ lệ chính thức")
+    assert ws.cell(FIRST_ROW + 1, 4).number_format == "#,##0"
+    rate_row = FIRST_ROW + 1 + [t.key for t in figures.targets].index("rate-members")
+    assert ws.cell(rate_row, 4).number_format == "0.0%" and ws.cell(rate_row, 5).number_format == "0.0%"
+    benefit_row = FIRST_ROW + 1 + [t.key for t in figures.targets].index("benefit")
+    assert ws.cell(benefit_row, 4).value == figures.units.total.benefit
+
+    # Before phase 2 starts it has no verdict but "not started"; on the last day of phase 1, phase 1 is final.
+    early = replace(s, as_of=dt.date(2022, 5, 30))
+    book = write_report_xlsx(tmp_path / "early.xlsx", compute(result.units, frame, few, early, form), frame, result,
+                             early, form)  # fmt: skip
+    assert _verdicts(_table(openpyxl.load_workbook(book)["Chỉ tiêu"]))[:2] == ["Đang thực hiện", "Chưa bắt đầu"]
+
+
+def _tally(values: tuple[Any, ...], first: int) -> dict[str, Any]:
+    return dict(zip(TALLY_ATTRS, values[first : first + len(TALLY_ATTRS)], strict=True))
+
+
+def test_totals_are_the_sums_of_their_rows(report):
+    path, figures, *_ = report
+    wb = openpyxl.load_workbook(path)
+
+    # Bảng 2: one row per sector and the total, equal to the figures and to the sum of the rows.
+    rows = _table(wb["Theo khối"])
+    *sectors, total = rows
+    assert [r[1] for r in sectors] == [r.sector for r in figures.by_sector.rows] and total[1] == "Tổng cộng"
+    for row, expected in zip(sectors, figures.by_sector.rows, strict=True):
+        assert _tally(row, 2) == pytest.approx({a: getattr(expected.tally, a) for a in TALLY_ATTRS}, nan_ok=True)
+    for attr in ADDITIVE:
+        assert _tally(total, 2)[attr] == sum(_tally(r, 2)[attr] for r in sectors) == getattr(figures.totals, attr)
+    assert _tally(total, 2)["rate_members"] == pytest.approx(figures.totals.rate_members)
+    assert wb["Theo khối"]["A3"].value.startswith("(*) Tỷ lệ chính thức")
+
+    # Bảng 3 and 4: counts and shares, and a total that is their sum.
+    for name, table in (("Theo lĩnh vực", figures.by_field), ("Theo loại giải pháp", figures.by_kind)):
+        *body, last = _table(wb[name])
+        assert [(r[1], r[2]) for r in body] == [(r.label, r.count) for r in table.rows]
+        assert [r[3] for r in body] == [pytest.approx(r.share) for r in table.rows]
+        assert (last[1], last[2], last[3]) == ("Tổng cộng", sum(r[2] for r in body), 1.0)
+        assert last[2] == len(report[2])
+
+    # Appendix I: unions, a bold subtotal after each sector, and the grand total.
+    ws = wb["Theo đơn vị"]
+    rows = _table(ws)
+    start = 5  # STT, code, name, sector, reporting status
+    group: list[tuple[Any, ...]] = []
+    subtotals = []
+    for i, row in enumerate(rows[:-1]):
+        if isinstance(row[2], str) and row[2].startswith("Cộng khối "):
+            assert ws.cell(FIRST_ROW + 1 + i, 3).font.b and row[0] is None
+            for attr in ADDITIVE:
+                assert _tally(row, start)[attr] == sum(_tally(r, start)[attr] for r in group), (row[2], attr)
+            subtotals.append(row)
+            group = []
+        else:
+            group.append(row)
+    assert [r[3] for r in subtotals] == [g.sector for g in figures.units.groups]
+    grand = rows[-1]
+    assert grand[2] == "Tổng cộng" and ws.cell(FIRST_ROW + len(rows), 3).font.b
+    for attr in ADDITIVE:
+        assert (
+            _tally(grand, start)[attr]
+            == sum(_tally(r, start)[attr] for r in subtotals)
+            == getattr(figures.totals, attr)
+        )
+    units = [r for r in rows[:-1] if r[0] is not None]
+    assert [r[1] for r in units] == [u.code for u in figures.units.rows]
+    assert [r[4] for r in units] == [u.reporting_label for u in figures.units.rows]
+
+    # The commendations received, under Bảng 1.
+    ws = wb["Chỉ tiêu"]
+    labels = [c.value for c in ws["B"]]
+    first = labels.index(figures.commendations.label) + 1  # the header row, then the rows
+    rows = _table(ws, first + 1)
+    assert [(r[1], r[2]) for r in rows[:-1]] == [(r.label, r.count) for r in figures.commendations.rows]
+    assert rows[-1][2] == sum(r[2] for r in rows[:-1]) == figures.commendations.total.count
+    assert [(c.label, c.value) for c in figures.activities] == [
+        (r[1], r[2]) for r in _table(ws, labels.index("Nội dung") + 2)
+    ]
+
+
+def test_appendices_completeness_findings_and_sources(report):
+    path, figures, _, result, *_ = report
+    wb = openpyxl.load_workbook(path)
+
+    outstanding = _table(wb["Tiêu biểu"])
+    assert [(r[1], r[3], r[4]) for r in outstanding] == [(o.code, o.title, o.author) for o in figures.outstanding]
+    assert outstanding[0][12] == f"{figures.outstanding[0].source.file}, trang Sáng kiến, dòng 4"
+
+    gaps = _table(wb["Chưa báo cáo"])
+    assert [(r[1], r[4]) for r in gaps] == [(g.code, g.kind.label) for g in figures.gaps]
+    rejected = next(r for r in gaps if r[1] == "VT030")
+    assert rejected[5].startswith('Tệp "VT030.xlsx" nhận ngày 01/06/2022 bị trả lại') and "@SUM(1)" in rejected[5]
+
+    # Every union, its status label, the date its file came, its current file, its latest rejected file.
+    ws = wb["Tình hình nộp"]
+    col = _by_header(ws)
+    rows = {r[col["Mã CĐCS"]]: r for r in _table(ws)}
+    assert set(rows) == set(result.units)
+    for code, state in result.units.items():
+        row = rows[code]
+        assert row[col["Tình hình nộp"]] == state.reporting.label
+        assert row[col["Ngày nhận"]] == state.received
+        assert row[col["Tệp đang dùng"]] == (state.current.name if state.current else None)
+    assert rows["VT030"][col["Tệp bị trả lại gần nhất"]] == "VT030.xlsx"
+    assert rows["VT030"][col["Ngày nhận tệp bị trả lại"]] == RECEIVED["VT030"]
+    assert rows["VT052"][col["Ngày nhận"]] == RECEIVED["VT052"]
+    assert ws.cell(FIRST_ROW + 1, col["Ngày nhận"] + 1).number_format == "dd/mm/yyyy hh:mm"
+    assert "Chưa nộp: 2" in ws["A3"].value
+
+    # Every finding of every file, with its severity label.
+    ws = wb["Lỗi"]
+    findings = [f for r in result.files for f in r.findings]
+    rows = _table(ws)
+    assert len(rows) == len(findings) > 0
+    assert [c.value for c in ws[HEADER_ROW + 1]] == ["Tệp", "Trang", "Ô", "Mục", "Giá trị", "Mức độ", "Mã quy tắc",
+                                                     "Nội dung"]  # fmt: skip
+    error = next(r for r in rows if r[6] == "too-few-words")
+    assert error[:6] == ("VT030.xlsx", "Sáng kiến", "C4", "Tác giả (họ và tên)", "@SUM(1)", "Lỗi")
+    assert ws.auto_filter.ref == f"A{HEADER_ROW + 1}:H{HEADER_ROW + 1 + len(rows)}"
+
+    # The files the figures come from, traceable by SHA-256.
+    rows = _table(wb["Nguồn"])
+    assert [(r[1], r[4], r[5], r[9]) for r in rows] == [
+        (f.code, f.file, f.received_at, f.sha256) for f in figures.sources
+    ]
+
+
+def test_the_dataset_sheet_has_every_row(report, form):
+    path, _, frame, *_ = report
+    ws = openpyxl.load_workbook(path)["Sáng kiến"]
+    header = [c.value for c in ws[HEADER_ROW + 1]]
+    labels = {f.key: f.label for f in form.initiative}
+    others = {
+        "ma_cdcs": "Mã CĐCS", "ten_cdcs": "Tên công đoàn cơ sở", "khoi": "Khối", "xa_thi_tran": "Xã, thị trấn",
+        "giai_doan": "Giai đoạn", "so_nguoi_tham_gia": "Số người tham gia", "tep_nguon": "Tệp nguồn",
+        "sha256_nguon": "SHA-256 của tệp nguồn", "trang_nguon": "Trang trong tệp nguồn",
+        "dong_nguon": "Dòng trong tệp nguồn",
+    }  # fmt: skip
+    assert header == [labels.get(k) or others[k] for k in frame.columns]  # the form's labels for its columns
+    assert header[0] == "Mã CĐCS" and header[-1] == "Dòng trong tệp nguồn"
+    rows = _table(ws)
+    assert len(rows) == len(frame) == 5 and ws.max_row == HEADER_ROW + 1 + len(frame)
+    assert ws.auto_filter.ref == f"A{HEADER_ROW + 1}:{ws.cell(1, len(header)).column_letter}{ws.max_row}"
+    assert ws.freeze_panes == f"C{FIRST_ROW + 1}"
+    columns = list(frame.columns)
+    for row, record in zip(rows, frame.to_dict("records"), strict=True):
+        for key in ("ma_cdcs", "ten_sang_kien", "tac_gia", "stt", "gia_tri_lam_loi", "dong_nguon", "sha256_nguon"):
+            expected = record[key]
+            assert row[columns.index(key)] == (None if pd.isna(expected) else expected), key
+        registered = row[columns.index("ngay_dang_ky")]
+        assert isinstance(registered, dt.datetime) and registered.date() == record["ngay_dang_ky"]
+    date_cell = ws.cell(FIRST_ROW + 1, columns.index("ngay_dang_ky") + 1)
+    number_cell = ws.cell(FIRST_ROW + 1, columns.index("gia_tri_lam_loi") + 1)
+    assert date_cell.number_format == "dd/mm/yyyy" and date_cell.is_date
+    assert number_cell.number_format == "#,##0" and isinstance(number_cell.value, int)
+
+
+def test_native_charts(report):
+    path, figures, *_ = report
+    wb = openpyxl.load_workbook(path)
+    assert len(wb["Biểu đồ"]._charts) == len(figures.charts.progress) + 3 >= 4
+    with zipfile.ZipFile(path) as z:
+        charts = sorted(n for n in z.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n))
+        xml = [z.read(n).decode("utf-8") for n in charts]
+    assert len(charts) >= 4
+    kinds = [
+        ("line" if "<c:lineChart>" in x else "") + ("col" if '<c:barDir val="col"/>' in x else "")
+        + ("bar" if '<c:barDir val="bar"/>' in x else "")
+        for x in xml
+    ]  # fmt: skip
+    assert kinds == ["line"] * len(figures.charts.progress) + ["col", "bar", "linecol"]
+    assert all("<c:dateAx>" in x for x in xml[: len(figures.charts.progress)])  # progress over dates
+    data = wb["Số liệu biểu đồ"]
+    values = [r for r in data.iter_rows(values_only=True)]
+    assert ("Tiến độ Giai đoạn 1", None, None, None) in values
+    # The last point of phase 1 is its total; the target line is the phase's target.
+    phase1 = figures.charts.progress[0]
+    block = [r for r in values if isinstance(r[0], dt.datetime) and r[2] == phase1.target]
+    assert max(r[1] for r in block if r[1] is not None) == phase1.total
+    rates = [r for r in values if r[0] in {b.key for b in figures.charts.rate_by_unit}]
+    assert [(r[0], r[2]) for r in rates] == [(b.key, pytest.approx(b.value)) for b in figures.charts.rate_by_unit]
+    assert all(r[3] == figures.rate_target for r in rates)
+
+
+def test_untrusted_text_stays_text(report):
+    path, _, frame, *_ = report
+    assert set(UNTRUSTED) <= {v for v in frame[["ten_sang_kien", "dong_tac_gia", "hieu_qua", "ghi_chu"]].stack()}
+    with zipfile.ZipFile(path) as z:
+        sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+        for name in sheets:
+            root = ElementTree.fromstring(z.read(name))
+            assert root.findall(".//m:f", SHEET_NS) == [], f"a formula in {name}"
+            assert not root.findall(".//m:c[@t='str']", SHEET_NS), f"a formula result in {name}"
+        shared = ElementTree.fromstring(z.read("xl/sharedStrings.xml"))
+        strings = {"".join(si.itertext()) for si in shared.findall("m:si", SHEET_NS)}
+        assert not [n for n in z.namelist() if "externalLink" in n or "connections" in n]
+    assert set(UNTRUSTED) <= strings
+    wb = openpyxl.load_workbook(path)
+    seen: dict[str, set[str]] = {}
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and any(u in cell.value for u in UNTRUSTED):
+                    assert cell.data_type == "s", (ws.title, cell.coordinate)
+                    if cell.value.startswith(("=", "+", "-", "@")):
+                        assert cell.quotePrefix, (ws.title, cell.coordinate)  # editing it keeps it text
+                    seen.setdefault(ws.title, set()).add(cell.value)
+    assert {"=cmd|' /C calc'!A0", "+1+1", "@SUM(1)", "<script>alert(1)</script>"} <= seen["Sáng kiến"]
+    assert {"=cmd|' /C calc'!A0", "<script>alert(1)</script> Nguyễn", "@SUM(1)"} <= seen["Tiêu biểu"]
+    assert "@SUM(1)" in seen["Lỗi"]
+
+
+def _pdf(path: Path, outdir: Path) -> Path:
+    outdir.mkdir(parents=True, exist_ok=True)
+    command = [
+        soffice(),
+        "--headless",
+        "--norestore",
+        f"-env:UserInstallation={(outdir / 'profile').as_uri()}",
+        "--convert-to",
+        "pdf",
+        "--outdir",
+        str(outdir),
+        str(path),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+    pdf = outdir / f"{path.stem}.pdf"
+    assert result.returncode == 0 and pdf.is_file(), f"soffice failed: {result.stdout}\n{result.stderr}"
+    return pdf
+
+
+def test_libreoffice_prints_the_workbook(report, tmp_path):
+    path, figures, *_ = report
+    pdf = _pdf(path, tmp_path / "pdf")
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
+    assert pages >= len(SHEETS)
+    assert re.search(r"^Page size:\s+841\.\d+ x 595\.\d+", info, re.M), info  # A4 landscape
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Bảng 1. Kết quả thực hiện các chỉ tiêu" in text
+    assert f"Số liệu tính đến ngày {numbers.date(figures.as_of)}" in text
+    # The hostile text is printed as typed: LibreOffice did not evaluate it.
+    assert "=cmd|' /C calc'!A0" in text and "<script>alert(1)</script>" in text and "+1+1" in text
+    assert "Phụ lục I. Kết quả theo từng công đoàn cơ sở" in text and "Cộng khối Giáo dục" in text
+
+
+def test_an_empty_period_writes_a_workbook(tmp_path, form, settings, roster):
+    states = unit_states([], roster, settings)
+    frame = dataset(states, [], form, settings)
+    figures: Figures = compute(states, frame, roster, settings, form)
+    path = write_report_xlsx(tmp_path / "empty.xlsx", figures, frame, RunResult([], settings.as_of, units=states),
+                             settings, form)  # fmt: skip
+    wb = openpyxl.load_workbook(path)
+    assert _table(wb["Sáng kiến"]) == [] and _table(wb["Lỗi"]) == []
+    assert len(_table(wb["Tình hình nộp"])) == len(roster.active)
+    assert _table(wb["Theo đơn vị"])[-1][2] == "Tổng cộng"
+    assert [p.name for p in tmp_path.iterdir()] == ["empty.xlsx"]  # no temporary file left
+
+
+def test_a_large_dataset_is_written_quickly(report, tmp_path, form):
+    _, figures, frame, result, s, _ = report
+    big = pd.concat([frame] * 3_400, ignore_index=True)  # about 20 000 initiatives
+    start = time.perf_counter()
+    path = write_report_xlsx(tmp_path / "big.xlsx", figures, big, result, s, form)
+    seconds = time.perf_counter() - start
+    print(f"{len(big)} rows written in {seconds:.2f} s")
+    assert seconds < 30, f"{len(big)} rows took {seconds:.1f} s"
+    ws = openpyxl.load_workbook(path, read_only=True)["Sáng kiến"]
+    assert ws.max_row == HEADER_ROW + 1 + len(big)
+
+
+def test_a_failed_write_leaves_nothing(tmp_path, form, settings, roster, monkeypatch):
+    import pipeline.render.xlsx as xlsx
+
+    states = unit_states([], roster, settings)
+    frame = dataset(states, [], form, settings)
+    figures = compute(states, frame, roster, settings, form)
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(xlsx, "_charts", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_report_xlsx(
+            tmp_path / "r.xlsx", figures, frame, RunResult([], settings.as_of, units=states), settings, form
+        )
+    assert list(tmp_path.iterdir()) == []
