@@ -89,8 +89,10 @@ def test_run_on_an_inbox_writes_findings_and_archive(tmp_path, filled, capsys):
     outbox = tmp_path / "kết quả"
     roster = ROOT / "pipeline" / "demo" / "danh-sach-cdcs.csv"
     args = ["run", "--config", str(ROOT / "pipeline.toml"), "--inbox", str(inbox), "--outbox", str(outbox)]
-    assert main([*args, "--roster", str(roster), "--as-of", "2022-06-05"]) == 0
+    assert main([*args, "--roster", str(roster), "--as-of", "2022-06-05", "--pdf"]) == 0
     out = capsys.readouterr().out
+    assert f"Bản PDF: {outbox / 'bao-cao-tong-hop.pdf'}" in out
+    assert (outbox / "bao-cao-tong-hop.pdf").read_bytes().startswith(b"%PDF")
     assert "Nhận: 1 · Nhận, có cảnh báo: 0 · Trả lại: 1 · Trùng tệp đã có: 1 · Đã có bản mới hơn: 0 · Bỏ qua: 1" in out
     csv_text = (outbox / "ket-qua-kiem-tra.csv").read_text(encoding="utf-8-sig")
     assert "sai.xlsx,Sáng kiến,C4" in csv_text

@@ -299,3 +299,15 @@ def test_completeness_and_timeliness_against_the_roster(period, filled):
     )
     assert totals["units_in_roster"] == 67 and totals["units_reported"] == 2
     assert Status.SUPERSEDED.label == "Đã có bản mới hơn"
+
+
+def test_a_run_writes_the_report_in_every_format_and_lists_it_in_run_json(period, filled):
+    drop, go, s = period
+    drop("VT021.xlsx", filled(rows=[{}, ROW_A]))
+    result, summary = go()
+    for key, suffix in (("report_docx", ".docx"), ("report_html", ".html"), ("report_xlsx", ".xlsx")):
+        path = Path(summary["outputs"][key])
+        assert path.suffix == suffix and path.stat().st_size > 1000 and path.parent == s.paths.outbox
+    assert "report" in summary["stages"] and "report_pdf" not in summary["outputs"]
+    html = Path(summary["outputs"]["report_html"]).read_text(encoding="utf-8")
+    assert "Sổ tay điện tử cho tổ chuyên môn" in html and html.count("<svg") >= 4
