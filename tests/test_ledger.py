@@ -304,7 +304,7 @@ def test_completeness_and_timeliness_against_the_roster(period, filled):
 def test_a_run_writes_the_report_in_every_format_and_lists_it_in_run_json(period, filled):
     drop, go, s = period
     drop("VT021.xlsx", filled(rows=[{}, ROW_A]))
-    result, summary = go()
+    _result, summary = go()
     for key, suffix in (("report_docx", ".docx"), ("report_html", ".html"), ("report_xlsx", ".xlsx")):
         path = Path(summary["outputs"][key])
         assert path.suffix == suffix and path.stat().st_size > 1000 and path.parent == s.paths.outbox
