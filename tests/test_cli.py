@@ -120,3 +120,24 @@ def test_python_dash_m_pipeline_works():
         [sys.executable, "-m", "pipeline", "--version"], capture_output=True, text=True, encoding="utf-8", check=False
     )
     assert result.returncode == 0 and result.stdout.startswith("pipeline ")
+
+
+def test_pdf_without_libreoffice_says_so_and_the_run_still_works(tmp_path, filled, capsys, monkeypatch):
+    import shutil
+
+    from pipeline.render import docx
+
+    real_which = shutil.which
+    monkeypatch.setattr(
+        docx.shutil, "which", lambda name: None if name in ("soffice", "libreoffice") else real_which(name)
+    )
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.xlsx").write_bytes(filled(rows=[{}]).read_bytes())
+    outbox = tmp_path / "outbox"
+    roster = ROOT / "pipeline" / "demo" / "danh-sach-cdcs.csv"
+    args = ["run", "--config", str(ROOT / "pipeline.toml"), "--inbox", str(inbox), "--outbox", str(outbox)]
+    assert main([*args, "--roster", str(roster), "--pdf"]) == 0
+    out = capsys.readouterr().out
+    assert "Chưa xuất được bản PDF" in out and "lưu thành PDF" in out
+    assert not (outbox / "bao-cao-tong-hop.pdf").exists() and (outbox / "bao-cao-tong-hop.docx").exists()
