@@ -1,4 +1,4 @@
-"""Fixtures: the form, settings, the demo roster, and a factory of filled templates."""
+"""Fixtures: the form, settings, the demo roster, a factory of filled templates, and the report's figures of a run."""
 
 from __future__ import annotations
 
@@ -9,12 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from pipeline.config import Settings, load_settings
 from pipeline.demo import demo_roster_path
+from pipeline.figures import Figures, compute
 from pipeline.form import Form, load_form
+from pipeline.ledger import LEDGER_NAME, Ledger
+from pipeline.merge import current_files, dataset
 from pipeline.roster import Roster, load_roster
+from pipeline.run import RunResult
 from pipeline.template import INITIATIVE_HEADER_ROW, UNIT_FIRST_ROW, UNIT_VALUE_COL, write_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,3 +104,15 @@ def filled(tmp_path: Path, form: Form, settings: Settings, roster: Roster) -> Ca
         return path
 
     return make
+
+
+def figures_of(
+    result: RunResult, settings: Settings, form: Form, roster: Roster
+) -> tuple[Figures, pd.DataFrame]:  # fmt: skip
+    """What the report stage will do: the dataset of the run's current files, then the figures."""
+    with Ledger(settings.paths.history_dir / LEDGER_NAME) as ledger:
+        rows = ledger.rows([f.sha256 for f in current_files(result.units)])
+        stored = ledger.files()
+    frame = dataset(result.units, rows, form, settings)
+    findings = {r.sha256: r.findings for r in result.files if r.sha256}
+    return compute(result.units, frame, roster, settings, form, sources=stored, findings=findings), frame

@@ -18,10 +18,11 @@ from pipeline.config import Settings
 from pipeline.demo import build_demo
 from pipeline.figures import ADDITIVE, Figures, GapKind, Tally, compute
 from pipeline.form import Form
-from pipeline.ledger import LEDGER_NAME, Ledger, StoredFile, StoredRow
-from pipeline.merge import Reporting, UnitState, current_files, dataset, unit_states
+from pipeline.ledger import StoredFile, StoredRow
+from pipeline.merge import Reporting, UnitState, dataset, unit_states
 from pipeline.roster import Roster
-from pipeline.run import RunResult, run, totals
+from pipeline.run import run, totals
+from tests.conftest import figures_of
 
 
 def number(n: int) -> str:
@@ -32,18 +33,6 @@ def number(n: int) -> str:
 def percent(x: float) -> str:
     """A stand-in for the renderer's formatting: 0.232 -> "23,2%"."""
     return f"{x * 100:.1f}".replace(".", ",") + "%"
-
-
-def figures_of(
-    result: RunResult, settings: Settings, form: Form, roster: Roster
-) -> tuple[Figures, pd.DataFrame]:  # fmt: skip
-    """What the report stage will do: the dataset of the run's current files, then the figures."""
-    with Ledger(settings.paths.history_dir / LEDGER_NAME) as ledger:
-        rows = ledger.rows([f.sha256 for f in current_files(result.units)])
-        stored = ledger.files()
-    frame = dataset(result.units, rows, form, settings)
-    findings = {r.sha256: r.findings for r in result.files if r.sha256}
-    return compute(result.units, frame, roster, settings, form, sources=stored, findings=findings), frame
 
 
 # --- a small fixed inbox ------------------------------------------------------------------------------

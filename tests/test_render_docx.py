@@ -25,15 +25,13 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.table import Table
 
-from pipeline.figures import Figures, compute
-from pipeline.ledger import LEDGER_NAME, Ledger
-from pipeline.merge import current_files, dataset
+from pipeline.figures import Figures
 from pipeline.render import docx as render_docx
 from pipeline.render.docx import ConversionError, docx_to_pdf, report_context, template_path, write_report_docx
 from pipeline.render.numbers import number, percent
 from pipeline.roster import Roster
 from pipeline.run import run
-from tests.conftest import ROOT, soffice
+from tests.conftest import ROOT, figures_of, soffice
 
 SCRIPT = ROOT / "templates" / "make_docx_template.py"
 CODES = ("VT005", "VT021", "VT044", "VT052")
@@ -89,13 +87,8 @@ def period(tmp_path, filled, settings, form, roster) -> tuple[Figures, Any]:
         target = inbox / f"{code}.xlsx"
         target.write_bytes(path.read_bytes())
         os.utime(target, (received, received))
-    result = run(s, form, few)
-    with Ledger(s.paths.history_dir / LEDGER_NAME) as ledger:
-        rows = ledger.rows([f.sha256 for f in current_files(result.units)])
-        stored = ledger.files()
-    frame = dataset(result.units, rows, form, s)
-    findings = {r.sha256: r.findings for r in result.files if r.sha256}
-    return compute(result.units, frame, few, s, form, sources=stored, findings=findings), s
+    figures, _ = figures_of(run(s, form, few), s, form, few)
+    return figures, s
 
 
 @pytest.fixture

@@ -26,15 +26,14 @@ from markupsafe import escape
 
 from pipeline.config import Settings
 from pipeline.figures import Bar, Figures, PhaseProgress, compute
-from pipeline.ledger import LEDGER_NAME, Ledger
-from pipeline.merge import Reporting, current_files, dataset
+from pipeline.merge import Reporting, dataset
 from pipeline.render import html as render_html
 from pipeline.render.charts import bars_svg, nice_ticks, progress_svg, rate_svg, wrap
 from pipeline.render.html import ENV, TEMPLATE, completeness, render_report_html, write_report_html
 from pipeline.render.numbers import money, number, percent
 from pipeline.roster import Roster
 from pipeline.run import run
-from tests.conftest import ROOT
+from tests.conftest import ROOT, figures_of
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCRIPT = "<script>alert(1)</script>"
@@ -102,13 +101,8 @@ def period(tmp_path, filled, settings, form, roster) -> tuple[Figures, Settings]
         target = inbox / FILE_NAMES[code]
         target.write_bytes(path.read_bytes())
         os.utime(target, (RECEIVED[code].timestamp(), RECEIVED[code].timestamp()))
-    result = run(s, form, few)
-    with Ledger(s.paths.history_dir / LEDGER_NAME) as ledger:
-        rows = ledger.rows([f.sha256 for f in current_files(result.units)])
-        stored = ledger.files()
-    frame = dataset(result.units, rows, form, s)
-    findings = {r.sha256: r.findings for r in result.files if r.sha256}
-    return compute(result.units, frame, few, s, form, sources=stored, findings=findings), s
+    figures, _ = figures_of(run(s, form, few), s, form, few)
+    return figures, s
 
 
 @pytest.fixture

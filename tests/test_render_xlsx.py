@@ -24,8 +24,8 @@ from pipeline.render import numbers
 from pipeline.render.xlsx import FIRST_ROW, HEADER_ROW, SHEETS, TALLY_COLUMNS, write_report_xlsx
 from pipeline.roster import Roster
 from pipeline.run import RunResult, run
-from tests.conftest import soffice
-from tests.test_figures import A2, B1, B2, CODES, RECEIVED, figures_of
+from tests.conftest import figures_of, soffice
+from tests.test_figures import A2, B1, B2, CODES, RECEIVED
 
 UNTRUSTED = ("=cmd|' /C calc'!A0", "+1+1", "@SUM(1)", "<script>alert(1)</script>")
 HOSTILE = {  # an initiative of VT021, proposed as outstanding so that it is on "Tiêu biểu" too
