@@ -314,6 +314,12 @@ _REF = re.compile(r"([A-Za-z]{0,7})([0-9]{1,10})")
 # every writer puts it), else found in the other attributes.
 _SHEET_TAG = re.compile(r'<(?:[A-Za-z_][\w.\-]*:)?(c|row)(?=[\s/>])(?:\s+r="([A-Za-z]{0,7})([0-9]{1,10})")?([^<>]*)')
 
+# The same tags as spreadsheet programs write them: for `_SheetScan._feed_fast`.
+_ANY_TAG = re.compile(r"<(?:c|row)[\s/>]")
+_PREFIXED_TAG = re.compile(r"<[A-Za-z_][\w.\-]*:(?:c|row)(?=[\s/>])")
+_ROW_FAST = re.compile(r'<row r="([0-9]{1,7})"(?=[\s/>])')
+_CELL_FAST = re.compile(r'<c r="([A-Z]{1,3})([0-9]{1,7})"(?=[\s/>])[^<>/]*(/?)>')
+
 
 class _Scanner:
     total: int
@@ -337,6 +343,50 @@ class _SheetScan(_Scanner):
         self.columns: dict[str, int] = {}
 
     def feed(self, text: str) -> None:
+        if not self._feed_fast(text):
+            self._feed_tags(text)
+
+    def _feed_fast(self, text: str) -> bool:
+        """The same result as `_feed_tags` for a piece written the way spreadsheet programs write
+        (`<row r="n"`, `<c r="A1"`), with the loops in the regex engine; False (and nothing
+        changed) when the piece is written otherwise or when something in it may be refused, for
+        `_feed_tags` to decide with its exact reason."""
+        rows = _ROW_FAST.findall(text)
+        cells = _CELL_FAST.findall(text)
+        if len(rows) + len(cells) != len(_ANY_TAG.findall(text)) or _PREFIXED_TAG.search(text):
+            return False
+        limits = self.limits
+        last_row, last_col = self.last_row, self.last_col
+        if rows:
+            numbers = list(map(int, rows))
+            if min(numbers) == 0 or max(numbers) > limits.max_row:
+                return False
+        if cells:
+            letters, digits, closes = zip(*cells, strict=True)
+            numbers = list(map(int, digits))
+            columns = {ref: self.columns.get(ref) or _column_number(ref) for ref in set(letters)}
+            if min(numbers) == 0 or max(numbers) > limits.max_row or max(columns.values()) > limits.max_col:
+                return False
+            # Empty cells that only carry a format (`<c r="A9" s="3"/>`) do not count in the extent.
+            filled = [i for i, close in enumerate(closes) if not close]
+            if filled:
+                last_row = max(last_row, max(numbers[i] for i in filled))
+                last_col = max(last_col, max(columns[letters[i]] for i in filled))
+                if self.before + last_row * last_col > limits.max_cells:
+                    return False
+            self.columns.update(columns)
+        # The position after the piece, for a following cell written without its reference.
+        last_row_tag, last_cell_tag = text.rfind("<row"), max(text.rfind("<c "), text.rfind("<c/"), text.rfind("<c>"))
+        if rows:
+            self.row, self.col = int(rows[-1]), 0
+        if cells and last_cell_tag > last_row_tag:
+            self.col = self.columns[cells[-1][0]]
+        if last_row > self.last_row or last_col > self.last_col:
+            self.last_row, self.last_col = last_row, last_col
+            self.total = self.before + last_row * last_col
+        return True
+
+    def _feed_tags(self, text: str) -> None:
         limits = self.limits
         for name, letters, digits, rest in _SHEET_TAG.findall(text):
             if not digits:  # r missing, not first, or not letters and digits

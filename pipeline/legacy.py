@@ -24,6 +24,7 @@ turns "Ð" (TCVN3 "é") into "Đ", after which the text no longer looks like TCV
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -430,6 +431,7 @@ def detect(text: str) -> str | None:
     return None if (first.valid, first.consumed) == (second.valid, second.consumed) else best
 
 
+@functools.lru_cache(maxsize=16384)  # the same words ("Có", "Không", names) fill whole columns
 def repair(text: str) -> tuple[str, str | None]:
     """(the text in Unicode NFC, "TCVN3" or "VNI") when `detect` finds one; (text, None) otherwise."""
     encoding = detect(text)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from pipeline.values import Parsed, is_blank, to_date, to_int, to_text
 
 _HEADER_SCAN_ROWS = 40
 _MIN_HEADER_MATCHES = 3
+_LABEL_MAX = 200  # longer text is data, never a column header
 _VALUE_HEADER = fold("Giá trị")
 
 
@@ -40,12 +43,18 @@ class Value:
 
 @dataclass
 class WorkbookData:
+    """What was read from one workbook. The initiative rows are kept by column (`values`, `raws`,
+    `row_numbers`): a file's rows travel from a worker process and into a DataFrame as plain lists,
+    without a Python object per cell. `cell(i, key)` and `rows` give them back as `Value`s."""
+
     file: str  # the name shown to users
     path: Path
     sheets: dict[str, str] = field(default_factory=dict)  # form sheet key -> sheet name in the file
     unit: dict[str, Value] = field(default_factory=dict)
-    rows: list[dict[str, Value]] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)  # initiative key -> column letter
+    values: dict[str, list[Any]] = field(default_factory=dict)  # initiative key -> converted value per row
+    raws: dict[str, list[Any]] = field(default_factory=dict)  # initiative key -> cell as found, per row
+    row_numbers: list[int] = field(default_factory=list)  # Excel row of each initiative
     form_id: str | None = None
     version: str | None = None
     template_unit: str | None = None
@@ -55,6 +64,25 @@ class WorkbookData:
     def readable(self) -> bool:
         """Whether the records could be located at all (file-level errors stop validation)."""
         return not any(f.severity is Severity.ERROR and f.location.row is None for f in self.findings)
+
+    @property
+    def count(self) -> int:
+        """How many initiative rows were read."""
+        return len(self.row_numbers)
+
+    def cell(self, index: int, key: str) -> Value | None:
+        """The `index`-th initiative's cell of `key`, or None when the file has no such column."""
+        if key not in self.values:
+            return None
+        return Value(self.values[key][index], self.raws[key][index], self.row_numbers[index], self.columns[key])
+
+    @property
+    def rows(self) -> list[dict[str, Value]]:
+        """The initiatives one by one (built on each call: for tests and small files)."""
+        return [
+            {k: Value(v[i], self.raws[k][i], n, self.columns[k]) for k, v in self.values.items()}
+            for i, n in enumerate(self.row_numbers)
+        ]
 
     def location(self, sheet_key: str, cell: Value | None = None) -> Location:
         sheet = self.sheets.get(sheet_key)
@@ -70,7 +98,7 @@ def read_workbook(path: Path, form: Form, name: str | None = None) -> WorkbookDa
     """
     data = WorkbookData(file=name or path.name, path=path)
     try:
-        grids = read_grids(path)
+        grids = read_grids(path, _wanted(form))
     except MemoryError:
         raise
     except Exception as exc:
@@ -78,6 +106,12 @@ def read_workbook(path: Path, form: Form, name: str | None = None) -> WorkbookDa
         data.findings.append(make(code, Severity.ERROR, Location(data.file), reason=reason))
         return data
     return read_grids_into(data, grids, form)
+
+
+def _wanted(form: Form) -> Callable[[str], bool]:
+    """The sheets the reader looks at (not the guide): the others are not loaded at all."""
+    names = {fold(name) for key, name in form.sheets.items() if key != "guide"}
+    return lambda name: fold(name) in names
 
 
 def reader_error(exc: Exception) -> tuple[Code, str]:
@@ -167,11 +201,11 @@ def _read_unit(data: WorkbookData, grid: Grid, form: Form, repairs: _Repairs) ->
 
 def _read_initiatives(data: WorkbookData, grid: Grid, form: Form, repairs: _Repairs) -> None:
     best: tuple[int, dict[int, Field]] | None = None
-    for excel_row, row in list(nonblank_rows(grid))[:_HEADER_SCAN_ROWS]:
+    for excel_row, row in islice(nonblank_rows(grid), _HEADER_SCAN_ROWS):
         columns: dict[int, Field] = {}
         for col, cell in enumerate(row):
-            f = form.initiative_matcher.get(fold(cell)) if isinstance(cell, str) else None
-            if f is not None and f not in columns.values():
+            f = form.initiative_matcher.get(fold(cell)) if isinstance(cell, str) and len(cell) < _LABEL_MAX else None
+            if f is not None and all(f.key != g.key for g in columns.values()):
                 columns[col] = f
         if len(columns) >= _MIN_HEADER_MATCHES and (best is None or len(columns) > len(best[1])):
             best = (excel_row, columns)
@@ -183,17 +217,20 @@ def _read_initiatives(data: WorkbookData, grid: Grid, form: Form, repairs: _Repa
         return
     header_row, columns = best
     data.columns = {f.key: column_letter(col) for col, f in columns.items()}
+    values: list[tuple[list[Any], list[Any], int, Field]] = []
+    for col, f in columns.items():
+        data.values[f.key], data.raws[f.key] = [], []
+        values.append((data.values[f.key], data.raws[f.key], col, f))
     for excel_row, row in nonblank_rows(grid[header_row:]):
         excel_row += header_row
         if all(is_blank(row[col] if col < len(row) else None) for col in columns):
             continue
-        data.rows.append(
-            {
-                f.key: _convert(data, "initiatives", f, form, _at(grid, excel_row, col), excel_row, col, repairs)
-                for col, f in columns.items()
-            }
-        )
-    if not data.rows:
+        data.row_numbers.append(excel_row)
+        for converted, raws, col, f in values:
+            raw = row[col] if col < len(row) else None
+            converted.append(_convert(data, "initiatives", f, form, raw, excel_row, col, repairs).value)
+            raws.append(raw)
+    if not data.row_numbers:
         data.findings.append(
             make(Code.NO_INITIATIVE, Severity.NOTICE, data.location("initiatives"), sheet=form.sheets["initiatives"])
         )
@@ -222,13 +259,13 @@ def _convert(
         source = converted if legacy else raw
     parsed = _parse(f, form, source)
     cell = Value(parsed.value, raw, excel_row, column_letter(col))
+    if not legacy and parsed.code is None:
+        return cell
     where = data.location(sheet_key, cell)
     if legacy:
         repairs.add(Code.LEGACY_TEXT, legacy, where, f.label, raw, encoding=legacy, converted=parsed.value)
         return cell
-    if parsed.code is None:
-        return cell
-    if parsed.failed:
+    if parsed.failed and parsed.code is not None:
         data.findings.append(make(parsed.code, Severity.ERROR, where, f.label, raw))
     elif parsed.code is Code.TEXT_NORMALISED:
         repair = _unicode_repair(raw)

@@ -7,14 +7,16 @@ a value's position is its Excel cell. `column_letter` turns a 0-based column ind
 from __future__ import annotations
 
 import csv
+import functools
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 Grid = list[list[Any]]
 
 
+@functools.lru_cache(maxsize=1024)
 def column_letter(index: int) -> str:
     letters = ""
     index += 1
@@ -24,8 +26,9 @@ def column_letter(index: int) -> str:
     return letters
 
 
-def read_grids(path: Path) -> dict[str, Grid]:
-    """Every sheet's cells, rows from Excel row 1 and columns from A, empty cells as None."""
+def read_grids(path: Path, wanted: Callable[[str], bool] | None = None) -> dict[str, Grid]:
+    """Every sheet's cells (or those of the sheets whose name is `wanted`), rows from Excel row 1
+    and columns from A, empty cells as None."""
     from python_calamine import CalamineWorkbook
 
     # From the bytes, not the name: calamine then picks the format by content (an .xls renamed
@@ -33,7 +36,8 @@ def read_grids(path: Path) -> dict[str, Grid]:
     with open(path, "rb") as fh:
         workbook = CalamineWorkbook.from_filelike(fh)
     try:
-        return {name: _anchored(workbook.get_sheet_by_name(name)) for name in workbook.sheet_names}
+        names = [n for n in workbook.sheet_names if wanted is None or wanted(n)]
+        return {name: _anchored(workbook.get_sheet_by_name(name)) for name in names}
     finally:
         workbook.close()
 

@@ -7,6 +7,7 @@ in another case or with other punctuation.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -16,12 +17,14 @@ _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 _WRONG_D = str.maketrans({"\u00d0": "\u0110", "\u00f0": "\u0111"})
 
 
+@functools.lru_cache(maxsize=65536)  # list values and names repeat in every file
 def clean_text(value: str) -> str:
     """NFC, the right "Đ", spaces and non-breaking spaces collapsed, ends trimmed."""
     text = unicodedata.normalize("NFC", value).translate(_WRONG_D)
     return _SPACES.sub(" ", text).strip()
 
 
+@functools.lru_cache(maxsize=16384)  # labels and list values repeat in every file
 def fold(value: str) -> str:
     """A matching key: no diacritics, lower case, letters and digits separated by one space."""
     text = unicodedata.normalize("NFD", clean_text(value).replace("đ", "d").replace("Đ", "D"))

@@ -51,6 +51,23 @@ class _Cell:
     value: Value | None
 
 
+@dataclass(frozen=True)
+class _Origins:
+    """Where each row of a validated frame comes from: (workbook, initiative index, or -1 for the
+    unit record). Rows after `places` are earlier runs' initiatives (`ContextRow`), with no cell."""
+
+    books: Sequence[WorkbookData]
+    sheet_key: str
+    places: list[tuple[int, int]]
+
+    def get(self, index: int, key: str) -> _Cell | None:
+        if index >= len(self.places):
+            return None
+        b, i = self.places[index]
+        book = self.books[b]
+        return _Cell(b, self.sheet_key, book.unit.get(key) if i < 0 else book.cell(i, key))
+
+
 def validate(
     books: Sequence[WorkbookData],
     form: Form,
@@ -84,22 +101,18 @@ def validate(
 
 def _unit_frame(
     books: Sequence[WorkbookData], readable: list[int], form: Form, roster: Roster | None
-) -> tuple[pd.DataFrame, dict[tuple[int, str], _Cell]]:
-    cells: dict[tuple[int, str], _Cell] = {}
-    records = []
-    for index, b in enumerate(readable):
-        record = {}
+) -> tuple[pd.DataFrame, _Origins]:
+    columns: dict[str, list[Any]] = {f.key: [] for f in form.unit}
+    for b in readable:
         for f in form.unit:
             value = books[b].unit.get(f.key)
-            cells[(index, f.key)] = _Cell(b, "unit", value)
-            record[f.key] = value.value if value else None
-        records.append(record)
-    frame = _typed(records, form.unit)
+            columns[f.key].append(value.value if value else None)
+    frame = _typed(columns, len(readable), form.unit)
     known = [roster.find(code) if roster and isinstance(code, str) else None for code in frame["ma_cdcs"]]
     frame[UNIT_COLUMN] = pd.Series([normalise_code(c) if isinstance(c, str) else None for c in frame["ma_cdcs"]])
     frame[ROSTER_NAME_COLUMN] = pd.Series([u.name if u else None for u in known], dtype="object")
     frame[ROSTER_MEMBERS_COLUMN] = pd.array([u.members if u else None for u in known], dtype="Int64")
-    return frame, cells
+    return frame, _Origins(books, "unit", [(b, -1) for b in readable])
 
 
 def _initiative_frame(
@@ -108,27 +121,29 @@ def _initiative_frame(
     form: Form,
     units: pd.DataFrame,
     context: Sequence[ContextRow],
-) -> tuple[pd.DataFrame, dict[tuple[int, str], _Cell]]:
-    cells: dict[tuple[int, str], _Cell] = {}
-    records: list[dict[str, Any]] = []
+) -> tuple[pd.DataFrame, _Origins]:
+    columns: dict[str, list[Any]] = {f.key: [] for f in form.initiative}
+    places: list[tuple[int, int]] = []
     as_of: list[Any] = []
     files: list[int] = []
     unit_codes: list[str | None] = []
+    unit_code_of, as_of_of = list(units[UNIT_COLUMN]), list(units["tinh_den_ngay"])
     for unit_index, b in enumerate(readable):
-        for row in books[b].rows:
-            files.append(b)
-            unit_codes.append(units[UNIT_COLUMN].iloc[unit_index])
-            index = len(records)
-            records.append({f.key: (row[f.key].value if f.key in row else None) for f in form.initiative})
-            for f in form.initiative:
-                cells[(index, f.key)] = _Cell(b, "initiatives", row.get(f.key))
-            as_of.append(units["tinh_den_ngay"].iloc[unit_index])
+        book = books[b]
+        n = book.count
+        for key, values in columns.items():
+            values.extend(book.values.get(key) or [None] * n)
+        places.extend((b, i) for i in range(n))
+        files.extend([b] * n)
+        unit_codes.extend([unit_code_of[unit_index]] * n)
+        as_of.extend([as_of_of[unit_index]] * n)
     for i, earlier in enumerate(context):  # after the rows of this run, so their indexes are unchanged
-        records.append(dict.fromkeys((f.key for f in form.initiative), None))
+        for values in columns.values():
+            values.append(None)
         as_of.append(None)
         files.append(-1 - i)
         unit_codes.append(earlier.unit)
-    frame = _typed(records, form.initiative)
+    frame = _typed(columns, len(files), form.initiative)
     frame[AS_OF_COLUMN] = pd.Series(as_of, dtype="datetime64[ns]")
     frame[FILE_COLUMN] = pd.Series(files, dtype="int64")
     # Each file is its own unit when its code is missing, so that two such files never match.
@@ -143,20 +158,20 @@ def _initiative_frame(
     if context:
         keys[-len(context) :] = [row.key for row in context]
     frame[KEY_COLUMN] = pd.Series(keys, dtype="object")
-    return frame, cells
+    return frame, _Origins(books, "initiatives", places)
 
 
-def _typed(records: list[dict[str, Any]], fields: tuple[Field, ...]) -> pd.DataFrame:
-    columns: dict[str, Any] = {}
+def _typed(columns: dict[str, list[Any]], length: int, fields: tuple[Field, ...]) -> pd.DataFrame:
+    typed: dict[str, Any] = {}
     for f in fields:
-        values = [r[f.key] for r in records]
+        values = columns[f.key]
         if f.type == "integer":
-            columns[f.key] = pd.array(values, dtype="Int64")
+            typed[f.key] = pd.array(values, dtype="Int64")
         elif f.type == "date":
-            columns[f.key] = pd.to_datetime(pd.Series(values, dtype="object"), errors="raise").astype("datetime64[ns]")
+            typed[f.key] = pd.to_datetime(pd.Series(values, dtype="object"), errors="raise").astype("datetime64[ns]")
         else:
-            columns[f.key] = pd.Series(values, dtype="object")
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(records)))
+            typed[f.key] = pd.Series(values, dtype="object")
+    return pd.DataFrame(typed, index=pd.RangeIndex(length))
 
 
 class _Context:
@@ -176,7 +191,7 @@ class _Context:
         self,
         schema: pa.DataFrameSchema,
         frame: pd.DataFrame,
-        cells: dict[tuple[int, str], _Cell],
+        cells: _Origins,
         fields: tuple[Field, ...],
         severity: Severity,
     ) -> list[Finding]:
@@ -198,7 +213,7 @@ class _Context:
                 if parsed is None:
                     raise RuntimeError(f"unexpected pandera failure: {check} on {column}")
                 code, key = parsed
-            if (int(index), key, code) in out or (int(index), key) not in cells:
+            if (int(index), key, code) in out or cells.get(int(index), key) is None:
                 continue  # every column of a failing row (DataFrame-level checks), or a context row
             finding = self.finding(code, severity, by_key[key], frame, int(index), cells)
             if finding is not None:
@@ -212,9 +227,10 @@ class _Context:
         f: Field,
         frame: pd.DataFrame,
         index: int,
-        cells: dict[tuple[int, str], _Cell],
+        cells: _Origins,
     ) -> Finding | None:
-        cell = cells[(index, f.key)]
+        cell = cells.get(index, f.key)
+        assert cell is not None
         book = self.books[cell.book]
         location = book.location(cell.sheet_key, cell.value)
         if (location.file, location.sheet, location.cell) in self.unreadable:
@@ -226,21 +242,19 @@ class _Context:
         )
         return make(code, severity, location, f.label, value, **self.params(code, f, frame, index, cells))
 
-    def _other_place(self, frame: pd.DataFrame, index: int, cells: dict[tuple[int, str], _Cell]) -> str:
+    def _other_place(self, frame: pd.DataFrame, index: int, cells: _Origins) -> str:
         """The first other row with the same initiative: in the same file, else in another unit's file."""
         key, file, unit = frame.at[index, KEY_COLUMN], frame.at[index, FILE_COLUMN], frame.at[index, UNIT_COLUMN]
         same = frame[(frame[KEY_COLUMN] == key) & (frame.index != index)]
         others = same[(same[FILE_COLUMN] == file) | (same[UNIT_COLUMN] != unit)]
         first = int(others.index[0])
-        if (first, "ten_sang_kien") not in cells:  # a row accepted in an earlier run
+        other, here = cells.get(first, "ten_sang_kien"), cells.get(index, "ten_sang_kien")
+        if other is None or here is None:  # a row accepted in an earlier run
             position: Any = frame.at[first, FILE_COLUMN]
             return self.context[-1 - int(position)].place
-        other = cells[(first, "ten_sang_kien")]
-        return _describe(self.books[other.book], other, self.books[cells[(index, "ten_sang_kien")].book])
+        return _describe(self.books[other.book], other, self.books[here.book])
 
-    def params(
-        self, code: Code, f: Field, frame: pd.DataFrame, index: int, cells: dict[tuple[int, str], _Cell]
-    ) -> dict[str, Any]:
+    def params(self, code: Code, f: Field, frame: pd.DataFrame, index: int, cells: _Origins) -> dict[str, Any]:
         form, settings = self.form, self.settings
         row: Any = frame.loc[index]
         if code is Code.NAME_MISMATCH:

@@ -39,10 +39,12 @@ def is_blank(value: Any) -> bool:
 
 
 def to_text(value: Any) -> Parsed:
-    if is_blank(value):
+    if value is None:
         return EMPTY
     if isinstance(value, str):
         cleaned = clean_text(value)
+        if not cleaned:
+            return EMPTY
         return Parsed(cleaned, Code.TEXT_NORMALISED if cleaned != value.strip() else None)
     if isinstance(value, bool):
         return Parsed("TRUE" if value else "FALSE")

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.findings import Code, Severity
 from pipeline.form import Form
@@ -86,6 +88,12 @@ def package(path: Path, sheet: str | bytes, extra: dict[str, str | bytes] | None
         for name, data in parts.items():
             zf.writestr(name, data)
     return path
+
+
+def as_sheet(form: Form) -> dict[str, str | bytes]:
+    """The `extra` of `package` that names its sheet as the form's unit sheet: the reader loads it
+    (it does not load sheets the form does not have)."""
+    return {"xl/workbook.xml": _WORKBOOK.replace('name="S"', f'name="{form.sheets["unit"]}"')}
 
 
 FAR_CELL = sheet_xml(f'<row r="1">{cell("A1")}</row><row r="1048576">{cell("XFD1048576")}</row>')
@@ -430,7 +438,7 @@ def test_a_lying_dimension_is_read_like_the_truth(filled: Callable[..., Path], t
 def test_a_reader_abort_or_panic_costs_one_file_not_the_run(
     filled: Callable[..., Path], tmp_path: Path, form: Form
 ) -> None:
-    far = package(tmp_path / "far.xlsx", FAR_CELL)
+    far = package(tmp_path / "far.xlsx", FAR_CELL, as_sheet(form))
     panic = CORPUS / "poi/clusterfuzz-testcase-minimized-POIHSSFFuzzer-5816431116615680.xls"
     good = filled(name="good.xlsx")
     # With the guard's grid limits lifted, calamine gets the far cell and aborts its process.
@@ -448,7 +456,7 @@ def test_a_file_over_the_deadline_is_stopped_and_the_next_is_read(
     filled: Callable[..., Path], tmp_path: Path, form: Form
 ) -> None:
     # A million rows from A1: within the limits, but slow to turn into Python lists.
-    slow = package(tmp_path / "slow.xlsx", sheet_xml(f'<row r="1048576">{cell("A1048576")}</row>'))
+    slow = package(tmp_path / "slow.xlsx", sheet_xml(f'<row r="1048576">{cell("A1048576")}</row>'), as_sheet(form))
     good = filled(name="good.xlsx")
     started = time.monotonic()
     result = books([slow, good], form, workers=1, timeout_s=0.3)
@@ -459,7 +467,7 @@ def test_a_file_over_the_deadline_is_stopped_and_the_next_is_read(
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the address-space cap is Linux only")
 def test_a_worker_out_of_memory_is_a_crash(filled: Callable[..., Path], tmp_path: Path, form: Form) -> None:
-    slow = package(tmp_path / "big.xlsx", sheet_xml(f'<row r="1048576">{cell("A1048576")}</row>'))
+    slow = package(tmp_path / "big.xlsx", sheet_xml(f'<row r="1048576">{cell("A1048576")}</row>'), as_sheet(form))
     good = filled(name="good.xlsx")
     result = books([slow, good], form, workers=1, memory_mb=160)
     code, reason = file_error(result[0]) or (None, "")
@@ -478,3 +486,57 @@ def test_submissions_of_every_kind_get_exactly_one_result(tmp_path: Path, form: 
     codes = [file_error(b) for b in result]
     assert [c[0] if c else None for c in codes] == [Code.NOT_SPREADSHEET] * 4 + [Code.EMPTY_FILE]
     assert all(f.message for b in result for f in b.findings)
+
+
+# --- the sheet scan's fast path decides exactly like the tag-by-tag scan ---------------------------
+
+_COLUMNS = st.sampled_from(["A", "B", "Z", "AA", "XFD", "XFE", "ZZZ", "a", ""])
+_ROWS = st.sampled_from(["1", "2", "7", "0", "40", "1048576", "1048577", "99999999", ""])
+
+
+@st.composite
+def _sheet_piece(draw: st.DrawFn) -> str:
+    """Rows and cells as writers write them, mostly, with the odd missing, invalid or far reference,
+    prefixed tag, empty cell or attribute before r."""
+    out = []
+    for _ in range(draw(st.integers(0, 6))):
+        row = draw(_ROWS)
+        out.append(f'<row r="{row}">' if row and draw(st.booleans()) else "<row>")
+        for _ in range(draw(st.integers(0, 5))):
+            ref = draw(_COLUMNS) + draw(_ROWS)
+            style = draw(st.sampled_from(["", ' s="3"', ' t="s"']))
+            form_ = draw(st.sampled_from(["plain", "plain", "plain", "empty", "no-r", "r-later", "prefixed"]))
+            if form_ == "plain":
+                out.append(f'<c r="{ref}"{style}><v>1</v></c>')
+            elif form_ == "empty":
+                out.append(f'<c r="{ref}"{style}/>')
+            elif form_ == "no-r":
+                out.append(f"<c{style}><v>1</v></c>")
+            elif form_ == "r-later":
+                out.append(f'<c s="1" r="{ref}"><v>1</v></c>')
+            else:
+                out.append(f'<x:c r="{ref}"><x:v>1</x:v></x:c>')
+        out.append("</row>")
+    return "".join(out)
+
+
+def _scan(pieces: list[str], fast: bool, limits: Limits) -> tuple[object, ...]:
+    from pipeline.guard import _Refused, _SheetScan
+
+    scan = _SheetScan(limits, 0)
+    try:
+        for piece in pieces:
+            if fast:
+                scan.feed(piece)
+            else:
+                scan._feed_tags(piece)
+    except _Refused as refused:
+        return ("refused", refused.refusal)
+    return (scan.total, scan.last_row, scan.last_col, scan.row, scan.col)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_sheet_piece(), min_size=1, max_size=3), st.sampled_from([2_000_000, 60, 10]))
+def test_the_fast_sheet_scan_agrees_with_the_exact_one(pieces: list[str], max_cells: int) -> None:
+    limits = Limits(max_cells=max_cells)
+    assert _scan(pieces, fast=True, limits=limits) == _scan(pieces, fast=False, limits=limits)

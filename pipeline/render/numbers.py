@@ -7,12 +7,14 @@ document ("Vĩnh Thuận, ngày 05 tháng 6 năm 2022": day below 10 and months 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from babel.numbers import format_decimal, format_percent
 
 LOCALE = "vi_VN"
 
 
+@functools.lru_cache(maxsize=65536)  # a province's report formats the same counts many times
 def number(value: float | int | None) -> str:
     """A count or an amount: "1.234"; "" for None."""
     if value is None:
@@ -20,6 +22,7 @@ def number(value: float | int | None) -> str:
     return format_decimal(value, format="#,##0", locale=LOCALE)
 
 
+@functools.lru_cache(maxsize=65536)
 def percent(value: float | None, digits: int = 1) -> str:
     """A fraction as a percentage: 0.232 -> "23,2%"; "" for None."""
     if value is None:
