@@ -38,8 +38,10 @@ lint: $(TEST)
 test: $(TEST) system-deps lint
 	$(BIN)/pytest
 
+# The provincial-scale benchmark (bench/README.md): `make bench`, or a smaller inbox with `make bench FILES=200`.
+FILES ?= 2000
 bench: $(BASE)
-	@echo "The provincial-scale benchmark is not built yet (see bench/README.md)."; exit 5
+	$(BIN)/python -m bench.run --files $(FILES)
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo bench/.work .pytest_cache .mypy_cache .ruff_cache

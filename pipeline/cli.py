@@ -20,7 +20,6 @@ from typing import Any
 
 from pipeline import __version__
 from pipeline.errors import PipelineError
-from pipeline.merge import Reporting
 
 _ARGPARSE_WORDS = {
     "usage: ": "Cách dùng: ",
@@ -271,6 +270,9 @@ def _run_with_progress(settings: Any, form: Any, roster: Any, pdf: bool = False)
         return run(settings, form, roster, progress=lambda name: bar.update(task, advance=1, description=name), pdf=pdf)
 
 
+_FILE_TABLE_MAX = 100  # more files than this: the table lists only those that are not plainly accepted
+
+
 def _print_run(result: Any, settings: Any, pdf: bool = False) -> None:
     from rich.table import Table
 
@@ -285,7 +287,10 @@ def _print_run(result: Any, settings: Any, pdf: bool = False) -> None:
     )
     for header in ("Tệp", "Kết quả", "Mã CĐCS", "Sáng kiến", "Lỗi", "Cảnh báo", "Ghi chú"):
         table.add_column(header, overflow="fold")
-    for r in result.files:
+    shown = result.files
+    if len(shown) > _FILE_TABLE_MAX:  # a province: only the files that need a look
+        shown = [r for r in result.files if r.status is not Status.ACCEPTED][:_FILE_TABLE_MAX]
+    for r in shown:
         note = r.reason or ("" if r.new or not r.sha256 else "đã kiểm tra ở lần chạy trước")
         table.add_row(
             r.name,
@@ -297,6 +302,11 @@ def _print_run(result: Any, settings: Any, pdf: bool = False) -> None:
             note,
         )
     console.print(table)
+    if len(shown) < len(result.files):
+        console.print(
+            f"Bảng trên chỉ liệt kê {len(shown)} tệp cần xem lại; {len(result.files) - len(shown)} tệp còn lại được "
+            "nhận, không có lỗi hay cảnh báo. Danh sách đầy đủ ở tệp run.json."
+        )
     rejected = [r for r in result.files if r.status is Status.REJECTED and r.new]
     if rejected:
         console.print("Các tệp mới bị trả lại và lỗi cần sửa:", style="bold")
@@ -411,7 +421,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from pipeline.ledger import LEDGER_NAME, Ledger
-    from pipeline.merge import unit_states
+    from pipeline.merge import Reporting, unit_states
 
     settings, form = _settings(args), _form()
     roster = _roster(settings, form, required=True)

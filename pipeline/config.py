@@ -79,6 +79,15 @@ class Paths:
 
 
 @dataclass(frozen=True)
+class Processing:
+    """Where the per-file work runs: worker processes of this machine (`workers`, None: up to 2),
+    or the Dask cluster whose scheduler is at `scheduler` ("tcp://host:8786")."""
+
+    workers: int | None = None
+    scheduler: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path
     organisation: Organisation
@@ -86,6 +95,7 @@ class Settings:
     as_of: dt.date
     deadline: dt.date
     paths: Paths
+    processing: Processing = Processing()
 
     @property
     def windows(self) -> dict[str, tuple[dt.date, dt.date]]:
@@ -108,6 +118,7 @@ class Settings:
 # The shape of the file: section -> key -> (type, what it is, in Vietnamese).
 _STR, _DATE, _NUM, _INT = "str", "date", "number", "int"
 _OPT_STR = "optional-str"  # may be missing or "": a default applies
+_OPT_INT = "optional-int"  # may be missing or 0: a default applies
 _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "organisation": {
         "parent_name": (_STR, "tên cơ quan cấp trên"),
@@ -138,6 +149,13 @@ _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "outbox": (_STR, "thư mục kết quả"),
         "roster": (_STR, "danh sách CĐCS"),
         "history": (_OPT_STR, "nơi lưu sổ theo dõi và bản gốc"),
+    },
+}
+# Sections that may be left out altogether (every key then takes its default).
+_OPTIONAL_SECTIONS: dict[str, dict[str, tuple[str, str]]] = {
+    "processing": {
+        "workers": (_OPT_INT, "số tiến trình xử lý tệp"),
+        "scheduler": (_OPT_STR, "địa chỉ bộ điều phối cụm Dask"),
     },
 }
 _PHASE: dict[str, tuple[str, str]] = {
@@ -182,7 +200,7 @@ def load_settings(path: Path) -> Settings:
 
 def _parse(data: dict[str, Any], path: Path) -> Settings:
     check = _Checker(path)
-    check.known(data, _SCHEMA, "")
+    check.known(data, {**_SCHEMA, **_OPTIONAL_SECTIONS}, "")
     values: dict[str, dict[str, Any]] = {}
     for section, keys in _SCHEMA.items():
         table = data.get(section)
@@ -205,6 +223,14 @@ def _parse(data: dict[str, Any], path: Path) -> Settings:
     for i, ph in enumerate(phases, start=1):
         if ph.end < ph.start:
             raise check.error(f"programme.phases[{i}].end", "phải sau ngày bắt đầu của giai đoạn")
+    for section, keys in _OPTIONAL_SECTIONS.items():
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            raise check.error(section, "phải là một mục [..]")
+        check.known(table, keys, section + ".")
+        values[section] = {
+            key: check.value(table, f"{section}.{key}", key, kind, what) for key, (kind, what) in keys.items()
+        }
     base, paths = path.parent, values["paths"]
     return Settings(
         source=path,
@@ -218,6 +244,7 @@ def _parse(data: dict[str, Any], path: Path) -> Settings:
             roster=base / paths["roster"],
             history=base / paths["history"] if paths["history"] else None,
         ),
+        processing=Processing(**values["processing"]),
     )
 
 
@@ -236,6 +263,11 @@ class _Checker:
                 raise self.error(prefix + key, f"khóa này không có trong cấu hình{hint}")
 
     def value(self, table: dict[str, Any], name: str, key: str, kind: str, what: str) -> Any:
+        if kind == _OPT_INT:
+            raw = table.get(key, 0)
+            if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
+                raise self.error(name, f"{what} phải là {_TYPE_WORDS[_INT]}, nhưng đang là {raw!r}")
+            return raw or None
         if kind == _OPT_STR:
             raw = table.get(key, "")
             if not isinstance(raw, str):

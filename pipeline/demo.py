@@ -310,7 +310,7 @@ def build_demo(folder: Path, settings: Settings, form: Form, seed: int = DEFAULT
     corrected, with_pdf = roles[7], roles[8]
     for i, unit in enumerate(submitting):
         wb = openpyxl.load_workbook(templates / template_name(form, unit))
-        filler = _Filler(wb, form, settings, unit, random.Random(f"{seed}-{unit.code}"))
+        filler = Filler(wb, form, settings, unit, random.Random(f"{seed}-{unit.code}"))
         filler.fill()
         name = _file_name(unit, rng)
         received = _received(filler, rng)
@@ -345,7 +345,7 @@ def build_demo(folder: Path, settings: Settings, form: Form, seed: int = DEFAULT
     return demo
 
 
-def _received(filler: _Filler, rng: random.Random) -> dt.datetime:
+def _received(filler: Filler, rng: random.Random) -> dt.datetime:
     """When the officer saved the attachment: a day or two after the form was signed, office hours."""
     made = filler.unit_cell("ngay_lap").value
     return dt.datetime.combine(made, dt.time(rng.randint(7, 16), rng.randint(0, 59))) + dt.timedelta(
@@ -377,7 +377,7 @@ def _file_name(unit: Unit, rng: random.Random) -> str:
     )
 
 
-class _Filler:
+class Filler:
     """Fills one personalised template the way a union's staff would."""
 
     def __init__(self, wb: Any, form: Form, settings: Settings, unit: Unit, rng: random.Random) -> None:
@@ -483,31 +483,31 @@ class _Filler:
         self.mistakes.append(Mistake("", sheet, cell, code, what, severity))
 
 
-def _missing_required(f: _Filler, unit: Unit, name: str) -> None:
+def _missing_required(f: Filler, unit: Unit, name: str) -> None:
     f.set_unit("nguoi_lap", None)
     f.note(None, "nguoi_lap", Code.REQUIRED, "bỏ trống Người lập biểu")
 
 
-def _not_in_list(f: _Filler, unit: Unit, name: str) -> None:
+def _not_in_list(f: Filler, unit: Unit, name: str) -> None:
     f.ensure_rows(2)
     f.set_initiative(1, "loai_giai_phap", "Giải pháp kĩ thuật")  # typed by hand, old spelling
     f.note(1, "loai_giai_phap", Code.NOT_IN_LIST, "gõ tay giá trị ngoài danh sách")
 
 
-def _two_digit_year(f: _Filler, unit: Unit, name: str) -> None:
+def _two_digit_year(f: Filler, unit: Unit, name: str) -> None:
     f.ensure_rows(1)
     applied = f.get_initiative(0, "ngay_ap_dung")
     f.set_initiative(0, "ngay_ap_dung", f"{applied.day}/{applied.month}/{applied.year % 100:02d}")
     f.note(0, "ngay_ap_dung", Code.TWO_DIGIT_YEAR, "ngày gõ dạng chữ với năm hai chữ số")
 
 
-def _outside_window(f: _Filler, unit: Unit, name: str) -> None:
+def _outside_window(f: Filler, unit: Unit, name: str) -> None:
     f.ensure_rows(2)
     f.set_initiative(1, "ngay_ap_dung", dt.date(2021, 6, 15))
     f.note(1, "ngay_ap_dung", Code.OUT_OF_WINDOW, "áp dụng trước khi Chương trình bắt đầu")
 
 
-def _same_initiative_twice(f: _Filler, unit: Unit, name: str) -> None:
+def _same_initiative_twice(f: Filler, unit: Unit, name: str) -> None:
     f.ensure_rows(1)
     f.count = max(f.count, 1)
     for col in range(1, len(f.form.initiative) + 1):
@@ -519,7 +519,7 @@ def _same_initiative_twice(f: _Filler, unit: Unit, name: str) -> None:
     f.count += 1
 
 
-def _nfd_text(f: _Filler, unit: Unit, name: str) -> None:
+def _nfd_text(f: Filler, unit: Unit, name: str) -> None:
     """Typed on Windows' own Vietnamese keyboard: every text in decomposed (NFD) form."""
     f.ensure_rows(1)
     for ws in (f.unit_ws, f.rows_ws):
@@ -529,9 +529,18 @@ def _nfd_text(f: _Filler, unit: Unit, name: str) -> None:
                     cell.value = unicodedata.normalize("NFD", cell.value)
 
 
-def _text_dates_and_numbers(f: _Filler, unit: Unit, name: str) -> None:
+def _text_dates_and_numbers(f: Filler, unit: Unit, name: str) -> None:
     """Dates typed as text, day first, and money typed with dots: read and reported as repairs."""
     f.ensure_rows(1)
     applied = f.get_initiative(0, "ngay_ap_dung")
     f.set_initiative(0, "ngay_ap_dung", f"{applied.day}/{applied.month}/{applied.year}")
     f.set_initiative(0, "gia_tri_lam_loi", "1.500.000 đ")
+
+
+# Mistakes that make a file rejected (an error, not a warning): for generated inboxes at scale.
+REJECTING_MISTAKES: tuple[Callable[[Filler, Unit, str], None], ...] = (
+    _missing_required,
+    _not_in_list,
+    _two_digit_year,
+    _outside_window,
+)

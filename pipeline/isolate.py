@@ -1,10 +1,11 @@
 """Reading received workbooks where a reader that crashes or hangs cannot take the run down.
 
-`read_books` first asks `guard.inspect` about each file (in this process: it only looks at bytes,
-within budgets). A refused file becomes a `WorkbookData` holding one error finding. The others are
-read by a small pool of long-lived worker processes ("spawn", so the same code runs on Windows),
-each reading many files. On Linux a worker's address space is capped (RLIMIT_AS), so a runaway
-allocation fails inside the worker instead of exhausting the machine. Each file has a deadline.
+Each file is `examine`d: `guard.inspect` looks at its bytes within budgets, and a file it refuses
+becomes a `WorkbookData` holding one error finding; the others are read. `read_books` runs this in
+a small pool of long-lived worker processes ("spawn", so the same code runs on Windows), each
+examining many files, so that files are guarded and read in parallel and nothing a file does
+reaches the run. On Linux a worker's address space is capped (RLIMIT_AS), so a runaway allocation
+fails inside the worker instead of exhausting the machine. Each file has a deadline.
 
 What can happen to a file in a worker, and what the run records:
 
@@ -24,6 +25,7 @@ every submission. Results come back in the order of `submissions`.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import multiprocessing
 import os
@@ -34,10 +36,11 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pipeline import guard
+from pipeline.config import Settings
+from pipeline.errors import PipelineError
 from pipeline.findings import Code, Location, Severity, make
 from pipeline.form import Form
 from pipeline.intake import Submission
@@ -53,10 +56,110 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+Job = tuple[Callable[..., Any], tuple[Any, ...]]  # a picklable function and its arguments
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A job that gave no result: the process running it died, it ran out of memory or time."""
+
+    code: Code
+    reason: str
+
+
+class Runner(Protocol):
+    """Where the per-file stages run: `run` yields (index, result or `Failure`) as jobs finish."""
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]: ...
+
+
+class LocalRunner:
+    """Long-lived worker processes of this machine, started on first use, where a job that crashes
+    or hangs costs that job only (see the module's docstring). Use as a context manager."""
+
+    def __init__(self, workers: int | None = None, timeout_s: float = 60, memory_mb: int = 1024) -> None:
+        self.workers, self.timeout_s, self.memory_mb = workers or default_workers(), timeout_s, memory_mb
+        self._pool: _Pool | None = None
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]:
+        if self._pool is None:
+            self._pool = _Pool(self.workers, self.timeout_s, self.memory_mb)
+        yield from self._pool.run(list(enumerate(jobs)))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self) -> LocalRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ExecutorRunner:
+    """Any `concurrent.futures.Executor`, for instance a Dask cluster's (`Client.get_executor()`).
+
+    The executor's own workers take the place of the local ones: a job that raises, or whose
+    worker dies, is a READER_CRASH failure; one that has not finished `timeout_s` after the last
+    result came in is a READER_TIMEOUT failure (it cannot be killed from here; the cluster's
+    workers have their own limits).
+    """
+
+    def __init__(self, executor: concurrent.futures.Executor, timeout_s: float = 60) -> None:
+        self.executor, self.timeout_s = executor, timeout_s
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]:
+        futures = {self.executor.submit(fn, *args): i for i, (fn, args) in enumerate(jobs)}
+        pending = set(futures)
+        while pending:
+            done, pending = concurrent.futures.wait(
+                pending, timeout=self.timeout_s, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            if not done:  # nothing finished for a whole deadline: give up on what is left
+                for future in pending:
+                    future.cancel()
+                    yield futures[future], Failure(Code.READER_TIMEOUT, f"quá {_seconds(self.timeout_s)} giây")
+                return
+            for future in done:
+                try:
+                    yield futures[future], future.result()
+                except BaseException as exc:  # the job raised, or its worker died
+                    yield futures[future], Failure(Code.READER_CRASH, _crash_reason(exc, 0))
+
+
+@contextlib.contextmanager
+def open_runner(settings: Settings) -> Iterator[Runner]:
+    """The runner the configuration asks for: this machine's worker processes, or the Dask cluster
+    at `processing.scheduler` (which needs the `distributed` package: pip install ".[cluster]")."""
+    processing = settings.processing
+    if not processing.scheduler:
+        with LocalRunner(processing.workers) as local:
+            yield local
+        return
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise PipelineError(
+            "Cấu hình có processing.scheduler (chạy trên cụm Dask) nhưng máy này chưa cài gói distributed; "
+            'hãy cài bằng lệnh: pip install ".[cluster]".'
+        ) from exc
+    try:
+        client = Client(processing.scheduler, timeout=10)
+    except OSError as exc:
+        raise PipelineError(
+            f'Không kết nối được bộ điều phối cụm Dask "{processing.scheduler}" (khóa processing.scheduler): {exc}.'
+        ) from exc
+    with client:
+        yield ExecutorRunner(client.get_executor())
+
+
 def read_books(
     submissions: Sequence[Submission],
     form: Form,
     *,
+    runner: Runner | None = None,
     workers: int | None = None,
     timeout_s: float = 60,
     memory_mb: int = 1024,
@@ -65,38 +168,43 @@ def read_books(
 ) -> list[WorkbookData]:
     """One `WorkbookData` per submission, in the same order; never raises because of a file's content.
 
-    `workers` defaults to min(2, CPUs); `timeout_s` is per file; `memory_mb` caps each worker's
-    address space (Linux only); `limits` are the guard's (default `guard.Limits()`); `progress` is
-    called with each file's name when that file is done.
+    Files are `examine`d on `runner`; without one, on a `LocalRunner` of `workers` processes
+    (default min(2, CPUs)) with `timeout_s` per file and each worker's address space capped at
+    `memory_mb` (Linux only), closed on return. `limits` are the guard's (default `guard.Limits()`);
+    `progress` is called with each file's name when that file is done.
     """
     limits = limits or guard.Limits()
     results: list[WorkbookData | None] = [None] * len(submissions)
     jobs: list[int] = []
     for i, sub in enumerate(submissions):
-        early = _before_reading(sub, limits)
-        if early is None:
+        if sub.kind not in _NEVER_READ:
             jobs.append(i)
             continue
-        results[i] = early
+        results[i] = _refused(sub, Code.NOT_SPREADSHEET, sub.kind_words)
         if progress:
             progress(sub.name)
     if jobs:
-        pool = _Pool(form, workers or default_workers(), timeout_s, memory_mb)
-        try:
-            for i, book in pool.run([(i, submissions[i]) for i in jobs]):
-                results[i] = book
+        with contextlib.ExitStack() as stack:
+            if runner is None:
+                runner = stack.enter_context(LocalRunner(workers, timeout_s, memory_mb))
+            for j, result in runner.run([(examine, (submissions[i], form, limits)) for i in jobs]):
+                i = jobs[j]
+                sub = submissions[i]
+                results[i] = result if isinstance(result, WorkbookData) else _refused(sub, result.code, result.reason)
                 if progress:
-                    progress(submissions[i].name)
-        finally:
-            pool.close()
+                    progress(sub.name)
     return [
         book if book is not None else _refused(sub, Code.READER_CRASH, "không nhận được kết quả đọc")
         for sub, book in zip(submissions, results, strict=True)
     ]
 
 
-def _before_reading(sub: Submission, limits: guard.Limits) -> WorkbookData | None:
-    """The result of a file that is not given to a reader, or None when it must be read."""
+def examine(sub: Submission, form: Form, limits: guard.Limits) -> WorkbookData:
+    """One file, guarded then read: what a worker does with each file it is given.
+
+    A reader's ordinary exception is already a finding (`read_workbook`); a crash, a panic or
+    running out of memory is left to the caller, which runs this where that cannot hurt the run.
+    """
     if sub.kind in _NEVER_READ:
         return _refused(sub, Code.NOT_SPREADSHEET, sub.kind_words)
     try:
@@ -107,7 +215,7 @@ def _before_reading(sub: Submission, limits: guard.Limits) -> WorkbookData | Non
         return _refused(sub, refusal.code, refusal.reason)
     if not sub.is_spreadsheet:
         return _refused(sub, Code.NOT_SPREADSHEET, sub.kind_words)
-    return None
+    return read_workbook(sub.path, form, sub.name)
 
 
 def _refused(sub: Submission, code: Code, reason: str) -> WorkbookData:
@@ -121,14 +229,8 @@ def _refused(sub: Submission, code: Code, reason: str) -> WorkbookData:
 # --- the worker side ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Failure:
-    code: Code
-    reason: str
-
-
-def _worker_main(conn: Connection, form: Form, memory_mb: int) -> None:
-    """Read the files the parent sends, one at a time, until it sends None or goes away."""
+def _worker_main(conn: Connection, memory_mb: int) -> None:
+    """Run the jobs the parent sends, one at a time, until it sends None or goes away."""
     os.environ["RUST_BACKTRACE"] = "0"  # a Rust abort prints one line, not a page
     if not os.environ.get("PIPELINE_DEBUG"):
         # What a reader prints when a file makes it panic is English noise for the officer; the
@@ -152,24 +254,20 @@ def _worker_main(conn: Connection, form: Form, memory_mb: int) -> None:
             return
         if job is None:
             return
-        index, path, name = job
+        index, (fn, args) = job
         try:
-            result: WorkbookData | _Failure = _read(Path(path), name, form, memory_mb)
+            result = fn(*args)
         except BaseException as exc:  # PanicException, MemoryError: anything
-            result = _Failure(Code.READER_CRASH, _crash_reason(exc, memory_mb))
+            result = Failure(Code.READER_CRASH, _crash_reason(exc, memory_mb))
         try:
             conn.send((index, result))
         except Exception as exc:  # the result does not pickle
-            conn.send((index, _Failure(Code.READER_CRASH, f"không chuyển được kết quả ({type(exc).__name__})")))
-
-
-def _read(path: Path, name: str, form: Form, memory_mb: int) -> WorkbookData:
-    return read_workbook(path, form, name)
+            conn.send((index, Failure(Code.READER_CRASH, f"không chuyển được kết quả ({type(exc).__name__})")))
 
 
 def _crash_reason(exc: BaseException, memory_mb: int) -> str:
     if isinstance(exc, MemoryError):
-        return f"hết bộ nhớ cho phép ({memory_mb} MB)"
+        return f"hết bộ nhớ cho phép ({memory_mb} MB)" if memory_mb else "hết bộ nhớ"
     detail = clean_text(str(exc))[:150]
     what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
     return f"lỗi nội bộ của trình đọc, {what}"
@@ -179,14 +277,18 @@ def _crash_reason(exc: BaseException, memory_mb: int) -> str:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, form: Form, memory_mb: int) -> None:
+    def __init__(self, ctx: Any, memory_mb: int, wait: bool = True) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker_main, args=(child, form, memory_mb), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, memory_mb), daemon=True)
         self.proc.start()
         child.close()
         self.job: int | None = None
         self.deadline = 0.0
-        # Wait until it can read, so that start-up time is not counted against the first file.
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait until it can read, so that start-up time is not counted against the first file."""
         try:
             ready = self.conn.poll(_STARTUP_S) and self.conn.recv() == "ready"
         except (EOFError, OSError):
@@ -203,41 +305,48 @@ class _Worker:
 
 
 class _Pool:
-    """Long-lived workers, each given one file at a time; dead or stuck workers are replaced."""
+    """Long-lived workers, each given one job at a time; dead or stuck workers are replaced."""
 
-    def __init__(self, form: Form, size: int, timeout_s: float, memory_mb: int) -> None:
+    def __init__(self, size: int, timeout_s: float, memory_mb: int) -> None:
         self.ctx = multiprocessing.get_context("spawn")
-        self.form = form
         self.size = max(1, size)
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.idle: list[_Worker] = []
         self.busy: list[_Worker] = []
 
-    def run(self, jobs: list[tuple[int, Submission]]) -> Iterator[tuple[int, WorkbookData]]:
-        """Yield (index, WorkbookData) as files finish."""
-        subs = dict(jobs)
+    def run(self, jobs: list[tuple[int, Job]]) -> Iterator[tuple[int, Any]]:
+        """Yield (index, result or `Failure`) as jobs finish."""
+        self._start_workers(min(self.size, len(jobs)) - len(self.idle) - len(self.busy))
+        todo = dict(jobs)
         pending = deque(i for i, _ in jobs)
         while pending or self.busy:
             while pending and len(self.busy) < self.size:
-                self._start(pending.popleft(), subs)
-            yield from self._collect(subs)
+                index = pending.popleft()
+                self._start(index, todo[index])
+            yield from self._collect()
 
-    def _start(self, index: int, subs: dict[int, Submission]) -> None:
-        sub = subs[index]
-        for _ in range(2):  # an idle worker may have died since its last file
-            worker = self.idle.pop() if self.idle else _Worker(self.ctx, self.form, self.memory_mb)
+    def _start_workers(self, count: int) -> None:
+        """Start `count` workers at once: each takes a second or so to import the readers."""
+        starting = [_Worker(self.ctx, self.memory_mb, wait=False) for _ in range(count)]
+        for worker in starting:
+            worker.wait_ready()
+            self.idle.append(worker)
+
+    def _start(self, index: int, job: Job) -> None:
+        for _ in range(2):  # an idle worker may have died since its last job
+            worker = self.idle.pop() if self.idle else _Worker(self.ctx, self.memory_mb)
             try:
-                worker.conn.send((index, str(sub.path), sub.name))
+                worker.conn.send((index, job))
             except (OSError, EOFError, ValueError):
                 worker.kill()
                 continue
             worker.job, worker.deadline = index, time.monotonic() + self.timeout_s
             self.busy.append(worker)
             return
-        raise RuntimeError("cannot start a reader process")
+        raise RuntimeError("cannot start a worker process")
 
-    def _collect(self, subs: dict[int, Submission]) -> Iterator[tuple[int, WorkbookData]]:
+    def _collect(self) -> Iterator[tuple[int, Any]]:
         now = time.monotonic()
         wait_s = max(0.0, min(w.deadline for w in self.busy) - now)
         ready = set(wait([w.conn for w in self.busy] + [w.proc.sentinel for w in self.busy], timeout=wait_s))
@@ -245,27 +354,25 @@ class _Pool:
         for worker in list(self.busy):
             index = worker.job
             assert index is not None
-            sub = subs[index]
             if worker.conn in ready or worker.proc.sentinel in ready:
                 message = self._receive(worker)
                 if message is None or message[0] != index:
                     worker.proc.join(_GRACE_S)  # the pipe closes as it dies: wait for its exit code
-                    book = _refused(sub, Code.READER_CRASH, _death_reason(worker.proc.exitcode))
+                    result: Any = Failure(Code.READER_CRASH, _death_reason(worker.proc.exitcode))
                     self._retire(worker)
                 else:
-                    _, result = message
-                    book = result if isinstance(result, WorkbookData) else _refused(sub, result.code, result.reason)
+                    result = message[1]
                     self._release(worker)
-                yield index, book
+                yield index, result
             elif now >= worker.deadline:
                 self._retire(worker)
-                yield index, _refused(sub, Code.READER_TIMEOUT, f"quá {self.timeout_s:g} giây".replace(".", ","))
+                yield index, Failure(Code.READER_TIMEOUT, f"quá {_seconds(self.timeout_s)} giây")
 
     @staticmethod
-    def _receive(worker: _Worker) -> tuple[int, WorkbookData | _Failure] | None:
+    def _receive(worker: _Worker) -> tuple[int, Any] | None:
         try:
             if worker.conn.poll():
-                message: tuple[int, WorkbookData | _Failure] = worker.conn.recv()
+                message: tuple[int, Any] = worker.conn.recv()
                 return message
         except (EOFError, OSError):
             pass
@@ -290,6 +397,10 @@ class _Pool:
         for worker in self.idle + self.busy:
             worker.kill()
         self.idle, self.busy = [], []
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
 
 
 def _death_reason(exitcode: int | None) -> str:

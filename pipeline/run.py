@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -23,7 +24,7 @@ from pipeline.figures import compute
 from pipeline.findings import Code, Finding, Location, Severity, make
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, archived_path, fingerprint, scan_inbox
-from pipeline.isolate import read_books
+from pipeline.isolate import Failure, Runner, open_runner, read_books
 from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile
 from pipeline.lock import exclusive
 from pipeline.merge import (
@@ -135,7 +136,7 @@ def run(
     """The whole inbox through every stage; the report too when there is a roster (PDF on request)."""
     inbox, outbox, history = settings.paths.inbox, settings.paths.outbox, settings.paths.history_dir
     stage = _Stages()
-    with exclusive(history), Ledger(history / LEDGER_NAME) as ledger:
+    with exclusive(history), Ledger(history / LEDGER_NAME) as ledger, open_runner(settings) as runner:
         with stage("intake"):
             run_id = ledger.start_run(settings.as_of, inbox)
             paths, skipped = scan_inbox(inbox)
@@ -151,7 +152,7 @@ def run(
             extra += extra_names
             before = unit_states(list(known.values()), roster, settings)
         with stage("read"):
-            books = read_books(new, form, progress=progress)
+            books = read_books(new, form, runner=runner, progress=progress)
         with stage("validate"):
             results = check_books(new, books, settings, form, roster, context=_context(before, ledger)) if new else []
         with stage("ledger"):
@@ -171,7 +172,7 @@ def run(
             )
             result.changes = _changes(before, states, ledger, form)
         with stage("feedback"):
-            _write_pending_feedback(result.files, outbox / FEEDBACK_DIR, settings, ledger)
+            _write_pending_feedback(result.files, outbox / FEEDBACK_DIR, settings, ledger, runner)
         with stage("outputs"):
             result.outputs = {
                 "findings": write_findings_csv((f for r in result.files for f in r.findings), outbox / FINDINGS_CSV),
@@ -245,7 +246,8 @@ def process(
             continue
         seen[sub.sha256] = sub.name
         submissions.append(sub)
-    books = read_books(submissions, form, progress=progress)
+    with open_runner(settings) as runner:
+        books = read_books(submissions, form, runner=runner, progress=progress)
     results += check_books(submissions, books, settings, form, roster)
     return RunResult(results, settings.as_of)
 
@@ -286,7 +288,7 @@ def check_books(
                 sub.kind,
                 unit_code=known.code if known else (code.value if code else None),
                 findings=own,
-                initiatives=len(book.rows),
+                initiatives=book.count,
                 path=sub.path,
                 readable=book.readable,
                 unit_name=known.name if known else (name.value if name else None),
@@ -328,7 +330,7 @@ def _new_file(sub: Submission, book: WorkbookData, result: FileResult) -> NewFil
         unit_record={k: v.value for k, v in book.unit.items()},
         columns=book.columns,
         findings=result.findings,
-        rows=[(sheet, next(iter(r.values())).row, {k: v.value for k, v in r.items()}) for r in book.rows]
+        rows=[(sheet, n, {k: v[i] for k, v in book.values.items()}) for i, n in enumerate(book.row_numbers)]
         if accepted
         else [],
     )
@@ -385,11 +387,20 @@ def _changes(
     return out
 
 
-def _write_pending_feedback(files: Sequence[FileResult], out_dir: Path, settings: Settings, ledger: Ledger) -> None:
-    """A marked-up workbook and a message for every file with errors or warnings that has none yet."""
+def _write_pending_feedback(
+    files: Sequence[FileResult], out_dir: Path, settings: Settings, ledger: Ledger, runner: Runner
+) -> None:
+    """A marked-up workbook and a message for every file with errors or warnings that has none yet.
+
+    The copies are made on the runner's workers, in parallel: making one opens the union's
+    workbook again. A copy that fails there (the worker died, or ran out of time or memory) is
+    replaced by the message alone, written here, so every flagged file gets its explanation.
+    """
     from pipeline.render.feedback import feedback_stem, write_feedback
 
     used = {r.message.stem.casefold() for r in files if r.message}
+    todo: list[FileResult] = []
+    jobs = []
     for r in files:
         flagged = r.count(Severity.ERROR) or r.count(Severity.WARNING)
         if not flagged or r.message is not None or r.path is None or r.sha256 is None or not r.path.exists():
@@ -398,18 +409,16 @@ def _write_pending_feedback(files: Sequence[FileResult], out_dir: Path, settings
         if stem.casefold() in used:  # two files of the same name in different folders
             stem = f"{stem} ({r.sha256[:8]})"
         used.add(stem.casefold())
-        written = write_feedback(
-            r.path,
-            r.kind or "",
-            r.name,
-            r.findings,
-            out_dir,
-            settings,
-            unit_code=r.unit_code,
-            unit_name=r.unit_name,
-            readable=r.readable and r.kind in SPREADSHEET_KINDS,
-            stem=stem,
-        )
+        todo.append(r)
+        make = functools.partial(write_feedback, unit_code=r.unit_code, unit_name=r.unit_name, stem=stem)
+        readable = r.readable and r.kind in SPREADSHEET_KINDS
+        jobs.append((make, (r.path, r.kind or "", r.name, r.findings, out_dir, settings, readable)))
+    for i, written in runner.run(jobs) if jobs else ():
+        r = todo[i]
+        if isinstance(written, Failure):  # the message alone, without opening the workbook
+            make, args = jobs[i]
+            written = make(*args[:-1], False)
+        assert r.sha256 is not None
         ledger.set_feedback(r.sha256, written.workbook, written.message)
         r.feedback, r.message = written.workbook, written.message
 

@@ -48,10 +48,10 @@ def write_feedback(
     findings: Sequence[Finding],
     out_dir: Path,
     settings: Settings,
+    readable: bool = True,
     *,
     unit_code: str | None = None,
     unit_name: str | None = None,
-    readable: bool = True,
     stem: str | None = None,
 ) -> Feedback:
     stem = stem or feedback_stem(name, unit_code)
