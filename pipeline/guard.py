@@ -34,6 +34,7 @@ What is checked, by container (the bytes decide, not the name):
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 import zipfile
@@ -91,6 +92,10 @@ class Refusal:
     reason: str  # short Vietnamese detail, shown inside the code's message
 
 
+class _Undecided(Exception):
+    """The quick scan (`_SheetBounds`) cannot vouch for a file: the exact scan must look at it."""
+
+
 class _Refused(Exception):
     def __init__(self, code: Code, reason: str) -> None:
         super().__init__(reason)
@@ -114,7 +119,10 @@ def inspect(path: Path, kind: str, limits: Limits = Limits()) -> Refusal | None:
         if head.startswith(_CFB_MAGIC):
             _check_cfb(path.read_bytes(), kind)
         elif head.startswith(b"PK"):
-            _check_zip(path, kind, limits)
+            try:
+                _check_zip(path, kind, limits, exact=False)
+            except (_Undecided, _Refused):  # the bounds were not enough: the exact scan decides
+                _check_zip(path, kind, limits, exact=True)
         else:
             return _other(path, head)
     except _Refused as refused:
@@ -147,7 +155,7 @@ def _part_name(name: str) -> str:
     return name.replace("\\", "/").lstrip("/").lower()
 
 
-def _check_zip(path: Path, kind: str, limits: Limits) -> None:
+def _check_zip(path: Path, kind: str, limits: Limits, exact: bool = True) -> None:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, struct.error, IndexError) as exc:
@@ -158,7 +166,7 @@ def _check_zip(path: Path, kind: str, limits: Limits) -> None:
         names = {_part_name(i.filename) for i in infos}
         if any(name.endswith("workbook.bin") for name in names):
             raise _Refused(Code.UNSUPPORTED_FORMAT, "bảng tính Excel nhị phân .xlsb")
-        scan = _PackageScan(limits)
+        scan = _PackageScan(limits, exact)
         for info in infos:
             if info.is_dir() or info.file_size == 0:
                 continue
@@ -216,8 +224,9 @@ _ROOT = re.compile(r"<(?![?!])((?:[A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*))")
 class _PackageScan:
     """Walks the parts of one package; counts worksheets and notes whether a workbook part is there."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, exact: bool = True) -> None:
         self.limits = limits
+        self.exact = exact
         self.sheets = 0
         self.cells = 0  # cells from A1 to the farthest filled cell, over the sheets scanned so far
         self.workbook = False
@@ -248,7 +257,7 @@ class _PackageScan:
         scanner: _Scanner
         if local in _SHEET_ROOTS:
             self.sheets += 1
-            scanner = _SheetScan(self.limits, self.cells)
+            scanner = _SheetScan(self.limits, self.cells) if self.exact else _SheetBounds(self.limits, self.cells)
         elif local == "document-content":
             scanner = _OdsScan(self.limits, self.cells)
         else:
@@ -426,6 +435,58 @@ class _SheetScan(_Scanner):
                 if self.total > limits.max_cells:
                     reason = _extent_reason(col, row, self.last_col, self.last_row, limits)
                     raise _Refused(Code.GRID_TOO_LARGE, reason)
+
+
+class _SheetBounds(_Scanner):
+    """A quick upper bound of a worksheet's extent, from the longest references in it, with no work
+    per cell: the regex engine only looks for a reference longer than the others (three letters,
+    one digit more than the last row). Raises `_Undecided` unless the piece is written the way
+    spreadsheet programs write (`<row r="n"`, `<c r="A1"` first) and the bound stays within the
+    limits; the caller then runs the exact scan (`_SheetScan`) on the whole file. So this never
+    lets through what the exact scan refuses: its bound is never smaller than the exact extent."""
+
+    def __init__(self, limits: Limits, before: int) -> None:
+        self.limits = limits
+        self.before = before
+        self.total = before
+        self.rows = 0  # bound of the last row
+        self.cols = 0  # bound of the last column
+
+    def feed(self, text: str) -> None:
+        rows = _ROW_FAST.findall(text)
+        cells = text.count('<c r="')
+        if (
+            len(rows) + cells != len(_ANY_TAG.findall(text))
+            or (_PREFIX_HINT.search(text) and _PREFIXED_TAG.search(text))
+            or _ODD_REF.search(text)
+        ):
+            raise _Undecided
+        rows_bound = 0
+        if rows:
+            last = max(map(int, rows))
+            digits = len(str(last))
+            if min(map(int, rows)) == 0 or digits >= 6 or _digits(digits + 1).search(text):
+                raise _Undecided
+            rows_bound = 10**digits - 1  # no cell has more digits than the last row tag
+        elif cells:
+            raise _Undecided
+        if cells:
+            self.rows = max(self.rows, rows_bound)
+            self.cols = max(self.cols, 702 if _TWO_LETTERS.search(text) else 26)
+        self.total = self.before + self.rows * self.cols
+        if self.total > self.limits.max_cells:
+            raise _Undecided
+
+
+# References the bound does not vouch for: invalid, three letters (beyond ZZ) or more than six digits.
+_ODD_REF = re.compile(r'<c r="(?![A-Z]{1,2}[0-9]{1,6}")')
+_PREFIX_HINT = re.compile(r":(?:c|row)[\s/>]")  # cheap first look for a prefixed tag
+_TWO_LETTERS = re.compile(r'<c r="[A-Z]{2}')
+
+
+@functools.lru_cache(maxsize=8)
+def _digits(count: int) -> re.Pattern[str]:
+    return re.compile(rf'<c r="[A-Z]+[0-9]{{{count}}}')
 
 
 def _column_number(letters: str) -> int:

@@ -29,6 +29,7 @@ import concurrent.futures
 import contextlib
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import time
@@ -56,7 +57,16 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-Job = tuple[Callable[..., Any], tuple[Any, ...]]  # a picklable function and its arguments
+# A picklable function and its arguments, and optionally its own deadline in seconds (the runner's
+# per-file deadline otherwise: a trusted job such as writing the report may take longer).
+Job = tuple[Callable[..., Any], tuple[Any, ...]] | tuple[Callable[..., Any], tuple[Any, ...], float]
+
+
+def timed(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, float]:
+    """`fn(*args)` and how many seconds it took where it ran (a job's own time, for run.json)."""
+    started = time.perf_counter()
+    result = fn(*args)
+    return result, round(time.perf_counter() - started, 4)
 
 
 @dataclass(frozen=True)
@@ -111,16 +121,17 @@ class ExecutorRunner:
         self.executor, self.timeout_s = executor, timeout_s
 
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]:
-        futures = {self.executor.submit(fn, *args): i for i, (fn, args) in enumerate(jobs)}
+        futures = {self.executor.submit(job[0], *job[1]): i for i, job in enumerate(jobs)}
+        timeout_s = max([self.timeout_s, *(job[2] for job in jobs if len(job) > 2)])
         pending = set(futures)
         while pending:
             done, pending = concurrent.futures.wait(
-                pending, timeout=self.timeout_s, return_when=concurrent.futures.FIRST_COMPLETED
+                pending, timeout=timeout_s, return_when=concurrent.futures.FIRST_COMPLETED
             )
             if not done:  # nothing finished for a whole deadline: give up on what is left
                 for future in pending:
                     future.cancel()
-                    yield futures[future], Failure(Code.READER_TIMEOUT, f"quá {_seconds(self.timeout_s)} giây")
+                    yield futures[future], Failure(Code.READER_TIMEOUT, f"quá {_seconds(timeout_s)} giây")
                 return
             for future in done:
                 try:
@@ -187,7 +198,9 @@ def read_books(
         with contextlib.ExitStack() as stack:
             if runner is None:
                 runner = stack.enter_context(LocalRunner(workers, timeout_s, memory_mb))
-            for j, result in runner.run([(examine, (submissions[i], form, limits)) for i in jobs]):
+            # The form and limits travel once as bytes, unpickled once per worker (`_examine_packed`).
+            packed = pickle.dumps((form, limits))
+            for j, result in runner.run([(_examine_packed, (submissions[i], packed)) for i in jobs]):
                 i = jobs[j]
                 sub = submissions[i]
                 results[i] = result if isinstance(result, WorkbookData) else _refused(sub, result.code, result.reason)
@@ -197,6 +210,16 @@ def read_books(
         book if book is not None else _refused(sub, Code.READER_CRASH, "không nhận được kết quả đọc")
         for sub, book in zip(submissions, results, strict=True)
     ]
+
+
+_UNPACKED: dict[bytes, tuple[Form, guard.Limits]] = {}
+
+
+def _examine_packed(sub: Submission, packed: bytes) -> WorkbookData:
+    if packed not in _UNPACKED:
+        _UNPACKED.clear()  # one run's form at a time
+        _UNPACKED[packed] = pickle.loads(packed)  # our own bytes, from the parent
+    return examine(sub, *_UNPACKED[packed])
 
 
 def examine(sub: Submission, form: Form, limits: guard.Limits) -> WorkbookData:
@@ -254,7 +277,7 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
             return
         if job is None:
             return
-        index, (fn, args) = job
+        index, (fn, args, *_) = job
         try:
             result = fn(*args)
         except BaseException as exc:  # PanicException, MemoryError: anything
@@ -284,6 +307,7 @@ class _Worker:
         child.close()
         self.job: int | None = None
         self.deadline = 0.0
+        self.timeout_s = 0.0
         if wait:
             self.wait_ready()
 
@@ -341,7 +365,9 @@ class _Pool:
             except (OSError, EOFError, ValueError):
                 worker.kill()
                 continue
-            worker.job, worker.deadline = index, time.monotonic() + self.timeout_s
+            worker.job = index
+            worker.timeout_s = job[2] if len(job) > 2 else self.timeout_s
+            worker.deadline = time.monotonic() + worker.timeout_s
             self.busy.append(worker)
             return
         raise RuntimeError("cannot start a worker process")
@@ -366,7 +392,7 @@ class _Pool:
                 yield index, result
             elif now >= worker.deadline:
                 self._retire(worker)
-                yield index, Failure(Code.READER_TIMEOUT, f"quá {_seconds(self.timeout_s)} giây")
+                yield index, Failure(Code.READER_TIMEOUT, f"quá {_seconds(worker.timeout_s)} giây")
 
     @staticmethod
     def _receive(worker: _Worker) -> tuple[int, Any] | None:

@@ -209,7 +209,10 @@ def _read_initiatives(data: WorkbookData, grid: Grid, form: Form, repairs: _Repa
                 columns[col] = f
         if len(columns) >= _MIN_HEADER_MATCHES and (best is None or len(columns) > len(best[1])):
             best = (excel_row, columns)
-    missing = [f.label for f in form.initiative if f.required and (best is None or f not in best[1].values())]
+            if len(columns) == len(form.initiative):  # every column found: no row can do better
+                break
+    found = {f.key for f in best[1].values()} if best else set()
+    missing = [f.label for f in form.initiative if f.required and f.key not in found]
     if best is None or missing:
         data.findings.append(
             make(Code.MISSING_HEADER, Severity.ERROR, data.location("initiatives"), ", ".join(missing))

@@ -7,6 +7,7 @@ file, the row and the column in Vietnamese: without a correct roster nothing can
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,7 @@ class Roster:
     def active(self) -> tuple[Unit, ...]:
         return tuple(u for u in self.units if u.active)
 
-    @property
+    @functools.cached_property
     def by_code(self) -> Mapping[str, Unit]:
         return {u.code: u for u in self.units}
 

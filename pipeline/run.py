@@ -8,6 +8,7 @@ every output is rebuilt from the ledger. `process` checks given files and writes
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime as dt
 import functools
@@ -20,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Settings
-from pipeline.figures import compute
+from pipeline.figures import Figures, compute
 from pipeline.findings import Code, Finding, Location, Severity, make
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, archived_path, fingerprint, scan_inbox
-from pipeline.isolate import Failure, Runner, open_runner, read_books
+from pipeline.isolate import Failure, Job, Runner, open_runner, read_books, timed
 from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile
 from pipeline.lock import exclusive
 from pipeline.merge import (
@@ -42,7 +43,6 @@ from pipeline.merge import (
 )
 from pipeline.read import WorkbookData
 from pipeline.render.outputs import write_dataset, write_findings_csv, write_json
-from pipeline.render.report import write_reports
 from pipeline.roster import Roster
 from pipeline.validate import ContextRow, validate
 
@@ -158,6 +158,7 @@ def run(
         with stage("ledger"):
             for sub, book, checked in zip(new, books, results, strict=True):
                 ledger.add_file(run_id, _new_file(sub, book, checked))
+            del books, results  # everything is in the ledger now: the rest of the run reads it from there
         with stage("merge"):
             stored = ledger.files()
             states = unit_states(stored, roster, settings)
@@ -171,24 +172,15 @@ def run(
                 units=states,
             )
             result.changes = _changes(before, states, ledger, form)
-        with stage("feedback"):
-            _write_pending_feedback(result.files, outbox / FEEDBACK_DIR, settings, ledger, runner)
-        with stage("outputs"):
-            result.outputs = {
-                "findings": write_findings_csv((f for r in result.files for f in r.findings), outbox / FINDINGS_CSV),
-                "feedback": outbox / FEEDBACK_DIR,
-                "archive": history / ARCHIVE_DIR,
-                "ledger": history / LEDGER_NAME,
-            }
-            result.outputs["dataset_csv"], result.outputs["dataset_parquet"] = write_dataset(
-                frame, outbox / DATASET_CSV, outbox / DATASET_PARQUET
-            )
+        with stage("figures"):
             result.totals = totals(states, frame, roster, settings)
-            result.outputs["run_json"] = outbox / RUN_JSON
-        if roster is not None:
-            with stage("report"):
+            figures = None
+            if roster is not None:
                 figures = compute(states, frame, roster, settings, form, sources=stored, findings=ledger.findings())
-                result.outputs.update(write_reports(outbox, figures, frame, result, settings, form, pdf=pdf))
+        with stage("outputs"):  # wall time: the outputs below are written side by side
+            seconds = _write_outputs(result, frame, figures, settings, form, ledger, runner, pdf)
+        for name, spent in seconds.items():
+            stage.seconds[name] = spent
         result.stages = stage.seconds
         write_json(run_summary(result, run_id), outbox / RUN_JSON)
         ledger.finish_run(run_id)
@@ -387,20 +379,96 @@ def _changes(
     return out
 
 
-def _write_pending_feedback(
-    files: Sequence[FileResult], out_dir: Path, settings: Settings, ledger: Ledger, runner: Runner
-) -> None:
-    """A marked-up workbook and a message for every file with errors or warnings that has none yet.
+REPORT_TIMEOUT_S = 3600.0  # the report workbook of a whole country takes a while; it is our own code
 
-    The copies are made on the runner's workers, in parallel: making one opens the union's
-    workbook again. A copy that fails there (the worker died, or ran out of time or memory) is
-    replaced by the message alone, written here, so every flagged file gets its explanation.
-    """
+
+def _write_outputs(
+    result: RunResult,
+    frame: Any,
+    figures: Figures | None,
+    settings: Settings,
+    form: Form,
+    ledger: Ledger,
+    runner: Runner,
+    pdf: bool,
+) -> dict[str, float]:
+    """Every output of the run, side by side: the report workbook (the longest to write) and the
+    feedback copies on the runner's workers, the CSV, Parquet, DOCX and HTML in a thread of this
+    process meanwhile. Returns the seconds each output took where it was made."""
+    from pipeline.render.report import REPORT_STEM, write_report_docx, write_report_xlsx
+
+    outbox, history = settings.paths.outbox, settings.paths.history_dir
+    result.outputs = {
+        "feedback": outbox / FEEDBACK_DIR,
+        "archive": history / ARCHIVE_DIR,
+        "ledger": history / LEDGER_NAME,
+        "run_json": outbox / RUN_JSON,
+    }
+    seconds: dict[str, float] = {}
+    # The two long reports first, one per worker; the feedback after them, on whichever is free.
+    reports: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = []
+    if figures is not None:
+        xlsx = (outbox / f"{REPORT_STEM}.xlsx", figures, frame, result, settings, form)
+        reports.append(("report_xlsx", write_report_xlsx, xlsx))
+        reports.append(("report_docx", write_report_docx, (outbox, figures, settings, pdf)))
+    jobs: list[Job] = [(timed, (fn, args), REPORT_TIMEOUT_S) for _, fn, args in reports]
+    pending, feedback_jobs = _feedback_jobs(result.files, outbox / FEEDBACK_DIR, settings)
+    with concurrent.futures.ThreadPoolExecutor(1) as here:
+        local = here.submit(_write_here, result, frame, figures, settings, form)
+        started = time.perf_counter()
+        for i, done in runner.run(jobs + feedback_jobs) if jobs or feedback_jobs else ():
+            if i < len(jobs):  # a report
+                name, fn, args = reports[i]
+                if isinstance(done, Failure):  # its worker failed: write it here after all
+                    done = timed(fn, args)
+                written, seconds[name] = done
+                result.outputs.update(written if isinstance(written, dict) else {name: written})
+            else:
+                _store_feedback(pending[i - len(jobs)], done, feedback_jobs[i - len(jobs)], ledger)
+                seconds["feedback"] = round(time.perf_counter() - started, 4)
+        outputs, spent = local.result()
+    result.outputs.update(outputs)
+    seconds.update(spent)
+    if figures is not None:  # the paths in the order people look at them
+        order = ("report_docx", "report_html", "report_xlsx", "report_pdf")
+        ordered = {k: result.outputs.pop(k) for k in order if k in result.outputs}
+        result.outputs.update(ordered)
+    return seconds
+
+
+def _write_here(
+    result: RunResult, frame: Any, figures: Figures | None, settings: Settings, form: Form
+) -> tuple[dict[str, Path], dict[str, float]]:
+    """The outputs written in this process: findings CSV, dataset and HTML."""
+    from pipeline.render.report import REPORT_STEM, write_report_html
+
+    outbox = settings.paths.outbox
+    seconds: dict[str, float] = {}
+    outputs: dict[str, Path] = {}
+    started = time.perf_counter()
+    outputs["findings"] = write_findings_csv((f for r in result.files for f in r.findings), outbox / FINDINGS_CSV)
+    outputs["dataset_csv"], outputs["dataset_parquet"] = write_dataset(
+        frame, outbox / DATASET_CSV, outbox / DATASET_PARQUET
+    )
+    seconds["dataset"] = round(time.perf_counter() - started, 4)
+    if figures is not None:
+        started = time.perf_counter()
+        outputs["report_html"] = write_report_html(outbox / f"{REPORT_STEM}.html", figures, settings)
+        seconds["report_html"] = round(time.perf_counter() - started, 4)
+    return outputs, seconds
+
+
+def _feedback_jobs(
+    files: Sequence[FileResult], out_dir: Path, settings: Settings
+) -> tuple[list[FileResult], list[Job]]:
+    """The files with errors or warnings that have no feedback yet, and the jobs that write it: a
+    marked-up copy of the union's workbook (made on a worker: it opens the workbook again) and a
+    message."""
     from pipeline.render.feedback import feedback_stem, write_feedback
 
     used = {r.message.stem.casefold() for r in files if r.message}
     todo: list[FileResult] = []
-    jobs = []
+    jobs: list[Job] = []
     for r in files:
         flagged = r.count(Severity.ERROR) or r.count(Severity.WARNING)
         if not flagged or r.message is not None or r.path is None or r.sha256 is None or not r.path.exists():
@@ -413,14 +481,19 @@ def _write_pending_feedback(
         make = functools.partial(write_feedback, unit_code=r.unit_code, unit_name=r.unit_name, stem=stem)
         readable = r.readable and r.kind in SPREADSHEET_KINDS
         jobs.append((make, (r.path, r.kind or "", r.name, r.findings, out_dir, settings, readable)))
-    for i, written in runner.run(jobs) if jobs else ():
-        r = todo[i]
-        if isinstance(written, Failure):  # the message alone, without opening the workbook
-            make, args = jobs[i]
-            written = make(*args[:-1], False)
-        assert r.sha256 is not None
-        ledger.set_feedback(r.sha256, written.workbook, written.message)
-        r.feedback, r.message = written.workbook, written.message
+    return todo, jobs
+
+
+def _store_feedback(r: FileResult, written: Any, job: Job, ledger: Ledger) -> None:
+    """Record a file's feedback. A copy that failed on its worker (the worker died, or ran out of
+    time or memory) is replaced by the message alone, written here: every flagged file gets its
+    explanation."""
+    if isinstance(written, Failure):
+        make, args = job[0], job[1]
+        written = make(*args[:-1], False)
+    assert r.sha256 is not None
+    ledger.set_feedback(r.sha256, written.workbook, written.message)
+    r.feedback, r.message = written.workbook, written.message
 
 
 def totals(states: dict[str, UnitState], frame: Any, roster: Roster | None, settings: Settings) -> dict[str, Any]:

@@ -123,14 +123,11 @@ def test_python_dash_m_pipeline_works():
 
 
 def test_pdf_without_libreoffice_says_so_and_the_run_still_works(tmp_path, filled, capsys, monkeypatch):
-    import shutil
-
-    from pipeline.render import docx
-
-    real_which = shutil.which
-    monkeypatch.setattr(
-        docx.shutil, "which", lambda name: None if name in ("soffice", "libreoffice") else real_which(name)
-    )
+    # LibreOffice is looked for on PATH, in the worker process that writes the DOCX (which
+    # inherits this environment): an empty PATH is a machine without it.
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "a.xlsx").write_bytes(filled(rows=[{}]).read_bytes())

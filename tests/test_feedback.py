@@ -156,8 +156,8 @@ class _InProcess:
     """A runner that runs each job here, so that a test's monkeypatching reaches it."""
 
     def run(self, jobs):
-        for i, (fn, args) in enumerate(jobs):
-            yield i, fn(*args)
+        for i, job in enumerate(jobs):
+            yield i, job[0](*job[1])
 
 
 def test_a_very_large_file_gets_the_listing_without_a_copy(inbox_run, filled, monkeypatch):

@@ -537,6 +537,23 @@ def _scan(pieces: list[str], fast: bool, limits: Limits) -> tuple[object, ...]:
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(_sheet_piece(), min_size=1, max_size=3), st.sampled_from([2_000_000, 60, 10]))
-def test_the_fast_sheet_scan_agrees_with_the_exact_one(pieces: list[str], max_cells: int) -> None:
+def test_the_quick_sheet_scans_agree_with_the_exact_one(pieces: list[str], max_cells: int) -> None:
     limits = Limits(max_cells=max_cells)
-    assert _scan(pieces, fast=True, limits=limits) == _scan(pieces, fast=False, limits=limits)
+    exact = _scan(pieces, fast=False, limits=limits)
+    assert _scan(pieces, fast=True, limits=limits) == exact
+    # The quick bounds vouch only for what the exact scan allows, and never under-count.
+    from pipeline.guard import _SheetBounds, _Undecided
+
+    bounds = _SheetBounds(limits, 0)
+    try:
+        for piece in pieces:
+            bounds.feed(piece)
+    except _Undecided:
+        return
+    assert exact[0] != "refused" and bounds.total >= exact[0]  # type: ignore[operator]
+
+
+def test_a_filled_template_is_vouched_for_by_the_quick_bounds(filled: Callable[..., Path]) -> None:
+    from pipeline.guard import _check_zip
+
+    _check_zip(filled(rows=[{}, {}, {}]), "xlsx", Limits(), exact=False)  # raises _Undecided otherwise

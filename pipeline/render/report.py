@@ -33,15 +33,19 @@ def write_reports(
     *,
     pdf: bool = False,
 ) -> dict[str, Path]:
-    from pipeline.render.docx import ConversionError, docx_to_pdf, write_report_docx
-    from pipeline.render.html import write_report_html
-    from pipeline.render.xlsx import write_report_xlsx
+    """Every format, one after the other (a run writes them side by side instead)."""
+    written = write_report_docx(outbox, figures, settings, pdf)
+    written["report_html"] = write_report_html(outbox / f"{REPORT_STEM}.html", figures, settings)
+    written["report_xlsx"] = write_report_xlsx(outbox / f"{REPORT_STEM}.xlsx", figures, frame, result, settings, form)
+    return written
 
-    written = {
-        "report_docx": write_report_docx(outbox / f"{REPORT_STEM}.docx", figures, settings),
-        "report_html": write_report_html(outbox / f"{REPORT_STEM}.html", figures, settings),
-        "report_xlsx": write_report_xlsx(outbox / f"{REPORT_STEM}.xlsx", figures, frame, result, settings, form),
-    }
+
+def write_report_docx(outbox: Path, figures: Figures, settings: Settings, pdf: bool = False) -> dict[str, Path]:
+    """The DOCX and, on request, the PDF made from it."""
+    from pipeline.render.docx import ConversionError, docx_to_pdf
+    from pipeline.render.docx import write_report_docx as write
+
+    written = {"report_docx": write(outbox / f"{REPORT_STEM}.docx", figures, settings)}
     if pdf:
         # A failed conversion costs the PDF only: the DOCX it comes from is there to print.
         with contextlib.suppress(ConversionError):
@@ -49,3 +53,18 @@ def write_reports(
             if converted is not None:
                 written["report_pdf"] = converted
     return written
+
+
+def write_report_html(path: Path, figures: Figures, settings: Settings) -> Path:
+    from pipeline.render.html import write_report_html as write
+
+    return write(path, figures, settings)
+
+
+def write_report_xlsx(
+    path: Path, figures: Figures, frame: pd.DataFrame, result: RunResult, settings: Settings, form: Form
+) -> Path:
+    """The report's workbook (the functions of this module can be given to a worker process)."""
+    from pipeline.render.xlsx import write_report_xlsx as write
+
+    return write(path, figures, frame, result, settings, form)
