@@ -9,6 +9,7 @@ pipeline, done the usual way.
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -41,7 +42,9 @@ def naive(paths: list[Path], out: Path) -> float:
         rows = rows.dropna(how="all")
         rows.columns = [str(c).split("\n")[0].rstrip(" *") for c in rows.columns]
         try:
-            checker.validate(rows, lazy=True)
+            with warnings.catch_warnings():  # pandera's date parsing complains about day-first text
+                warnings.simplefilter("ignore")
+                checker.validate(rows, lazy=True)
         except pa.errors.SchemaErrors:
             errors += 1
         rows["Tệp"] = path.name

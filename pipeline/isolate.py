@@ -91,6 +91,12 @@ class LocalRunner:
         self.workers, self.timeout_s, self.memory_mb = workers or default_workers(), timeout_s, memory_mb
         self._pool: _Pool | None = None
 
+    def prestart(self) -> None:
+        """Start the workers now, so that they are ready when the first job comes."""
+        if self._pool is None:
+            self._pool = _Pool(self.workers, self.timeout_s, self.memory_mb)
+        self._pool.prestart()
+
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]:
         if self._pool is None:
             self._pool = _Pool(self.workers, self.timeout_s, self.memory_mb)
@@ -147,6 +153,7 @@ def open_runner(settings: Settings) -> Iterator[Runner]:
     processing = settings.processing
     if not processing.scheduler:
         with LocalRunner(processing.workers) as local:
+            local.prestart()  # the workers import the readers while intake hashes the files
             yield local
         return
     try:
@@ -338,10 +345,11 @@ class _Pool:
         self.memory_mb = memory_mb
         self.idle: list[_Worker] = []
         self.busy: list[_Worker] = []
+        self.starting: list[_Worker] = []
 
     def run(self, jobs: list[tuple[int, Job]]) -> Iterator[tuple[int, Any]]:
         """Yield (index, result or `Failure`) as jobs finish."""
-        self._start_workers(min(self.size, len(jobs)) - len(self.idle) - len(self.busy))
+        self._start_workers(min(self.size, len(jobs)) - self._count())
         todo = dict(jobs)
         pending = deque(i for i, _ in jobs)
         while pending or self.busy:
@@ -350,9 +358,18 @@ class _Pool:
                 self._start(index, todo[index])
             yield from self._collect()
 
+    def prestart(self) -> None:
+        """Start every worker now, without waiting: they import the readers while the caller works."""
+        self.starting += [_Worker(self.ctx, self.memory_mb, wait=False) for _ in range(self.size - self._count())]
+
+    def _count(self) -> int:
+        return len(self.idle) + len(self.busy) + len(self.starting)
+
     def _start_workers(self, count: int) -> None:
-        """Start `count` workers at once: each takes a second or so to import the readers."""
-        starting = [_Worker(self.ctx, self.memory_mb, wait=False) for _ in range(count)]
+        """Start `count` workers at once (each takes a second or so to import the readers) and wait
+        for them and for those already starting."""
+        self.starting += [_Worker(self.ctx, self.memory_mb, wait=False) for _ in range(max(0, count))]
+        starting, self.starting = self.starting, []
         for worker in starting:
             worker.wait_ready()
             self.idle.append(worker)
@@ -420,9 +437,9 @@ class _Pool:
         deadline = time.monotonic() + _GRACE_S
         for worker in self.idle:
             worker.proc.join(max(0.0, deadline - time.monotonic()))
-        for worker in self.idle + self.busy:
+        for worker in self.idle + self.busy + self.starting:
             worker.kill()
-        self.idle, self.busy = [], []
+        self.idle, self.busy, self.starting = [], [], []
 
 
 def _seconds(value: float) -> str:

@@ -13,13 +13,14 @@ import contextlib
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import PipelineError
 from pipeline.findings import Code, Finding, Location, Severity, show_value
+from pipeline.text import initiative_key
 
 LEDGER_NAME = "so-theo-doi.sqlite"
 
@@ -84,7 +85,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (sha256, row)
         )""",
     ),
+    (  # 2: each record's initiative key, so that a run finds earlier twins without reading every record
+        "ALTER TABLE records ADD COLUMN key TEXT",
+        "fill record keys",
+        "CREATE INDEX records_key ON records (key)",
+    ),
 )
+
+
+def record_key(data: dict[str, Any]) -> str | None:
+    """The initiative key of a stored record (title and author, folded)."""
+    return initiative_key(data.get("ten_sang_kien"), data.get("tac_gia"))
+
+
+def _fill_record_keys(db: sqlite3.Connection) -> None:
+    rows = db.execute("SELECT rowid, data FROM records").fetchall()
+    db.executemany("UPDATE records SET key = ? WHERE rowid = ?", [(record_key(json.loads(d)), i) for i, d in rows])
+
+
+_STEPS = {"fill record keys": _fill_record_keys}  # migration steps that are Python, by name
 
 
 @dataclass(frozen=True)
@@ -195,7 +214,10 @@ class Ledger:
         for version in range(current, len(MIGRATIONS)):
             with self.transaction() as db:
                 for statement in MIGRATIONS[version]:
-                    db.execute(statement)
+                    if statement in _STEPS:
+                        _STEPS[statement](db)
+                    else:
+                        db.execute(statement)
                 db.execute(f"PRAGMA user_version = {version + 1}")
 
     # --- runs ----------------------------------------------------------------------------------
@@ -256,8 +278,8 @@ class Ledger:
                 ],
             )  # fmt: skip
             db.executemany(
-                "INSERT INTO records VALUES (?, ?, ?, ?)",
-                [(new.sha256, sheet, row, _dumps(values)) for sheet, row, values in new.rows],
+                "INSERT INTO records (sha256, sheet, row, data, key) VALUES (?, ?, ?, ?, ?)",
+                [(new.sha256, sheet, row, _dumps(values), record_key(values)) for sheet, row, values in new.rows],
             )
 
     def set_feedback(self, sha256: str, workbook: Path | None, message: Path) -> None:
@@ -302,6 +324,17 @@ class Ledger:
             out += [StoredRow(sha, sheet, row, json.loads(data)) for sha, sheet, row, data in cursor]
         order = {sha: i for i, sha in enumerate(wanted)}
         return sorted(out, key=lambda r: (order[r.sha256], r.row))
+
+    def rows_with_keys(self, sha256s: Sequence[str], keys: Collection[str]) -> list[StoredRow]:
+        """The records of the given files whose initiative key is one of `keys` (by the index)."""
+        files, wanted = set(sha256s), list(dict.fromkeys(keys))
+        out: list[StoredRow] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            cursor = self.db.execute(f"SELECT sha256, sheet, row, data FROM records WHERE key IN ({marks})", chunk)
+            out += [StoredRow(sha, sheet, row, json.loads(data)) for sha, sheet, row, data in cursor if sha in files]
+        return sorted(out, key=lambda r: (r.sha256, r.row))
 
     def names(self) -> dict[str, list[str]]:
         """Every name each file arrived under, first seen first."""

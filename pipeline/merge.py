@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipeline.config import Settings
 from pipeline.form import Form
-from pipeline.ledger import StoredFile, StoredRow
+from pipeline.ledger import StoredFile, StoredRow, record_key
 from pipeline.roster import Roster, normalise_code
 from pipeline.text import fold
 from schemas.tables import split_names
@@ -168,10 +168,7 @@ def decode_row(data: dict[str, Any], form: Form) -> dict[str, Any]:
 
 
 def initiative_key(data: dict[str, Any]) -> str | None:
-    title, author = data.get("ten_sang_kien"), data.get("tac_gia")
-    if isinstance(title, str) and isinstance(author, str):
-        return f"{fold(title)}|{fold(author)}"
-    return None
+    return record_key(data)
 
 
 @dataclass(frozen=True)

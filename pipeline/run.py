@@ -154,7 +154,9 @@ def run(
         with stage("read"):
             books = read_books(new, form, runner=runner, progress=progress)
         with stage("validate"):
-            results = check_books(new, books, settings, form, roster, context=_context(before, ledger)) if new else []
+            results = (
+                check_books(new, books, settings, form, roster, context=_context(before, ledger, books)) if new else []
+            )
         with stage("ledger"):
             for sub, book, checked in zip(new, books, results, strict=True):
                 ledger.add_file(run_id, _new_file(sub, book, checked))
@@ -207,13 +209,20 @@ def _split_new(
     return new, duplicates
 
 
-def _context(states: dict[str, UnitState], ledger: Ledger) -> list[ContextRow]:
-    """The initiatives accepted in earlier runs, for the rules across files."""
+def _context(states: dict[str, UnitState], ledger: Ledger, books: Sequence[WorkbookData]) -> list[ContextRow]:
+    """The initiatives accepted in earlier runs that the rules across files need: those with the
+    same key (title and author) as an initiative of `books`, found by the ledger's index."""
+    keys = {
+        key
+        for book in books
+        for title, author in zip(book.values.get("ten_sang_kien", ()), book.values.get("tac_gia", ()), strict=True)
+        if (key := initiative_key({"ten_sang_kien": title, "tac_gia": author})) is not None
+    }
     current = current_files(states)
     by_sha = {f.sha256: f for f in current}
     code_of = {s.current.sha256: code for code, s in states.items() if s.current is not None}
     out = []
-    for row in ledger.rows(list(by_sha)):
+    for row in ledger.rows_with_keys(list(by_sha), keys) if keys else ():
         key = initiative_key(row.data)
         if key is None:
             continue

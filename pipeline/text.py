@@ -32,6 +32,13 @@ def fold(value: str) -> str:
     return _NOT_ALNUM.sub(" ", text).strip()
 
 
+def initiative_key(title: object, author: object) -> str | None:
+    """What makes two rows the same initiative: the title and the author, folded; None without both."""
+    if isinstance(title, str) and isinstance(author, str):
+        return f"{fold(title)}|{fold(author)}"
+    return None
+
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -21,7 +21,7 @@ from pipeline.findings import Code, Finding, Severity, make
 from pipeline.form import Field, Form
 from pipeline.read import Value, WorkbookData
 from pipeline.roster import Roster, normalise_code
-from pipeline.text import fold
+from pipeline.text import fold, initiative_key
 from schemas.tables import (
     AS_OF_COLUMN,
     FILE_COLUMN,
@@ -151,10 +151,7 @@ def _initiative_frame(
         [u if u else f"#{b}" for u, b in zip(unit_codes, files, strict=True)], dtype="object"
     )
     titles, authors = frame["ten_sang_kien"], frame["tac_gia"]
-    keys = [
-        f"{fold(t)}|{fold(a)}" if isinstance(t, str) and isinstance(a, str) else None
-        for t, a in zip(titles, authors, strict=True)
-    ]
+    keys = [initiative_key(t, a) for t, a in zip(titles, authors, strict=True)]
     if context:
         keys[-len(context) :] = [row.key for row in context]
     frame[KEY_COLUMN] = pd.Series(keys, dtype="object")

@@ -313,3 +313,25 @@ def test_a_run_writes_the_report_in_every_format_and_lists_it_in_run_json(period
     assert "report_pdf" not in summary["outputs"]
     html = Path(summary["outputs"]["report_html"]).read_text(encoding="utf-8")
     assert "Sổ tay điện tử cho tổ chuyên môn" in html and html.count("<svg") >= 4
+
+
+def test_a_version_1_ledger_gets_the_record_keys_filled(tmp_path):
+    path = tmp_path / LEDGER_NAME
+    db = sqlite3.connect(path)
+    for statement in MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    db.execute("INSERT INTO runs VALUES (1, '2022-06-05T08:00:00', NULL, '2022-06-05', 'inbox', 'done')")
+    db.execute(
+        "INSERT INTO files VALUES ('abc', 1, 'a.xlsx', 'xlsx', 10, '2022-06-04T08:00:00', 1, 'accepted', 1, "
+        "'VT021', 'x', '2022-06-01', 0, 0, 1, '{}', '{}', NULL, NULL)"
+    )
+    data = '{"ten_sang_kien": "Số hóa  sổ công văn", "tac_gia": "Lê Văn Tám"}'
+    db.execute("INSERT INTO records VALUES ('abc', 'Sáng kiến', 4, ?)", (data,))
+    db.commit()
+    db.close()
+    with Ledger(path) as ledger:
+        assert ledger.version == len(MIGRATIONS) == 2
+        [row] = ledger.rows_with_keys(["abc"], ["so hoa so cong van|le van tam"])
+        assert row.row == 4 and row.data["tac_gia"] == "Lê Văn Tám"
+        assert ledger.rows_with_keys(["abc"], ["khac|le van tam"]) == []

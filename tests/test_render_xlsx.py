@@ -7,7 +7,6 @@ import datetime as dt
 import os
 import re
 import subprocess
-import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 from pipeline.figures import ADDITIVE, Figures, compute
 from pipeline.merge import dataset, unit_states
 from pipeline.render import numbers
-from pipeline.render.xlsx import FIRST_ROW, HEADER_ROW, SHEETS, TALLY_COLUMNS, write_report_xlsx
+from pipeline.render.xlsx import FIRST_ROW, HEADER_ROW, NOTE_ROW, SHEETS, TALLY_COLUMNS, write_report_xlsx
 from pipeline.roster import Roster
 from pipeline.run import RunResult, run
 from tests.conftest import figures_of, soffice
@@ -62,10 +61,7 @@ def report(tmp_path, filled, settings, form, roster):
     result = run(s, form, few)
     figures, frame = figures_of(result, s, form, few)
     path = tmp_path / "outbox" / "bao-cao.xlsx"
-    start = time.perf_counter()
     assert write_report_xlsx(path, figures, frame, result, s, form) == path
-    seconds = time.perf_counter() - start
-    assert seconds < 5, f"writing a small workbook took {seconds:.2f} s"
     return path, figures, frame, result, s, few
 
 
@@ -311,14 +307,17 @@ def test_native_charts(report):
 def test_untrusted_text_stays_text(report):
     path, _, frame, *_ = report
     assert set(UNTRUSTED) <= {v for v in frame[["ten_sang_kien", "dong_tac_gia", "hieu_qua", "ghi_chu"]].stack()}
+    strings: set[str] = set()  # the workbook is written in constant memory: strings are inline
     with zipfile.ZipFile(path) as z:
         sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
         for name in sheets:
             root = ElementTree.fromstring(z.read(name))
             assert root.findall(".//m:f", SHEET_NS) == [], f"a formula in {name}"
             assert not root.findall(".//m:c[@t='str']", SHEET_NS), f"a formula result in {name}"
-        shared = ElementTree.fromstring(z.read("xl/sharedStrings.xml"))
-        strings = {"".join(si.itertext()) for si in shared.findall("m:si", SHEET_NS)}
+            strings |= {"".join(si.itertext()) for si in root.findall(".//m:is", SHEET_NS)}
+        if "xl/sharedStrings.xml" in z.namelist():
+            shared = ElementTree.fromstring(z.read("xl/sharedStrings.xml"))
+            strings |= {"".join(si.itertext()) for si in shared.findall("m:si", SHEET_NS)}
         assert not [n for n in z.namelist() if "externalLink" in n or "connections" in n]
     assert set(UNTRUSTED) <= strings
     wb = openpyxl.load_workbook(path)
@@ -383,16 +382,26 @@ def test_an_empty_period_writes_a_workbook(tmp_path, form, settings, roster):
     assert [p.name for p in tmp_path.iterdir()] == ["empty.xlsx"]  # no temporary file left
 
 
-def test_a_large_dataset_is_written_quickly(report, tmp_path, form):
+def test_a_large_dataset_is_written_whole(report, tmp_path, form):
+    # How fast is the benchmark's business (`make bench`); here, that nothing is lost.
     _, figures, frame, result, s, _ = report
     big = pd.concat([frame] * 3_400, ignore_index=True)  # about 20 000 initiatives
-    start = time.perf_counter()
     path = write_report_xlsx(tmp_path / "big.xlsx", figures, big, result, s, form)
-    seconds = time.perf_counter() - start
-    print(f"{len(big)} rows written in {seconds:.2f} s")
-    assert seconds < 30, f"{len(big)} rows took {seconds:.1f} s"
     ws = openpyxl.load_workbook(path, read_only=True)["Sáng kiến"]
     assert ws.max_row == HEADER_ROW + 1 + len(big)
+
+
+def test_a_dataset_longer_than_a_sheet_is_cut_with_a_note(report, tmp_path, form, monkeypatch):
+    from pipeline.render import xlsx
+
+    _, figures, frame, result, s, _ = report
+    monkeypatch.setattr(xlsx, "DATASET_MAX_ROWS", 3)  # as if a sheet could hold three rows
+    big = pd.concat([frame] * 3, ignore_index=True)
+    path = write_report_xlsx(tmp_path / "cut.xlsx", figures, big, result, s, form)
+    ws = openpyxl.load_workbook(path)["Sáng kiến"]
+    assert ws.max_row == HEADER_ROW + 1 + 3
+    assert f"3 sáng kiến đầu tiên trong tổng số {len(big)}" in ws.cell(NOTE_ROW + 1, 1).value
+    assert "du-lieu-tong-hop.csv" in ws.cell(NOTE_ROW + 1, 1).value
 
 
 def test_a_failed_write_leaves_nothing(tmp_path, form, settings, roster, monkeypatch):
@@ -411,3 +420,27 @@ def test_a_failed_write_leaves_nothing(tmp_path, form, settings, roster, monkeyp
             tmp_path / "r.xlsx", figures, frame, RunResult([], settings.as_of, units=states), settings, form
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_dataset_rows_keep_odd_text_exactly(report, tmp_path, form):
+    _, figures, frame, result, s, _ = report
+    odd = frame.copy()
+    texts = ["a\x01b\x1fc", "_x0041_ stays", "  spaces around  ", "<b>&amp;</b>", "Đ\u0300 tổ hợp", "=1+1"]
+    odd = pd.concat([odd.iloc[:1]] * len(texts), ignore_index=True)
+    odd["ghi_chu"] = texts
+    path = write_report_xlsx(tmp_path / "odd.xlsx", figures, odd, result, s, form)
+    ws = openpyxl.load_workbook(path)["Sáng kiến"]
+    column = list(odd.columns).index("ghi_chu") + 1
+    got = [ws.cell(FIRST_ROW + 1 + i, column).value for i in range(len(texts))]
+    # The same cells as xlsxwriter itself writes them (control characters as _xHHHH_ escapes, which
+    # Excel turns back into the characters and openpyxl leaves as they are).
+    import xlsxwriter
+
+    with xlsxwriter.Workbook(str(tmp_path / "ref.xlsx"), {"constant_memory": True}) as wb:
+        sheet = wb.add_worksheet()
+        for i, text in enumerate(texts):
+            sheet.write_string(i, 0, text)
+    ref = openpyxl.load_workbook(tmp_path / "ref.xlsx").active
+    assert got == [ref.cell(1 + i, 1).value for i in range(len(texts))]
+    assert got[2:] == texts[2:]
+    assert ws.cell(FIRST_ROW + len(texts), column).quotePrefix  # "=1+1" stays text when edited
