@@ -12,11 +12,12 @@ import difflib
 import itertools
 import os
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError
+from pipeline.guard import Limits
 
 DEFAULT_NAME = "pipeline.toml"
 ENV_VAR = "PIPELINE_CONFIG"
@@ -85,6 +86,8 @@ class Processing:
 
     workers: int | None = None
     scheduler: str | None = None
+    timeout_s: float = 60  # per file, for guarding and reading it (and for a feedback copy)
+    memory_mb: int = 1024  # address space of each local worker (Linux)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class Settings:
     deadline: dt.date
     paths: Paths
     processing: Processing = Processing()
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def windows(self) -> dict[str, tuple[dt.date, dt.date]]:
@@ -119,6 +123,7 @@ class Settings:
 _STR, _DATE, _NUM, _INT = "str", "date", "number", "int"
 _OPT_STR = "optional-str"  # may be missing or "": a default applies
 _OPT_INT = "optional-int"  # may be missing or 0: a default applies
+_OPT_NUM = "optional-number"  # may be missing: a default applies; must be above 0
 _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "organisation": {
         "parent_name": (_STR, "tên cơ quan cấp trên"),
@@ -156,8 +161,20 @@ _OPTIONAL_SECTIONS: dict[str, dict[str, tuple[str, str]]] = {
     "processing": {
         "workers": (_OPT_INT, "số tiến trình xử lý tệp"),
         "scheduler": (_OPT_STR, "địa chỉ bộ điều phối cụm Dask"),
+        "timeout_s": (_OPT_NUM, "thời gian tối đa đọc một tệp (giây)"),
+        "memory_mb": (_OPT_NUM, "bộ nhớ tối đa của mỗi tiến trình đọc (MB)"),
+    },
+    # What a received file may hold before any reader opens it (pipeline/guard.py).
+    "limits": {
+        "max_file_mb": (_OPT_NUM, "dung lượng tối đa của một tệp (MB)"),
+        "max_zip_entries": (_OPT_NUM, "số phần tối đa trong gói ZIP"),
+        "max_uncompressed_mb": (_OPT_NUM, "dung lượng tối đa sau khi giải nén (MB)"),
+        "max_ratio": (_OPT_NUM, "tỷ lệ nén tối đa"),
+        "max_cells": (_OPT_NUM, "số ô tối đa của các trang tính"),
+        "max_sheets": (_OPT_NUM, "số trang tính tối đa"),
     },
 }
+_WHOLE = {"memory_mb", "max_zip_entries", "max_cells", "max_sheets"}  # whole numbers among the above
 _PHASE: dict[str, tuple[str, str]] = {
     "name": (_STR, "tên giai đoạn"),
     "start": (_DATE, "ngày bắt đầu"),
@@ -244,7 +261,8 @@ def _parse(data: dict[str, Any], path: Path) -> Settings:
             roster=base / paths["roster"],
             history=base / paths["history"] if paths["history"] else None,
         ),
-        processing=Processing(**values["processing"]),
+        processing=Processing(**{k: v for k, v in values["processing"].items() if v is not None}),
+        limits=Limits(**{k: v for k, v in values["limits"].items() if v is not None}),
     )
 
 
@@ -263,6 +281,16 @@ class _Checker:
                 raise self.error(prefix + key, f"khóa này không có trong cấu hình{hint}")
 
     def value(self, table: dict[str, Any], name: str, key: str, kind: str, what: str) -> Any:
+        if kind == _OPT_NUM:
+            if key not in table:
+                return None
+            raw = table[key]
+            whole = key in _WHOLE
+            ok = isinstance(raw, int | float) and not isinstance(raw, bool) and raw > 0
+            if not ok or (whole and not isinstance(raw, int)):
+                expected = "một số nguyên lớn hơn 0" if whole else "một số lớn hơn 0"
+                raise self.error(name, f"{what} phải là {expected}, nhưng đang là {raw!r}")
+            return raw
         if kind == _OPT_INT:
             raw = table.get(key, 0)
             if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:

@@ -113,7 +113,7 @@ def inspect(path: Path, kind: str, limits: Limits = Limits()) -> Refusal | None:
         if size == 0:
             return Refusal(Code.EMPTY_FILE, "tệp 0 byte")
         if size > limits.max_file_mb * MB:
-            return Refusal(Code.TOO_LARGE, f"tệp {_mb(size)}, giới hạn {_num(limits.max_file_mb)} MB")
+            return Refusal(Code.TOO_LARGE, f"tệp {_mb(size)}, giới hạn {_mb(limits.max_file_mb * MB)}")
         with open(path, "rb") as fh:
             head = fh.read(4096)
         if head.startswith(_CFB_MAGIC):
@@ -144,6 +144,9 @@ def _num(value: float) -> str:
 
 
 def _mb(nbytes: float) -> str:
+    """A size for people: "850 KB" below a megabyte, "2,5 MB", "40 MB"."""
+    if nbytes < MB:
+        return f"{_num(max(1, round(nbytes / 1024)))} KB"
     mb = nbytes / MB
     return f"{_num(round(mb, 1) if mb < 10 else round(mb))} MB"
 
@@ -202,7 +205,7 @@ def _check_entries(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
         seen.add(name)
     total = sum(i.file_size for i in infos)
     if total > limits.max_uncompressed_mb * MB:
-        raise _Refused(Code.TOO_LARGE, f"giải nén ra {_mb(total)}, giới hạn {_num(limits.max_uncompressed_mb)} MB")
+        raise _Refused(Code.TOO_LARGE, f"giải nén ra {_mb(total)}, giới hạn {_mb(limits.max_uncompressed_mb * MB)}")
     for info in infos:
         if info.file_size > _RATIO_FLOOR and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             ratio = info.file_size // max(info.compress_size, 1)

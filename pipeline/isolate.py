@@ -152,7 +152,7 @@ def open_runner(settings: Settings) -> Iterator[Runner]:
     at `processing.scheduler` (which needs the `distributed` package: pip install ".[cluster]")."""
     processing = settings.processing
     if not processing.scheduler:
-        with LocalRunner(processing.workers) as local:
+        with LocalRunner(processing.workers, processing.timeout_s, processing.memory_mb) as local:
             local.prestart()  # the workers import the readers while intake hashes the files
             yield local
         return
@@ -170,7 +170,7 @@ def open_runner(settings: Settings) -> Iterator[Runner]:
             f'Không kết nối được bộ điều phối cụm Dask "{processing.scheduler}" (khóa processing.scheduler): {exc}.'
         ) from exc
     with client:
-        yield ExecutorRunner(client.get_executor())
+        yield ExecutorRunner(client.get_executor(), processing.timeout_s)
 
 
 def read_books(

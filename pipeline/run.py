@@ -152,7 +152,7 @@ def run(
             extra += extra_names
             before = unit_states(list(known.values()), roster, settings)
         with stage("read"):
-            books = read_books(new, form, runner=runner, progress=progress)
+            books = read_books(new, form, runner=runner, limits=settings.limits, progress=progress)
         with stage("validate"):
             results = (
                 check_books(new, books, settings, form, roster, context=_context(before, ledger, books)) if new else []
@@ -168,6 +168,7 @@ def run(
             current = current_files(states)
             rows = ledger.rows([f.sha256 for f in current])
             frame = dataset(states, rows, form, settings)
+            del rows  # the frame holds them now
             result = RunResult(
                 _file_results(stored, statuses, ledger.findings(), history, {s.sha256 for s in new}) + extra,
                 settings.as_of,
@@ -248,7 +249,7 @@ def process(
         seen[sub.sha256] = sub.name
         submissions.append(sub)
     with open_runner(settings) as runner:
-        books = read_books(submissions, form, runner=runner, progress=progress)
+        books = read_books(submissions, form, runner=runner, limits=settings.limits, progress=progress)
     results += check_books(submissions, books, settings, form, roster)
     return RunResult(results, settings.as_of)
 

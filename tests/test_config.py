@@ -47,6 +47,10 @@ def test_default_configuration_loads(settings):
         ),
         (lambda t: t.replace("[paths]", "[duong_dan]"), "duong_dan", "không có trong cấu hình"),
         (lambda t: t.replace('inbox = "inbox"\n', ""), "paths.inbox", "thiếu khóa"),
+        (lambda t: t.replace("max_file_mb = 20 ", "max_file_mb = 0 "), "limits.max_file_mb", "lớn hơn 0"),
+        (lambda t: t.replace("max_sheets = 100", "max_sheets = 2.5"), "limits.max_sheets", "số nguyên lớn hơn 0"),
+        (lambda t: t.replace("max_cells = ", "max_cell = "), "limits.max_cell", 'ý bạn là "limits.max_cells"'),
+        (lambda t: t.replace("timeout_s = 60", 'timeout_s = "1 phút"'), "processing.timeout_s", "lớn hơn 0"),
     ],
 )
 def test_wrong_or_missing_key_names_key_and_file(tmp_path, edit, key, words):
@@ -70,3 +74,29 @@ def test_paths_are_relative_to_the_file(tmp_path):
     settings = _load(tmp_path, DEFAULT)
     assert settings.paths.outbox == tmp_path / "outbox"
     assert settings.paths.roster == tmp_path / "danh-sach-cdcs.csv"
+
+
+def test_limits_and_processing_come_from_the_file_or_their_defaults(tmp_path):
+    from pipeline.guard import Limits
+
+    settings = _load(
+        tmp_path, DEFAULT.replace("max_file_mb = 20 ", "max_file_mb = 0.5 ").replace("timeout_s = 60", "timeout_s = 5")
+    )
+    assert settings.limits.max_file_mb == 0.5 and settings.limits.max_sheets == 100
+    assert settings.processing.timeout_s == 5 and settings.processing.memory_mb == 1024
+    without = DEFAULT[: DEFAULT.index("[processing]")]  # a configuration from before these sections
+    settings = _load(tmp_path, without)
+    assert settings.limits == Limits() and settings.processing.timeout_s == 60 and settings.processing.scheduler is None
+
+
+def test_a_lower_size_limit_in_the_file_refuses_a_file_in_a_run(tmp_path, filled, form, roster):
+    from pipeline.findings import Code
+    from pipeline.run import Status, run
+
+    settings = _load(tmp_path, DEFAULT.replace("max_file_mb = 20 ", "max_file_mb = 0.001 "))
+    settings.paths.inbox.mkdir()
+    (settings.paths.inbox / "a.xlsx").write_bytes(filled(rows=[{}]).read_bytes())
+    [result] = run(settings, form, roster).files
+    assert result.status is Status.REJECTED
+    [finding] = result.findings
+    assert finding.code is Code.TOO_LARGE and "giới hạn 1 KB" in finding.message

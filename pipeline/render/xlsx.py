@@ -27,7 +27,7 @@ import math
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -634,23 +634,35 @@ class _DatasetRows:
         rows = len(self.values[0]) if self.values else 0
         if not rows:
             return
-        with zipfile.ZipFile(package) as src:
-            infos = [(info, src.read(info)) for info in src.infolist()]
         columns = [column_letter(c) for c in range(len(self.kinds))]
         last = f"{columns[-1]}{FIRST_ROW + rows}"
-        with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
-            for info, data in infos:
-                if info.filename == self.part:
+        original = package.with_name(package.name + ".rows")
+        package.replace(original)
+        try:
+            with zipfile.ZipFile(original) as src, zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as dst:
+                for info in src.infolist():
+                    data = src.read(info)
+                    if info.filename != self.part:
+                        dst.writestr(info, data)
+                        continue
                     xml = data.decode("utf-8")
                     xml = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', xml, count=1)
                     end = xml.index("</sheetData>")
-                    data = (xml[:end] + self._rows(columns) + xml[end:]).encode("utf-8")
-                dst.writestr(info, data)
+                    # Streamed into the package a thousand rows at a time: memory stays flat.
+                    member = zipfile.ZipInfo(info.filename, info.date_time)
+                    member.compress_type = zipfile.ZIP_DEFLATED
+                    with dst.open(member, "w", force_zip64=True) as out:
+                        out.write(xml[:end].encode("utf-8"))
+                        for chunk in self._rows(columns):
+                            out.write(chunk.encode("utf-8"))
+                        out.write(xml[end:].encode("utf-8"))
+        finally:
+            original.unlink(missing_ok=True)
 
-    def _rows(self, columns: list[str]) -> str:
+    def _rows(self, columns: list[str]) -> Iterator[str]:
         cells = [_CELL_WRITERS.get(kind, _text_cell) for kind in self.kinds]
         styles = [tuple(f.xf_index for f in trio) for trio in self.formats]
-        out = []
+        out: list[str] = []
         for i, record in enumerate(zip(*self.values, strict=True)):
             r = FIRST_ROW + i + 1  # Excel row
             out.append(f'<row r="{r}">')
@@ -658,7 +670,10 @@ class _DatasetRows:
                 if value is not None:
                     out.append(cells[c](f"{columns[c]}{r}", value, styles[c]))
             out.append("</row>")
-        return "".join(out)
+            if i % 1000 == 999:
+                yield "".join(out)
+                out.clear()
+        yield "".join(out)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
