@@ -116,7 +116,9 @@ DATASET_SOURCE = ("tep_nguon", "sha256_nguon", "trang_nguon", "dong_nguon")
 def dataset(states: dict[str, UnitState], rows: Sequence[StoredRow], form: Form, settings: Settings) -> pd.DataFrame:
     """One row per initiative of the current submissions, with its unit, phase and source."""
     by_sha = {s.current.sha256: s for s in states.values() if s.current is not None}
-    records: list[dict[str, Any]] = []
+    # Built column by column (a dict per row would double the memory of a large period).
+    keys = [f.key for f in form.initiative]
+    columns: dict[str, list[Any]] = {k: [] for k in (*DATASET_LEADING, *keys, *DATASET_SOURCE)}
     for row in rows:
         state = by_sha.get(row.sha256)
         if state is None or state.current is None:
@@ -124,23 +126,22 @@ def dataset(states: dict[str, UnitState], rows: Sequence[StoredRow], form: Form,
         values = decode_row(row.data, form)
         registered = values.get("ngay_dang_ky")
         phase = settings.programme.phase_of(registered) if isinstance(registered, dt.date) else None
-        records.append(
-            {
-                "ma_cdcs": state.code,
-                "ten_cdcs": state.name,
-                "khoi": state.sector,
-                "xa_thi_tran": state.commune,
-                "giai_doan": phase.name if phase else None,
-                "so_nguoi_tham_gia": len(participants(values.get("tac_gia"), values.get("dong_tac_gia"))),
-                **{f.key: values.get(f.key) for f in form.initiative},
-                "tep_nguon": state.current.name,
-                "sha256_nguon": row.sha256,
-                "trang_nguon": row.sheet,
-                "dong_nguon": row.row,
-            }
+        leading: tuple[Any, ...] = (
+            state.code,
+            state.name,
+            state.sector,
+            state.commune,
+            phase.name if phase else None,
+            len(participants(values.get("tac_gia"), values.get("dong_tac_gia"))),
         )
-    columns = [*DATASET_LEADING, *(f.key for f in form.initiative), *DATASET_SOURCE]
-    frame = pd.DataFrame.from_records(records, columns=columns)
+        source: tuple[Any, ...] = (state.current.name, row.sha256, row.sheet, row.row)
+        for key, item in zip(DATASET_LEADING, leading, strict=True):
+            columns[key].append(item)
+        for key in keys:
+            columns[key].append(values.get(key))
+        for key, item in zip(DATASET_SOURCE, source, strict=True):
+            columns[key].append(item)
+    frame = pd.DataFrame(columns)
     for f in form.initiative:
         if f.type == "integer":
             frame[f.key] = frame[f.key].astype("Int64")

@@ -152,7 +152,13 @@ def run(
             extra += extra_names
             before = unit_states(list(known.values()), roster, settings)
         with stage("read"):
+            # Meanwhile this process only waits for the workers: warm up pandera in the time.
+            warm = concurrent.futures.ThreadPoolExecutor(1)
+            warming = warm.submit(_warm_up, form, settings, roster) if new else None
             books = read_books(new, form, runner=runner, limits=settings.limits, progress=progress)
+            if warming is not None:
+                warming.result()
+            warm.shutdown()
         with stage("validate"):
             results = (
                 check_books(new, books, settings, form, roster, context=_context(before, ledger, books)) if new else []
@@ -189,6 +195,23 @@ def run(
         ledger.finish_run(run_id)
     result.files.sort(key=lambda r: r.name)
     return result
+
+
+def _warm_up(form: Form, settings: Settings, roster: Roster | None) -> None:
+    """Validate one empty record and row: pandera's first validation in a process costs a third of
+    a second (its engines and backends load on first use), which this moves off the validate stage."""
+    from pipeline.validate import validate
+
+    keys = [f.key for f in form.initiative]
+    blank = WorkbookData(
+        "warm-up",
+        Path(),
+        values={k: [None] for k in keys},
+        raws={k: [None] for k in keys},
+        row_numbers=[1],
+        columns=dict.fromkeys(keys, "A"),
+    )
+    validate([blank], form, settings, roster)
 
 
 def _split_new(
