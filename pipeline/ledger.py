@@ -158,7 +158,7 @@ class NewFile:
     unit_record: dict[str, Any]
     columns: dict[str, str]
     findings: Sequence[Finding]
-    rows: Sequence[tuple[str, int, dict[str, Any]]]  # (sheet, Excel row, values) of accepted files
+    rows: Collection[tuple[str, int, dict[str, Any]]]  # (sheet, Excel row, values) of accepted files
 
 
 class LedgerError(PipelineError):
@@ -279,7 +279,7 @@ class Ledger:
             )  # fmt: skip
             db.executemany(
                 "INSERT INTO records (sha256, sheet, row, data, key) VALUES (?, ?, ?, ?, ?)",
-                [(new.sha256, sheet, row, _dumps(values), record_key(values)) for sheet, row, values in new.rows],
+                ((new.sha256, sheet, row, _dumps(values), record_key(values)) for sheet, row, values in new.rows),
             )
 
     def set_feedback(self, sha256: str, workbook: Path | None, message: Path) -> None:
@@ -311,6 +311,14 @@ class Ledger:
             )
             out.setdefault(sha, []).append(finding)
         return out
+
+    def iter_rows(self, sha256s: Sequence[str]) -> Iterator[StoredRow]:
+        """The records of the given files, file by file in that order, each by Excel row, one at a
+        time (a province's records are never all in memory as dictionaries at once)."""
+        for sha in dict.fromkeys(sha256s):
+            cursor = self.db.execute("SELECT sheet, row, data FROM records WHERE sha256 = ? ORDER BY row", (sha,))
+            for sheet, row, data in cursor:
+                yield StoredRow(sha, sheet, row, json.loads(data))
 
     def rows(self, sha256s: Sequence[str]) -> list[StoredRow]:
         wanted = list(dict.fromkeys(sha256s))

@@ -10,7 +10,7 @@ rates. Returns plain data for the outputs and the report.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -113,7 +113,7 @@ DATASET_LEADING = ("ma_cdcs", "ten_cdcs", "khoi", "xa_thi_tran", "giai_doan", "s
 DATASET_SOURCE = ("tep_nguon", "sha256_nguon", "trang_nguon", "dong_nguon")
 
 
-def dataset(states: dict[str, UnitState], rows: Sequence[StoredRow], form: Form, settings: Settings) -> pd.DataFrame:
+def dataset(states: dict[str, UnitState], rows: Iterable[StoredRow], form: Form, settings: Settings) -> pd.DataFrame:
     """One row per initiative of the current submissions, with its unit, phase and source."""
     by_sha = {s.current.sha256: s for s in states.values() if s.current is not None}
     # Built column by column (a dict per row would double the memory of a large period).

@@ -172,9 +172,7 @@ def run(
             states = unit_states(stored, roster, settings)
             statuses = file_statuses(states, stored)
             current = current_files(states)
-            rows = ledger.rows([f.sha256 for f in current])
-            frame = dataset(states, rows, form, settings)
-            del rows  # the frame holds them now
+            frame = dataset(states, ledger.iter_rows([f.sha256 for f in current]), form, settings)
             result = RunResult(
                 _file_results(stored, statuses, ledger.findings(), history, {s.sha256 for s in new}) + extra,
                 settings.as_of,
@@ -355,10 +353,26 @@ def _new_file(sub: Submission, book: WorkbookData, result: FileResult) -> NewFil
         unit_record={k: v.value for k, v in book.unit.items()},
         columns=book.columns,
         findings=result.findings,
-        rows=[(sheet, n, {k: v[i] for k, v in book.values.items()}) for i, n in enumerate(book.row_numbers)]
-        if accepted
-        else [],
+        rows=_Records(book, sheet) if accepted else [],
     )
+
+
+class _Records:
+    """A book's initiatives as the ledger stores them, made one at a time as it writes them."""
+
+    def __init__(self, book: WorkbookData, sheet: str) -> None:
+        self.book, self.sheet = book, sheet
+
+    def __len__(self) -> int:
+        return self.book.count
+
+    def __contains__(self, item: object) -> bool:
+        return any(item == record for record in self)
+
+    def __iter__(self) -> Iterator[tuple[str, int, dict[str, Any]]]:
+        values = self.book.values
+        for i, n in enumerate(self.book.row_numbers):
+            yield self.sheet, n, {k: v[i] for k, v in values.items()}
 
 
 def _file_results(

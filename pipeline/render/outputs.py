@@ -42,7 +42,8 @@ def write_dataset(frame: pd.DataFrame, csv_path: Path, parquet_path: Path) -> tu
         if text[column].dtype == object or pd.api.types.is_string_dtype(text[column]):
             text[column] = text[column].map(_csv_text, na_action="ignore")
     with atomic_path(csv_path) as tmp:
-        text.to_csv(tmp, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d")
+        # In chunks: the text of a few thousand rows at a time, whatever the size of the period.
+        text.to_csv(tmp, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d", chunksize=5000)
     with atomic_path(parquet_path) as tmp:
         frame.to_parquet(tmp, index=False)
     return csv_path, parquet_path
