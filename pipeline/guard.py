@@ -333,6 +333,17 @@ _ROW_FAST = re.compile(r'<row r="([0-9]{1,7})"(?=[\s/>])')
 _CELL_FAST = re.compile(r'<c r="([A-Z]{1,3})([0-9]{1,7})"(?=[\s/>])[^<>/]*(/?)>')
 
 
+_PREFIX_HINT = re.compile(r":(?:c|row)[\s/>]")  # cheap first look for a prefixed tag
+
+
+def _every_tag_has_r_first(text: str, plain: int) -> bool:
+    """Whether the piece's `<row>` and `<c>` tags are the `plain` ones the quick scans found (`r`
+    written first), none of them with a namespace prefix."""
+    if plain != len(_ANY_TAG.findall(text)):
+        return False
+    return not (_PREFIX_HINT.search(text) and _PREFIXED_TAG.search(text))
+
+
 class _Scanner:
     total: int
     tables = 0
@@ -365,7 +376,7 @@ class _SheetScan(_Scanner):
         `_feed_tags` to decide with its exact reason."""
         rows = _ROW_FAST.findall(text)
         cells = _CELL_FAST.findall(text)
-        if len(rows) + len(cells) != len(_ANY_TAG.findall(text)) or _PREFIXED_TAG.search(text):
+        if not _every_tag_has_r_first(text, len(rows) + len(cells)):
             return False
         limits = self.limits
         last_row, last_col = self.last_row, self.last_col
@@ -458,11 +469,7 @@ class _SheetBounds(_Scanner):
     def feed(self, text: str) -> None:
         rows = _ROW_FAST.findall(text)
         cells = text.count('<c r="')
-        if (
-            len(rows) + cells != len(_ANY_TAG.findall(text))
-            or (_PREFIX_HINT.search(text) and _PREFIXED_TAG.search(text))
-            or _ODD_REF.search(text)
-        ):
+        if not _every_tag_has_r_first(text, len(rows) + cells) or _ODD_REF.search(text):
             raise _Undecided
         rows_bound = 0
         if rows:
@@ -483,7 +490,6 @@ class _SheetBounds(_Scanner):
 
 # References the bound does not vouch for: invalid, three letters (beyond ZZ) or more than six digits.
 _ODD_REF = re.compile(r'<c r="(?![A-Z]{1,2}[0-9]{1,6}")')
-_PREFIX_HINT = re.compile(r":(?:c|row)[\s/>]")  # cheap first look for a prefixed tag
 _TWO_LETTERS = re.compile(r'<c r="[A-Z]{2}')
 
 

@@ -93,14 +93,15 @@ class LocalRunner:
 
     def prestart(self) -> None:
         """Start the workers now, so that they are ready when the first job comes."""
-        if self._pool is None:
-            self._pool = _Pool(self.workers, self.timeout_s, self.memory_mb)
-        self._pool.prestart()
+        self._started().prestart()
 
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]:
+        yield from self._started().run(list(enumerate(jobs)))
+
+    def _started(self) -> _Pool:
         if self._pool is None:
             self._pool = _Pool(self.workers, self.timeout_s, self.memory_mb)
-        yield from self._pool.run(list(enumerate(jobs)))
+        return self._pool
 
     def close(self) -> None:
         if self._pool is not None:

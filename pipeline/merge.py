@@ -168,10 +168,6 @@ def decode_row(data: dict[str, Any], form: Form) -> dict[str, Any]:
     return out
 
 
-def initiative_key(data: dict[str, Any]) -> str | None:
-    return record_key(data)
-
-
 @dataclass(frozen=True)
 class Changes:
     """What changed between a union's previous accepted submission and its current one."""
@@ -203,7 +199,7 @@ def changes(
     def keyed(rows: Sequence[StoredRow]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for r in rows:
-            key = initiative_key(r.data)
+            key = record_key(r.data)
             if key is not None:
                 out.setdefault(key, r.data)
         return out

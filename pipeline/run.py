@@ -26,7 +26,7 @@ from pipeline.findings import Code, Finding, Location, Severity, make
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, archived_path, fingerprint, scan_inbox
 from pipeline.isolate import Failure, Job, Runner, open_runner, read_books, timed
-from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile
+from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile, record_key
 from pipeline.lock import exclusive
 from pipeline.merge import (
     SUPERSEDED,
@@ -37,13 +37,13 @@ from pipeline.merge import (
     current_files,
     dataset,
     file_statuses,
-    initiative_key,
     participants,
     unit_states,
 )
 from pipeline.read import WorkbookData
 from pipeline.render.outputs import write_dataset, write_findings_csv, write_json
 from pipeline.roster import Roster
+from pipeline.text import initiative_key
 from pipeline.validate import ContextRow, validate
 
 ARCHIVE_DIR = "luu-tru"
@@ -238,14 +238,14 @@ def _context(states: dict[str, UnitState], ledger: Ledger, books: Sequence[Workb
         key
         for book in books
         for title, author in zip(book.values.get("ten_sang_kien", ()), book.values.get("tac_gia", ()), strict=True)
-        if (key := initiative_key({"ten_sang_kien": title, "tac_gia": author})) is not None
+        if (key := initiative_key(title, author)) is not None
     }
     current = current_files(states)
     by_sha = {f.sha256: f for f in current}
     code_of = {s.current.sha256: code for code, s in states.items() if s.current is not None}
     out = []
     for row in ledger.rows_with_keys(list(by_sha), keys) if keys else ():
-        key = initiative_key(row.data)
+        key = record_key(row.data)
         if key is None:
             continue
         stored = by_sha[row.sha256]

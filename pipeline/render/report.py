@@ -1,8 +1,8 @@
 """The consolidated report in every format: DOCX (the official document), HTML, XLSX, and PDF.
 
-`write_reports` renders one `Figures` into the outbox and returns the paths written. The PDF comes
-from the DOCX through LibreOffice when asked for; without LibreOffice it is simply not written and
-the caller says so.
+Each format has its function here, so that a run can give the long ones to worker processes and
+write them side by side (`pipeline.run`). The PDF comes from the DOCX through LibreOffice when asked
+for; without LibreOffice it is simply not written and the caller says so.
 """
 
 from __future__ import annotations
@@ -21,23 +21,6 @@ if TYPE_CHECKING:
     from pipeline.run import RunResult
 
 REPORT_STEM = "bao-cao-tong-hop"
-
-
-def write_reports(
-    outbox: Path,
-    figures: Figures,
-    frame: pd.DataFrame,
-    result: RunResult,
-    settings: Settings,
-    form: Form,
-    *,
-    pdf: bool = False,
-) -> dict[str, Path]:
-    """Every format, one after the other (a run writes them side by side instead)."""
-    written = write_report_docx(outbox, figures, settings, pdf)
-    written["report_html"] = write_report_html(outbox / f"{REPORT_STEM}.html", figures, settings)
-    written["report_xlsx"] = write_report_xlsx(outbox / f"{REPORT_STEM}.xlsx", figures, frame, result, settings, form)
-    return written
 
 
 def write_report_docx(outbox: Path, figures: Figures, settings: Settings, pdf: bool = False) -> dict[str, Path]:

@@ -787,6 +787,25 @@ def _progress_series(p: PhaseProgress, as_of: dt.date) -> list[tuple[dt.date, in
     return out
 
 
+def _count_chart(wb: Any, kind: str, title: str, color: str, block: list[Any]) -> Any:
+    """A one-series chart of counts ("Số sáng kiến") from a two-column block of the data sheet
+    (sheet name, first and last row), labelled, without a legend; the caller sets the axes."""
+    name, first, last = block
+    chart = wb.add_chart({"type": kind})
+    chart.add_series(
+        {
+            "name": "Số sáng kiến",
+            "categories": [name, first, 0, last, 0],
+            "values": [name, first, 1, last, 1],
+            "fill": {"color": color},
+            "data_labels": {"value": True, "font": _CHART_FONT},
+        }
+    )
+    chart.set_title(_title(title))
+    chart.set_legend({"none": True})
+    return chart
+
+
 def _title(name: str) -> dict[str, Any]:
     return {"name": name, "name_font": {"name": FONT, "size": 12, "bold": True}}
 
@@ -869,39 +888,17 @@ def _charts(book: _Book, ws: Any, data: Any, figures: Figures) -> None:
     sector_rows = [(b.label, b.value) for b in figures.charts.by_sector]
     columns = (Column("Khối", 14), Column("Số sáng kiến", 40, "int"))
     first, last = block("Sáng kiến theo khối", columns, sector_rows)
-    chart = wb.add_chart({"type": "column"})
-    chart.add_series(
-        {
-            "name": "Số sáng kiến",
-            "categories": [name, first, 0, last, 0],
-            "values": [name, first, 1, last, 1],
-            "fill": {"color": "#2E75B6"},
-            "data_labels": {"value": True, "font": _CHART_FONT},
-        }
-    )
-    chart.set_title(_title("Sáng kiến theo khối"))
+    chart = _count_chart(wb, "column", "Sáng kiến theo khối", "#2E75B6", [name, first, last])
     chart.set_x_axis(_axis())
     chart.set_y_axis(_axis("Số sáng kiến", min=0, num_format="#,##0"))
-    chart.set_legend({"none": True})
     placed.append((chart, CHART_WIDTH))
 
     field_rows = [(b.label, b.value) for b in figures.charts.by_field]
     columns = (Column("Lĩnh vực", 14), Column("Số sáng kiến", 40, "int"))
     first, last = block("Sáng kiến theo lĩnh vực", columns, field_rows)
-    chart = wb.add_chart({"type": "bar"})
-    chart.add_series(
-        {
-            "name": "Số sáng kiến",
-            "categories": [name, first, 0, last, 0],
-            "values": [name, first, 1, last, 1],
-            "fill": {"color": "#548235"},
-            "data_labels": {"value": True, "font": _CHART_FONT},
-        }
-    )
-    chart.set_title(_title("Sáng kiến theo lĩnh vực"))
+    chart = _count_chart(wb, "bar", "Sáng kiến theo lĩnh vực", "#548235", [name, first, last])
     chart.set_x_axis(_axis("Số sáng kiến", min=0, num_format="#,##0"))
     chart.set_y_axis(_axis(reverse=True, crossing="max"))  # first on top, the value axis below
-    chart.set_legend({"none": True})
     placed.append((chart, CHART_WIDTH))
 
     rates = [(b.key, b.label, b.value, figures.charts.rate_target) for b in figures.charts.rate_by_unit]
