@@ -57,9 +57,14 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-# A picklable function and its arguments, and optionally its own deadline in seconds (the runner's
-# per-file deadline otherwise: a trusted job such as writing the report may take longer).
-Job = tuple[Callable[..., Any], tuple[Any, ...]] | tuple[Callable[..., Any], tuple[Any, ...], float]
+# A picklable function and its arguments, and optionally its own deadline in seconds and its own
+# memory cap in MB, 0 for none (the runner's per-file limits otherwise: a trusted job such as
+# writing the report from checked data may take longer, and needs what the data needs).
+Job = (
+    tuple[Callable[..., Any], tuple[Any, ...]]
+    | tuple[Callable[..., Any], tuple[Any, ...], float]
+    | tuple[Callable[..., Any], tuple[Any, ...], float, int]
+)
 
 
 def timed(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, float]:
@@ -269,11 +274,7 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
         os.close(devnull)
-    if sys.platform.startswith("linux") and memory_mb > 0:
-        import resource
-
-        limit = memory_mb << 20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    cap = _MemoryCap(memory_mb)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     import python_calamine  # noqa: F401 - loaded before the first deadline starts
 
@@ -285,15 +286,49 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
             return
         if job is None:
             return
-        index, (fn, args, *_) = job
+        index, (fn, args, *limits) = job
+        job_mb = limits[1] if len(limits) > 1 else memory_mb
         try:
-            result = fn(*args)
+            with cap.set(job_mb):
+                result = fn(*args)
         except BaseException as exc:  # PanicException, MemoryError: anything
-            result = Failure(Code.READER_CRASH, _crash_reason(exc, memory_mb))
+            result = Failure(Code.READER_CRASH, _crash_reason(exc, job_mb))
         try:
             conn.send((index, result))
         except Exception as exc:  # the result does not pickle
             conn.send((index, Failure(Code.READER_CRASH, f"không chuyển được kết quả ({type(exc).__name__})")))
+
+
+class _MemoryCap:
+    """The worker's address space cap (Linux): the soft limit only, so that a job that is allowed
+    more (or no cap) can raise it for its own run, and the next job gets the usual cap back."""
+
+    def __init__(self, memory_mb: int) -> None:
+        self.usual = memory_mb
+        self.active = sys.platform.startswith("linux")
+        self._apply(memory_mb)
+
+    @contextlib.contextmanager
+    def set(self, memory_mb: int) -> Iterator[None]:
+        if memory_mb == self.usual:
+            yield
+            return
+        self._apply(memory_mb)
+        try:
+            yield
+        finally:
+            self._apply(self.usual)
+
+    def _apply(self, memory_mb: int) -> None:
+        if not self.active:
+            return
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        soft = (memory_mb << 20) if memory_mb > 0 else hard
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _crash_reason(exc: BaseException, memory_mb: int) -> str:
@@ -314,6 +349,7 @@ class _Worker:
         self.proc.start()
         child.close()
         self.job: int | None = None
+        self.lifted = False  # its job runs with a memory cap of its own
         self.deadline = 0.0
         self.timeout_s = 0.0
         if wait:
@@ -377,13 +413,20 @@ class _Pool:
 
     def _start(self, index: int, job: Job) -> None:
         for _ in range(2):  # an idle worker may have died since its last job
-            worker = self.idle.pop() if self.idle else _Worker(self.ctx, self.memory_mb)
+            if self.idle:
+                worker = self.idle.pop()
+            elif self.starting:
+                worker = self.starting.pop(0)
+                worker.wait_ready()
+            else:
+                worker = _Worker(self.ctx, self.memory_mb)
             try:
                 worker.conn.send((index, job))
             except (OSError, EOFError, ValueError):
                 worker.kill()
                 continue
             worker.job = index
+            worker.lifted = len(job) > 3
             worker.timeout_s = job[2] if len(job) > 2 else self.timeout_s
             worker.deadline = time.monotonic() + worker.timeout_s
             self.busy.append(worker)
@@ -404,6 +447,12 @@ class _Pool:
                     worker.proc.join(_GRACE_S)  # the pipe closes as it dies: wait for its exit code
                     result: Any = Failure(Code.READER_CRASH, _death_reason(worker.proc.exitcode))
                     self._retire(worker)
+                elif worker.lifted:
+                    # It may now hold more than the usual cap allows the next job: a new worker
+                    # takes its place (starting now, while the others work).
+                    result = message[1]
+                    self._retire(worker)
+                    self.starting.append(_Worker(self.ctx, self.memory_mb, wait=False))
                 else:
                     result = message[1]
                     self._release(worker)

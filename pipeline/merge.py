@@ -113,12 +113,18 @@ DATASET_LEADING = ("ma_cdcs", "ten_cdcs", "khoi", "xa_thi_tran", "giai_doan", "s
 DATASET_SOURCE = ("tep_nguon", "sha256_nguon", "trang_nguon", "dong_nguon")
 
 
+DATASET_CHUNK_ROWS = 10_000
+
+
 def dataset(states: dict[str, UnitState], rows: Iterable[StoredRow], form: Form, settings: Settings) -> pd.DataFrame:
     """One row per initiative of the current submissions, with its unit, phase and source."""
     by_sha = {s.current.sha256: s for s in states.values() if s.current is not None}
-    # Built column by column (a dict per row would double the memory of a large period).
+    # Built column by column (a dict per row would double the memory of a large period), a few
+    # thousand rows at a time: the columns' Python objects never hold the whole period at once.
     keys = [f.key for f in form.initiative]
-    columns: dict[str, list[Any]] = {k: [] for k in (*DATASET_LEADING, *keys, *DATASET_SOURCE)}
+    names = (*DATASET_LEADING, *keys, *DATASET_SOURCE)
+    chunks: list[pd.DataFrame] = []
+    columns: dict[str, list[Any]] = {k: [] for k in names}
     for row in rows:
         state = by_sha.get(row.sha256)
         if state is None or state.current is None:
@@ -141,6 +147,15 @@ def dataset(states: dict[str, UnitState], rows: Iterable[StoredRow], form: Form,
             columns[key].append(values.get(key))
         for key, item in zip(DATASET_SOURCE, source, strict=True):
             columns[key].append(item)
+        if len(columns[names[0]]) == DATASET_CHUNK_ROWS:
+            chunks.append(_typed_frame(columns, form))
+            columns = {k: [] for k in names}
+    if columns[names[0]] or not chunks:
+        chunks.append(_typed_frame(columns, form))
+    return _concat(chunks)
+
+
+def _typed_frame(columns: dict[str, list[Any]], form: Form) -> pd.DataFrame:
     frame = pd.DataFrame(columns)
     for f in form.initiative:
         if f.type == "integer":
@@ -149,6 +164,19 @@ def dataset(states: dict[str, UnitState], rows: Iterable[StoredRow], form: Form,
             frame[f.key] = pd.to_datetime(frame[f.key]).dt.date
     frame["so_nguoi_tham_gia"] = frame["so_nguoi_tham_gia"].astype("Int64")
     frame["dong_nguon"] = frame["dong_nguon"].astype("Int64")
+    return frame
+
+
+def _concat(chunks: list[pd.DataFrame]) -> pd.DataFrame:
+    """The chunks as one frame with the types one frame of all the rows would have had: a text
+    column blank throughout one chunk is text all the same."""
+    if len(chunks) == 1:
+        return chunks[0]
+    texts = {c for chunk in chunks for c in chunk.columns if isinstance(chunk[c].dtype, pd.StringDtype)}
+    frame = pd.concat(chunks, ignore_index=True)
+    for column in texts:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].astype("str")
     return frame
 
 

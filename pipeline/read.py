@@ -196,7 +196,8 @@ def _read_unit(data: WorkbookData, grid: Grid, form: Form, repairs: _Repairs) ->
         excel_row, label_col = found[f.key]
         col = value_col if value_col is not None and value_col > label_col else label_col + 1
         raw = _at(grid, excel_row, col)
-        data.unit[f.key] = _convert(data, "unit", f, form, raw, excel_row, col, repairs)
+        data.unit[f.key] = Value(_convert(data, "unit", f, form, raw, excel_row, col, repairs), raw, excel_row,
+                                 column_letter(col))  # fmt: skip
 
 
 def _read_initiatives(data: WorkbookData, grid: Grid, form: Form, repairs: _Repairs) -> None:
@@ -231,7 +232,8 @@ def _read_initiatives(data: WorkbookData, grid: Grid, form: Form, repairs: _Repa
         data.row_numbers.append(excel_row)
         for converted, raws, col, f in values:
             raw = row[col] if col < len(row) else None
-            converted.append(_convert(data, "initiatives", f, form, raw, excel_row, col, repairs).value)
+            value = None if raw is None else _convert(data, "initiatives", f, form, raw, excel_row, col, repairs)
+            converted.append(value)
             raws.append(raw)
     if not data.row_numbers:
         data.findings.append(
@@ -253,7 +255,9 @@ def _convert(
     excel_row: int,
     col: int,
     repairs: _Repairs,
-) -> Value:
+) -> Any:
+    """The cell's value read as its field's type; what was repaired or unreadable goes to the
+    file's findings (the `Value` for their location is made only then: this runs for every cell)."""
     legacy = None
     source = raw
     if f.type in ("text", "list") and isinstance(raw, str):
@@ -261,13 +265,12 @@ def _convert(
         converted, legacy = repair_legacy(raw)
         source = converted if legacy else raw
     parsed = _parse(f, form, source)
-    cell = Value(parsed.value, raw, excel_row, column_letter(col))
     if not legacy and parsed.code is None:
-        return cell
-    where = data.location(sheet_key, cell)
+        return parsed.value
+    where = data.location(sheet_key, Value(parsed.value, raw, excel_row, column_letter(col)))
     if legacy:
         repairs.add(Code.LEGACY_TEXT, legacy, where, f.label, raw, encoding=legacy, converted=parsed.value)
-        return cell
+        return parsed.value
     if parsed.failed and parsed.code is not None:
         data.findings.append(make(parsed.code, Severity.ERROR, where, f.label, raw))
     elif parsed.code is Code.TEXT_NORMALISED:
@@ -278,7 +281,7 @@ def _convert(
         data.findings.append(make(parsed.code, Severity.NOTICE, where, f.label, raw, date=parsed.repair))
     elif parsed.code is Code.TEXT_NUMBER_READ and not _plain_digits(raw):
         data.findings.append(make(parsed.code, Severity.NOTICE, where, f.label, raw, number=parsed.repair))
-    return cell
+    return parsed.value
 
 
 class _Repairs:

@@ -41,7 +41,7 @@ from pipeline.merge import (
     unit_states,
 )
 from pipeline.read import WorkbookData
-from pipeline.render.outputs import write_dataset, write_findings_csv, write_json
+from pipeline.render.outputs import write_dataset_csv, write_dataset_parquet, write_findings_csv, write_json
 from pipeline.roster import Roster
 from pipeline.text import initiative_key
 from pipeline.validate import ContextRow, validate
@@ -452,13 +452,17 @@ def _write_outputs(
         "run_json": outbox / RUN_JSON,
     }
     seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    parquet = result.outputs["dataset_parquet"] = write_dataset_parquet(frame, outbox / DATASET_PARQUET)
+    seconds["dataset_parquet"] = round(time.perf_counter() - started, 4)
     # The two long reports first, one per worker; the feedback after them, on whichever is free.
     reports: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = []
     if figures is not None:
-        xlsx = (outbox / f"{REPORT_STEM}.xlsx", figures, frame, result, settings, form)
+        xlsx = (outbox / f"{REPORT_STEM}.xlsx", figures, parquet, result, settings, form)
         reports.append(("report_xlsx", write_report_xlsx, xlsx))
         reports.append(("report_docx", write_report_docx, (outbox, figures, settings, pdf)))
-    jobs: list[Job] = [(timed, (fn, args), REPORT_TIMEOUT_S) for _, fn, args in reports]
+    # Reports are made from checked data, not from a received file: their own deadline and no cap.
+    jobs: list[Job] = [(timed, (fn, args), REPORT_TIMEOUT_S, 0) for _, fn, args in reports]
     pending, feedback_jobs = _feedback_jobs(result.files, outbox / FEEDBACK_DIR, settings)
     with concurrent.futures.ThreadPoolExecutor(1) as here:
         local = here.submit(_write_here, result, frame, figures, settings, form)
@@ -494,9 +498,7 @@ def _write_here(
     outputs: dict[str, Path] = {}
     started = time.perf_counter()
     outputs["findings"] = write_findings_csv((f for r in result.files for f in r.findings), outbox / FINDINGS_CSV)
-    outputs["dataset_csv"], outputs["dataset_parquet"] = write_dataset(
-        frame, outbox / DATASET_CSV, outbox / DATASET_PARQUET
-    )
+    outputs["dataset_csv"] = write_dataset_csv(frame, outbox / DATASET_CSV)
     seconds["dataset"] = round(time.perf_counter() - started, 4)
     if figures is not None:
         started = time.perf_counter()

@@ -25,7 +25,7 @@ from pipeline.findings import Code, Severity
 from pipeline.form import Form
 from pipeline.guard import Limits, Refusal, inspect
 from pipeline.intake import Submission, fingerprint
-from pipeline.isolate import read_books
+from pipeline.isolate import Job, read_books
 from pipeline.read import WorkbookData
 from tests.conftest import CORPUS
 
@@ -473,6 +473,26 @@ def test_a_worker_out_of_memory_is_a_crash(filled: Callable[..., Path], tmp_path
     code, reason = file_error(result[0]) or (None, "")
     assert code is Code.READER_CRASH, reason
     assert file_error(result[1]) is None and len(result[1].rows) == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the address-space cap is Linux only")
+def test_a_trusted_job_may_lift_the_memory_cap_for_itself_only() -> None:
+    from pipeline.isolate import Failure, LocalRunner
+    from tests.jobs import allocate, hold
+
+    capped: Job = (allocate, (400,))
+    lifted: Job = (allocate, (400,), 60.0, 0)  # as the report jobs are sent
+    with LocalRunner(workers=1, memory_mb=300) as runner:
+        done = dict(runner.run([capped, lifted, capped]))
+    assert isinstance(done[0], Failure) and done[0].code is Code.READER_CRASH
+    assert done[0].reason == "hết bộ nhớ cho phép (300 MB)"
+    assert done[1] == 400 << 20
+    assert isinstance(done[2], Failure), "the next job has the usual cap again"
+    with LocalRunner(workers=1, memory_mb=300) as runner:
+        # A job that was allowed more may leave its worker holding more than the cap: the jobs
+        # after it get a new worker, and fit in the cap as they would have before.
+        done = dict(runner.run([(hold, (500,), 60.0, 0), (allocate, (100,))]))
+    assert done == {0: 500, 1: 100 << 20}
 
 
 def test_submissions_of_every_kind_get_exactly_one_result(tmp_path: Path, form: Form) -> None:

@@ -444,3 +444,22 @@ def test_the_dataset_rows_keep_odd_text_exactly(report, tmp_path, form):
     assert got == [ref.cell(1 + i, 1).value for i in range(len(texts))]
     assert got[2:] == texts[2:]
     assert ws.cell(FIRST_ROW + len(texts), column).quotePrefix  # "=1+1" stays text when edited
+
+
+def test_the_dataset_in_small_chunks_is_the_same_dataset(report, tmp_path, form, monkeypatch):
+    """The dataset is built, and its sheet written, a few thousand rows at a time (so that a large
+    period never has all its rows as Python objects at once): chunks change nothing."""
+    from pipeline import merge
+    from pipeline.render import xlsx
+
+    _, figures, frame, result, s, few = report
+    monkeypatch.setattr(merge, "DATASET_CHUNK_ROWS", 2)
+    monkeypatch.setattr(xlsx._DatasetRows, "CHUNK_ROWS", 2)
+    chunked = figures_of(result, s, form, few)[1]
+    assert len(frame) == 5
+    pd.testing.assert_frame_equal(chunked, frame)
+    whole = openpyxl.load_workbook(report[0])["Sáng kiến"]
+    path = write_report_xlsx(tmp_path / "chunks.xlsx", figures, chunked, result, s, form)
+    parts = openpyxl.load_workbook(path)["Sáng kiến"]
+    cells = [[c.value for c in row] for row in whole.iter_rows()]
+    assert [[c.value for c in row] for row in parts.iter_rows()] == cells

@@ -19,6 +19,7 @@ from pipeline.files import atomic_path
 from pipeline.findings import Finding, Severity
 from pipeline.text import neutralise_formula
 
+CSV_CHUNK_ROWS = 5000
 FINDINGS_COLUMNS = ("file", "sheet", "cell", "field", "value", "severity", "rule", "message")
 FINDINGS_HEADERS = ("Tệp", "Trang", "Ô", "Mục", "Giá trị", "Mức độ", "Mã quy tắc", "Nội dung")
 
@@ -35,18 +36,25 @@ def write_findings_csv(findings: Iterable[Finding], path: Path) -> Path:
     return path
 
 
-def write_dataset(frame: pd.DataFrame, csv_path: Path, parquet_path: Path) -> tuple[Path, Path]:
-    """The consolidated initiatives as CSV (for Excel) and Parquet (for tools), same rows."""
-    text = frame.copy()
-    for column in text.columns:
-        if text[column].dtype == object or pd.api.types.is_string_dtype(text[column]):
-            text[column] = text[column].map(_csv_text, na_action="ignore")
-    with atomic_path(csv_path) as tmp:
-        # In chunks: the text of a few thousand rows at a time, whatever the size of the period.
-        text.to_csv(tmp, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d", chunksize=5000)
-    with atomic_path(parquet_path) as tmp:
+def write_dataset_parquet(frame: pd.DataFrame, path: Path) -> Path:
+    """The consolidated initiatives for tools (and for the report workbook's worker, which reads
+    them from here: cheaper than sending the frame, and no copy of it in this process)."""
+    with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
-    return csv_path, parquet_path
+    return path
+
+
+def write_dataset_csv(frame: pd.DataFrame, csv_path: Path) -> Path:
+    """The consolidated initiatives as CSV, for Excel: the same rows as the Parquet file."""
+    texts = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+    with atomic_path(csv_path) as tmp, open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
+        # A few thousand rows at a time: the CSV's copy of the text never holds the whole period.
+        for start in range(0, max(len(frame), 1), CSV_CHUNK_ROWS):
+            chunk = frame.iloc[start : start + CSV_CHUNK_ROWS].copy()
+            for column in texts:
+                chunk[column] = chunk[column].map(_csv_text, na_action="ignore")
+            chunk.to_csv(fh, index=False, header=start == 0, date_format="%Y-%m-%d")
+    return csv_path
 
 
 def _csv_text(value: Any) -> Any:

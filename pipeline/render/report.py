@@ -45,9 +45,14 @@ def write_report_html(path: Path, figures: Figures, settings: Settings) -> Path:
 
 
 def write_report_xlsx(
-    path: Path, figures: Figures, frame: pd.DataFrame, result: RunResult, settings: Settings, form: Form
+    path: Path, figures: Figures, frame: pd.DataFrame | Path, result: RunResult, settings: Settings, form: Form
 ) -> Path:
-    """The report's workbook (the functions of this module can be given to a worker process)."""
+    """The report's workbook (the functions of this module can be given to a worker process; give
+    it the dataset's Parquet file rather than the frame, which is costly to send)."""
     from pipeline.render.xlsx import write_report_xlsx as write
 
+    if isinstance(frame, Path):
+        import pandas as pd
+
+        frame = pd.read_parquet(frame)
     return write(path, figures, frame, result, settings, form)

@@ -597,14 +597,12 @@ def _dataset(book: _Book, ws: Any, frame: pd.DataFrame, form: Form, part: str) -
     last = FIRST_ROW + len(frame) - 1
     ws.autofilter(HEADER_ROW, 0, max(last, HEADER_ROW), len(columns) - 1)
     ws.freeze_panes(FIRST_ROW, 2)
-    # Plain Python values, blanks as None: much faster to walk than the frame's extension arrays.
-    values = [_plain(frame[key]) for key in frame.columns]
     formats = [
         (book.fmt("text", wrap=False, border=False), book.fmt("text", wrap=False, quote=True, border=False),
          book.fmt(c.kind, border=False))
         for c in columns
     ]  # fmt: skip
-    return _DatasetRows(part, [c.kind for c in columns], values, formats)
+    return _DatasetRows(part, [c.kind for c in columns], frame, formats)
 
 
 def _plain(column: pd.Series) -> list[Any]:
@@ -622,8 +620,10 @@ class _DatasetRows:
     control characters as `_xHHHH_`, numbers, dates as serial numbers, each with its format's index.
     """
 
-    def __init__(self, part: str, kinds: list[str], values: list[list[Any]], formats: list[tuple[Any, ...]]) -> None:
-        self.part, self.kinds, self.values = part, kinds, values
+    CHUNK_ROWS = 5000
+
+    def __init__(self, part: str, kinds: list[str], frame: pd.DataFrame, formats: list[tuple[Any, ...]]) -> None:
+        self.part, self.kinds, self.frame = part, kinds, frame
         # Used here only, so xlsxwriter would not give them an index of their own: ask for it now.
         self.formats = formats
         for trio in formats:
@@ -631,8 +631,8 @@ class _DatasetRows:
                 fmt._get_xf_index()
 
     def insert_into(self, package: Path) -> None:
-        rows = len(self.values[0]) if self.values else 0
-        if not rows:
+        rows = len(self.frame)
+        if not rows or not self.kinds:
             return
         columns = [column_letter(c) for c in range(len(self.kinds))]
         last = f"{columns[-1]}{FIRST_ROW + rows}"
@@ -663,16 +663,21 @@ class _DatasetRows:
         cells = [_CELL_WRITERS.get(kind, _text_cell) for kind in self.kinds]
         styles = [tuple(f.xf_index for f in trio) for trio in self.formats]
         out: list[str] = []
-        for i, record in enumerate(zip(*self.values, strict=True)):
-            r = FIRST_ROW + i + 1  # Excel row
-            out.append(f'<row r="{r}">')
-            for c, value in enumerate(record):
-                if value is not None:
-                    out.append(cells[c](f"{columns[c]}{r}", value, styles[c]))
-            out.append("</row>")
-            if i % 1000 == 999:
-                yield "".join(out)
-                out.clear()
+        r = FIRST_ROW  # the Excel row before the next one
+        for start in range(0, len(self.frame), self.CHUNK_ROWS):
+            # Plain Python values, blanks as None: much faster to walk than the frame's extension
+            # arrays; a chunk at a time, so that they never hold the whole period.
+            chunk = self.frame.iloc[start : start + self.CHUNK_ROWS]
+            for record in zip(*(_plain(chunk[key]) for key in chunk.columns), strict=True):
+                r += 1
+                out.append(f'<row r="{r}">')
+                for c, value in enumerate(record):
+                    if value is not None:
+                        out.append(cells[c](f"{columns[c]}{r}", value, styles[c]))
+                out.append("</row>")
+                if r % 1000 == 0:
+                    yield "".join(out)
+                    out.clear()
         yield "".join(out)
 
 
