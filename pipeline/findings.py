@@ -47,6 +47,8 @@ class Code(StrEnum):
     NOT_A_NUMBER = "not-a-number"
     NOT_A_DATE = "not-a-date"
     TWO_DIGIT_YEAR = "two-digit-year"
+    CELL_ERROR = "cell-error"
+    FORMULA_NO_VALUE = "formula-no-value"
     BELOW_MINIMUM = "below-minimum"
     TOO_SHORT = "too-short"
     TOO_LONG = "too-long"
@@ -97,6 +99,8 @@ MESSAGES: dict[Code, str] = {
     Code.NOT_IN_LIST: 'Giá trị "{value}" không có trong danh sách của ô "{label}". Vui lòng chọn một giá trị trong danh sách thả xuống: {allowed}.',
     Code.NOT_A_NUMBER: 'Ô "{label}" phải là số nguyên, nhưng đang ghi "{value}". Vui lòng ghi số, ví dụ 1500000.',
     Code.NOT_A_DATE: 'Ô "{label}" phải là ngày dạng dd/mm/yyyy, nhưng đang ghi "{value}". Vui lòng nhập lại, ví dụ 15/03/2022.',
+    Code.CELL_ERROR: 'Ô "{label}" đang báo lỗi {value} của Excel (công thức tính sai hoặc tham chiếu đến ô không còn). Vui lòng sửa công thức hoặc nhập thẳng giá trị.',
+    Code.FORMULA_NO_VALUE: 'Ô "{label}" có công thức {value} nhưng tệp không lưu kết quả tính (thường do tệp được tạo bằng phần mềm khác). Vui lòng mở tệp bằng Excel, lưu lại rồi gửi, hoặc nhập thẳng giá trị.',
     Code.TWO_DIGIT_YEAR: 'Ngày "{value}" ở ô "{label}" ghi năm hai chữ số nên không rõ năm. Vui lòng ghi đủ bốn chữ số của năm, ví dụ 15/03/2022.',
     Code.BELOW_MINIMUM: 'Ô "{label}" phải là số không nhỏ hơn {minimum}, nhưng đang ghi {value}.',
     Code.TOO_SHORT: 'Ô "{label}" quá ngắn ({length} ký tự); cần ít nhất {minimum} ký tự. Vui lòng ghi đầy đủ hơn.',

@@ -187,6 +187,9 @@ def _check_zip(path: Path, kind: str, limits: Limits, exact: bool = True) -> Non
                 raise _corrupt(f'phần "{info.filename}" bị hỏng ({exc})'[:160]) from None
         if scan.sheets > limits.max_sheets:
             raise _Refused(Code.TOO_LARGE, f"{_num(scan.sheets)} trang tính, giới hạn {_num(limits.max_sheets)}")
+        if kind in ("xlsx", "xlsm", "ods") and not scan.workbook:
+            # The content types name a workbook that is not there: readers would find no sheet.
+            raise _corrupt("gói thiếu phần chính của bảng tính (workbook)")
         if kind == "zip":  # intake found no spreadsheet at the usual part names
             if scan.workbook:
                 raise _Refused(Code.UNSUPPORTED_FORMAT, "gói bảng tính có cấu trúc không chuẩn")

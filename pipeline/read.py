@@ -19,7 +19,7 @@ from typing import Any
 from pipeline.findings import Code, Finding, Location, Severity, make
 from pipeline.form import Field, Form
 from pipeline.legacy import repair as repair_legacy
-from pipeline.sheets import Grid, column_letter, nonblank_rows, read_grids
+from pipeline.sheets import CellError, FormulaText, Grid, column_letter, nonblank_rows, read_grids
 from pipeline.text import clean_text, fold
 from pipeline.values import Parsed, is_blank, to_date, to_int, to_text
 
@@ -98,7 +98,7 @@ def read_workbook(path: Path, form: Form, name: str | None = None) -> WorkbookDa
     """
     data = WorkbookData(file=name or path.name, path=path)
     try:
-        grids = read_grids(path, _wanted(form))
+        grids = read_grids(path, _wanted(form), unknown_cells=True)
     except MemoryError:
         raise
     except Exception as exc:
@@ -258,6 +258,11 @@ def _convert(
 ) -> Any:
     """The cell's value read as its field's type; what was repaired or unreadable goes to the
     file's findings (the `Value` for their location is made only then: this runs for every cell)."""
+    if isinstance(raw, CellError | FormulaText):  # the file does not hold the value the cell shows
+        code = Code.CELL_ERROR if isinstance(raw, CellError) else Code.FORMULA_NO_VALUE
+        where = data.location(sheet_key, Value(None, raw, excel_row, column_letter(col)))
+        data.findings.append(make(code, Severity.ERROR, where, f.label, str(raw)))
+        return None
     legacy = None
     source = raw
     if f.type in ("text", "list") and isinstance(raw, str):

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import csv
 import functools
+import html
 import io
+import re
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,9 +29,26 @@ def column_letter(index: int) -> str:
     return letters
 
 
-def read_grids(path: Path, wanted: Callable[[str], bool] | None = None) -> dict[str, Grid]:
+class CellError(str):
+    """An error value that a cell shows (#DIV/0!, #REF!, #N/A ...), where readers give an empty cell."""
+
+    __slots__ = ()
+
+
+class FormulaText(str):
+    """A formula saved without its result ("=SUM(A1:A3)"): a program that does not calculate wrote
+    it, and readers give an empty cell. Its value is unknown, not blank."""
+
+    __slots__ = ()
+
+
+def read_grids(
+    path: Path, wanted: Callable[[str], bool] | None = None, *, unknown_cells: bool = False
+) -> dict[str, Grid]:
     """Every sheet's cells (or those of the sheets whose name is `wanted`), rows from Excel row 1
-    and columns from A, empty cells as None."""
+    and columns from A, empty cells as None. With `unknown_cells`, a cell of an .xlsx whose value
+    the file does not hold (an error value, a formula without its result) is a `CellError` or a
+    `FormulaText` instead of None."""
     from python_calamine import CalamineWorkbook
 
     # From the bytes, not the name: calamine then picks the format by content (an .xls renamed
@@ -37,9 +57,106 @@ def read_grids(path: Path, wanted: Callable[[str], bool] | None = None) -> dict[
         workbook = CalamineWorkbook.from_filelike(fh)
     try:
         names = [n for n in workbook.sheet_names if wanted is None or wanted(n)]
-        return {name: _anchored(workbook.get_sheet_by_name(name)) for name in names}
+        grids = {name: _anchored(workbook.get_sheet_by_name(name)) for name in names}
     finally:
         workbook.close()
+    if unknown_cells and zipfile.is_zipfile(path):
+        for name, cells in _unknown_xlsx_cells(path, names).items():
+            _overlay(grids[name], cells)
+    return grids
+
+
+# A cell element of a worksheet part, with its attributes and content (prefixed tags too).
+_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,7})"')
+_TYPE = re.compile(rb'\bt="([a-zA-Z]+)"')
+_FORMULA = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
+_VALUE = re.compile(rb"<(?:\w+:)?v\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?v>)", re.S)
+_MAYBE = re.compile(rb'<(?:\w+:)?f\b|\bt="e"')
+
+
+def _unknown_xlsx_cells(path: Path, names: list[str]) -> dict[str, dict[tuple[int, int], str]]:
+    """The cells of the named sheets that hold an error value or a formula without its result.
+
+    The package has been through the guard (bounded, no DTD) when a run reads it; anything that
+    does not look like a standard workbook here is left to the reader's own view.
+    """
+    out: dict[str, dict[tuple[int, int], str]] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            parts = _sheet_parts(zf)
+            for name in names:
+                part = parts.get(name)
+                if part is None or part not in zf.NameToInfo:
+                    continue
+                data = zf.read(part)
+                if _MAYBE.search(data):
+                    cells = dict(_unknown_cells(data))
+                    if cells:
+                        out[name] = cells
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError):
+        return out
+    return out
+
+
+def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> its part in the package, from xl/workbook.xml and its relationships."""
+    book = zf.read("xl/workbook.xml").decode("utf-8", "replace")
+    rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    targets = {}
+    for rel in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", rels):
+        rid, target = re.search(r'\bId="([^"]*)"', rel), re.search(r'\bTarget="([^"]*)"', rel)
+        if rid and target:
+            path = target.group(1)
+            targets[rid.group(1)] = path.lstrip("/") if path.startswith("/") else f"xl/{path}"
+    parts = {}
+    for sheet in re.findall(r"<(?:\w+:)?sheet\b[^>]*>", book):
+        name, rid = re.search(r'\bname="([^"]*)"', sheet), re.search(r'\br:id="([^"]*)"', sheet)
+        if name and rid and rid.group(1) in targets:
+            parts[html.unescape(name.group(1))] = targets[rid.group(1)]
+    return parts
+
+
+def _unknown_cells(data: bytes) -> Iterator[tuple[tuple[int, int], str]]:
+    for match in _CELL.finditer(data):
+        attributes, content = match.group(1), match.group(2) or b""
+        kind = _TYPE.search(attributes)
+        ref = _REF.search(attributes)
+        if ref is None:
+            continue
+        value = _VALUE.search(content)
+        cached = value.group(1) if value else None
+        where = (int(ref.group(2)), _column_index(ref.group(1).decode()))
+        if kind and kind.group(1) == b"e":
+            if cached:
+                yield where, CellError(html.unescape(cached.decode("utf-8", "replace")))
+            continue
+        formula = _FORMULA.search(content)
+        if formula is None:
+            continue
+        # No result saved: no <v>, or an empty one where a number was due (a text result may be "").
+        if cached is None or (not cached and not (kind and kind.group(1) in (b"str", b"inlineStr"))):
+            text = html.unescape((formula.group(1) or b"").decode("utf-8", "replace"))
+            yield where, FormulaText(f"={text}" if text else "=…")
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - 64
+    return index - 1
+
+
+def _overlay(grid: Grid, cells: dict[tuple[int, int], str]) -> None:
+    """Put the cells into the grid, where the reader saw nothing (it read a value otherwise)."""
+    for (row, col), value in cells.items():
+        while len(grid) < row:
+            grid.append([])
+        line = grid[row - 1]
+        if len(line) <= col:
+            line.extend([None] * (col + 1 - len(line)))
+        if line[col] is None:
+            line[col] = value
 
 
 def _anchored(sheet: Any) -> Grid:

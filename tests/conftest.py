@@ -65,13 +65,50 @@ GOOD_UNIT: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def filled(tmp_path: Path, form: Form, settings: Settings, roster: Roster) -> Callable[..., Path]:
-    """Write a personalised template, fill it like a union would, apply edits, save; return the path.
+def fill_template(
+    folder: Path,
+    form: Form,
+    settings: Settings,
+    roster: Roster,
+    unit: dict[str, Any] | None = None,
+    rows: list[dict[str, Any]] | None = None,
+    name: str = "filled.xlsx",
+    code: str = "VT021",
+) -> Path:
+    """Write a personalised template into `folder`, fill it like a union would, apply edits, save;
+    return the path.
 
     `unit` edits the unit record ({key: value}); `rows` is a list of initiatives, each a dict of
     edits over the form's worked example; `name` is the file name.
     """
+    template = folder / f"template-{code}.xlsx"
+    if not template.exists():
+        write_template(template, form, settings, roster.find(code))
+    wb = openpyxl.load_workbook(template)
+    ws = wb[form.sheets["unit"]]
+    known = roster.find(code)
+    counts = {"tong_doan_vien": known.members, "tong_cnvcld": known.workers} if known else {}
+    values = {**GOOD_UNIT, **counts, **(unit or {})}
+    for i, f in enumerate(form.unit):
+        if f.key in values:
+            ws.cell(UNIT_FIRST_ROW + i, UNIT_VALUE_COL + 1).value = values[f.key]
+    ws = wb[form.sheets["initiatives"]]
+    for r, edits in enumerate(rows if rows is not None else [{}]):
+        record = {**form.example, "stt": r + 1, **edits}
+        for c, f in enumerate(form.initiative, start=1):
+            value = record.get(f.key)
+            cell = ws.cell(INITIATIVE_HEADER_ROW + 1 + r, c)
+            cell.value = None if value == "" else value
+            if isinstance(value, str) and value.startswith("="):
+                cell.data_type = "s"  # text that looks like a formula, as pasted or imported
+    path = folder / name
+    wb.save(path)
+    return path
+
+
+@pytest.fixture
+def filled(tmp_path: Path, form: Form, settings: Settings, roster: Roster) -> Callable[..., Path]:
+    """`fill_template` into the test's folder."""
 
     def make(
         unit: dict[str, Any] | None = None,
@@ -79,29 +116,7 @@ def filled(tmp_path: Path, form: Form, settings: Settings, roster: Roster) -> Ca
         name: str = "filled.xlsx",
         code: str = "VT021",
     ) -> Path:
-        template = tmp_path / f"template-{code}.xlsx"
-        if not template.exists():
-            write_template(template, form, settings, roster.find(code))
-        wb = openpyxl.load_workbook(template)
-        ws = wb[form.sheets["unit"]]
-        known = roster.find(code)
-        counts = {"tong_doan_vien": known.members, "tong_cnvcld": known.workers} if known else {}
-        values = {**GOOD_UNIT, **counts, **(unit or {})}
-        for i, f in enumerate(form.unit):
-            if f.key in values:
-                ws.cell(UNIT_FIRST_ROW + i, UNIT_VALUE_COL + 1).value = values[f.key]
-        ws = wb[form.sheets["initiatives"]]
-        for r, edits in enumerate(rows if rows is not None else [{}]):
-            record = {**form.example, "stt": r + 1, **edits}
-            for c, f in enumerate(form.initiative, start=1):
-                value = record.get(f.key)
-                cell = ws.cell(INITIATIVE_HEADER_ROW + 1 + r, c)
-                cell.value = None if value == "" else value
-                if isinstance(value, str) and value.startswith("="):
-                    cell.data_type = "s"  # text that looks like a formula, as pasted or imported
-        path = tmp_path / name
-        wb.save(path)
-        return path
+        return fill_template(tmp_path, form, settings, roster, unit, rows, name, code)
 
     return make
 

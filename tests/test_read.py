@@ -104,3 +104,51 @@ def test_tcvn3_letter_that_looks_like_the_wrong_d_is_not_mistaken(filled, form):
     book = read_workbook(filled(rows=[{"tac_gia": "Lª V¨n LÐ"}]), form)
     assert book.rows[0]["tac_gia"].value == "Lê Văn Lé"
     assert [f.code for f in book.findings] == [Code.LEGACY_TEXT]
+
+
+def test_error_values_and_formulas_without_results_are_findings_not_blanks(filled, form, settings, roster):
+    """Readers give both as empty cells (catalogue #27, #28): the file does not hold the value the
+    union sees, so it must be said, at the cell, and not taken for a blank."""
+    from pipeline.run import process
+
+    path = filled(rows=[{}, {}], name="loi.xlsx")
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Sáng kiến"]
+    ws["J4"] = "#DIV/0!"  # openpyxl writes it as an error cell
+    ws["K5"] = "=DATE(2022,3,15)"  # and this as a formula with no result
+    ws["J5"] = "=1000+500"
+    ws["B5"] = "#N/A"  # the same text, typed: text
+    ws["B5"].data_type = "s"
+    wb["Thông tin đơn vị"]["B10"] = "#REF!"  # tong_doan_vien
+    wb.save(path)
+    data = read_workbook(path, form)
+    errors = [f for f in data.findings if f.severity is Severity.ERROR]
+    found = {(f.location.cell, f.code, f.value) for f in errors}
+    assert found == {
+        ("J4", Code.CELL_ERROR, "#DIV/0!"),
+        ("K5", Code.FORMULA_NO_VALUE, "=DATE(2022,3,15)"),
+        ("J5", Code.FORMULA_NO_VALUE, "=1000+500"),
+        ("B10", Code.CELL_ERROR, "#REF!"),
+    }
+    assert data.cell(0, "gia_tri_lam_loi").value is None and data.cell(1, "ten_sang_kien").value == "#N/A"
+    # Validation does not say the same cells again ("required", "not a date").
+    [result] = process([path], settings, form, roster).files
+    at = [(f.location.cell, f.code) for f in result.findings if f.location.cell in ("J4", "K5", "J5", "B10")]
+    assert sorted(at) == sorted((cell, code) for cell, code, _ in found)
+
+
+def test_error_cells_of_other_writers_and_formulas_with_results():
+    from pathlib import Path
+
+    from pipeline.sheets import CellError, FormulaText, read_grids
+    from tests.conftest import CORPUS
+
+    grid = read_grids(CORPUS / "calamine/errors.xlsx", unknown_cells=True)["Feuil1"]
+    assert [row[0] for row in grid[:7]] == ["#DIV/0!", "#NAME?", "#VALUE!", "#NULL!", "#REF!", "#NUM!", "#N/A"]
+    assert all(isinstance(row[0], CellError) for row in grid[:7])
+    for name in ("formula.issue.xlsx", "shared_formula_simple.xlsx", "shared_formula_reversed.xlsx"):
+        path: Path = CORPUS / "calamine" / name
+        plain = read_grids(path)
+        marked = read_grids(path, unknown_cells=True)
+        assert not any(isinstance(v, FormulaText) for g in marked.values() for row in g for v in row), name
+        assert marked == plain, "formulas saved with their results read as those results"

@@ -125,7 +125,9 @@ def _mark_copy(original: Path, findings: Sequence[Finding], target: Path, name: 
     """The union's own workbook with its formatting, marked; macros are never carried over."""
     import openpyxl
 
-    wb = openpyxl.load_workbook(original, keep_vba=False, keep_links=False)
+    # data_only: formulas come back as the results the file saved; none of the sender's formulas,
+    # links or macros can act when the copy is opened.
+    wb = openpyxl.load_workbook(original, keep_vba=False, keep_links=False, data_only=True)
     _mark(wb, findings, name)
     wb.save(target)
 
