@@ -20,7 +20,7 @@ from pipeline.findings import Code, Finding, Location, Severity, make
 from pipeline.form import Field, Form
 from pipeline.legacy import repair as repair_legacy
 from pipeline.sheets import CellError, FormulaText, Grid, column_letter, nonblank_rows, read_grids
-from pipeline.text import clean_text, fold
+from pipeline.text import clean_text, fold, has_controls
 from pipeline.values import Parsed, is_blank, to_date, to_int, to_text
 
 _HEADER_SCAN_ROWS = 40
@@ -331,6 +331,8 @@ def _unicode_repair(raw: Any) -> str:
         kinds.append("chữ tổ hợp NFD thành dựng sẵn NFC")
     if "\u00d0" in raw or "\u00f0" in raw:
         kinds.append('ký tự "Ð" thành "Đ"')
+    if has_controls(raw):
+        kinds.append("bỏ ký tự điều khiển không in được")
     return ", ".join(kinds)
 
 

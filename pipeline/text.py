@@ -17,11 +17,21 @@ _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 _WRONG_D = str.maketrans({"\u00d0": "\u0110", "\u00f0": "\u0111"})
 
 
+# Control characters that are not spaces (NUL, BEL, ESC, DEL, C1 ...): a reader decodes Excel's
+# "_x0000_" escapes into them; no writer of the outputs accepts them.
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x9f]")
+
+
 @functools.lru_cache(maxsize=65536)  # list values and names repeat in every file
 def clean_text(value: str) -> str:
-    """NFC, the right "Đ", spaces and non-breaking spaces collapsed, ends trimmed."""
-    text = unicodedata.normalize("NFC", value).translate(_WRONG_D)
+    """NFC, the right "Đ", control characters dropped, spaces and non-breaking spaces collapsed,
+    ends trimmed."""
+    text = _CONTROLS.sub("", unicodedata.normalize("NFC", value).translate(_WRONG_D))
     return _SPACES.sub(" ", text).strip()
+
+
+def has_controls(value: str) -> bool:
+    return _CONTROLS.search(value) is not None
 
 
 @functools.lru_cache(maxsize=16384)  # labels and list values repeat in every file

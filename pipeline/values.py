@@ -18,6 +18,8 @@ from pipeline.text import clean_text
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 # Serial numbers that are plausible dates for this programme's era (1954..2149).
 _SERIAL_MIN, _SERIAL_MAX = 20000, 90000
+_FIRST_DATE = _EXCEL_EPOCH + dt.timedelta(days=_SERIAL_MIN)
+_LAST_DATE = _EXCEL_EPOCH + dt.timedelta(days=_SERIAL_MAX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +119,11 @@ def to_date(value: Any) -> Parsed:
     if is_blank(value):
         return EMPTY
     if isinstance(value, dt.datetime):
-        return Parsed(value.date())
+        value = value.date()
     if isinstance(value, dt.date):
-        return Parsed(value)
+        # A year such as 6046 (a number typed into a date cell) is no date of this programme, and
+        # past what the dataset's date type holds.
+        return Parsed(value) if _FIRST_DATE <= value <= _LAST_DATE else Parsed(None, Code.NOT_A_DATE)
     if isinstance(value, int | float) and not isinstance(value, bool):
         if float(value).is_integer() and _SERIAL_MIN <= value <= _SERIAL_MAX:
             return Parsed(_EXCEL_EPOCH + dt.timedelta(days=int(value)))
@@ -144,6 +148,8 @@ def _date_or_error(year: int, month: int, day: int) -> Parsed:
     try:
         date = dt.date(year, month, day)
     except ValueError:
+        return Parsed(None, Code.NOT_A_DATE)
+    if not _FIRST_DATE <= date <= _LAST_DATE:
         return Parsed(None, Code.NOT_A_DATE)
     return Parsed(date, Code.TEXT_DATE_READ, date.strftime("%d/%m/%Y"))
 

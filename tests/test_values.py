@@ -95,3 +95,36 @@ def test_fold_and_clean_examples():
 def test_formula_is_neutralised(payload):
     assert neutralise_formula(payload) == "'" + payload
     assert neutralise_formula("Bình thường") == "Bình thường"
+
+
+# Anything a reader may hand over for a cell: text of any kind (controls, astral, Excel escapes,
+# formula and markup payloads), numbers of any size (nan, inf), booleans, dates, times.
+ANY_CELL = st.one_of(
+    st.none(),
+    st.text(),
+    st.text(alphabet=st.sampled_from("0123456789.,-/ đtriệungànỷ")),
+    st.sampled_from(["=1+1", "+cmd|' /C calc'!A0", "#N/A", "_x0000_", "\u200b", "<script>", "1/2/22", "31/02/2022"]),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.dates(),
+    st.datetimes(),
+)
+
+
+@given(ANY_CELL)
+def test_the_parsers_take_any_cell_and_say_what_they_did(value):
+    for parse, kind in ((to_text, str), (to_int, int), (to_date, dt.date)):
+        parsed = parse(value)  # never raises
+        assert parsed.value is None or isinstance(parsed.value, kind), (parse.__name__, value, parsed)
+        assert not (parsed.value is None and parsed.code is not None) or parsed.failed
+        if parsed.value is None and value is not None and not (isinstance(value, str) and not clean_text(value)):
+            # Something was there and could not be read: that is said, never a silent blank.
+            assert parsed.code is not None or parse is to_text, (parse.__name__, value)
+    text = to_text(value).value
+    if text is not None:
+        assert text == clean_text(text) and text.strip() == text
+        assert not any(ord(c) < 32 for c in text), repr(text)
+    number = to_int(value).value
+    if number is not None:
+        assert not isinstance(number, bool)  # (a negative number is for validation to refuse)
