@@ -335,3 +335,31 @@ def test_a_version_1_ledger_gets_the_record_keys_filled(tmp_path):
         [row] = ledger.rows_with_keys(["abc"], ["so hoa so cong van|le van tam"])
         assert row.row == 4 and row.data["tac_gia"] == "Lê Văn Tám"
         assert ledger.rows_with_keys(["abc"], ["khac|le van tam"]) == []
+
+
+def test_two_processes_started_together_one_runs_the_other_refuses(period, filled, tmp_path):
+    """Two officers (or a double click) start `pipeline run` on the same inbox and ledger at once."""
+    from pipeline.demo import demo_roster_path
+
+    drop, _, s = period
+    for i, code in enumerate(["VT021", "VT030", "VT052"]):
+        drop(
+            f"{code}.xlsx",
+            filled(rows=[{"ten_sang_kien": f"Sáng kiến số {i} của đơn vị"}], name=f"{code}.xlsx", code=code),
+        )
+    paths = ["--inbox", str(s.paths.inbox), "--outbox", str(s.paths.outbox), "--roster", str(demo_roster_path())]
+    command = [sys.executable, "-m", "pipeline", "run", "--config", str(ROOT / "pipeline.toml"), *paths]
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(2)]
+    outcomes = []
+    for p in runs:
+        out, err = p.communicate(timeout=300)
+        outcomes.append((p.returncode, (out + err).decode("utf-8")))
+    codes = sorted(code for code, _ in outcomes)
+    assert codes in ([0, 6], [1, 6]), outcomes  # one ran; the other stopped at once with exit code 6
+    refused = next(err for code, err in outcomes if code == 6)
+    assert "Một lần chạy khác đang dùng sổ theo dõi" in refused
+    with Ledger(s.paths.outbox / LEDGER_NAME) as ledger:
+        assert [r["status"] for r in ledger.runs()] == ["done"] and len(ledger.files()) == 3
+    summary = json.loads((s.paths.outbox / "run.json").read_text(encoding="utf-8"))
+    assert summary["totals"]["initiatives"] == 3 and not list(s.paths.outbox.rglob(".tmp*"))
