@@ -6,7 +6,7 @@ BASE := $(VENV)/.installed-base
 TEST := $(VENV)/.installed-test
 DEBIAN_PACKAGES := libreoffice-calc-nogui libreoffice-writer-nogui poppler-utils fonts-dejavu fonts-liberation chromium
 
-.PHONY: demo test lint system-deps bench clean
+.PHONY: demo test lint system-deps bench soak clean
 
 $(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test: $(TEST) system-deps lint
 FILES ?= 2000
 bench: $(BASE)
 	$(BIN)/python -m bench.run --files $(FILES)
+
+# The soak run (bench/soak.py): 1,000 good files with 50 hostile ones, against the good ones alone.
+soak: $(BASE)
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) demo bench/.work .pytest_cache .mypy_cache .ruff_cache
