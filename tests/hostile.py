@@ -657,6 +657,8 @@ def _ends_name(stem: str, suffix: str = ".xlsx") -> str:
     return stem + suffix
 
 
+_DATE = frozenset({Code.TWO_DIGIT_YEAR})
+
 KINDS: list[Kind] = [
     # Not a spreadsheet at all, or nothing in it
     Kind("empty", _bytes(b""), REFUSED, frozenset({Code.EMPTY_FILE}), "0 bytes"),
@@ -857,12 +859,30 @@ KINDS: list[Kind] = [
     Kind("two-digit-year", _two_digit_year, REFUSED, frozenset({Code.TWO_DIGIT_YEAR}), "an ambiguous date"),
     Kind("far-dates", _far_dates, REFUSED, frozenset({Code.NOT_A_DATE}), "dates in the year 6046"),
     Kind("path-in-code", _path_in_code, REFUSED, frozenset({Code.UNKNOWN_UNIT}), "a path as the union's code"),
-    # Tricks in the file's name
-    Kind("name-reserved", _renamed("CON.xlsx"), ACCEPTED, frozenset(), "CON.xlsx"),
-    Kind("name-characters", _renamed('Báo cáo <1>: "a|b"? *.xlsx'), ACCEPTED, frozenset(), '<>:"|?* in the name'),
-    Kind("name-long-nfd", _renamed(_ends_name(LONG_NFD_NAME)), ACCEPTED, frozenset(), "a 250-byte NFD name"),
-    Kind("name-dots", _renamed("Báo cáo. .xlsx"), ACCEPTED, frozenset(), "a trailing dot and space"),
-    Kind("name-traversal", _renamed("%2E%2E%2F%2E%2E%2Fetc%2Fpasswd.xlsx"), ACCEPTED, frozenset(), "an encoded path"),
+    # Tricks in the file's name (each file with a mistake: the union's feedback is named after it)
+    Kind("name-reserved", _then(_two_digit_year, _renamed("CON.xlsx")), REFUSED, _DATE, "CON.xlsx"),
+    Kind(
+        "name-characters",
+        _then(_two_digit_year, _renamed('Báo cáo <1>: "a|b"? *.xlsx')),
+        REFUSED,
+        _DATE,
+        '<>:"|?* in the name',
+    ),
+    Kind(
+        "name-long-nfd",
+        _then(_two_digit_year, _renamed(_ends_name(LONG_NFD_NAME))),
+        REFUSED,
+        _DATE,
+        "a 250-byte NFD name",
+    ),
+    Kind("name-dots", _then(_two_digit_year, _renamed("Báo cáo. .xlsx")), REFUSED, _DATE, "a trailing dot and space"),
+    Kind(
+        "name-traversal",
+        _then(_two_digit_year, _renamed("%2E%2E%2F%2E%2E%2Fetc%2Fpasswd.xlsx")),
+        REFUSED,
+        _DATE,
+        "an encoded path",
+    ),
     Kind("name-hidden", _renamed("..xlsx"), frozenset({Status.IGNORED}), frozenset(), "a name that is only dots"),
     Kind("lock-file", _renamed("~$Báo cáo.xlsx"), frozenset({Status.IGNORED}), frozenset(), "an Office lock file"),
 ]

@@ -28,73 +28,9 @@ from pipeline.intake import Submission, fingerprint
 from pipeline.isolate import Job, read_books
 from pipeline.read import WorkbookData
 from tests.conftest import CORPUS
+from tests.hostile import BOF, FILLER, as_sheet, biff, cell, cfb, package, sheet_xml
 
 NO_GUARD = Limits(max_cells=10**15, max_row=10**12, max_col=10**12)  # lets everything through to the reader
-
-_CT = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-    '<Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/xl/workbook.xml" '
-    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-    '<Override PartName="/xl/worksheets/sheet1.xml" '
-    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'
-)
-_RELS = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-    '<Relationship Id="rId1" Target="xl/workbook.xml" '
-    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"/></Relationships>'
-)
-_WORKBOOK = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-    '<sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>'
-)
-_WORKBOOK_RELS = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-    '<Relationship Id="rId1" Target="worksheets/sheet1.xml" '
-    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"/></Relationships>'
-)
-
-
-def sheet_xml(body: str, dimension: str | None = None) -> str:
-    dim = f'<dimension ref="{dimension}"/>' if dimension else ""
-    return (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        f'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{dim}'
-        f"<sheetData>{body}</sheetData></worksheet>"
-    )
-
-
-def cell(ref: str, text: str = "x") -> str:
-    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
-
-
-def package(path: Path, sheet: str | bytes, extra: dict[str, str | bytes] | None = None) -> Path:
-    """A minimal .xlsx: one sheet "S" holding `sheet`, plus `extra` parts (which may replace any)."""
-    parts: dict[str, str | bytes] = {
-        "[Content_Types].xml": _CT,
-        "_rels/.rels": _RELS,
-        "xl/workbook.xml": _WORKBOOK,
-        "xl/_rels/workbook.xml.rels": _WORKBOOK_RELS,
-        "xl/worksheets/sheet1.xml": sheet,
-        **(extra or {}),
-    }
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in parts.items():
-            zf.writestr(name, data)
-    return path
-
-
-def as_sheet(form: Form) -> dict[str, str | bytes]:
-    """The `extra` of `package` that names its sheet as the form's unit sheet: the reader loads it
-    (it does not load sheets the form does not have)."""
-    return {"xl/workbook.xml": _WORKBOOK.replace('name="S"', f'name="{form.sheets["unit"]}"')}
-
 
 FAR_CELL = sheet_xml(f'<row r="1">{cell("A1")}</row><row r="1048576">{cell("XFD1048576")}</row>')
 
@@ -214,6 +150,22 @@ def test_dtd_and_odd_encodings_in_any_xml_part_are_refused(tmp_path: Path, data:
     assert refusal.reason.startswith(reason) and "xl/sharedStrings.xml" in refusal.reason
 
 
+def test_openpyxl_parses_through_defusedxml_and_the_guard_needs_neither(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """openpyxl opens received workbooks for the feedback copies: with defusedxml installed (a
+    dependency) it refuses entity declarations itself. The guard decides before any parser, so
+    that turning openpyxl's protection off (OPENPYXL_DEFUSEDXML=False) changes nothing."""
+    import openpyxl.xml
+
+    assert openpyxl.xml.DEFUSEDXML is True
+    monkeypatch.setenv("OPENPYXL_DEFUSEDXML", "False")
+    bomb = package(tmp_path / "bomb.xlsx", sheet_xml(f'<row r="1">{cell("A1")}</row>'),
+                   {"xl/sharedStrings.xml": _BOMB + _SST})  # fmt: skip
+    refusal = check(bomb)
+    assert refusal is not None and refusal.code is Code.FORBIDDEN_XML
+
+
 def test_an_svg_picture_with_a_doctype_is_not_xml_to_refuse(tmp_path: Path) -> None:
     svg = '<?xml version="1.0"?><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x.dtd"><svg/>'
     path = package(tmp_path / "svg.xlsx", sheet_xml(f'<row r="1">{cell("A1")}</row>'), {"xl/media/image1.svg": svg})
@@ -320,51 +272,12 @@ def test_ods_repeated_rows_and_columns(tmp_path: Path) -> None:
 
 # --- OLE2 compound files --------------------------------------------------------------------------
 
-_FREE, _END, _FATSECT = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD
-
-
-def cfb(streams: dict[str, bytes], loop: bool = False) -> bytes:
-    """A version 3 compound file: sector 0 the FAT, 1 the directory, then each stream (>= 4096 bytes)."""
-    fat = [_FATSECT, _END]
-    entries = [("Root Entry", 5, _END, 0)]
-    body = b""
-    for name, data in streams.items():
-        assert len(data) >= 4096  # kept out of the mini stream
-        data = data.ljust(-(-len(data) // 512) * 512, b"\0")
-        first, count = len(fat), len(data) // 512
-        fat += [*range(first + 1, first + count), _END]
-        entries.append((name, 2, first, len(data)))
-        body += data
-    if loop:
-        fat[1] = 1  # the directory chain points to itself
-    directory = b""
-    for name, kind, start, size in entries:
-        raw = name.encode("utf-16-le") + b"\0\0"
-        entry = raw.ljust(64, b"\0") + struct.pack("<HBB3I", len(raw), kind, 1, _FREE, _FREE, _FREE)
-        directory += entry.ljust(116, b"\0") + struct.pack("<IQ", start, size)
-    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 16  # signature, CLSID
-    header += struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\0" * 6  # versions, byte order, shifts
-    # directory sectors (0 in version 3), FAT sectors, first directory sector, transaction, mini
-    # stream cutoff, first mini FAT sector, mini FAT sectors, first DIFAT sector, DIFAT sectors
-    header += struct.pack("<9I", 0, 1, 1, 0, 4096, _END, 0, _END, 0)
-    header += struct.pack("<109I", 0, *[_FREE] * 108)  # the FAT is sector 0
-    fat_sector = struct.pack(f"<{len(fat)}I", *fat).ljust(512, b"\xff")
-    return header + fat_sector + directory.ljust(512, b"\0") + body
-
-
-def biff(*records: tuple[int, bytes]) -> bytes:
-    return b"".join(struct.pack("<HH", kind, len(data)) + data for kind, data in records)
-
-
-_BOF = (0x0809, struct.pack("<HH", 0x0600, 0x0005) + b"\0" * 12)
-_FILLER = (0x00FC, b"\0" * 4500)  # any record, to make the stream long
-
 
 def test_legacy_xls_encryption_and_container_loops(tmp_path: Path) -> None:
     plain, locked, loop = tmp_path / "plain.xls", tmp_path / "locked.xls", tmp_path / "loop.xls"
-    plain.write_bytes(cfb({"Workbook": biff(_BOF, _FILLER, (0x000A, b""))}))
-    locked.write_bytes(cfb({"Workbook": biff(_BOF, (0x002F, b"\0\0" + b"\0" * 52), _FILLER, (0x000A, b""))}))
-    loop.write_bytes(cfb({"Workbook": biff(_BOF, _FILLER)}, loop=True))
+    plain.write_bytes(cfb({"Workbook": biff(BOF, FILLER, (0x000A, b""))}))
+    locked.write_bytes(cfb({"Workbook": biff(BOF, (0x002F, b"\0\0" + b"\0" * 52), FILLER, (0x000A, b""))}))
+    loop.write_bytes(cfb({"Workbook": biff(BOF, FILLER)}, loop=True))
     assert check(plain) is None
     assert check(locked) == Refusal(Code.PASSWORD_PROTECTED, "tệp .xls được mã hóa bằng mật khẩu")
     refusal = check(loop)

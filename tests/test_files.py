@@ -1,0 +1,55 @@
+"""Names made from untrusted text (a file's or a union's name) for the files written."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.files import MAX_NAME, safe_filename
+from pipeline.render.feedback import feedback_stem
+
+_RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?$", re.IGNORECASE)
+NAMES = st.one_of(
+    st.text(),
+    st.sampled_from(["CON", "con.xlsx", "NUL.txt", "../../etc/passwd", "C:\\x\\y.xlsx", "a\0b", ". .", "...", ""]),
+    st.text(alphabet=st.sampled_from('./\\:*?"<>| .abcđĐ\u0301\u0323')),
+)
+
+
+def _suits_windows(name: str) -> bool:
+    return (
+        bool(name)
+        and not re.search(r'[<>:"/\\|?*\x00-\x1f]', name)
+        and not name.endswith((".", " "))
+        and not _RESERVED.match(name)
+        and unicodedata.is_normalized("NFC", name)
+        and len(name) <= MAX_NAME
+    )
+
+
+@given(NAMES, st.sampled_from(["", ".xlsx", ".txt"]))
+def test_any_name_becomes_one_valid_name_in_its_folder(name: str, suffix: str) -> None:
+    safe = safe_filename(name, suffix)
+    assert _suits_windows(safe), repr(safe)
+    assert safe.endswith(suffix)
+    folder = Path("/outbox/phan-hoi")
+    assert (folder / safe).parent == folder and ".." not in Path(safe).parts
+
+
+@given(NAMES, st.one_of(st.none(), NAMES))
+def test_feedback_names_from_a_file_name_and_a_union_code(name: str, code: str | None) -> None:
+    for suffix in (".xlsx", ".txt"):
+        assert _suits_windows(feedback_stem(name, code) + suffix)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("CON", "_CON"), ("Báo cáo: quý 1?", "Báo cáo- quý 1"), ("../../etc/passwd", "etc-passwd")],
+)
+def test_examples(name: str, expected: str) -> None:
+    assert safe_filename(name) == expected
