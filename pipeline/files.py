@@ -20,14 +20,15 @@ _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f
 MAX_NAME = 120
 
 
-def safe_filename(name: str, suffix: str = "") -> str:
-    """A file name (no folder part) that is valid on Windows and Linux, NFC, at most 120 chars."""
+def safe_filename(name: str, suffix: str = "", reserve: int = 0) -> str:
+    """A file name (no folder part) that is valid on Windows and Linux, NFC, at most 120 chars,
+    `suffix` included (and `reserve` more, for an extension the caller adds)."""
     text = unicodedata.normalize("NFC", name)
     text = _FORBIDDEN.sub("-", text)
     text = re.sub(r"\s+", " ", text).strip(" .-")
     if not text or text.split(".")[0].upper() in _RESERVED:
         text = f"_{text}"
-    return text[: MAX_NAME - len(suffix)].rstrip(" .") + suffix
+    return text[: MAX_NAME - len(suffix) - reserve].rstrip(" .") + suffix
 
 
 @contextlib.contextmanager

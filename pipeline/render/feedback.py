@@ -38,7 +38,7 @@ class Feedback:
 def feedback_stem(name: str, unit_code: str | None) -> str:
     stem = Path(name).stem
     prefix = f"{unit_code} - " if unit_code and not stem.startswith(unit_code) else ""
-    return safe_filename(f"{prefix}{stem} - phản hồi")
+    return safe_filename(f"{prefix}{stem}", " - phản hồi", reserve=len(".xlsx"))  # the name kept whole
 
 
 def write_feedback(
