@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import html
 import os
 import random
 import re
@@ -29,6 +28,7 @@ from pipeline.config import Settings, load_settings
 from pipeline.demo import REJECTING_MISTAKES, Filler
 from pipeline.form import Form, load_form
 from pipeline.roster import Unit
+from pipeline.sheets import sheet_parts
 from pipeline.template import write_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,7 +180,7 @@ def large_workbook(source: Path, target: Path, rows: int, form: Form | None = No
     form = form or load_form()
     first = INITIATIVE_HEADER_ROW + 1
     with zipfile.ZipFile(source) as src:
-        part = _initiative_part(src, form)
+        part = sheet_parts(src)[form.sheets["initiatives"]]
         xml = src.read(part).decode("utf-8")
         rows_found = list(_ROW.finditer(xml))
         pattern = next(m for m in rows_found if m.group(1) == str(first)).group(0)
@@ -207,16 +207,3 @@ def large_workbook(source: Path, target: Path, rows: int, form: Form | None = No
             for info in src.infolist():
                 dst.writestr(info, xml.encode("utf-8") if info.filename == part else src.read(info))
     return target
-
-
-def _initiative_part(package: zipfile.ZipFile, form: Form) -> str:
-    """The part name of the initiative sheet, from the workbook's sheet list and relationships."""
-    workbook = package.read("xl/workbook.xml").decode("utf-8")
-    rels = package.read("xl/_rels/workbook.xml.rels").decode("utf-8")
-    for name, rid in re.findall(r'<sheet [^>]*name="([^"]*)"[^>]*r:id="([^"]*)"', workbook):
-        if html.unescape(name) == form.sheets["initiatives"]:
-            target = re.search(rf'Id="{rid}"[^>]*Target="([^"]*)"|Target="([^"]*)"[^>]*Id="{rid}"', rels)
-            assert target is not None
-            path = (target.group(1) or target.group(2)).lstrip("/")
-            return path if path.startswith("xl/") else f"xl/{path}"
-    raise ValueError("no initiative sheet")

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import IO
 
 from pipeline.findings import Code
-from pipeline.sheets import column_letter
+from pipeline.sheets import column_letter, column_number
 
 MB = 1 << 20
 _CHUNK = 1 << 20  # bytes read from a part at a time
@@ -390,7 +390,7 @@ class _SheetScan(_Scanner):
         if cells:
             letters, digits, closes = zip(*cells, strict=True)
             numbers = list(map(int, digits))
-            columns = {ref: self.columns.get(ref) or _column_number(ref) for ref in set(letters)}
+            columns = {ref: self.columns.get(ref) or column_number(ref) for ref in set(letters)}
             if min(numbers) == 0 or max(numbers) > limits.max_row or max(columns.values()) > limits.max_col:
                 return False
             # Empty cells that only carry a format (`<c r="A9" s="3"/>`) do not count in the extent.
@@ -437,7 +437,7 @@ class _SheetScan(_Scanner):
                     raise _Refused(Code.GRID_TOO_LARGE, f'địa chỉ ô không hợp lệ "{letters}{digits}"')
                 col = self.columns.get(letters)
                 if col is None:
-                    col = self.columns[letters] = _column_number(letters)
+                    col = self.columns[letters] = column_number(letters)
             else:
                 col, row = self.col + 1, max(self.row, 1)
             self.col = col
@@ -499,13 +499,6 @@ _TWO_LETTERS = re.compile(r'<c r="[A-Z]{2}')
 @functools.lru_cache(maxsize=8)
 def _digits(count: int) -> re.Pattern[str]:
     return re.compile(rf'<c r="[A-Z]+[0-9]{{{count}}}')
-
-
-def _column_number(letters: str) -> int:
-    number = 0
-    for ch in letters.upper():
-        number = number * 26 + ord(ch) - 64
-    return number
 
 
 def _cell_name(col: int, row: int) -> str:

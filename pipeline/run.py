@@ -439,8 +439,9 @@ def _write_outputs(
     runner: Runner,
     pdf: bool,
 ) -> dict[str, float]:
-    """Every output of the run, side by side: the report workbook (the longest to write) and the
-    feedback copies on the runner's workers, the CSV, Parquet, DOCX and HTML in a thread of this
+    """Every output of the run, side by side: first the dataset's Parquet file (the report
+    workbook's worker reads it); then the report workbook and DOCX, and the feedback copies, on the
+    runner's workers, with the findings CSV, the dataset CSV and the HTML in a thread of this
     process meanwhile. Returns the seconds each output took where it was made."""
     from pipeline.render.report import REPORT_STEM, write_report_docx, write_report_xlsx
 
@@ -452,9 +453,8 @@ def _write_outputs(
         "run_json": outbox / RUN_JSON,
     }
     seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    parquet = result.outputs["dataset_parquet"] = write_dataset_parquet(frame, outbox / DATASET_PARQUET)
-    seconds["dataset_parquet"] = round(time.perf_counter() - started, 4)
+    parquet, seconds["dataset_parquet"] = timed(write_dataset_parquet, (frame, outbox / DATASET_PARQUET))
+    result.outputs["dataset_parquet"] = parquet
     # The two long reports first, one per worker; the feedback after them, on whichever is free.
     reports: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = []
     if figures is not None:
@@ -496,14 +496,13 @@ def _write_here(
     outbox = settings.paths.outbox
     seconds: dict[str, float] = {}
     outputs: dict[str, Path] = {}
-    started = time.perf_counter()
-    outputs["findings"] = write_findings_csv((f for r in result.files for f in r.findings), outbox / FINDINGS_CSV)
-    outputs["dataset_csv"] = write_dataset_csv(frame, outbox / DATASET_CSV)
-    seconds["dataset"] = round(time.perf_counter() - started, 4)
+    findings = (f for r in result.files for f in r.findings)
+    outputs["findings"], spent = timed(write_findings_csv, (findings, outbox / FINDINGS_CSV))
+    outputs["dataset_csv"], seconds["dataset"] = timed(write_dataset_csv, (frame, outbox / DATASET_CSV))
+    seconds["dataset"] = round(seconds["dataset"] + spent, 4)
     if figures is not None:
-        started = time.perf_counter()
-        outputs["report_html"] = write_report_html(outbox / f"{REPORT_STEM}.html", figures, settings)
-        seconds["report_html"] = round(time.perf_counter() - started, 4)
+        html = (outbox / f"{REPORT_STEM}.html", figures, settings)
+        outputs["report_html"], seconds["report_html"] = timed(write_report_html, html)
     return outputs, seconds
 
 

@@ -19,6 +19,14 @@ from typing import Any
 Grid = list[list[Any]]
 
 
+def column_number(letters: str) -> int:
+    """Excel's number of a column: "A" is 1, "XFD" 16384 (the inverse of `column_letter`, plus one)."""
+    number = 0
+    for ch in letters.upper():
+        number = number * 26 + ord(ch) - 64
+    return number
+
+
 @functools.lru_cache(maxsize=1024)
 def column_letter(index: int) -> str:
     letters = ""
@@ -85,7 +93,7 @@ def _unknown_xlsx_cells(path: Path, names: list[str]) -> dict[str, dict[tuple[in
     out: dict[str, dict[tuple[int, int], str]] = {}
     try:
         with zipfile.ZipFile(path) as zf:
-            parts = _sheet_parts(zf)
+            parts = sheet_parts(zf)
             for name in names:
                 part = parts.get(name)
                 if part is None or part not in zf.NameToInfo:
@@ -100,7 +108,7 @@ def _unknown_xlsx_cells(path: Path, names: list[str]) -> dict[str, dict[tuple[in
     return out
 
 
-def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     """Sheet name -> its part in the package, from xl/workbook.xml and its relationships."""
     book = zf.read("xl/workbook.xml").decode("utf-8", "replace")
     rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
@@ -127,7 +135,7 @@ def _unknown_cells(data: bytes) -> Iterator[tuple[tuple[int, int], str]]:
             continue
         value = _VALUE.search(content)
         cached = value.group(1) if value else None
-        where = (int(ref.group(2)), _column_index(ref.group(1).decode()))
+        where = (int(ref.group(2)), column_number(ref.group(1).decode()) - 1)
         if kind and kind.group(1) == b"e":
             if cached:
                 yield where, CellError(html.unescape(cached.decode("utf-8", "replace")))
@@ -139,13 +147,6 @@ def _unknown_cells(data: bytes) -> Iterator[tuple[tuple[int, int], str]]:
         if cached is None or (not cached and not (kind and kind.group(1) in (b"str", b"inlineStr"))):
             text = html.unescape((formula.group(1) or b"").decode("utf-8", "replace"))
             yield where, FormulaText(f"={text}" if text else "=…")
-
-
-def _column_index(letters: str) -> int:
-    index = 0
-    for letter in letters:
-        index = index * 26 + ord(letter) - 64
-    return index - 1
 
 
 def _overlay(grid: Grid, cells: dict[tuple[int, int], str]) -> None:

@@ -16,7 +16,7 @@ from pipeline.findings import Code
 from pipeline.text import clean_text
 
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
-# Serial numbers that are plausible dates for this programme's era (1954..2149).
+# Serial numbers that are plausible dates for this programme's era (1954..2146).
 _SERIAL_MIN, _SERIAL_MAX = 20000, 90000
 _FIRST_DATE = _EXCEL_EPOCH + dt.timedelta(days=_SERIAL_MIN)
 _LAST_DATE = _EXCEL_EPOCH + dt.timedelta(days=_SERIAL_MAX)

@@ -27,6 +27,7 @@ import openpyxl
 from pipeline.findings import Code
 from pipeline.form import Form, load_form
 from pipeline.run import Status
+from pipeline.sheets import sheet_parts
 from pipeline.template import INITIATIVE_HEADER_ROW, UNIT_FIRST_ROW, UNIT_VALUE_COL
 
 REFUSED = frozenset({Status.REJECTED})
@@ -175,16 +176,7 @@ def rezip(
 def sheet_part(source: Path, sheet: str) -> str:
     """The package part of the sheet called `sheet`."""
     with zipfile.ZipFile(source) as zf:
-        book = zf.read("xl/workbook.xml").decode("utf-8")
-        rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8")
-    rid = re.search(rf'<sheet [^>]*name="{re.escape(sheet)}"[^>]*r:id="([^"]+)"', book)
-    assert rid, sheet
-    target = re.search(rf'<Relationship [^>]*Id="{rid.group(1)}"[^>]*Target="([^"]+)"', rels) or re.search(
-        rf'<Relationship [^>]*Target="([^"]+)"[^>]*Id="{rid.group(1)}"', rels
-    )
-    assert target, rid.group(1)
-    path = target.group(1).lstrip("/")
-    return path if path.startswith("xl/") else f"xl/{path}"
+        return sheet_parts(zf)[sheet]
 
 
 def edit_cells(source: Path, target: Path, edit: Callable[[Any, Form], None]) -> Path:
