@@ -38,14 +38,13 @@ import functools
 import re
 import struct
 import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from pipeline.findings import Code
-from pipeline.sheets import column_letter, column_number
+from pipeline.sheets import ZIP_ERRORS, column_letter, column_number
 
 MB = 1 << 20
 _CHUNK = 1 << 20  # bytes read from a part at a time
@@ -161,7 +160,7 @@ def _part_name(name: str) -> str:
 def _check_zip(path: Path, kind: str, limits: Limits, exact: bool = True) -> None:
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, struct.error, IndexError) as exc:
+    except ZIP_ERRORS as exc:
         raise _corrupt(f"gói ZIP không hợp lệ hoặc bị cắt cụt ({exc})"[:160]) from None
     with zf:
         infos = zf.infolist()
@@ -183,7 +182,7 @@ def _check_zip(path: Path, kind: str, limits: Limits, exact: bool = True) -> Non
                 raise
             except RuntimeError as exc:  # encrypted entry (checked above), or zipfile's own limits
                 raise _corrupt(f'không mở được phần "{info.filename}" ({exc})'[:160]) from None
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error) as exc:
+            except ZIP_ERRORS as exc:
                 raise _corrupt(f'phần "{info.filename}" bị hỏng ({exc})'[:160]) from None
         if scan.sheets > limits.max_sheets:
             raise _Refused(Code.TOO_LARGE, f"{_num(scan.sheets)} trang tính, giới hạn {_num(limits.max_sheets)}")

@@ -13,6 +13,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.sheets import ZIP_ERRORS
+
 SPREADSHEET_KINDS = ("xlsx", "xlsm", "xls", "ods")
 _KIND_WORDS = {
     "pdf": "tệp PDF",
@@ -128,7 +130,7 @@ def _zip_kind(path: Path) -> str:
                     if main in types:
                         return "xlsm" if macros and kind == "xlsx" else kind
             return "zip"
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except ZIP_ERRORS:
         return "unknown"
 
 

@@ -11,12 +11,29 @@ import functools
 import html
 import io
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 Grid = list[list[Any]]
+
+# What Python's zipfile raises on a damaged or unusual package: besides BadZipFile, a "version
+# needed to extract" it does not know is NotImplementedError, and a mangled directory or header can
+# surface as any of the others. Every place that opens a received package catches all of them.
+ZIP_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    ValueError,
+    EOFError,
+    OSError,
+    struct.error,
+    IndexError,
+    zlib.error,
+)
 
 
 def column_number(letters: str) -> int:
@@ -103,7 +120,7 @@ def _unknown_xlsx_cells(path: Path, names: list[str]) -> dict[str, dict[tuple[in
                     cells = dict(_unknown_cells(data))
                     if cells:
                         out[name] = cells
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError):
+    except (*ZIP_ERRORS, KeyError):
         return out
     return out
 

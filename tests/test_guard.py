@@ -201,6 +201,24 @@ def test_truncated_and_bit_flipped_packages_are_corrupt(filled: Callable[..., Pa
     assert refusal is not None and refusal.code is Code.CORRUPT_FILE and "CRC" in refusal.reason
 
 
+def test_a_zip_version_python_cannot_extract_is_corrupt_everywhere(
+    filled: Callable[..., Path], tmp_path: Path, form: Form
+) -> None:
+    """A "version needed to extract" of 14.8 in the zip directory makes zipfile raise
+    NotImplementedError (found by the fuzz script): intake, the guard and a whole check survive it."""
+    raw = bytearray(filled().read_bytes())
+    directory = raw.index(b"PK\x01\x02")
+    struct.pack_into("<H", raw, directory + 6, 148)
+    path = tmp_path / "version.xlsx"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(NotImplementedError):
+        zipfile.ZipFile(path)
+    assert fingerprint(path, path.name).kind == "unknown"
+    result = read_books([Submission(path, path.name, "x", len(raw), "xlsx")], form)
+    assert file_error(result[0]) is not None and file_error(result[0])[0] is Code.CORRUPT_FILE  # type: ignore[index]
+    assert [b.file for b in books([path], form)] == [path.name]
+
+
 def test_empty_pdf_jpeg_csv_and_old_biff(tmp_path: Path) -> None:
     cases = {
         "empty.xlsx": (b"", "empty", Refusal(Code.EMPTY_FILE, "tệp 0 byte")),
