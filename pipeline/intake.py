@@ -7,6 +7,7 @@ rather than its extension, and an untouched copy is kept in the archive before a
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import shutil
 import zipfile
@@ -33,6 +34,9 @@ class Submission:
     sha256: str
     size: int
     kind: str  # xlsx | xlsm | xls | ods | pdf | docx | doc | zip | empty | unknown
+    # When it arrived: the file's modification time when first seen (when the officer saved the
+    # attachment); a message's own date for a file taken from an e-mail.
+    received_at: dt.datetime | None = None
 
     @property
     def is_spreadsheet(self) -> bool:
@@ -88,7 +92,14 @@ def fingerprint(path: Path, name: str) -> Submission:
         digest.update(head)
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
-    return Submission(path, name, digest.hexdigest(), path.stat().st_size, sniff(path, head))
+    stat = path.stat()
+    received = dt.datetime.fromtimestamp(stat.st_mtime).replace(microsecond=0)
+    return Submission(path, name, digest.hexdigest(), stat.st_size, sniff(path, head), received)
+
+
+def by_arrival(submissions: list[Submission]) -> list[Submission]:
+    """Submissions in the order they arrived (then by name, for files that arrived in the same second)."""
+    return sorted(submissions, key=lambda s: (s.received_at or dt.datetime.min, s.name))
 
 
 def sniff(path: Path, head: bytes) -> str:

@@ -53,7 +53,7 @@ class UnitState:
     commune: str | None
     members: int | None
     in_roster: bool
-    files: list[StoredFile] = field(default_factory=list)  # in arrival order
+    files: list[StoredFile] = field(default_factory=list)  # in arrival order (`arrival`)
     current: StoredFile | None = None
     superseded: list[StoredFile] = field(default_factory=list)
     latest_rejected: StoredFile | None = None  # a rejected file that came after the current one
@@ -61,12 +61,19 @@ class UnitState:
     received: dt.datetime | None = None  # when its first accepted file arrived
 
 
+def arrival(f: StoredFile) -> tuple[dt.datetime, int]:
+    """A file's place in the order of arrival: its arrival time, then the order in which the ledger
+    met it (never its name). A file first seen in a later run may have arrived earlier, as a saved
+    attachment or a message does."""
+    return (f.received_at, f.seq)
+
+
 def unit_states(files: Sequence[StoredFile], roster: Roster | None, settings: Settings) -> dict[str, UnitState]:
     """Every active union of the roster, and every other unit code found in a file."""
     states: dict[str, UnitState] = {}
     for unit in roster.active if roster else ():
         states[unit.code] = UnitState(unit.code, unit.name, unit.sector, unit.commune, unit.members, True)
-    for f in files:
+    for f in sorted(files, key=arrival):
         if not f.unit_code:
             continue
         code = normalise_code(f.unit_code)
@@ -85,9 +92,9 @@ def unit_states(files: Sequence[StoredFile], roster: Roster | None, settings: Se
     for state in states.values():
         accepted = [f for f in state.files if f.accepted]
         if accepted:
-            state.current = max(accepted, key=lambda f: (f.as_of_date or dt.date.min, f.seq))
+            state.current = max(accepted, key=lambda f: (f.as_of_date or dt.date.min, *arrival(f)))
             state.superseded = [f for f in accepted if f is not state.current]
-            later = [f for f in state.files if not f.accepted and f.seq > state.current.seq]
+            later = [f for f in state.files if not f.accepted and arrival(f) > arrival(state.current)]
             state.latest_rejected = later[-1] if later else None
             state.received = min(f.received_at for f in accepted)
             state.reporting = Reporting.ON_TIME if state.received <= deadline else Reporting.LATE

@@ -24,7 +24,7 @@ from pipeline.config import Settings
 from pipeline.figures import Figures, compute
 from pipeline.findings import Code, Finding, Location, Severity, make
 from pipeline.form import Form
-from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, archived_path, fingerprint, scan_inbox
+from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, archived_path, by_arrival, fingerprint, scan_inbox
 from pipeline.isolate import Failure, Job, Runner, open_runner, read_books, timed
 from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile, record_key
 from pipeline.lock import exclusive
@@ -145,6 +145,8 @@ def run(
                 submission = fingerprint(path, path.relative_to(inbox).as_posix())
                 archive(submission, history / ARCHIVE_DIR)  # before anything else happens to it
                 submissions.append(submission)
+            # In arrival order, so that the ledger meets them in that order (its `seq`), whatever their names.
+            submissions = by_arrival(submissions)
             ledger.add_sightings(run_id, [(s.sha256, s.name) for s in submissions])
             known = {f.sha256: f for f in ledger.files()}
             extra = [FileResult(s.name, Status.IGNORED, reason=s.reason, new=False) for s in skipped]
@@ -322,7 +324,9 @@ def check_books(
 
 
 def _received(sub: Submission) -> dt.datetime:
-    """When the file arrived: when it was saved into the inbox (its modification time)."""
+    """When the file arrived (see `Submission.received_at`)."""
+    if sub.received_at is not None:
+        return sub.received_at
     return dt.datetime.fromtimestamp(sub.path.stat().st_mtime).replace(microsecond=0)
 
 

@@ -112,6 +112,77 @@ def test_a_rejected_correction_keeps_the_accepted_data_and_is_reported(period, f
     assert second["totals"] == first["totals"]
 
 
+# Files of one union whose names sort in the reverse of their arrival: "later" is the arrival time
+# (the file's modification time when first seen), then the order of arrival, never the name.
+TOGETHER, IN_ORDER, REVERSED = "one run", "two runs in arrival order", "two runs, the later arrival first"
+
+
+def _drop_in(order, drop, go, files):
+    """Drop (name, path, received) files and run: all in one run, or one run each (in the order
+    of `files`, or the reverse)."""
+    if order == TOGETHER:
+        for f in files:
+            drop(*f)
+        return go()[1]
+    for f in files if order == IN_ORDER else files[::-1]:
+        drop(*f)
+        summary = go()[1]
+    return summary
+
+
+@pytest.mark.parametrize("order", [TOGETHER, IN_ORDER, REVERSED])
+def test_a_rejected_file_and_its_later_correction_in_any_name_order(period, filled, order):
+    drop, go, _ = period
+    rejected = filled(rows=[{"tac_gia": "An"}], name="x.xlsx")
+    corrected = filled(rows=[{}], name="y.xlsx")
+    summary = _drop_in(
+        order,
+        drop,
+        go,
+        [
+            ("z-ban-loi.xlsx", rejected, dt.datetime(2022, 6, 3, 9)),
+            ("a-ban-sua.xlsx", corrected, dt.datetime(2022, 6, 4, 9)),
+        ],
+    )
+    unit = _unit(summary, "VT021")
+    assert unit["current_file"] == "a-ban-sua.xlsx"
+    assert unit["latest_file_rejected"] is None  # the rejected file came first: it is corrected
+    assert unit["reporting"] == "late"  # its first accepted file arrived 04/06, after the 03/06 deadline
+
+
+@pytest.mark.parametrize("order", [TOGETHER, IN_ORDER, REVERSED])
+def test_of_two_files_with_the_same_data_date_the_later_arrival_is_current(period, filled, order):
+    drop, go, _ = period
+    first = filled(rows=[{}], name="x.xlsx")
+    second = filled(rows=[{}, ROW_B], name="y.xlsx")
+    summary = _drop_in(
+        order,
+        drop,
+        go,
+        [("z-ban-dau.xlsx", first, dt.datetime(2022, 6, 2, 9)), ("a-ban-sua.xlsx", second, dt.datetime(2022, 6, 3, 9))],
+    )
+    unit = _unit(summary, "VT021")
+    assert unit["current_file"] == "a-ban-sua.xlsx" and unit["superseded_files"] == ["z-ban-dau.xlsx"]
+    assert _file(summary, "z-ban-dau.xlsx")["status"] == "superseded"
+    assert summary["totals"]["initiatives"] == 2
+    assert unit["received_at"] == "2022-06-02T09:00:00"  # on time: the first accepted file
+
+
+@pytest.mark.parametrize("order", [TOGETHER, REVERSED])
+def test_a_rejected_file_that_arrived_after_the_current_one_is_reported_in_any_name_order(period, filled, order):
+    drop, go, _ = period
+    good = filled(rows=[{}], name="x.xlsx")
+    bad = filled(unit={"tinh_den_ngay": dt.date(2022, 6, 2)}, rows=[{"tac_gia": "An"}], name="y.xlsx")
+    summary = _drop_in(
+        order,
+        drop,
+        go,
+        [("z-dung.xlsx", good, dt.datetime(2022, 6, 2, 9)), ("a-sai.xlsx", bad, dt.datetime(2022, 6, 3, 9))],
+    )
+    unit = _unit(summary, "VT021")
+    assert unit["current_file"] == "z-dung.xlsx" and unit["latest_file_rejected"] == "a-sai.xlsx"
+
+
 def test_the_same_file_again_changes_nothing_and_is_not_read_again(period, filled, monkeypatch):
     drop, go, _ = period
     good = filled(rows=[{}])
