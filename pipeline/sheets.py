@@ -34,6 +34,7 @@ ZIP_ERRORS: tuple[type[Exception], ...] = (
     IndexError,
     zlib.error,
 )
+ZIP_ERRORS_OR_MISSING: tuple[type[Exception], ...] = (*ZIP_ERRORS, KeyError)
 
 
 def column_number(letters: str) -> int:
@@ -120,7 +121,7 @@ def _unknown_xlsx_cells(path: Path, names: list[str]) -> dict[str, dict[tuple[in
                     cells = dict(_unknown_cells(data))
                     if cells:
                         out[name] = cells
-    except (*ZIP_ERRORS, KeyError):
+    except ZIP_ERRORS_OR_MISSING:
         return out
     return out
 
