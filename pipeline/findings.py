@@ -46,6 +46,7 @@ class Code(StrEnum):
     NOT_IN_LIST = "not-in-list"
     NOT_A_NUMBER = "not-a-number"
     NOT_A_DATE = "not-a-date"
+    NO_SUCH_DATE = "no-such-date"
     TWO_DIGIT_YEAR = "two-digit-year"
     CELL_ERROR = "cell-error"
     FORMULA_NO_VALUE = "formula-no-value"
@@ -53,7 +54,6 @@ class Code(StrEnum):
     TOO_SHORT = "too-short"
     TOO_LONG = "too-long"
     TOO_FEW_WORDS = "too-few-words"
-    BAD_PHONE = "bad-phone"
     BAD_EMAIL = "bad-email"
     OUT_OF_WINDOW = "out-of-window"
     AFTER_AS_OF = "after-as-of"
@@ -63,6 +63,7 @@ class Code(StrEnum):
     ONLY_WHEN = "only-when"
     UNKNOWN_UNIT = "unknown-unit"
     # warnings: the file is accepted, the union is told
+    BAD_PHONE = "bad-phone"  # a contact detail never rejects a report
     NAME_MISMATCH = "name-mismatch"
     MEMBERS_FAR = "members-far"
     STT_GAP = "stt-gap"
@@ -99,6 +100,7 @@ MESSAGES: dict[Code, str] = {
     Code.NOT_IN_LIST: 'Giá trị "{value}" không có trong danh sách của ô "{label}". Vui lòng chọn một giá trị trong danh sách thả xuống: {allowed}.',
     Code.NOT_A_NUMBER: 'Ô "{label}" phải là số nguyên, nhưng đang ghi "{value}". Vui lòng ghi số, ví dụ 1500000.',
     Code.NOT_A_DATE: 'Ô "{label}" phải là ngày dạng dd/mm/yyyy, nhưng đang ghi "{value}". Vui lòng nhập lại, ví dụ 15/03/2022.',
+    Code.NO_SUCH_DATE: 'Ngày "{value}" ở ô "{label}" không có thật: {reason}. Vui lòng kiểm tra lại ngày, ghi theo thứ tự ngày/tháng/năm, ví dụ 28/02/2022.',
     Code.CELL_ERROR: 'Ô "{label}" đang báo lỗi {value} của Excel (công thức tính sai hoặc tham chiếu đến ô không còn). Vui lòng sửa công thức hoặc nhập thẳng giá trị.',
     Code.FORMULA_NO_VALUE: 'Ô "{label}" có công thức {value} nhưng tệp không lưu kết quả tính (thường do tệp được tạo bằng phần mềm khác). Vui lòng mở tệp bằng Excel, lưu lại rồi gửi, hoặc nhập thẳng giá trị.',
     Code.TWO_DIGIT_YEAR: 'Ngày "{value}" ở ô "{label}" ghi năm hai chữ số nên không rõ năm. Vui lòng ghi đủ bốn chữ số của năm, ví dụ 15/03/2022.',
@@ -106,7 +108,7 @@ MESSAGES: dict[Code, str] = {
     Code.TOO_SHORT: 'Ô "{label}" quá ngắn ({length} ký tự); cần ít nhất {minimum} ký tự. Vui lòng ghi đầy đủ hơn.',
     Code.TOO_LONG: 'Ô "{label}" quá dài ({length} ký tự); tối đa {maximum} ký tự. Vui lòng rút gọn.',
     Code.TOO_FEW_WORDS: 'Ô "{label}" cần ghi đầy đủ họ và tên (ít nhất hai từ), nhưng đang ghi "{value}".',
-    Code.BAD_PHONE: 'Số điện thoại "{value}" không hợp lệ: cần 10 chữ số bắt đầu bằng 0 (hoặc +84). Vui lòng ghi lại, ví dụ 0912 345 678.',
+    Code.BAD_PHONE: 'Số điện thoại "{value}" có vẻ chưa đúng: số di động có 10 chữ số (ví dụ 0912 345 678), số máy bàn có 11 chữ số gồm mã vùng (ví dụ 0297 3855 123). Vui lòng kiểm tra lại để LĐLĐ huyện liên hệ được khi cần; báo cáo vẫn được nhận.',
     Code.BAD_EMAIL: 'Địa chỉ email "{value}" không hợp lệ. Vui lòng ghi lại, ví dụ congdoan@example.vn, hoặc để trống.',
     Code.OUT_OF_WINDOW: 'Ngày {value} ở ô "{label}" nằm ngoài khoảng {start} – {end}. {consequence}',
     Code.AFTER_AS_OF: 'Ngày {value} ở ô "{label}" sau ngày "Số liệu tính đến ngày" ({other}). Vui lòng kiểm tra lại ngày.',

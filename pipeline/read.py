@@ -277,7 +277,8 @@ def _convert(
         repairs.add(Code.LEGACY_TEXT, legacy, where, f.label, raw, encoding=legacy, converted=parsed.value)
         return parsed.value
     if parsed.failed and parsed.code is not None:
-        data.findings.append(make(parsed.code, Severity.ERROR, where, f.label, raw))
+        detail = {"reason": parsed.repair} if parsed.repair else {}
+        data.findings.append(make(parsed.code, Severity.ERROR, where, f.label, raw, **detail))
     elif parsed.code is Code.TEXT_NORMALISED:
         repair = _unicode_repair(raw)
         if repair:

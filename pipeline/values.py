@@ -7,6 +7,7 @@ value was not already of the right type: a safe repair (a notice) or a value tha
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ _LAST_DATE = _EXCEL_EPOCH + dt.timedelta(days=_SERIAL_MAX)
 class Parsed:
     value: Any
     code: Code | None = None  # None: read as it was; a repair or error code otherwise
-    repair: str = ""  # for a repair: what the value was read as, for the message
+    repair: str = ""  # for a repair: what the value was read as; for a failure, why (both for the message)
 
     @property
     def failed(self) -> bool:
@@ -148,10 +149,20 @@ def _date_or_error(year: int, month: int, day: int) -> Parsed:
     try:
         date = dt.date(year, month, day)
     except ValueError:
-        return Parsed(None, Code.NOT_A_DATE)
+        return Parsed(None, Code.NO_SUCH_DATE, _why_no_such_date(year, month, day))
     if not _FIRST_DATE <= date <= _LAST_DATE:
         return Parsed(None, Code.NOT_A_DATE)
     return Parsed(date, Code.TEXT_DATE_READ, date.strftime("%d/%m/%Y"))
+
+
+def _why_no_such_date(year: int, month: int, day: int) -> str:
+    """Why a day-first date in the right form is no date: "tháng 2 năm 2022 chỉ có 28 ngày"."""
+    if not 1 <= month <= 12:
+        return f"không có tháng {month}"
+    if day == 0:
+        return "không có ngày 0"
+    days = calendar.monthrange(year, month)[1] if year >= 1 else 31
+    return f"tháng {month} năm {year} chỉ có {days} ngày"
 
 
 def excel_serial(date: dt.date) -> int:

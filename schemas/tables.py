@@ -32,7 +32,8 @@ ROSTER_MEMBERS_COLUMN = "_roster_members"  # the roster's member count for that 
 MEMBERS_TOLERANCE = 0.10  # members differing from the roster by more than this are a warning
 
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
-_PHONE = re.compile(r"^0\d{9}$")
+# A mobile number: 10 digits, 03/05/07/08/09; a landline: 11 digits, area code 02x then the subscriber.
+_PHONE = re.compile(r"^(?:0[35789]\d{8}|02\d{9})$")
 _EMAIL = re.compile(r"^[^@\s;,]+@[^@\s;,]+\.[A-Za-z]{2,}$")
 
 
@@ -57,12 +58,19 @@ def parse_check_name(name: str) -> tuple[Code, str] | None:
 
 
 def normalise_phone(text: str) -> str:
+    """Digits only, with the country code +84 (or 84) as the leading 0 (spec §3.1). A national
+    number never starts with 84, so "84" followed by a mobile's 9 or a landline's 10 digits is the
+    country code."""
     digits = _PHONE_SEPARATORS.sub("", text)
     if digits.startswith("+84"):
         digits = "0" + digits[3:]
-    elif digits.startswith("84") and len(digits) == 11:
+    elif digits.startswith("84") and len(digits) in (11, 12):
         digits = "0" + digits[2:]
     return digits
+
+
+def is_phone(text: object) -> bool:
+    return isinstance(text, str) and _PHONE.match(normalise_phone(text)) is not None
 
 
 def report_limit(settings: Settings, today: dt.date) -> dt.date:
@@ -96,13 +104,14 @@ def build_schemas(
         initiative=pa.DataFrameSchema(
             initiative_columns, checks=[*_cross_field(form.initiative), registration], strict=False, coerce=False
         ),
-        unit_warnings=pa.DataFrameSchema(checks=_unit_warnings(), strict=False, coerce=False),
+        unit_warnings=pa.DataFrameSchema(checks=_unit_warnings(form), strict=False, coerce=False),
         initiative_warnings=pa.DataFrameSchema(checks=_initiative_warnings(), strict=False, coerce=False),
     )
 
 
-def _unit_warnings() -> list[pa.Check]:
-    """Rules against the roster: the unit's name and its member count."""
+def _unit_warnings(form: Form) -> list[pa.Check]:
+    """Rules against the roster (the unit's name and its member count) and the contact details:
+    a contact detail never rejects a report."""
 
     def same_name(d: pd.DataFrame) -> pd.Series:
         ours = d["ten_cdcs"].map(fold, na_action="ignore")
@@ -114,9 +123,15 @@ def _unit_warnings() -> list[pa.Check]:
         near = (ours - theirs).abs() <= theirs * MEMBERS_TOLERANCE
         return (ours.isna() | theirs.isna() | near).fillna(True).astype(bool)
 
+    phones = [
+        _check(Code.BAD_PHONE, f.key, lambda d, key=f.key: d[key].isna() | d[key].map(is_phone))
+        for f in form.unit
+        if f.pattern == "phone"
+    ]
     return [
         _check(Code.NAME_MISMATCH, "ten_cdcs", same_name),
         _check(Code.MEMBERS_FAR, "tong_doan_vien", members_near),
+        *phones,
     ]
 
 
@@ -191,8 +206,6 @@ def _column(
     if f.min_words is not None:
         words = f.min_words
         checks.append(_check(Code.TOO_FEW_WORDS, f.key, lambda s: s.str.split().str.len() >= words))
-    if f.pattern == "phone":
-        checks.append(_check(Code.BAD_PHONE, f.key, lambda s: s.map(normalise_phone).str.match(_PHONE)))
     if f.pattern == "email":
         checks.append(_check(Code.BAD_EMAIL, f.key, lambda s: s.str.match(_EMAIL)))
     if f.window is not None:

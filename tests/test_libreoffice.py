@@ -106,7 +106,7 @@ BAD_ROWS: list[dict[str, Any]] = [
     {"cap_cong_nhan": "Trung ương", "tac_gia": "An", "tom_tat": "Quá ngắn"},
     {
         "ngay_ap_dung": dt.date(2020, 1, 10),  # before the eligibility window
-        "ngay_dang_ky": "32/13/2022",  # not a date
+        "ngay_dang_ky": "32/13/2022",  # no such date
         "gia_tri_lam_loi": "khoảng 2 triệu",  # not a number
         "da_len_cong": "Chưa",  # with "Tình trạng trên Cổng" filled in
         "tac_gia_la_doan_vien": "",  # required
@@ -137,12 +137,11 @@ def test_originals_exercise_notices_and_errors(filled_pair: list[Path], form: Fo
         Code.TOO_FEW_WORDS,
         Code.TOO_SHORT,
         Code.OUT_OF_WINDOW,
-        Code.NOT_A_DATE,
+        Code.NO_SUCH_DATE,
         Code.NOT_A_NUMBER,
         Code.ONLY_WHEN,
         Code.REQUIRED,
         Code.ABOVE_FIELD,
-        Code.BAD_PHONE,
         Code.BAD_EMAIL,
     }
 

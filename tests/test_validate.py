@@ -42,7 +42,6 @@ U, S = "Thông tin đơn vị", "Sáng kiến"
             Code.AFTER_REPORT_DATE,
         ),
         ({"ngay_lap": dt.date(2022, 5, 1)}, {}, f"{U}!B20", Code.BEFORE_FIELD),
-        ({"dien_thoai": "12345"}, {}, f"{U}!B18", Code.BAD_PHONE),
         ({"email": "không có"}, {}, f"{U}!B19", Code.BAD_EMAIL),
         ({"khoi": "Y tế"}, {}, f"{U}!B7", Code.NOT_IN_LIST),
         ({"ma_cdcs": "VT999"}, {}, f"{U}!B5", Code.UNKNOWN_UNIT),
@@ -56,7 +55,7 @@ U, S = "Thông tin đơn vị", "Sáng kiến"
         ({}, {"gia_tri_lam_loi": -5}, f"{S}!J4", Code.BELOW_MINIMUM),
         ({}, {"ngay_ap_dung": dt.date(2021, 8, 31)}, f"{S}!K4", Code.OUT_OF_WINDOW),
         ({}, {"ngay_ap_dung": "15/3/22"}, f"{S}!K4", Code.TWO_DIGIT_YEAR),
-        ({}, {"ngay_ap_dung": "31/02/2022"}, f"{S}!K4", Code.NOT_A_DATE),
+        ({}, {"ngay_ap_dung": "31/02/2022"}, f"{S}!K4", Code.NO_SUCH_DATE),
         ({}, {"ngay_dang_ky": dt.date(2022, 1, 7)}, f"{S}!L4", Code.OUT_OF_WINDOW),
         ({}, {"ngay_dang_ky": dt.date(2022, 6, 2)}, f"{S}!L4", Code.AFTER_AS_OF),
         ({}, {"da_len_cong": "Chưa", "tinh_trang_cong": "Hợp lệ"}, f"{S}!P4", Code.ONLY_WHEN),
@@ -77,6 +76,45 @@ def test_one_defect_one_finding_at_its_cell(filled, form, settings, roster, unit
     assert _errors(findings) == [(ref, code)]
     (finding,) = [f for f in findings if f.severity is Severity.ERROR]
     assert finding.field and finding.message and finding.message[0].isupper()
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "0912 345 678",
+        "0912.345.678",
+        "+84 912 345 678",
+        "84912345678",
+        "0297 3855 123",  # an office landline: area code 0297 and a 7-digit subscriber
+        "(0297) 3.855.123",
+        "+84 297 3855 123",
+        "0297-3855-123",
+    ],
+)
+def test_mobile_and_landline_numbers_are_accepted(filled, form, settings, roster, phone):
+    assert _check(filled(unit={"dien_thoai": phone}), form, settings, roster) == []
+
+
+@pytest.mark.parametrize("phone", ["12345", "0297 385 512", "0112 345 678", "0912 345 6789", "số cơ quan"])
+def test_a_doubtful_phone_number_is_a_warning_never_a_rejection(filled, form, settings, roster, phone):
+    from pipeline.run import process
+
+    path = filled(unit={"dien_thoai": phone})
+    findings = _check(path, form, settings, roster)
+    assert [(f.location.ref, f.code, f.severity) for f in findings] == [(f"{U}!B18", Code.BAD_PHONE, Severity.WARNING)]
+    assert "0297 3855 123" in findings[0].message and "vẫn được nhận" in findings[0].message
+    (result,) = process([path], settings, form, roster).files
+    assert result.status.value == "accepted_with_warnings"
+
+
+def test_a_date_that_does_not_exist_says_why(filled, form, settings, roster):
+    findings = _check(
+        filled(rows=[{"ngay_ap_dung": "31/02/2022", "ngay_dang_ky": "29/02/2022"}]), form, settings, roster
+    )
+    messages = {f.location.cell: f.message for f in findings if f.severity is Severity.ERROR}
+    assert set(messages) == {"K4", "L4"}
+    assert "tháng 2 năm 2022 chỉ có 28 ngày" in messages["K4"] and "31/02/2022" in messages["K4"]
+    assert "dd/mm/yyyy" not in messages["K4"]  # it is in that form: the day is what is wrong
 
 
 def test_safe_repairs_are_notices_not_errors(filled, form, settings, roster):

@@ -46,8 +46,11 @@ def test_whole_numbers(typed, value):
         (44635, dt.date(2022, 3, 15), None),
         (dt.datetime(2022, 3, 15, 0, 0), dt.date(2022, 3, 15), None),
         ("15/3/22", None, Code.TWO_DIGIT_YEAR),
-        ("31/02/2022", None, Code.NOT_A_DATE),
-        ("3/15/2022", None, Code.NOT_A_DATE),
+        ("31/02/2022", None, Code.NO_SUCH_DATE),
+        ("29/02/2023", None, Code.NO_SUCH_DATE),
+        ("15/13/2022", None, Code.NO_SUCH_DATE),
+        ("29/02/2024", dt.date(2024, 2, 29), Code.TEXT_DATE_READ),
+        ("3/15/2022", None, Code.NO_SUCH_DATE),  # month-first: there is no 15th month
         ("tháng 3", None, Code.NOT_A_DATE),
         (12, None, Code.NOT_A_DATE),
     ],
