@@ -27,7 +27,7 @@ system-deps:
 	elif [ "$$(id -u)" = "0" ]; then \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEBIAN_PACKAGES); \
 	else \
-		echo "Cần LibreOffice và poppler-utils: sudo apt-get install $(DEBIAN_PACKAGES)"; exit 1; \
+		echo "Kiểm thử cần LibreOffice, poppler-utils và Chromium. Cài bằng lệnh: sudo apt-get install $(DEBIAN_PACKAGES)"; exit 1; \
 	fi
 
 lint: $(TEST)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import difflib
 import json
 import shutil
 import sys
@@ -49,6 +50,28 @@ def _vietnamese_argparse() -> None:
     argparse._ = translate  # type: ignore[attr-defined]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a "did you mean" for a mistyped option (`--outbx`: `--outbox`)."""
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = self._commands().get(getattr(parsed, "command", None) or "", self)
+            known = [o for o in command._option_string_actions if o.startswith("--")]
+            hints = []
+            for extra in extras:
+                near = difflib.get_close_matches(extra.split("=", 1)[0], known, n=1, cutoff=0.6)
+                hints.append(f"{extra} (có phải ý bạn là {near[0]}?)" if near else extra)
+            command.error(_ARGPARSE_WORDS["unrecognized arguments: %s"] % " ".join(hints))
+        return parsed
+
+    def _commands(self) -> dict[str, argparse.ArgumentParser]:
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return dict(action.choices)
+        return {}
+
+
 def _date(text: str) -> dt.date:
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
@@ -60,18 +83,18 @@ def _date(text: str) -> dt.date:
 
 def build_parser() -> argparse.ArgumentParser:
     _vietnamese_argparse()
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--config", type=Path, metavar="TỆP", help="tệp cấu hình (mặc định: pipeline.toml ở thư mục hiện tại)"
     )
     common.add_argument("--debug", action="store_true", help="hiện chi tiết lỗi kỹ thuật (dành cho kỹ thuật viên)")
-    paths = argparse.ArgumentParser(add_help=False)
+    paths = _Parser(add_help=False)
     paths.add_argument("--inbox", type=Path, metavar="THƯ_MỤC", help="thư mục nhận tệp của các CĐCS")
     paths.add_argument("--outbox", type=Path, metavar="THƯ_MỤC", help="thư mục ghi kết quả")
     paths.add_argument("--roster", type=Path, metavar="TỆP", help="danh sách CĐCS trực thuộc (.xlsx hoặc .csv)")
     paths.add_argument("--as-of", type=_date, metavar="NGÀY", help="ngày báo cáo, ví dụ 2022-06-05")
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pipeline",
         description='Tổng hợp báo cáo Chương trình "01 triệu sáng kiến" từ tệp Excel của các công đoàn cơ sở.',
         epilog="Xem hướng dẫn chi tiết của từng lệnh: pipeline LỆNH --help",
@@ -414,6 +437,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     console.print()
     console.print(f"Biểu mẫu riêng của các CĐCS: {demo.folder / TEMPLATES_DIR}")
     console.print(f"Kết quả chạy thử: {demo.settings.paths.outbox}")
+    console.print(
+        f'Thư mục chạy thử có tệp cấu hình riêng "{demo.settings.source.name}". Để thử tiếp các lệnh khác '
+        f"trên kỳ báo cáo mẫu, chuyển vào thư mục đó (cd {args.out}) rồi gõ, ví dụ: pipeline status"
+    )
     return 0
 
 

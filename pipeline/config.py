@@ -11,6 +11,7 @@ import datetime as dt
 import difflib
 import itertools
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -205,14 +206,82 @@ def load_settings(path: Path) -> Settings:
             f'Không tìm thấy tệp cấu hình "{path}". Hãy chạy lệnh trong thư mục có tệp '
             f"{DEFAULT_NAME} hoặc chỉ rõ tệp bằng --config."
         )
+    raw = path.read_bytes()
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f'Tệp cấu hình "{path}" viết sai cú pháp TOML: {exc}.') from exc
+        text = raw.decode("utf-8-sig")  # Notepad may save UTF-8 with a byte-order mark
     except UnicodeDecodeError as exc:
         raise ConfigError(f'Tệp cấu hình "{path}" phải được lưu với bảng mã UTF-8.') from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(syntax_message(path, text, str(exc))) from exc
     return _parse(data, path)
+
+
+# tomllib's messages (Python 3.11+) in Vietnamese, with what usually causes each.
+_SYNTAX_WORDS: tuple[tuple[str, str, str], ...] = (
+    (
+        r"Unescaped '\\' in a string",
+        'dấu "\\" trong chuỗi chữ',
+        'Trong đường dẫn, hãy dùng dấu "/" thay cho "\\", ví dụ inbox = "D:/Bao cao/inbox" (hoặc viết hai dấu \\\\).',
+    ),
+    (
+        r"Unterminated string",
+        "chuỗi chữ thiếu dấu ngoặc kép đóng",
+        'Chuỗi chữ phải nằm trọn trong một cặp dấu ngoặc kép "...".',
+    ),
+    (r"Invalid date or datetime", "ngày không hợp lệ", "Ngày ghi dạng NĂM-THÁNG-NGÀY, ví dụ 2022-06-05."),
+    (
+        r"Invalid value",
+        "giá trị không hợp lệ",
+        'Chữ phải đặt trong dấu ngoặc kép, ví dụ place = "Vĩnh Thuận"; số và ngày (2022-06-05) thì không.',
+    ),
+    (
+        r"Expected '=' after a key in a key/value pair",
+        'thiếu dấu "=" sau tên khóa',
+        'Mỗi dòng ghi dạng khóa = giá trị; dòng ghi chú bắt đầu bằng dấu "#".',
+    ),
+    (
+        r"Invalid statement",
+        "dòng không đúng dạng",
+        'Mỗi dòng ghi dạng khóa = giá trị; dòng ghi chú bắt đầu bằng dấu "#".',
+    ),
+    (r"Cannot declare \(?'?([^']*)'?,?\)? twice", "mục [{0}] được khai báo hai lần", "Xóa mục bị lặp lại."),
+    (r"Cannot overwrite a value", "một khóa được ghi hai lần", "Xóa dòng bị lặp lại."),
+    (r"Expected '\]' at the end of a table declaration", 'thiếu dấu "]" đóng tên mục', "Tên mục ghi dạng [report]."),
+    (r"Unclosed array", 'danh sách thiếu dấu "]" đóng', ""),
+    (
+        r"Illegal character '\\n'",
+        "chuỗi chữ thiếu dấu ngoặc kép đóng",
+        'Chuỗi chữ phải nằm trọn trong một cặp dấu ngoặc kép "...".',
+    ),
+    (
+        r"Expected newline or end of document after a statement",
+        "sau giá trị còn chữ thừa",
+        "Mỗi dòng chỉ ghi một khóa = một giá trị; chữ phải trong dấu ngoặc kép, ngày ghi dạng 2022-06-05; "
+        'ghi chú bắt đầu bằng dấu "#".',
+    ),
+    (r"Illegal character (.+)", "có ký tự không được phép {0}", ""),
+)
+_AT = re.compile(r"^(.*) \(at (?:line (\d+), column (\d+)|end of document)\)$", re.DOTALL)
+
+
+def syntax_message(path: Path, text: str, error: str) -> str:
+    """A TOML syntax error as the officer can act on it: where, what, and the usual remedy."""
+    match = _AT.match(error)
+    what, line, column = (match.group(1), match.group(2), match.group(3)) if match else (error, None, None)
+    words, hint = "cách viết không đúng quy tắc TOML", ""
+    for pattern, vietnamese, remedy in _SYNTAX_WORDS:
+        found = re.fullmatch(pattern, what)
+        if found:
+            words, hint = vietnamese.format(*found.groups()), remedy
+            break
+    where = f"ở dòng {line}, cột {column}" if line else "ở cuối tệp"
+    shown = ""
+    if line:
+        content = text.splitlines()[int(line) - 1].strip() if int(line) <= len(text.splitlines()) else ""
+        shown = f" Dòng {line} đang ghi: {content[:120]}." if content else ""
+    return f'Tệp cấu hình "{path}" viết sai {where}: {words}.{shown}{" " + hint if hint else ""}'.rstrip()
 
 
 def _parse(data: dict[str, Any], path: Path) -> Settings:

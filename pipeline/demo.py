@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
+import re
 import shutil
 import unicodedata
 from collections.abc import Callable
@@ -20,7 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import Settings
+from pipeline.config import DEFAULT_NAME as CONFIG_NAME
+from pipeline.config import Settings, load_settings
 from pipeline.errors import PipelineError
 from pipeline.findings import Code, Severity
 from pipeline.form import Form
@@ -274,7 +276,30 @@ def prepare_folder(folder: Path, settings: Settings) -> None:
 
 
 def demo_roster_path() -> Path:
-    return Path(str(resources.files("pipeline") / "demo" / ROSTER_NAME))
+    return Path(str(resources.files("pipeline") / "data" / ROSTER_NAME))
+
+
+_PATHS_TABLE = re.compile(r"^\[paths\][^\n]*\n(?:(?!\[).*\n?)*", re.MULTILINE)
+DEMO_PATHS = f"""[paths]
+# Thư mục của kỳ báo cáo mẫu, tính từ thư mục chứa tệp này.
+inbox = "inbox"
+outbox = "outbox"
+roster = "{ROSTER_NAME}"
+history = ""
+
+"""
+
+
+def write_demo_config(source: Path, folder: Path) -> Path:
+    """The demo folder's own configuration: the given one with the demo's paths, so that the next
+    commands (`pipeline run`, `status`, `template`) work inside the folder as they are."""
+    text = source.read_text(encoding="utf-8")
+    text, found = _PATHS_TABLE.subn(lambda _: DEMO_PATHS, text, count=1)
+    if not found:
+        text = text.rstrip("\n") + "\n\n" + DEMO_PATHS
+    target = folder / CONFIG_NAME
+    target.write_text(text, encoding="utf-8")
+    return target
 
 
 def build_demo(folder: Path, settings: Settings, form: Form, seed: int = DEFAULT_SEED) -> DemoInbox:
@@ -283,7 +308,10 @@ def build_demo(folder: Path, settings: Settings, form: Form, seed: int = DEFAULT
     prepare_folder(folder, settings)
     folder = folder.resolve()
     shutil.copyfile(demo_roster_path(), folder / ROSTER_NAME)
-    settings = settings.with_paths(inbox=folder / "inbox", outbox=folder / "outbox", roster=folder / ROSTER_NAME)
+    # Read back, so the folder's configuration is the one the demo used; the processing and the
+    # limits of the given settings stay (a test's or a benchmark's choice of workers, say).
+    own = load_settings(write_demo_config(settings.source, folder))
+    settings = replace(own, processing=settings.processing, limits=settings.limits)
     roster = load_roster(settings.paths.roster, form)
     templates = folder / TEMPLATES_DIR
     write_templates(templates, form, settings, roster)

@@ -5,11 +5,25 @@ Problems inside a submitted file are never exceptions: they are findings (`pipel
 
 from __future__ import annotations
 
+import re
+
+# A sentence closed twice, where a message ends with a part that has its own punctuation
+# ('... "report.deadline"?.', '... lỗi.).'): one mark is enough. An ellipsis stays.
+_DOUBLED = re.compile(r"(?<=[?!:])\.(?=\s|$)|(?<![.])\.(?=\.(?:\s|$))")
+
+
+def one_stop(message: str) -> str:
+    """`message` without doubled end punctuation."""
+    return _DOUBLED.sub("", message)
+
 
 class PipelineError(Exception):
     """An operational failure: the command stops and exits with `exit_code`."""
 
     exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_stop(message))
 
 
 class ConfigError(PipelineError):

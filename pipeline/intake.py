@@ -59,6 +59,16 @@ class Skipped:
     reason: str  # Vietnamese
 
 
+# Files that folders hold by themselves: placeholders of the project's own empty folders, and what
+# Windows, macOS and version control leave behind. They are no one's submission and are not listed.
+_FOLDER_LITTER = frozenset({".gitkeep", ".keep", ".gitignore", "desktop.ini", "thumbs.db", ".ds_store"})
+
+
+def is_litter(path: Path) -> bool:
+    name = path.name.casefold()
+    return name in _FOLDER_LITTER or name.startswith("._")  # "._x.xlsx": macOS's resource fork
+
+
 def skip_reason(path: Path) -> str | None:
     name = path.name
     if name.startswith("~$") or name.startswith(".~lock"):
@@ -71,12 +81,13 @@ def skip_reason(path: Path) -> str | None:
 
 
 def scan_inbox(inbox: Path) -> tuple[list[Path], list[Skipped]]:
-    """All files below the inbox, sorted; lock, hidden and temporary files set aside."""
+    """All files below the inbox, sorted; lock, hidden and temporary files set aside with a reason;
+    folder litter (`is_litter`) and hidden folders left out altogether."""
     files, skipped = [], []
     for path in sorted(p for p in inbox.rglob("*") if p.is_file()):
         name = path.relative_to(inbox).as_posix()
-        if any(part.startswith(".") for part in path.relative_to(inbox).parts[:-1]):
-            continue  # inside a hidden folder (our own archive, a sync tool's folder)
+        if any(part.startswith(".") for part in path.relative_to(inbox).parts[:-1]) or is_litter(path):
+            continue  # inside a hidden folder (our own archive, a sync tool's folder), or a folder's own file
         reason = skip_reason(path)
         if reason:
             skipped.append(Skipped(path, name, reason))

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from pipeline.cli import main
+from pipeline.demo import demo_roster_path
 from tests.conftest import ROOT
 
 
@@ -30,6 +31,25 @@ def test_usage_mistake_is_vietnamese_and_exit_2(capsys):
     assert "thiếu tham số bắt buộc" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["run", "--outbx", "x"], "--outbx (có phải ý bạn là --outbox?)"),
+        (["status", "--as-off=2022-06-05"], "--as-off=2022-06-05 (có phải ý bạn là --as-of?)"),
+        (["run", "--pfd"], "--pfd (có phải ý bạn là --pdf?)"),
+        (["--verison"], "--verison (có phải ý bạn là --version?)"),
+    ],
+)
+def test_a_mistyped_option_gets_a_did_you_mean(capsys, argv, hint):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "không hiểu tham số" in err and hint in err, err
+    if argv[0] != "--verison":
+        assert f"Cách dùng: pipeline {argv[0]}" in err  # the usage of the command that was meant
+
+
 @pytest.mark.parametrize("command", ["template", "run", "check", "status"])
 def test_the_same_options_everywhere(capsys, command):
     with pytest.raises(SystemExit):
@@ -41,7 +61,7 @@ def test_the_same_options_everywhere(capsys, command):
 
 def test_template_writes_blank_and_personalised(tmp_path, capsys):
     out = tmp_path / "biểu mẫu"
-    roster = ROOT / "pipeline" / "demo" / "danh-sach-cdcs.csv"
+    roster = demo_roster_path()
     code = main(["template", "--config", str(ROOT / "pipeline.toml"), "--roster", str(roster), "--out", str(out)])
     assert code == 0
     files = sorted(p.name for p in out.iterdir())
@@ -87,7 +107,7 @@ def test_run_on_an_inbox_writes_findings_and_archive(tmp_path, filled, capsys):
     (inbox / "sai.xlsx").write_bytes(bad.read_bytes())
     (inbox / "~$sai.xlsx").write_bytes(b"lock")
     outbox = tmp_path / "kết quả"
-    roster = ROOT / "pipeline" / "demo" / "danh-sach-cdcs.csv"
+    roster = demo_roster_path()
     args = ["run", "--config", str(ROOT / "pipeline.toml"), "--inbox", str(inbox), "--outbox", str(outbox)]
     assert main([*args, "--roster", str(roster), "--as-of", "2022-06-05", "--pdf"]) == 0
     out = capsys.readouterr().out
@@ -109,7 +129,7 @@ def test_run_on_an_inbox_writes_findings_and_archive(tmp_path, filled, capsys):
 
 
 def test_status_without_a_ledger_says_to_run_first(tmp_path, capsys):
-    roster = ROOT / "pipeline" / "demo" / "danh-sach-cdcs.csv"
+    roster = demo_roster_path()
     args = ["status", "--config", str(ROOT / "pipeline.toml"), "--outbox", str(tmp_path), "--roster", str(roster)]
     assert main(args) == 1
     assert "hãy chạy lệnh run trước" in capsys.readouterr().err
@@ -132,7 +152,7 @@ def test_pdf_without_libreoffice_says_so_and_the_run_still_works(tmp_path, fille
     inbox.mkdir()
     (inbox / "a.xlsx").write_bytes(filled(rows=[{}]).read_bytes())
     outbox = tmp_path / "outbox"
-    roster = ROOT / "pipeline" / "demo" / "danh-sach-cdcs.csv"
+    roster = demo_roster_path()
     args = ["run", "--config", str(ROOT / "pipeline.toml"), "--inbox", str(inbox), "--outbox", str(outbox)]
     assert main([*args, "--roster", str(roster), "--pdf"]) == 0
     out = capsys.readouterr().out

@@ -57,17 +57,46 @@ def test_wrong_or_missing_key_names_key_and_file(tmp_path, edit, key, words):
     with pytest.raises(ConfigError) as info:
         _load(tmp_path, edit(DEFAULT))
     message = str(info.value)
+    assert "?." not in message and not re.search(r"[^.]\.\.(\s|$)", message), message  # one stop, not two
     assert f'khóa "{key}"' in message
     assert "cấu hình.toml" in message
     assert words in message
     assert info.value.exit_code == 3
 
 
-def test_syntax_error_and_missing_file(tmp_path):
-    with pytest.raises(ConfigError, match=re.escape("sai cú pháp TOML")):
-        _load(tmp_path, "[report\nas_of = 1")
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        # The commonest mistake on Windows: a path copied from Explorer.
+        (
+            '[paths]\ninbox = "D:\\Bao cao\\inbox"\n',
+            ["ở dòng 2, cột", 'dấu "\\"', 'dùng dấu "/"', '"D:/Bao cao/inbox"'],
+        ),
+        ("[report\nas_of = 1", ["ở dòng 1", 'thiếu dấu "]"', "[report]"]),
+        ("[report]\nas_of = 05/06/2022\n", ["ở dòng 2", "2022-06-05"]),
+        ("[organisation]\nplace = Vĩnh Thuận\n", ["ở dòng 2", "ngoặc kép", "place = Vĩnh Thuận"]),
+        ('[organisation]\nplace = "Vĩnh Thuận\n', ["ở dòng 2", "thiếu dấu ngoặc kép đóng"]),
+        ("[report]\n[report]\n", ["ở dòng 2", "mục [report] được khai báo hai lần"]),
+    ],
+)
+def test_a_syntax_error_is_explained_in_vietnamese_with_its_line(tmp_path, text, words):
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, text)
+    message = str(info.value)
+    assert all(w in message for w in words), message
+    english = ("Unescaped", "Invalid", "Expected", "at line", "Cannot", "Illegal", "Unclosed", "Unterminated")
+    assert not any(e in message for e in english), message
+
+
+def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="Không tìm thấy tệp cấu hình"):
         load_settings(tmp_path / "không-có.toml")
+
+
+def test_a_file_saved_with_a_byte_order_mark_loads(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes("\ufeff".encode() + DEFAULT.encode())
+    assert load_settings(path).as_of == dt.date(2022, 6, 5)
 
 
 def test_paths_are_relative_to_the_file(tmp_path):

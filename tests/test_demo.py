@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pipeline.demo import MARKER, build_demo
@@ -9,6 +11,7 @@ from pipeline.errors import PipelineError
 from pipeline.findings import Severity
 from pipeline.read import read_workbook
 from pipeline.run import Status, run
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +95,25 @@ def test_demo_never_writes_over_a_real_folder(tmp_path, form, settings):
     real = tmp_path / "hộp thư thật"
     real.mkdir()
     (real / "báo cáo.xlsx").write_bytes(b"keep")
-    with pytest.raises(PipelineError, match="không phải của bản chạy thử"):
+    with pytest.raises(PipelineError, match="không phải của bản chạy thử") as other:
         build_demo(real, settings, form)
     assert (real / "báo cáo.xlsx").read_bytes() == b"keep" and not (real / MARKER).exists()
-    with pytest.raises(PipelineError, match="hộp thư hoặc cấu hình thật"):
+    with pytest.raises(PipelineError, match="hộp thư hoặc cấu hình thật") as protected:
         build_demo(settings.paths.inbox, settings, form)
+    # The officer's guide quotes both messages as they are printed, the folder written "…".
+    guide = (ROOT / "docs" / "huong-dan-su-dung.md").read_text(encoding="utf-8")
+    for refusal in (other, protected):
+        assert re.sub(r'"[^"]*"', '"…"', str(refusal.value)) in guide
+
+
+def test_the_demo_folder_has_its_own_configuration(demo_run, form):
+    from pipeline.config import load_settings
+
+    demo, _ = demo_run
+    own = load_settings(demo.folder / "pipeline.toml")
+    assert own.paths.inbox == demo.folder / "inbox" and own.paths.outbox == demo.folder / "outbox"
+    assert own.paths.roster == demo.folder / "danh-sach-cdcs.csv" and own.paths.roster.is_file()
+    assert own.as_of == demo.settings.as_of and own.organisation == demo.settings.organisation
 
 
 def test_running_again_gives_the_same_totals_and_one_correction_changes_only_its_union(demo_run, form, tmp_path):

@@ -316,6 +316,7 @@ def test_legacy_xls_encryption_and_container_loops(tmp_path: Path) -> None:
         "poi/xor-encryption-abc.xls",  # calamine says "Codepage D7CC not found"
     ],
 )
+@pytest.mark.corpus
 def test_corpus_encrypted_files_are_password_protected(name: str) -> None:
     path = CORPUS / name
     assert path.is_file(), f"corpus file missing: {path}"
@@ -366,6 +367,7 @@ def test_a_lying_dimension_is_read_like_the_truth(filled: Callable[..., Path], t
     assert lie.rows[1]["tac_gia"].value == "Phạm Văn Dũng"
 
 
+@pytest.mark.corpus
 def test_a_reader_abort_or_panic_costs_one_file_not_the_run(
     filled: Callable[..., Path], tmp_path: Path, form: Form
 ) -> None:

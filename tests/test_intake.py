@@ -21,6 +21,10 @@ def test_scan_skips_lock_hidden_and_temporary_files(tmp_path):
         "c.xlsx~",
         "~WRL1234.tmp",
         ".sync/d.xlsx",
+        ".gitkeep",  # the project's own placeholder of an empty inbox
+        "Tháng 6/Thumbs.db",
+        "desktop.ini",
+        "._a.xlsx",
     ]
     for name in names:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)

@@ -14,12 +14,13 @@ import pandas as pd
 import pytest
 
 from pipeline import run as run_module
+from pipeline.demo import demo_roster_path
 from pipeline.ledger import LEDGER_NAME, MIGRATIONS, Ledger, LedgerError
 from pipeline.lock import BusyError, exclusive
 from pipeline.run import Status, run
 from tests.conftest import ROOT
 
-ROSTER = ROOT / "pipeline" / "demo" / "danh-sach-cdcs.csv"
+ROSTER = demo_roster_path()
 
 
 @pytest.fixture

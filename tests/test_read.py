@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import openpyxl
+import pytest
 
 from pipeline.findings import Code, Severity
 from pipeline.read import read_workbook
@@ -137,6 +138,7 @@ def test_error_values_and_formulas_without_results_are_findings_not_blanks(fille
     assert sorted(at) == sorted((cell, code) for cell, code, _ in found)
 
 
+@pytest.mark.corpus
 def test_error_cells_of_other_writers_and_formulas_with_results():
     from pathlib import Path
 

@@ -1,0 +1,161 @@
+"""The first run on a fresh machine: the README's Windows steps, the install, the corpus tests
+without ../shared, CI's own checks and the Makefile's message when tools are missing."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+# What a fresh clone holds: the working tree without what a run, an install or a test leaves.
+_NOT_IN_A_CLONE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "demo",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    "*.egg-info",
+    "build",
+    ".work",
+)
+
+
+def _fresh_copy(target: Path) -> Path:
+    shutil.copytree(ROOT, target, ignore=_NOT_IN_A_CLONE)
+    for folder in ("inbox", "outbox"):  # as in git: only the placeholder
+        for item in (target / folder).iterdir():
+            if item.name != ".gitkeep":
+                shutil.rmtree(item) if item.is_dir() else item.unlink()
+    return target
+
+
+def windows_steps() -> list[str]:
+    """The README's Windows block, line by line, as a newcomer pastes it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Windows, without make", 1)[1]
+    block = re.search(r"```bat\n(.*?)```", section, re.DOTALL)
+    assert block, "the README's Windows section has no ```bat block"
+    return [line.strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_the_readme_windows_steps_pasted_line_by_line_end_with_a_report(tmp_path: Path) -> None:
+    """Each line runs as the Command Prompt would run it (no shell, no make), in a fresh copy: the
+    Windows names map to their Linux places (`py` is this Python, `.venv\\Scripts` is `.venv/bin`)."""
+    cwd = _fresh_copy(tmp_path / "công cụ")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PIPELINE_CONFIG", "PYTHONPATH")}
+    scripts = "Scripts" if sys.platform == "win32" else "bin"
+    outputs: dict[str, str] = {}
+    steps = windows_steps()
+    assert steps[:3] == ["py -m venv .venv", r".venv\Scripts\activate", "pip install ."]
+    for step in steps:
+        words = step.split()
+        if words[0] == "cd":
+            cwd = (cwd / words[1]).resolve()
+            assert cwd.is_dir(), step
+            continue
+        if step == r".venv\Scripts\activate":
+            venv = cwd / ".venv"
+            env["VIRTUAL_ENV"] = str(venv)
+            env["PATH"] = str(venv / scripts) + os.pathsep + env["PATH"]
+            continue
+        if words[0] == "py":
+            words[0] = sys.executable
+        else:
+            found = shutil.which(words[0], path=env["PATH"])
+            assert found, f"{words[0]} is not on the PATH after the steps before it"
+            words[0] = found
+        done = subprocess.run(words, cwd=cwd, env=env, capture_output=True, text=True, encoding="utf-8", timeout=900)
+        assert done.returncode == 0, (step, done.stdout[-3000:], done.stderr[-3000:])
+        outputs[step] = done.stdout + done.stderr
+    install = outputs["pip install ."]  # an install prints nothing alarming
+    assert "BuildBackendWarning" not in install and "is absent from the" not in install, install
+    assert "Deprecat" not in install, install
+    demo = tmp_path / "công cụ" / "demo"
+    assert (demo / "pipeline.toml").is_file()
+    run = outputs["pipeline run"]
+    for name in ("bao-cao-tong-hop.docx", "bao-cao-tong-hop.html", "bao-cao-tong-hop.xlsx"):
+        assert (demo / "outbox" / name).is_file()
+        assert name in run
+    assert "Lỗi:" not in run and "Lỗi không mong đợi" not in run
+    assert (demo / "outbox" / "bieu-mau" / "Mẫu báo cáo sáng kiến v1.0.xlsx").is_file()  # from `pipeline template`
+    assert "Tỷ lệ nộp báo cáo" in outputs["pipeline status"]
+
+
+def test_the_shipped_folders_do_not_appear_in_results(tmp_path: Path, settings, form, roster) -> None:
+    from pipeline.run import run
+
+    copy = _fresh_copy(tmp_path / "p")
+    assert (copy / "inbox" / ".gitkeep").is_file()
+    result = run(settings.with_paths(inbox=copy / "inbox", outbox=copy / "outbox"), form, roster)
+    assert result.files == [] and not any(s.value == "ignored" for s in result.counts)
+
+
+_CORPUS_TEST = """
+import pytest
+
+@pytest.mark.corpus
+def test_needs_the_corpus():
+    pass
+
+def test_does_not():
+    pass
+"""
+
+
+@pytest.mark.parametrize("ci", [False, True])
+def test_corpus_tests_skip_with_their_reason_without_shared_and_fail_ci(tmp_path: Path, ci: bool) -> None:
+    """A clone with no ../shared: the corpus tests skip, saying why; with CI=true the run fails."""
+    project = tmp_path / "clone"
+    (project / "tests").mkdir(parents=True)
+    shutil.copy(ROOT / "tests" / "conftest.py", project / "tests" / "conftest.py")
+    (project / "tests" / "__init__.py").write_text("")
+    (project / "tests" / "test_x.py").write_text(_CORPUS_TEST)
+    env = {**os.environ, "CI": "true" if ci else ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-rs", "-p", "no:cacheprovider", "-o", "markers=corpus: x", "tests"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = done.stdout + done.stderr
+    if ci:
+        assert done.returncode != 0 and "CI=true" in out and "shared corpus is absent" in out, out
+    else:
+        assert done.returncode == 0, out
+        assert "1 passed, 1 skipped" in out and "the shared corpus is absent" in out, out
+
+
+def test_ci_fails_at_once_without_the_corpus(tmp_path: Path) -> None:
+    project = tmp_path / "clone"
+    (project / ".ci").mkdir(parents=True)
+    shutil.copy(ROOT / ".ci" / "run", project / ".ci" / "run")
+    (project / "Makefile").write_text("test:\n\techo make-ran\n")
+    done = subprocess.run(["bash", ".ci/run"], cwd=project, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "corpus" in done.stderr and "make-ran" not in done.stdout
+
+
+def test_makes_missing_tools_message_names_every_tool(tmp_path: Path) -> None:
+    """As a user who is not root, on a machine without LibreOffice, poppler and Chromium."""
+    make = shutil.which("make")
+    assert make, "make is required by `make test` itself"
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "id").write_text("#!/bin/sh\necho 1000\n")
+    (fake / "id").chmod(0o755)
+    done = subprocess.run(
+        [make, "-s", "-C", str(ROOT), "system-deps"], env={"PATH": str(fake)}, capture_output=True, text=True
+    )
+    assert done.returncode != 0
+    for tool in ("LibreOffice", "poppler", "Chromium", "apt-get install", "chromium"):
+        assert tool in done.stdout, done.stdout
