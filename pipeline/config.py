@@ -23,6 +23,7 @@ from pipeline.guard import Limits
 DEFAULT_NAME = "pipeline.toml"
 ENV_VAR = "PIPELINE_CONFIG"
 RATE_MEASURES = ("members_with_initiative", "initiatives_per_member")
+DEFAULT_CORRECTION_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class Organisation:
     signatory: str
     signatory_title: str
     signatory_on_behalf: str
+    # The officer the unions call about their reports (named in every message to them).
+    contact_name: str | None = None
+    contact_phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,14 @@ class Settings:
     paths: Paths
     processing: Processing = Processing()
     limits: Limits = field(default_factory=Limits)
+    correction_days: int = DEFAULT_CORRECTION_DAYS  # how long a union has to send back a corrected file
+
+    def reply_by(self, today: dt.date | None = None) -> dt.date:
+        """The date a union is asked to send its corrected file by: `correction_days` after the
+        message is written (the report date, or today when that is earlier). Never the reporting
+        deadline, which may already be past."""
+        written = min(self.as_of, today or dt.date.today())
+        return written + dt.timedelta(days=self.correction_days)
 
     @property
     def windows(self) -> dict[str, tuple[dt.date, dt.date]]:
@@ -135,6 +147,8 @@ _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "signatory": (_STR, "họ tên người ký"),
         "signatory_title": (_STR, "chức vụ người ký"),
         "signatory_on_behalf": (_STR, "dòng thẩm quyền ký"),
+        "contact_name": (_OPT_STR, "họ tên cán bộ phụ trách, để CĐCS liên hệ"),
+        "contact_phone": (_OPT_STR, "số điện thoại của cán bộ phụ trách"),
     },
     "programme": {
         "name": (_STR, "tên Chương trình"),
@@ -149,6 +163,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "report": {
         "as_of": (_DATE, "ngày báo cáo"),
         "deadline": (_DATE, "hạn nộp báo cáo"),
+        "correction_days": (_OPT_INT, "số ngày để CĐCS sửa và gửi lại tệp bị trả lại"),
     },
     "paths": {
         "inbox": (_STR, "thư mục nhận tệp"),
@@ -324,6 +339,7 @@ def _parse(data: dict[str, Any], path: Path) -> Settings:
         programme=Programme(**prog, phases=phases),
         as_of=values["report"]["as_of"],
         deadline=values["report"]["deadline"],
+        correction_days=values["report"]["correction_days"] or DEFAULT_CORRECTION_DAYS,
         paths=Paths(
             inbox=base / paths["inbox"],
             outbox=base / paths["outbox"],

@@ -83,9 +83,9 @@ MESSAGES: dict[Code, str] = {
     Code.MISSING_SHEET: 'Không tìm thấy trang "{sheet}". Vui lòng dùng đúng biểu mẫu do LĐLĐ huyện gửi, không đổi tên hay xóa trang.',
     Code.MISSING_HEADER: "Không tìm thấy đủ các cột của bảng sáng kiến (thiếu: {label}). Vui lòng giữ nguyên dòng tiêu đề của biểu mẫu, không xóa hay đổi tên cột.",
     Code.MISSING_LABEL: 'Không tìm thấy mục "{label}" trên trang "{sheet}". Vui lòng dùng đúng biểu mẫu, không xóa dòng này.',
-    Code.OTHER_FORM: 'Tệp là biểu mẫu của chương trình khác ({form_id}), không phải biểu mẫu "01 triệu sáng kiến".',
+    Code.OTHER_FORM: 'Tệp là biểu mẫu của chương trình khác ({form_id}), không phải biểu mẫu "01 triệu sáng kiến". Vui lòng điền số liệu vào biểu mẫu "01 triệu sáng kiến" do LĐLĐ huyện gửi rồi gửi lại.',
     Code.OLD_VERSION: "Tệp dùng biểu mẫu phiên bản cũ ({version}); số liệu vẫn được đọc. Lần sau vui lòng dùng biểu mẫu phiên bản {current}.",
-    Code.NO_INITIATIVE: 'Đơn vị chưa kê khai sáng kiến nào trên trang "{sheet}".',
+    Code.NO_INITIATIVE: 'Đơn vị chưa kê khai sáng kiến nào trên trang "{sheet}". Nếu đơn vị có sáng kiến, vui lòng kê khai rồi gửi lại.',
     Code.EMPTY_FILE: "Tệp rỗng (0 byte), có thể do tải về bị lỗi. Vui lòng gửi lại tệp biểu mẫu đã điền.",
     Code.PASSWORD_PROTECTED: "Tệp có mật khẩu nên không mở được. Vui lòng gỡ mật khẩu (Tệp > Thông tin > Bảo vệ sổ làm việc) rồi gửi lại.",
     Code.TOO_LARGE: "Tệp quá lớn so với một biểu mẫu báo cáo ({reason}). Vui lòng gửi lại đúng biểu mẫu đã điền, không kèm dữ liệu khác.",
@@ -104,10 +104,10 @@ MESSAGES: dict[Code, str] = {
     Code.CELL_ERROR: 'Ô "{label}" đang báo lỗi {value} của Excel (công thức tính sai hoặc tham chiếu đến ô không còn). Vui lòng sửa công thức hoặc nhập thẳng giá trị.',
     Code.FORMULA_NO_VALUE: 'Ô "{label}" có công thức {value} nhưng tệp không lưu kết quả tính (thường do tệp được tạo bằng phần mềm khác). Vui lòng mở tệp bằng Excel, lưu lại rồi gửi, hoặc nhập thẳng giá trị.',
     Code.TWO_DIGIT_YEAR: 'Ngày "{value}" ở ô "{label}" ghi năm hai chữ số nên không rõ năm. Vui lòng ghi đủ bốn chữ số của năm, ví dụ 15/03/2022.',
-    Code.BELOW_MINIMUM: 'Ô "{label}" phải là số không nhỏ hơn {minimum}, nhưng đang ghi {value}.',
+    Code.BELOW_MINIMUM: 'Ô "{label}" phải là số không nhỏ hơn {minimum}, nhưng đang ghi {value}. Vui lòng ghi lại số cho đúng.',
     Code.TOO_SHORT: 'Ô "{label}" quá ngắn ({length} ký tự); cần ít nhất {minimum} ký tự. Vui lòng ghi đầy đủ hơn.',
     Code.TOO_LONG: 'Ô "{label}" quá dài ({length} ký tự); tối đa {maximum} ký tự. Vui lòng rút gọn.',
-    Code.TOO_FEW_WORDS: 'Ô "{label}" cần ghi đầy đủ họ và tên (ít nhất hai từ), nhưng đang ghi "{value}".',
+    Code.TOO_FEW_WORDS: 'Ô "{label}" cần ghi đầy đủ họ và tên (ít nhất hai từ), nhưng đang ghi "{value}". Vui lòng ghi đủ họ và tên, ví dụ Nguyễn Văn An.',
     Code.BAD_PHONE: 'Số điện thoại "{value}" có vẻ chưa đúng: số di động có 10 chữ số (ví dụ 0912 345 678), số máy bàn có 11 chữ số gồm mã vùng (ví dụ 0297 3855 123). Vui lòng kiểm tra lại để LĐLĐ huyện liên hệ được khi cần; báo cáo vẫn được nhận.',
     Code.BAD_EMAIL: 'Địa chỉ email "{value}" không hợp lệ. Vui lòng ghi lại, ví dụ congdoan@example.vn, hoặc để trống.',
     Code.OUT_OF_WINDOW: 'Ngày {value} ở ô "{label}" nằm ngoài khoảng {start} – {end}. {consequence}',
@@ -120,7 +120,7 @@ MESSAGES: dict[Code, str] = {
     Code.NAME_MISMATCH: 'Tên đơn vị "{value}" khác với tên trong danh sách của LĐLĐ huyện cho mã {unit_code}: "{expected}". Vui lòng kiểm tra lại mã và tên đơn vị.',
     Code.MEMBERS_FAR: "Tổng số đoàn viên ({value}) lệch {percent}% so với danh sách của LĐLĐ huyện ({expected}). Vui lòng kiểm tra lại; nếu số liệu đúng, xin báo để huyện cập nhật danh sách.",
     Code.STT_GAP: "Số thứ tự {value} không liền sau số trước ({previous}). Vui lòng đánh số liên tục 1, 2, 3…",
-    Code.DUPLICATE_INITIATIVE: 'Sáng kiến "{value}" của tác giả {author} đã có ở {other}. Vui lòng kiểm tra, mỗi sáng kiến chỉ kê khai một lần.',
+    Code.DUPLICATE_INITIATIVE: 'Sáng kiến "{value}" của tác giả {author} đã có ở {other}. Mỗi sáng kiến chỉ kê khai một lần: nếu là cùng một sáng kiến, vui lòng xóa dòng thừa; nếu là hai sáng kiến khác nhau, vui lòng ghi tên sáng kiến rõ hơn.',
     Code.AUTHOR_IS_COAUTHOR: 'Tác giả {author} cũng được ghi là đồng tác giả. Vui lòng chỉ ghi tên này ở cột "Tác giả (họ và tên)".',
     Code.REGISTERED_BEFORE_APPLIED: "Ngày đăng ký ({value}) trước ngày áp dụng lần đầu ({other}). Vui lòng kiểm tra lại hai ngày này.",
     Code.TEXT_NORMALISED: 'Đã chuẩn hóa chữ tiếng Việt ({repair}) ở {count} ô, bắt đầu từ ô "{label}"; nội dung không đổi.',
@@ -128,6 +128,20 @@ MESSAGES: dict[Code, str] = {
     Code.TEXT_DATE_READ: 'Ngày ở ô "{label}" được gõ dạng chữ "{value}"; đã đọc là {date} (ngày/tháng/năm).',
     Code.TEXT_NUMBER_READ: 'Số ở ô "{label}" được gõ dạng chữ "{value}"; đã đọc là {number}.',
 }
+
+
+# What a date outside a programme window means, and what to do, by window (the {consequence} of
+# out-of-window).
+WINDOW_CONSEQUENCES = {
+    "eligibility": "Sáng kiến áp dụng lần đầu ngoài khoảng này không đủ điều kiện tham gia Chương trình. "
+    "Vui lòng kiểm tra lại ngày; nếu ngày đã đúng, xóa dòng sáng kiến này khỏi biểu mẫu.",
+    "registration": "Vui lòng kiểm tra lại ngày đăng ký.",
+}
+
+
+def row_place(sheet: str, row: int) -> str:
+    """A row as a union clerk finds it: "dòng 7, trang Sáng kiến"."""
+    return f"dòng {row}, trang {sheet}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +164,19 @@ class Location:
         if self.sheet and cell:
             return f"{self.sheet}!{cell}"
         return self.sheet or ""
+
+    def describe(self, field: str | None, records: bool) -> str:
+        """Where this is, as a union clerk reads it, not as a spreadsheet reference:
+        'Trang Sáng kiến, dòng 5, cột "Tác giả (họ và tên)"' on a sheet of records (one per row),
+        'Trang Thông tin đơn vị, dòng 18, mục "Điện thoại"' on a sheet of labels and values, or ""
+        for the whole file."""
+        if not self.sheet:
+            return ""
+        if self.row is None:
+            return f"Trang {self.sheet}"
+        if not field:
+            return f"Trang {self.sheet}, ô {self.cell}"
+        return f'Trang {self.sheet}, dòng {self.row}, {"cột" if records else "mục"} "{field}"'
 
 
 @dataclass(frozen=True, slots=True)

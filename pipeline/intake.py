@@ -27,6 +27,11 @@ _KIND_WORDS = {
 }
 
 
+def kind_words(kind: str) -> str:
+    """A file's format in words ("tệp PDF")."""
+    return _KIND_WORDS.get(kind, kind)
+
+
 @dataclass(frozen=True)
 class Submission:
     path: Path
@@ -49,7 +54,7 @@ class Submission:
 
     @property
     def kind_words(self) -> str:
-        return _KIND_WORDS.get(self.kind, self.kind)
+        return kind_words(self.kind)
 
 
 @dataclass(frozen=True)

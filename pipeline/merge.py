@@ -19,12 +19,14 @@ import pandas as pd
 
 from pipeline.config import Settings
 from pipeline.form import Form
+from pipeline.intake import SPREADSHEET_KINDS, kind_words
 from pipeline.ledger import StoredFile, StoredRow, record_key
 from pipeline.roster import Roster, normalise_code
 from pipeline.text import fold
 from schemas.tables import split_names
 
 SUPERSEDED = "superseded"
+ATTACHMENT = "ignored"  # the status of a file set aside: no submission, nothing to reject
 
 
 class Reporting(StrEnum):
@@ -57,6 +59,9 @@ class UnitState:
     current: StoredFile | None = None
     superseded: list[StoredFile] = field(default_factory=list)
     latest_rejected: StoredFile | None = None  # a rejected file that came after the current one
+    # Files that are no workbook (a cover letter, a scan) sent with the union's workbook: noted, not
+    # rejections (the workbook's own result says what the union must do).
+    attachments: list[StoredFile] = field(default_factory=list)
     reporting: Reporting = Reporting.MISSING
     received: dt.datetime | None = None  # when its first accepted file arrived
 
@@ -73,10 +78,11 @@ def unit_states(files: Sequence[StoredFile], roster: Roster | None, settings: Se
     states: dict[str, UnitState] = {}
     for unit in roster.active if roster else ():
         states[unit.code] = UnitState(unit.code, unit.name, unit.sector, unit.commune, unit.members, True)
+    codes = unit_codes(files, roster)
     for f in sorted(files, key=arrival):
-        if not f.unit_code:
+        code = codes.get(f.sha256)
+        if not code:
             continue
-        code = normalise_code(f.unit_code)
         if code not in states:
             known = roster.find(code) if roster else None
             states[code] = UnitState(
@@ -94,22 +100,70 @@ def unit_states(files: Sequence[StoredFile], roster: Roster | None, settings: Se
         if accepted:
             state.current = max(accepted, key=lambda f: (f.as_of_date or dt.date.min, *arrival(f)))
             state.superseded = [f for f in accepted if f is not state.current]
-            later = [f for f in state.files if not f.accepted and arrival(f) > arrival(state.current)]
+            later = [
+                f
+                for f in state.files
+                if not f.accepted and f.kind in SPREADSHEET_KINDS and arrival(f) > arrival(state.current)
+            ]
             state.latest_rejected = later[-1] if later else None
             state.received = min(f.received_at for f in accepted)
             state.reporting = Reporting.ON_TIME if state.received <= deadline else Reporting.LATE
         elif state.files:
             state.reporting = Reporting.REJECTED
+        if any(f.kind in SPREADSHEET_KINDS for f in state.files):
+            state.attachments = [f for f in state.files if f.kind not in SPREADSHEET_KINDS]
     return states
 
 
+def unit_codes(files: Sequence[StoredFile], roster: Roster | None) -> dict[str, str]:
+    """The union each file belongs to, by hash: the code its content gives; for a file that names
+    none (a PDF, a broken workbook), the one roster code its name or folder holds ("thư VT012/
+    Công văn gửi kèm VT012.pdf"), else that of the one union whose workbooks its inbox folder holds."""
+    codes = {f.sha256: normalise_code(f.unit_code) for f in files if f.unit_code}
+    if roster is None:
+        return codes
+    folders: dict[str, set[str]] = {}
+    for f in files:
+        if f.sha256 in codes and f.readable and roster.find(codes[f.sha256]):
+            folders.setdefault(f.name.rpartition("/")[0], set()).add(codes[f.sha256])
+    for f in files:
+        if f.sha256 in codes:
+            continue
+        unit = roster.named_in(f.name)
+        folder = f.name.rpartition("/")[0]
+        if unit is None and folder and len(folders.get(folder, ())) == 1:
+            unit = roster.find(next(iter(folders[folder])))
+        if unit is not None:
+            codes[f.sha256] = unit.code
+    return codes
+
+
 def file_statuses(states: dict[str, UnitState], files: Sequence[StoredFile]) -> dict[str, str]:
-    """Each file's status in the period: its own, or "superseded" for an earlier accepted file."""
+    """Each file's status in the period: its own, "superseded" for an earlier accepted file, or
+    "ignored" for a file beside a union's accepted workbook that is no workbook (`attachment_notes`)."""
     statuses = {f.sha256: f.status for f in files}
     for state in states.values():
         for f in state.superseded:
             statuses[f.sha256] = SUPERSEDED
+        for f in state.attachments:
+            statuses[f.sha256] = ATTACHMENT
     return statuses
+
+
+def attachment_notes(states: dict[str, UnitState]) -> dict[str, str]:
+    """Why each attachment is set aside, by its hash (in Vietnamese)."""
+    notes = {}
+    for state in states.values():
+        workbooks = [f for f in state.files if f.kind in SPREADSHEET_KINDS]
+        sent_with = state.current or (workbooks[-1] if workbooks else None)
+        if sent_with is None:
+            continue
+        for f in state.attachments:
+            notes[f.sha256] = (
+                f'{kind_words(f.kind)} gửi kèm bảng tính "{sent_with.name}" của {state.name}; '
+                "đã ghi nhận, không phải bài nộp"
+            )
+    return notes
 
 
 def current_files(states: dict[str, UnitState]) -> list[StoredFile]:

@@ -60,6 +60,12 @@ class Roster:
             return None
         return self.by_code.get(normalise_code(code))
 
+    def named_in(self, text: str) -> Unit | None:
+        """The one unit whose code is a word of `text` ("Công văn gửi kèm VT012.pdf"), if exactly one."""
+        words = {normalise_code(w) for w in fold(text).split()}
+        found = [self.by_code[w] for w in words if w in self.by_code]
+        return found[0] if len(found) == 1 else None
+
 
 def normalise_code(code: str) -> str:
     return clean_text(code).upper().replace(" ", "")

@@ -22,7 +22,7 @@ from typing import Any
 
 from pipeline.config import Settings
 from pipeline.figures import Figures, compute
-from pipeline.findings import Code, Finding, Location, Severity, make
+from pipeline.findings import Code, Finding, Location, Severity, make, row_place
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, archived_path, by_arrival, fingerprint, scan_inbox
 from pipeline.isolate import Failure, Job, Runner, open_runner, read_books, timed
@@ -33,6 +33,7 @@ from pipeline.merge import (
     Changes,
     Reporting,
     UnitState,
+    attachment_notes,
     changes,
     current_files,
     dataset,
@@ -175,8 +176,10 @@ def run(
             statuses = file_statuses(states, stored)
             current = current_files(states)
             frame = dataset(states, ledger.iter_rows([f.sha256 for f in current]), form, settings)
+            notes = attachment_notes(states)
             result = RunResult(
-                _file_results(stored, statuses, ledger.findings(), history, {s.sha256 for s in new}) + extra,
+                _file_results(stored, statuses, ledger.findings(), history, {s.sha256 for s in new}, notes, states)
+                + extra,
                 settings.as_of,
                 units=states,
             )
@@ -251,8 +254,7 @@ def _context(states: dict[str, UnitState], ledger: Ledger, books: Sequence[Workb
         if key is None:
             continue
         stored = by_sha[row.sha256]
-        column = stored.columns.get("ten_sang_kien", "")
-        out.append(ContextRow(code_of[row.sha256], key, f'tệp "{stored.name}" (ô {row.sheet}!{column}{row.row})'))
+        out.append(ContextRow(code_of[row.sha256], key, f'tệp "{stored.name}" ({row_place(row.sheet, row.row)})'))
     return out
 
 
@@ -385,24 +387,33 @@ def _file_results(
     findings: dict[str, list[Finding]],
     history: Path,
     new: set[str],
+    notes: dict[str, str],
+    states: dict[str, UnitState],
 ) -> list[FileResult]:
+    """The period's files as results, each with the union it belongs to (also a file that names
+    none in its content: see `merge.unit_states`); an attachment set aside keeps its note, and no
+    finding or reply (its union sent its workbook)."""
+    owner = {f.sha256: state for state in states.values() for f in state.files}
     out = []
     for f in stored:
         original = archived_path(history / ARCHIVE_DIR, f.sha256, f.name)
+        noted = f.sha256 in notes
+        state = owner.get(f.sha256)
         out.append(
             FileResult(
                 f.name,
                 Status(statuses[f.sha256]),
                 f.sha256,
                 f.kind,
-                unit_code=f.unit_code,
-                findings=findings.get(f.sha256, []),
+                unit_code=f.unit_code or (state.code if state else None),
+                findings=[] if noted else findings.get(f.sha256, []),
+                reason=notes.get(f.sha256),
                 initiatives=f.initiatives,
                 path=original,
                 readable=f.readable,
-                unit_name=f.unit_name,
-                feedback=Path(f.feedback) if f.feedback else None,
-                message=Path(f.message) if f.message else None,
+                unit_name=f.unit_name or (state.name if state else None),
+                feedback=Path(f.feedback) if f.feedback and not noted else None,
+                message=Path(f.message) if f.message and not noted else None,
                 received_at=f.received_at,
                 new=f.sha256 in new,
             )
@@ -467,7 +478,7 @@ def _write_outputs(
         reports.append(("report_docx", write_report_docx, (outbox, figures, settings, pdf)))
     # Reports are made from checked data, not from a received file: their own deadline and no cap.
     jobs: list[Job] = [(timed, (fn, args), REPORT_TIMEOUT_S, 0) for _, fn, args in reports]
-    pending, feedback_jobs = _feedback_jobs(result.files, outbox / FEEDBACK_DIR, settings)
+    pending, feedback_jobs = _feedback_jobs(result.files, outbox / FEEDBACK_DIR, settings, form)
     with concurrent.futures.ThreadPoolExecutor(1) as here:
         local = here.submit(_write_here, result, frame, figures, settings, form)
         started = time.perf_counter()
@@ -511,7 +522,7 @@ def _write_here(
 
 
 def _feedback_jobs(
-    files: Sequence[FileResult], out_dir: Path, settings: Settings
+    files: Sequence[FileResult], out_dir: Path, settings: Settings, form: Form
 ) -> tuple[list[FileResult], list[Job]]:
     """The files with errors or warnings that have no feedback yet, and the jobs that write it: a
     marked-up copy of the union's workbook (made on a worker: it opens the workbook again) and a
@@ -530,7 +541,13 @@ def _feedback_jobs(
             stem = f"{stem} ({r.sha256[:8]})"
         used.add(stem.casefold())
         todo.append(r)
-        make = functools.partial(write_feedback, unit_code=r.unit_code, unit_name=r.unit_name, stem=stem)
+        make = functools.partial(
+            write_feedback,
+            unit_code=r.unit_code,
+            unit_name=r.unit_name,
+            stem=stem,
+            records_sheet=form.sheets["initiatives"],
+        )
         readable = r.readable and r.kind in SPREADSHEET_KINDS
         jobs.append((make, (r.path, r.kind or "", r.name, r.findings, out_dir, settings, readable)))
     return todo, jobs

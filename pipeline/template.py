@@ -107,8 +107,11 @@ def list_name(list_key: str) -> str:
     return f"DM_{list_key}"
 
 
+FONT_NAME, FONT_SIZE = "Times New Roman", 12  # the form's font
+
+
 def _formats(wb: Any) -> _Formats:
-    base = {"font_name": "Times New Roman", "font_size": 12, "valign": "top"}
+    base = {"font_name": FONT_NAME, "font_size": FONT_SIZE, "valign": "top"}
     border = {"border": 1, "border_color": "#7F7F7F"}
     title = wb.add_format({**base, "bold": True, "font_size": 14})
     note = wb.add_format({**base, "italic": True, "font_color": "#404040"})

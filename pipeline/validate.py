@@ -17,7 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from pipeline.config import Settings
-from pipeline.findings import Code, Finding, Severity, make
+from pipeline.findings import WINDOW_CONSEQUENCES, Code, Finding, Severity, make, row_place
 from pipeline.form import Field, Form
 from pipeline.read import Value, WorkbookData
 from pipeline.roster import Roster, normalise_code
@@ -279,11 +279,7 @@ class _Context:
             return {"length": length, "minimum": f.min_length, "maximum": f.max_length}
         if code is Code.OUT_OF_WINDOW:
             start, end = settings.windows[f.window or ""]
-            consequence = (
-                "Sáng kiến áp dụng lần đầu ngoài khoảng này không đủ điều kiện tham gia Chương trình."
-                if f.window == "eligibility"
-                else "Vui lòng kiểm tra lại ngày đăng ký."
-            )
+            consequence = WINDOW_CONSEQUENCES.get(f.window or "", WINDOW_CONSEQUENCES["registration"])
             return {"start": start, "end": end, "consequence": consequence}
         if code is Code.AFTER_REPORT_DATE:
             return {"other": report_limit(settings, self.today)}
@@ -299,8 +295,9 @@ class _Context:
 
 
 def _describe(book: WorkbookData, cell: _Cell, here: WorkbookData) -> str:
-    ref = book.location(cell.sheet_key, cell.value).ref
-    return f"ô {ref}" if book is here else f'tệp "{book.file}" (ô {ref})'
+    where = book.location(cell.sheet_key, cell.value)
+    place = row_place(where.sheet or "", where.row or 0)
+    return place if book is here else f'tệp "{book.file}" ({place})'
 
 
 def _field(form: Form, key: str) -> Field:

@@ -147,7 +147,8 @@ def _initiative_warnings() -> list[pa.Check]:
 
     def listed_once(d: pd.DataFrame) -> pd.Series:
         key = d[KEY_COLUMN]
-        in_file = d.duplicated([FILE_COLUMN, KEY_COLUMN], keep=False)
+        # Within a file, the second listing is the finding (it names the first): one per pair.
+        in_file = d.duplicated([FILE_COLUMN, KEY_COLUMN], keep="first")
         across_units = d.groupby(KEY_COLUMN)[UNIT_COLUMN].transform("nunique") > 1
         return key.isna() | ~(in_file | across_units)
 

@@ -65,15 +65,16 @@ def test_correct_files_pass_and_the_rest_is_sorted_out(demo_run, roster):
     for name in with_mistakes:
         assert by_name[name].status is Status.REJECTED
     pdf = [r for r in result.files if r.name.endswith(".pdf")]
-    assert len(pdf) == 1 and pdf[0].status is Status.REJECTED
-    assert pdf[0].findings[0].code == "not-spreadsheet"
+    # A cover letter beside the union's accepted workbook: noted and set aside, no rejection, no reply.
+    assert len(pdf) == 1 and pdf[0].status is Status.IGNORED and pdf[0].findings == [] and pdf[0].message is None
+    assert pdf[0].unit_code and "gửi kèm bảng tính" in (pdf[0].reason or "")
     lock = [r for r in result.files if r.name.startswith("~$")]
     assert len(lock) == 1 and lock[0].status is Status.IGNORED
     reported = {r.unit_code for r in result.files if r.unit_code}
     assert set(demo.silent).isdisjoint(reported) and len(demo.silent) >= 3
     assert len(reported) >= len(roster.active) - len(demo.silent) - 1
     # The corrected resubmission: the same union twice, the later file accepted.
-    codes = [r.unit_code for r in result.files if r.unit_code]
+    codes = [r.unit_code for r in result.files if r.unit_code and r.name.endswith(".xlsx")]
     twice = [c for c in set(codes) if codes.count(c) == 2]
     assert len(twice) == 1
     statuses = {r.status for r in result.files if r.unit_code == twice[0]}

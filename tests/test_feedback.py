@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -40,10 +42,13 @@ def test_a_rejected_file_gets_its_workbook_marked_and_a_message(inbox_run, fille
     assert wb.sheetnames[0] == SHEET and wb.active.title == SHEET
     listing = wb[SHEET]
     rows = [[c.value for c in row] for row in listing.iter_rows(min_row=5) if row[0].value]
-    assert [(r[1], r[2], r[3]) for r in rows] == [("Lỗi", "Sáng kiến", "C4"), ("Lỗi", "Sáng kiến", "G5")]
+    assert [(r[1], r[2], r[3]) for r in rows] == [
+        ("Lỗi", 'Trang Sáng kiến, dòng 4, cột "Tác giả (họ và tên)"', "C4"),
+        ("Lỗi", 'Trang Sáng kiến, dòng 5, cột "Lĩnh vực"', "G5"),
+    ]
     assert listing["D5"].hyperlink.location == "'Sáng kiến'!C4" or listing["D5"].hyperlink.target == "#'Sáng kiến'!C4"
     # The payload is listed as text, never as a formula.
-    assert rows[1][5] == "'@SUM(1)+cmd"
+    assert rows[1][4] == "'@SUM(1)+cmd"
     sheet = wb["Sáng kiến"]
     for ref, finding in zip(("C4", "G5"), result.findings, strict=True):
         assert sheet[ref].fill.start_color.rgb.endswith(FILLS[Severity.ERROR])
@@ -55,7 +60,10 @@ def test_a_rejected_file_gets_its_workbook_marked_and_a_message(inbox_run, fille
 
     text = result.message.read_text(encoding="utf-8-sig")
     assert text.startswith("Kính gửi Ban Chấp hành CĐCS Trường Mầm non Vĩnh Bình Bắc (mã VT021),")
-    assert "1. Sáng kiến!C4 (Tác giả (họ và tên)): " in text and "chưa được tiếp nhận vì còn 2 lỗi" in text
+    assert (
+        '1. Trang Sáng kiến, dòng 4, cột "Tác giả (họ và tên)": ' in text and "chưa được tiếp nhận vì còn 2 lỗi" in text
+    )
+    assert "Sáng kiến!C4" not in text  # places as a clerk reads them, not spreadsheet references
     assert result.feedback.name in text
     # The original is never touched.
     assert (result.path).read_bytes() == original
@@ -168,3 +176,118 @@ def test_a_very_large_file_gets_the_listing_without_a_copy(inbox_run, filled, mo
     monkeypatch.setattr(run_module, "open_runner", lambda settings: contextlib.nullcontext(_InProcess()))
     result = inbox_run({"b.xlsx": filled(rows=[{"tac_gia": "An"}]).read_bytes()})["b.xlsx"]
     assert openpyxl.load_workbook(result.feedback).sheetnames == [SHEET]
+
+
+# --- what a union clerk reads -------------------------------------------------------------------
+
+
+def _distance(a: str, b: str) -> float:
+    """How far apart two colours look (RGB, weighted for the eye's sensitivity)."""
+    (r1, g1, b1), (r2, g2, b2) = (tuple(int(c[i : i + 2], 16) for i in (0, 2, 4)) for c in (a[-6:], b[-6:]))
+    return (2 * (r1 - r2) ** 2 + 4 * (g1 - g2) ** 2 + 3 * (b1 - b2) ** 2) ** 0.5
+
+
+def test_errors_and_warnings_have_their_own_titles_and_clearly_different_colours(inbox_run, filled, form):
+    results = inbox_run(
+        {
+            "sai.xlsx": filled(
+                rows=[{"tac_gia": "An"}, {"stt": 3, "tac_gia": "Phạm Văn Dũng"}], name="a.xlsx"
+            ).read_bytes(),
+            "nhac.xlsx": filled(rows=[{}, {"tac_gia": "Phạm Văn Dũng", "stt": 3}], name="b.xlsx").read_bytes(),
+        }
+    )
+    rejected = openpyxl.load_workbook(results["sai.xlsx"].feedback)[SHEET]
+    assert rejected["A1"].value.startswith("CÁC LỖI CẦN SỬA")
+    assert "1 lỗi phải sửa (tô đỏ), 1 điểm cần kiểm tra lại (tô vàng cam)" in rejected["A2"].value
+    warned = openpyxl.load_workbook(results["nhac.xlsx"].feedback)[SHEET]
+    assert warned["A1"].value.startswith("CÁC ĐIỂM CẦN KIỂM TRA LẠI") and "LỖI" not in warned["A1"].value
+    assert "0 lỗi" not in warned["A2"].value and "đã được tiếp nhận" in warned["A2"].value
+    text = results["nhac.xlsx"].message.read_text(encoding="utf-8-sig")
+    assert "lỗi" not in text.split("\n\n", 1)[1].split("Trong tệp đính kèm")[0]  # a warning is not called an error
+    # Told apart at a glance from each other and from the template's own (pale yellow) input cells.
+    template = openpyxl.load_workbook(filled(name="c.xlsx"))[form.sheets["unit"]]
+    input_fill = template["B9"].fill.start_color.rgb
+    pairs = [(FILLS[Severity.ERROR], FILLS[Severity.WARNING]), (FILLS[Severity.WARNING], input_fill),
+             (FILLS[Severity.ERROR], input_fill)]  # fmt: skip
+    assert all(_distance(a, b) > 150 for a, b in pairs), [(a, b, _distance(a, b)) for a, b in pairs]
+
+
+def test_the_message_names_the_union_says_what_to_do_by_when_and_whom_to_call(inbox_run, filled, settings):
+    bad = filled(
+        unit={"dien_thoai": "12345"}, rows=[{"tac_gia": "An", "ngay_ap_dung": dt.date(2021, 6, 15)}], name="a.xlsx"
+    )
+    result = inbox_run({"Báo cáo.xlsx": bad.read_bytes()})["Báo cáo.xlsx"]
+    text = result.message.read_text(encoding="utf-8-sig")
+    assert text.startswith("Kính gửi Ban Chấp hành CĐCS Trường Mầm non Vĩnh Bình Bắc (mã VT021),")
+    due = settings.reply_by()
+    assert due > settings.deadline and f"gửi lại trước ngày {due:%d/%m/%Y}" in text
+    assert f"{settings.deadline:%d/%m/%Y}" not in text  # the reporting deadline is past: not a date to aim for
+    assert "xin liên hệ đồng chí Trần Thị Mẫu, điện thoại 0297 3855 123" in text
+    numbered = [line for line in text.splitlines() if line[:2] in ("1.", "2.", "3.")]
+    assert len(numbered) == 3 and all("ui lòng" in line for line in numbered), numbered
+    assert 'Trang Thông tin đơn vị, dòng 18, mục "Điện thoại": ' in text
+    assert "xóa dòng sáng kiến này" in text  # a date outside the window: check it, or remove the row
+
+
+def test_every_error_and_warning_says_what_to_do() -> None:
+    from pipeline.findings import MESSAGES, WINDOW_CONSEQUENCES, Code
+
+    told = {Code.TEXT_NORMALISED, Code.LEGACY_TEXT, Code.TEXT_DATE_READ, Code.TEXT_NUMBER_READ, Code.EXTENSION_MISMATCH}
+    texts: dict[str, str] = {code.value: text for code, text in MESSAGES.items() if code not in told}
+    # out-of-window says what to do in its consequence, by window
+    texts.update({f"out-of-window {window}": text for window, text in WINDOW_CONSEQUENCES.items()})
+    del texts["out-of-window"]
+    assert [code for code, text in texts.items() if not re.search(r"[Vv]ui lòng|[Đđ]ề nghị", text)] == []
+
+
+def test_the_listing_and_the_marked_sheets_use_the_workbooks_font_and_fit_wrapped_rows(inbox_run, filled, form):
+    summary = "Học sinh trồng lúa trong khay để quan sát sinh trưởng và ghi chép số liệu hằng tuần, " * 3
+    bad = filled(rows=[{"tac_gia": "An", "tom_tat": summary}], name="a.xlsx")
+    result = inbox_run({"a.xlsx": bad.read_bytes()})["a.xlsx"]
+    wb = openpyxl.load_workbook(result.feedback)
+    listing = wb[SHEET]
+    fonts = {listing.cell(r, c).font.name for r in (1, 2, 4, 5) for c in (1, 3, 6) if listing.cell(r, c).value}
+    assert fonts == {"Times New Roman"}  # the form's own font, not the default Calibri
+    message_lines = -(-len(listing["F5"].value) // 70)
+    assert listing.row_dimensions[5].height >= 15 * message_lines
+    rows = wb[form.sheets["initiatives"]]
+    assert rows.row_dimensions[4].height and rows.row_dimensions[4].height >= 3 * 15  # the long summary shows
+
+
+@pytest.mark.parametrize("together", [True, False])
+@pytest.mark.parametrize("how", ["code in the name", "same folder"])
+def test_a_cover_letter_beside_the_unions_workbook_is_noted_not_rejected(tmp_path, filled, form, settings, roster,
+                                                                         together, how):  # fmt: skip
+    inbox = tmp_path / "inbox"
+    (inbox / "thư ngày 3-6").mkdir(parents=True)
+    s = settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox")
+    letter = "thư ngày 3-6/Công văn gửi kèm VT021.pdf" if how == "code in the name" else "thư ngày 3-6/Công văn.pdf"
+    (inbox / letter).write_bytes(b"%PDF-1.4 a cover letter")
+    workbook = inbox / "thư ngày 3-6" / "Báo cáo.xlsx"
+    if together:
+        workbook.write_bytes(filled(rows=[{}]).read_bytes())
+    first = {r.name: r for r in run(s, form, roster).files}
+    if not together:  # the letter came first, alone: it was rejected then, and is set aside now
+        assert first[letter].status is Status.REJECTED and first[letter].message
+        if how == "code in the name":  # addressed to its union
+            assert first[letter].unit_code == "VT021"
+            assert "Trường Mầm non Vĩnh Bình Bắc" in first[letter].message.read_text("utf-8-sig")
+        workbook.write_bytes(filled(rows=[{}]).read_bytes())
+    result = run(s, form, roster)
+    files = {r.name: r for r in result.files}
+    noted = files[letter]
+    assert noted.status is Status.IGNORED and noted.findings == [] and noted.message is None
+    assert noted.reason and 'gửi kèm bảng tính "thư ngày 3-6/Báo cáo.xlsx"' in noted.reason
+    assert noted.unit_code == "VT021" and files["thư ngày 3-6/Báo cáo.xlsx"].status is Status.ACCEPTED
+    unit = result.units["VT021"]
+    assert unit.latest_rejected is None and unit.reporting.value in ("on_time", "late")
+    if together:
+        assert not (tmp_path / "outbox" / "phan-hoi").exists() or not list((tmp_path / "outbox" / "phan-hoi").iterdir())
+
+
+def test_a_pdf_alone_is_still_rejected_and_addressed_to_its_union(inbox_run):
+    result = inbox_run({"Báo cáo sáng kiến VT021.pdf": b"%PDF-1.4 a scan"})["Báo cáo sáng kiến VT021.pdf"]
+    assert result.status is Status.REJECTED and result.unit_code == "VT021"
+    text = result.message.read_text(encoding="utf-8-sig")
+    assert text.startswith("Kính gửi Ban Chấp hành CĐCS Trường Mầm non Vĩnh Bình Bắc (mã VT021),")
+    assert "tệp PDF" in text and "gửi lại trước ngày" in text

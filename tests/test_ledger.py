@@ -220,7 +220,9 @@ def test_an_incremental_run_reads_and_validates_only_the_new_file(period, filled
     assert [s.name for s in read] == ["VT032.xlsx"] and [s.name for s in validated] == ["VT032.xlsx"]
     assert [f["name"] for f in summary["files"] if f["new"]] == ["VT032.xlsx"]
     (warning,) = _file(summary, "VT032.xlsx")["findings"]
-    assert warning["rule"] == "duplicate-initiative" and 'tệp "VT021.xlsx" (ô Sáng kiến!B4)' in warning["message"]
+    assert (
+        warning["rule"] == "duplicate-initiative" and 'tệp "VT021.xlsx" (dòng 4, trang Sáng kiến)' in warning["message"]
+    )
     assert summary["totals"]["initiatives"] == 4
     assert set(summary["stages"]) >= {"intake", "read", "validate", "ledger", "merge", "feedback", "outputs"}
 

@@ -169,7 +169,9 @@ def test_moved_columns_and_unaccented_headers_are_still_read(tmp_path, filled, f
         ({"ten_cdcs": "CĐCS Trường Mầm non Khác"}, [{}], [(f"{U}!B6", Code.NAME_MISMATCH)]),
         ({"tong_doan_vien": 25}, [{}], [(f"{U}!B10", Code.MEMBERS_FAR)]),
         ({}, [{}, {"tac_gia": "Phạm Văn Dũng", "stt": 3}], [(f"{S}!A5", Code.STT_GAP)]),
-        ({}, [{}, {}], [(f"{S}!B4", Code.DUPLICATE_INITIATIVE), (f"{S}!B5", Code.DUPLICATE_INITIATIVE)]),
+        # One finding per pair, on the second listing, naming the first (not B4 -> B5 and B5 -> B4).
+        ({}, [{}, {}], [(f"{S}!B5", Code.DUPLICATE_INITIATIVE)]),
+        ({}, [{}, {}, {}], [(f"{S}!B5", Code.DUPLICATE_INITIATIVE), (f"{S}!B6", Code.DUPLICATE_INITIATIVE)]),
         ({}, [{"tac_gia": "Trần Thị Bình"}], [(f"{S}!D4", Code.AUTHOR_IS_COAUTHOR)]),
         ({}, [{"ngay_dang_ky": dt.date(2022, 3, 1)}], [(f"{S}!L4", Code.REGISTERED_BEFORE_APPLIED)]),
     ],
@@ -194,8 +196,14 @@ def test_the_same_initiative_in_two_units_names_both_places(filled, form, settin
         ("a.xlsx", "B4", Code.DUPLICATE_INITIATIVE),
         ("b.xlsx", "B4", Code.DUPLICATE_INITIATIVE),
     ]
-    assert 'tệp "b.xlsx" (ô Sáng kiến!B4)' in findings[0].message
-    assert 'tệp "a.xlsx" (ô Sáng kiến!B4)' in findings[1].message
+    assert 'tệp "b.xlsx" (dòng 4, trang Sáng kiến)' in findings[0].message
+    assert 'tệp "a.xlsx" (dòng 4, trang Sáng kiến)' in findings[1].message
+
+
+def test_a_pair_in_one_file_is_one_finding_that_names_the_first_row(filled, form, settings, roster):
+    findings = _check(filled(rows=[{}, {"tac_gia": "Phạm Văn Dũng"}, {}]), form, settings, roster)
+    assert [(f.location.cell, f.code) for f in findings] == [("B6", Code.DUPLICATE_INITIATIVE)]
+    assert "đã có ở dòng 4, trang Sáng kiến" in findings[0].message and "xóa dòng thừa" in findings[0].message
 
 
 def test_a_resubmission_of_the_same_unit_is_not_a_duplicate(filled, form, settings, roster):

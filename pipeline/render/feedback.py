@@ -9,6 +9,7 @@ Returns the paths written.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,15 @@ from typing import Any
 from pipeline.config import Settings
 from pipeline.files import atomic_path, safe_filename
 from pipeline.findings import Finding, Severity
+from pipeline.render.fit import DEFAULT_WIDTH, chars_per_line, row_height, wrapped_lines
 from pipeline.sheets import column_letter, read_grids
+from pipeline.template import FONT_NAME, FONT_SIZE
 from pipeline.text import neutralise_formula
 
 SHEET = "Cần sửa"
-FILLS = {Severity.ERROR: "FFC7CE", Severity.WARNING: "FFEB9C", Severity.NOTICE: "DDEBF7"}
+# Errors red, warnings amber: told apart at a glance, and from the template's pale yellow input cells.
+FILLS = {Severity.ERROR: "FF9B9B", Severity.WARNING: "FFD34D", Severity.NOTICE: "DDEBF7"}
+FILL_WORDS = {Severity.ERROR: "tô đỏ", Severity.WARNING: "tô vàng cam"}
 AUTHOR = "LĐLĐ huyện"
 _OPENPYXL_KINDS = ("xlsx", "xlsm")
 # A filled form is a few hundred KB. Past this, the union gets the listing without a copy of its
@@ -53,20 +58,23 @@ def write_feedback(
     unit_code: str | None = None,
     unit_name: str | None = None,
     stem: str | None = None,
+    records_sheet: str = "",
 ) -> Feedback:
+    """`records_sheet` is the sheet of one record per row (the initiatives): its places are
+    written "dòng 5, cột …", the others' "dòng 18, mục …"."""
     stem = stem or feedback_stem(name, unit_code)
     workbook = None
     if readable:
         workbook = out_dir / f"{stem}.xlsx"
         with atomic_path(workbook) as tmp:
             if original.stat().st_size > COPY_MAX_BYTES:
-                _listing_only(findings, tmp, name)
+                _listing_only(findings, tmp, name, records_sheet)
             elif kind in _OPENPYXL_KINDS:
-                _mark_copy(original, findings, tmp, name)
+                _mark_copy(original, findings, tmp, name, records_sheet)
             else:
-                _mark_rebuilt(original, findings, tmp, name)
+                _mark_rebuilt(original, findings, tmp, name, records_sheet)
     message = out_dir / f"{stem}.txt"
-    text = message_text(name, findings, settings, unit_code, unit_name, workbook, readable)
+    text = message_text(name, findings, settings, unit_code, unit_name, workbook, readable, records_sheet)
     with atomic_path(message) as tmp:
         tmp.write_text(text, encoding="utf-8-sig")
     return Feedback(workbook, message)
@@ -80,84 +88,132 @@ def message_text(
     unit_name: str | None,
     workbook: Path | None,
     readable: bool,
+    records_sheet: str = "",
 ) -> str:
-    """A short Vietnamese message for the officer to paste into an email or a Zalo reply."""
+    """A Vietnamese message for the officer to paste into an email or a Zalo reply: to the union by
+    name, each finding where the clerk finds it and what to do, the date to send a correction by,
+    and whom to call."""
     org = settings.organisation.full_name
     who = unit_name or "Công đoàn cơ sở"
+    due = f"{settings.reply_by():%d/%m/%Y}"
     lines = [f"Kính gửi Ban Chấp hành {who}" + (f" (mã {unit_code})," if unit_code else ","), ""]
     errors = [f for f in findings if f.severity is Severity.ERROR]
     warnings = [f for f in findings if f.severity is Severity.WARNING]
     if not readable:
         lines.append(f'{org} đã nhận tệp "{name}" nhưng không đọc được tệp này:')
         lines += [f"- {f.message}" for f in errors]
-        lines += ["", "Đề nghị đơn vị điền số liệu vào biểu mẫu Excel do LĐLĐ huyện gửi, lưu dạng .xlsx và gửi lại."]
-    elif errors:
-        lines.append(f'{org} đã nhận tệp "{name}". Tệp chưa được tiếp nhận vì còn {len(errors)} lỗi cần sửa:')
-        lines += _numbered(errors)
-        if warnings:
-            lines += ["", f"Ngoài ra có {len(warnings)} điểm cần kiểm tra lại:", *_numbered(warnings)]
-    else:
-        lines.append(f'{org} đã tiếp nhận tệp "{name}". Có {len(warnings)} điểm đề nghị đơn vị kiểm tra lại:')
-        lines += _numbered(warnings)
-    if workbook is not None:
         lines += [
             "",
-            f'Các ô cần sửa đã được tô màu và ghi chú trong tệp đính kèm "{workbook.name}" '
-            f'(xem trang "{SHEET}" đầu tiên).',
+            "Đề nghị đơn vị điền số liệu vào biểu mẫu Excel do LĐLĐ huyện gửi, lưu dạng .xlsx "
+            f"và gửi lại trước ngày {due}.",
         ]
-    if errors:
+    elif errors:
+        lines.append(f'{org} đã nhận tệp "{name}". Tệp chưa được tiếp nhận vì còn {len(errors)} lỗi phải sửa:')
+        lines += _numbered(errors, records_sheet)
+        if warnings:
+            lines += [
+                "",
+                f"Ngoài ra có {len(warnings)} điểm đề nghị kiểm tra lại:",
+                *_numbered(warnings, records_sheet),
+            ]
+    else:
         lines.append(
-            f"Đề nghị đơn vị sửa trên tệp của mình và gửi lại sớm (hạn nộp báo cáo: {settings.deadline:%d/%m/%Y})."
+            f'{org} đã tiếp nhận tệp "{name}"; số liệu của đơn vị đã được ghi nhận. '
+            f"Có {len(warnings)} điểm đề nghị đơn vị kiểm tra lại:"
         )
+        lines += _numbered(warnings, records_sheet)
+    if workbook is not None:
+        kinds = [(errors, Severity.ERROR, "có lỗi"), (warnings, Severity.WARNING, "cần kiểm tra")]
+        marked = " và ".join(f"các ô {what} được {FILL_WORDS[severity]}" for found, severity, what in kinds if found)
+        lines += [
+            "",
+            f'Trong tệp đính kèm "{workbook.name}", {marked}, mỗi ô có ghi chú cách sửa; '
+            f'trang "{SHEET}" đầu tiên liệt kê tất cả.',
+        ]
+    if readable and errors:
+        lines.append(f"Đề nghị đơn vị sửa ngay trên tệp của mình và gửi lại trước ngày {due}.")
+    elif readable:
+        lines.append(
+            f"Nếu có điểm cần sửa, đề nghị đơn vị sửa trên tệp của mình và gửi lại trước ngày {due}; "
+            "bản gửi sau sẽ thay cho bản này. Nếu số liệu đã đúng, không cần gửi lại."
+        )
+    contact = settings.organisation
+    if contact.contact_name or contact.contact_phone:
+        person = f"đồng chí {contact.contact_name}" if contact.contact_name else "cán bộ phụ trách"
+        phone = f", điện thoại {contact.contact_phone}" if contact.contact_phone else ""
+        lines.append(f"Khi cần hỏi thêm, xin liên hệ {person}{phone}.")
     lines += ["", "Trân trọng,", org]
     return "\n".join(lines) + "\n"
 
 
-def _numbered(findings: Sequence[Finding]) -> list[str]:
+def _numbered(findings: Sequence[Finding], records_sheet: str) -> list[str]:
     out = []
     for i, f in enumerate(findings, start=1):
-        where = f"{f.location.ref}" + (f" ({f.field})" if f.field else "")
+        where = f.location.describe(f.field, records=f.location.sheet == records_sheet)
         out.append(f"{i}. {where + ': ' if where else ''}{f.message}")
     return out
 
 
-def _mark_copy(original: Path, findings: Sequence[Finding], target: Path, name: str) -> None:
+def _mark_copy(original: Path, findings: Sequence[Finding], target: Path, name: str, records_sheet: str) -> None:
     """The union's own workbook with its formatting, marked; macros are never carried over."""
     import openpyxl
 
     # data_only: formulas come back as the results the file saved; none of the sender's formulas,
     # links or macros can act when the copy is opened.
     wb = openpyxl.load_workbook(original, keep_vba=False, keep_links=False, data_only=True)
-    _mark(wb, findings, name)
+    _mark(wb, findings, name, records_sheet, _own_font(wb))
     wb.save(target)
 
 
-def _mark_rebuilt(original: Path, findings: Sequence[Finding], target: Path, name: str) -> None:
-    """An .xls or .ods file: its values, cell for cell, in a new .xlsx (the format openpyxl writes)."""
+def _mark_rebuilt(original: Path, findings: Sequence[Finding], target: Path, name: str, records_sheet: str) -> None:
+    """An .xls or .ods file: its values, cell for cell, in a new .xlsx (the format openpyxl writes),
+    in the form's font (the reader keeps no formatting)."""
     import openpyxl
+    from openpyxl.styles import Alignment, Font
 
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
+    font, wrap = Font(name=FONT_NAME, size=FONT_SIZE), Alignment(wrap_text=True, vertical="top")
     for sheet, grid in read_grids(original).items():
         ws = wb.create_sheet(sheet[:31])
         for r, row in enumerate(grid, start=1):
             for c, value in enumerate(row, start=1):
                 if value is not None:
-                    _set(ws.cell(r, c), value, neutralise=False)
-    _mark(wb, findings, name)
+                    cell = ws.cell(r, c)
+                    _set(cell, value, neutralise=False)
+                    cell.font = font
+                    if isinstance(value, str) and len(value) > 12:
+                        cell.alignment = wrap
+        for c in range(1, ws.max_column + 1):  # room for the text as typed, within reason
+            longest = max(
+                (len(str(row[c - 1])) for row in grid if c - 1 < len(row) and row[c - 1] is not None), default=0
+            )
+            ws.column_dimensions[column_letter(c - 1)].width = min(max(10, longest * 0.9), 40)
+    _mark(wb, findings, name, records_sheet, (FONT_NAME, FONT_SIZE))
     wb.save(target)
 
 
-def _listing_only(findings: Sequence[Finding], target: Path, name: str) -> None:
+def _listing_only(findings: Sequence[Finding], target: Path, name: str, records_sheet: str) -> None:
     import openpyxl
 
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
-    _mark(wb, findings, name)
+    _mark(wb, findings, name, records_sheet, (FONT_NAME, FONT_SIZE))
     wb.save(target)
 
 
-def _mark(wb: Any, findings: Sequence[Finding], name: str) -> None:
+def _own_font(wb: Any) -> tuple[str, float]:
+    """The font the workbook's filled cells are written in (its most common), for what we add."""
+    seen: Counter[tuple[str, float]] = Counter()
+    for ws in wb.worksheets:
+        for row in ws.iter_rows(max_row=min(ws.max_row, 60), max_col=min(ws.max_column, 30)):
+            for cell in row:
+                if cell.value is not None and cell.font is not None and cell.font.name:
+                    seen[(cell.font.name, float(cell.font.sz or 11))] += 1
+    return seen.most_common(1)[0][0] if seen else (FONT_NAME, FONT_SIZE)
+
+
+def _mark(wb: Any, findings: Sequence[Finding], name: str, records_sheet: str, font: tuple[str, float]) -> None:
     from openpyxl.comments import Comment
     from openpyxl.styles import Alignment, Font, PatternFill
 
@@ -174,43 +230,52 @@ def _mark(wb: Any, findings: Sequence[Finding], name: str) -> None:
         comment = Comment(text, AUTHOR)
         comment.width, comment.height = 360, min(60 + 18 * (len(text) // 45), 400)
         target.comment = comment
+    for sheet in {sheet for sheet, _ in by_cell}:
+        fit_wrapped_rows(wb[sheet])
 
+    face, size = font
+    plain, bold = Font(name=face, size=size), Font(name=face, size=size, bold=True)
     ws = wb.create_sheet(SHEET, 0)
     errors = sum(1 for f in findings if f.severity is Severity.ERROR)
     warnings = sum(1 for f in findings if f.severity is Severity.WARNING)
-    _set(ws.cell(1, 1), f'CÁC ĐIỂM CẦN SỬA TRONG TỆP "{name}"')
-    ws.cell(1, 1).font = Font(bold=True, size=13)
-    _set(ws.cell(2, 1), f'{errors} lỗi phải sửa, {warnings} điểm cần kiểm tra. Bấm vào ô ở cột "Ô" để đến chỗ cần sửa.')
-    ws.cell(2, 1).font = Font(italic=True)
-    headers = ["STT", "Mức độ", "Trang", "Ô", "Mục", "Giá trị đang ghi", "Nội dung cần sửa"]
+    if errors:
+        title = f'CÁC LỖI CẦN SỬA TRONG TỆP "{name}"'
+        summary = f"Tệp chưa được tiếp nhận: {errors} lỗi phải sửa ({FILL_WORDS[Severity.ERROR]})"
+        summary += f", {warnings} điểm cần kiểm tra lại ({FILL_WORDS[Severity.WARNING]})." if warnings else "."
+    else:
+        title = f'CÁC ĐIỂM CẦN KIỂM TRA LẠI TRONG TỆP "{name}"'
+        summary = (
+            f"Tệp đã được tiếp nhận. Có {warnings} điểm đề nghị kiểm tra lại ({FILL_WORDS[Severity.WARNING]}); "
+            "nếu cần sửa, vui lòng sửa rồi gửi lại."
+        )
+    _set(ws.cell(1, 1), title)
+    ws.cell(1, 1).font = Font(name=face, size=size + 2, bold=True, color="9C0006" if errors else "7F6000")
+    _set(ws.cell(2, 1), summary + ' Bấm vào ô ở cột "Ô" để đến chỗ cần sửa.')
+    ws.cell(2, 1).font = Font(name=face, size=size, italic=True)
+    headers = ["STT", "Mức độ", "Vị trí", "Ô", "Giá trị đang ghi", "Nội dung cần sửa"]
+    widths = [5, 11, 30, 7, 24, 70]
     for c, header in enumerate(headers, start=1):
         cell = ws.cell(4, c, header)
-        cell.font = Font(bold=True)
+        cell.font = bold
         cell.fill = PatternFill("solid", start_color="DDEBF7", end_color="DDEBF7")
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     for i, f in enumerate(findings, start=1):
         row = 4 + i
-        values = [
-            i,
-            f.severity.label,
-            f.location.sheet or "",
-            f.location.cell or "",
-            f.field or "",
-            f.to_dict()["value"] or "",
-            f.message,
-        ]
+        where = f.location.describe(f.field, records=f.location.sheet == records_sheet)
+        values = [i, f.severity.label, where, f.location.cell or "", f.to_dict()["value"] or "", f.message]
         for c, value in enumerate(values, start=1):
             cell = ws.cell(row, c)
             _set(cell, value)
+            cell.font = plain
             cell.alignment = Alignment(wrap_text=True, vertical="top")
         ws.cell(row, 2).fill = PatternFill("solid", start_color=FILLS[f.severity], end_color=FILLS[f.severity])
-        ws.row_dimensions[row].height = 15 * max(1, -(-len(f.message) // 62), -(-len(str(values[5])) // 22))
         if f.location.sheet in wb.sheetnames and f.location.cell:
             link = ws.cell(row, 4)
             link.hyperlink = f"#'{f.location.sheet}'!{f.location.cell}"
-            link.font = Font(color="0563C1", underline="single")
-    for c, width in enumerate([5, 10, 14, 7, 24, 22, 64], start=1):
+            link.font = Font(name=face, size=size, color="0563C1", underline="single")
+    for c, width in enumerate(widths, start=1):
         ws.column_dimensions[column_letter(c - 1)].width = width
+    fit_wrapped_rows(ws, first_row=5)
     ws.freeze_panes = "A5"
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
@@ -220,6 +285,33 @@ def _mark(wb: Any, findings: Sequence[Finding], name: str) -> None:
     wb.active = 0
     for other in wb.worksheets[1:]:
         other.sheet_view.tabSelected = False
+
+
+def fit_wrapped_rows(ws: Any, first_row: int = 1) -> None:
+    """Each row with wrapped text at least as tall as its text (merged cells count the width of
+    every column they span). A row that is already taller keeps its height."""
+    spans: dict[str, float] = {}  # top-left cell of a merged range -> its width
+    for merged in ws.merged_cells.ranges:
+        letters = [column_letter(c - 1) for c in range(merged.min_col, merged.max_col + 1)]
+        spans[f"{letters[0]}{merged.min_row}"] = sum(_width(ws, letter) for letter in letters)
+    for row in ws.iter_rows(min_row=first_row):
+        needed = 0.0
+        for cell in row:
+            if not isinstance(cell.value, str) or not (cell.alignment and cell.alignment.wrap_text):
+                continue
+            size = float(cell.font.sz or 11) if cell.font else 11.0
+            width = spans.get(cell.coordinate) or _width(ws, cell.column_letter)
+            per_line = chars_per_line(width, size, bold=bool(cell.font and cell.font.b))
+            needed = max(needed, row_height(wrapped_lines(cell.value, per_line), size))
+        if needed:
+            dimension = ws.row_dimensions[row[0].row]
+            if dimension.height is None or dimension.height < needed:
+                dimension.height = needed
+
+
+def _width(ws: Any, letter: str) -> float:
+    width = ws.column_dimensions[letter].width if letter in ws.column_dimensions else None
+    return float(width) if width else DEFAULT_WIDTH
 
 
 def _set(cell: Any, value: Any, neutralise: bool = True) -> None:

@@ -23,7 +23,6 @@ in Times New Roman.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import zipfile
 from collections import Counter
@@ -51,6 +50,7 @@ from pipeline.files import atomic_path
 from pipeline.form import Form
 from pipeline.merge import UnitState
 from pipeline.render import numbers
+from pipeline.render.fit import wrapped_lines
 from pipeline.render.outputs import FINDINGS_COLUMNS, FINDINGS_HEADERS
 from pipeline.sheets import column_letter
 
@@ -213,25 +213,6 @@ def _blank(value: Any) -> bool:
         return False
 
 
-def _lines(text: str, per_line: float) -> int:
-    """The lines a wrapped cell takes: words laid out greedily, `per_line` characters a line."""
-    lines = 0
-    for paragraph in text.split("\n"):
-        lines += 1
-        used = 0
-        for word in paragraph.split():
-            if used and used + 1 + len(word) > per_line:
-                lines += 1
-                used = 0
-            if used:
-                used += 1
-            used += len(word)
-            while used > per_line:  # a word longer than the line breaks anywhere
-                lines += 1
-                used -= math.floor(per_line) or 1
-    return lines
-
-
 class _Book:
     """The workbook, its formats (made once each) and the sheet furniture."""
 
@@ -299,7 +280,7 @@ class _Book:
         width = self._widths.get(ws.name, {}).get(col)
         if width is None:
             return
-        lines = _lines(value, width * (0.92 if bold else 1.05))  # erring on the tall side
+        lines = wrapped_lines(value, width * (0.92 if bold else 1.05))  # erring on the tall side
         if lines > 1:
             rows = self._lines.setdefault(ws.name, {})
             rows[row] = max(rows.get(row, 1), min(lines, MAX_LINES))
