@@ -681,7 +681,7 @@ def _gaps(
         if r.reporting is Reporting.MISSING:
             yield Gap(r.code, r.name, r.sector, GapKind.MISSING, f"Chưa gửi báo cáo (tính đến ngày {as_of:%d/%m/%Y}).")
         elif r.reporting is Reporting.REJECTED:
-            last = state.files[-1]
+            last = [f for f in state.files if f not in state.attachments][-1]  # a workbook, not its cover letter
             reason = (
                 f'Tệp "{last.name}" nhận ngày {last.received_at:%d/%m/%Y} bị trả lại do có lỗi; '
                 "đơn vị chưa gửi lại bản đúng."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import re
 import subprocess
 import zipfile
@@ -291,3 +292,20 @@ def test_a_pdf_alone_is_still_rejected_and_addressed_to_its_union(inbox_run):
     text = result.message.read_text(encoding="utf-8-sig")
     assert text.startswith("Kính gửi Ban Chấp hành CĐCS Trường Mầm non Vĩnh Bình Bắc (mã VT021),")
     assert "tệp PDF" in text and "gửi lại trước ngày" in text
+
+
+def test_a_rejected_union_is_reported_with_its_workbook_not_its_cover_letter(tmp_path, filled, form, settings, roster):
+    from tests.conftest import figures_of
+
+    inbox = tmp_path / "inbox"
+    (inbox / "thư").mkdir(parents=True)
+    s = settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox")
+    (inbox / "thư" / "Báo cáo.xlsx").write_bytes(filled(rows=[{"tac_gia": "An"}]).read_bytes())
+    letter = inbox / "thư" / "Công văn.pdf"
+    letter.write_bytes(b"%PDF-1.4 a cover letter")
+    os.utime(letter, (letter.stat().st_mtime + 60,) * 2)  # saved after the workbook
+    result = run(s, form, roster)
+    assert {r.name: r.status for r in result.files}["thư/Công văn.pdf"] is Status.IGNORED
+    figures, _ = figures_of(result, s, form, roster)
+    (gap,) = [g for g in figures.gaps if g.code == "VT021"]
+    assert gap.kind.value == "rejected" and gap.file == "thư/Báo cáo.xlsx"
