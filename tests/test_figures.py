@@ -357,7 +357,8 @@ def test_appendices_by_hand(small):
         'Tệp "VT030.xlsx" nhận ngày 01/06/2022 bị trả lại do có lỗi; đơn vị chưa gửi lại bản đúng.'
     )
     assert rejected.problems == (
-        'Sáng kiến!C4: Ô "Tác giả (họ và tên)" cần ghi đầy đủ họ và tên (ít nhất hai từ), nhưng đang ghi "An".',
+        'Sáng kiến!C4: Ô "Tác giả (họ và tên)" cần ghi đầy đủ họ và tên (ít nhất hai từ), nhưng đang ghi "An". '
+        "Vui lòng ghi đủ họ và tên, ví dụ Nguyễn Văn An.",
     )
     assert missing.reason == "Chưa gửi báo cáo (tính đến ngày 05/06/2022)." and missing.problems == ()
     assert GapKind.REJECTED.label == "Báo cáo bị trả lại"
