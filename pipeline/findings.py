@@ -108,7 +108,7 @@ MESSAGES: dict[Code, str] = {
     Code.TOO_SHORT: 'Ô "{label}" quá ngắn ({length} ký tự); cần ít nhất {minimum} ký tự. Vui lòng ghi đầy đủ hơn.',
     Code.TOO_LONG: 'Ô "{label}" quá dài ({length} ký tự); tối đa {maximum} ký tự. Vui lòng rút gọn.',
     Code.TOO_FEW_WORDS: 'Ô "{label}" cần ghi đầy đủ họ và tên (ít nhất hai từ), nhưng đang ghi "{value}". Vui lòng ghi đủ họ và tên, ví dụ Nguyễn Văn An.',
-    Code.BAD_PHONE: 'Số điện thoại "{value}" có vẻ chưa đúng: số di động có 10 chữ số (ví dụ 0912 345 678), số máy bàn có 11 chữ số gồm mã vùng (ví dụ 0297 3855 123). Vui lòng kiểm tra lại để LĐLĐ huyện liên hệ được khi cần; báo cáo vẫn được nhận.',
+    Code.BAD_PHONE: 'Số điện thoại "{value}" có vẻ chưa đúng: số di động có 10 chữ số (ví dụ 0912 345 678), số máy bàn có 11 chữ số gồm mã vùng (ví dụ 0297 3855 123). Vui lòng kiểm tra lại để LĐLĐ huyện liên hệ được khi cần; riêng điểm này không làm báo cáo bị trả lại.',
     Code.BAD_EMAIL: 'Địa chỉ email "{value}" không hợp lệ. Vui lòng ghi lại, ví dụ congdoan@example.vn, hoặc để trống.',
     Code.OUT_OF_WINDOW: 'Ngày {value} ở ô "{label}" nằm ngoài khoảng {start} – {end}. {consequence}',
     Code.AFTER_AS_OF: 'Ngày {value} ở ô "{label}" sau ngày "Số liệu tính đến ngày" ({other}). Vui lòng kiểm tra lại ngày.',

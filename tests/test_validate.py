@@ -102,7 +102,7 @@ def test_a_doubtful_phone_number_is_a_warning_never_a_rejection(filled, form, se
     path = filled(unit={"dien_thoai": phone})
     findings = _check(path, form, settings, roster)
     assert [(f.location.ref, f.code, f.severity) for f in findings] == [(f"{U}!B18", Code.BAD_PHONE, Severity.WARNING)]
-    assert "0297 3855 123" in findings[0].message and "vẫn được nhận" in findings[0].message
+    assert "0297 3855 123" in findings[0].message and "không làm báo cáo bị trả lại" in findings[0].message
     (result,) = process([path], settings, form, roster).files
     assert result.status.value == "accepted_with_warnings"
 

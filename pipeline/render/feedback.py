@@ -259,7 +259,8 @@ def _mark(wb: Any, findings: Sequence[Finding], name: str, records_sheet: str, f
         cell.font = bold
         cell.fill = PatternFill("solid", start_color="DDEBF7", end_color="DDEBF7")
         cell.alignment = Alignment(wrap_text=True, vertical="center")
-    for i, f in enumerate(findings, start=1):
+    order = list(Severity)  # what must be fixed first, then what to check, then what was only noted
+    for i, f in enumerate(sorted(findings, key=lambda f: order.index(f.severity)), start=1):
         row = 4 + i
         where = f.location.describe(f.field, records=f.location.sheet == records_sheet)
         values = [i, f.severity.label, where, f.location.cell or "", f.to_dict()["value"] or "", f.message]
