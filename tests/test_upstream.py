@@ -75,3 +75,13 @@ def test_calamine_reads_the_same_file_without_the_whitespace(tmp_path: Path) -> 
     compact = re.sub(r">\s+<", "><", CONTENT)
     path = indented_ods(tmp_path / "compact.ods", compact)
     assert CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Sheet1").to_python() == EXPECTED
+
+
+def test_the_second_reader_reads_it(tmp_path: Path) -> None:
+    """Meanwhile such a file is read by the second reader (pipeline/fallback.py), with the right values."""
+    from pipeline.fallback import READERS, read_either
+
+    got = read_either(indented_ods(tmp_path / "indented.ods"))
+    assert got.reader == READERS["ods"]
+    assert got.sheets == {"Sheet1": EXPECTED}
+    assert [type(v) for v in got.sheets["Sheet1"][0]] == [str, float]

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Settings
+from pipeline.fallback import read_either
 from pipeline.files import atomic_path, safe_filename
 from pipeline.findings import Finding, Severity
-from pipeline.sheets import column_letter, read_grids
+from pipeline.sheets import column_letter
 from pipeline.text import neutralise_formula
 
 SHEET = "Cần sửa"
@@ -133,12 +134,13 @@ def _mark_copy(original: Path, findings: Sequence[Finding], target: Path, name: 
 
 
 def _mark_rebuilt(original: Path, findings: Sequence[Finding], target: Path, name: str) -> None:
-    """An .xls or .ods file: its values, cell for cell, in a new .xlsx (the format openpyxl writes)."""
+    """An .xls or .ods file: its values, cell for cell, in a new .xlsx (the format openpyxl writes),
+    read as the reader read them (by the second reader when calamine could not)."""
     import openpyxl
 
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
-    for sheet, grid in read_grids(original).items():
+    for sheet, grid in read_either(original).sheets.items():
         ws = wb.create_sheet(sheet[:31])
         for r, row in enumerate(grid, start=1):
             for c, value in enumerate(row, start=1):
