@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import posixpath
 import re
 import warnings
 import zipfile
@@ -37,7 +38,7 @@ from xml.etree.ElementTree import Element, ParseError
 from pipeline.findings import Code
 from pipeline.guard import Limits
 from pipeline.intake import sniff
-from pipeline.sheets import Grid, column_letter, mark_unknown_cells, read_grids
+from pipeline.sheets import Grid, column_letter, mark_unknown_cells, read_grids, sheet_parts
 
 MAX_CELLS = Limits.max_cells  # the guard's default; a run passes its own
 _MAX_COLUMNS = Limits.max_col
@@ -87,6 +88,14 @@ class BadCell(Exception):
 
 
 class MissingPart(Exception):
+    def __init__(self, part: str) -> None:
+        super().__init__(part)
+        self.part = part
+
+
+class WrongPart(Exception):
+    """A part that is not of the kind the package says (a sheet where the workbook should be)."""
+
     def __init__(self, part: str) -> None:
         super().__init__(part)
         self.part = part
@@ -179,6 +188,8 @@ def explain(exc: BaseException) -> tuple[Code, str]:
         )
     if isinstance(exc, MissingPart):
         return Code.CORRUPT_FILE, f'tệp thiếu phần "{exc.part}" bên trong; {_TWO}'
+    if isinstance(exc, WrongPart):
+        return Code.CORRUPT_FILE, f'phần "{exc.part}" bên trong tệp không chứa đúng nội dung của nó; {_TWO}'
     if type(exc).__name__ in ("DTDForbidden", "EntitiesForbidden", "ExternalReferenceForbidden"):
         return Code.FORBIDDEN_XML, "khai báo DOCTYPE/ENTITY trong tệp"
     if isinstance(exc, ParseError):
@@ -265,9 +276,10 @@ _FIRST_DAY = dt.datetime(1900, 1, 1)  # serial 1: before it, a number formatted 
 
 
 def _check_package(zf: zipfile.ZipFile, names: dict[str, str]) -> None:
-    """What openpyxl does not look at but makes a package: its content types, and the package's
-    relationships (well-formed, naming the workbook). A package broken there is broken, even when
-    the sheets could be found by their usual names."""
+    """What openpyxl passes over but makes a package: its content types; its relationships,
+    well-formed, naming a part that is a workbook; and each sheet the workbook lists, present and a
+    sheet. openpyxl skips a listed sheet whose part is missing and reads a part of another kind as
+    an empty one: such a package is broken, not a workbook with a sheet less."""
     from defusedxml.ElementTree import fromstring
 
     for part in ("[Content_Types].xml", "_rels/.rels"):
@@ -275,8 +287,37 @@ def _check_package(zf: zipfile.ZipFile, names: dict[str, str]) -> None:
             raise MissingPart(part)
     with zf.open(names["_rels/.rels"]) as fh:
         root = fromstring(fh.read(1 << 20), forbid_dtd=True)
-    if not any(str(rel.get("Type", "")).endswith("/officeDocument") for rel in root):
+    targets = [str(rel.get("Target", "")) for rel in root if str(rel.get("Type", "")).endswith("/officeDocument")]
+    if not targets:
         raise MissingPart("_rels/.rels")
+    book = posixpath.normpath(targets[0].lstrip("/")).lower()
+    if book not in names:
+        raise MissingPart(targets[0].lstrip("/"))
+    if _root(zf, names[book]) != "workbook":
+        raise WrongPart(names[book])
+    if book != "xl/workbook.xml" or "xl/_rels/workbook.xml.rels" not in names:
+        return  # another layout: openpyxl finds its sheets, and `sheet_parts` would not
+    for part in sheet_parts(zf).values():
+        part = posixpath.normpath(part)
+        if part.lower() not in names:
+            raise MissingPart(part)
+        if _root(zf, names[part.lower()]) not in _SHEET_ROOTS:
+            raise WrongPart(part)
+
+
+_SHEET_ROOTS = ("worksheet", "chartsheet", "dialogsheet", "macrosheet")
+_ROOT = re.compile(rb"<(?![?!])(?:[\w.-]+:)?([\w.-]+)")
+
+
+def _root(zf: zipfile.ZipFile, part: str) -> str:
+    """The local name of a part's root element ("" when there is none in its first 64 KB)."""
+    with zf.open(part) as fh:
+        head = fh.read(64 << 10)
+    if b"\0" in head[:4096]:  # UTF-16: the markup is ASCII once the NULs are dropped
+        head = head.replace(b"\0", b"")
+    head = re.sub(rb"<!--.*?-->", b"", head, flags=re.S)
+    match = _ROOT.search(head)
+    return match.group(1).decode("ascii", "replace") if match else ""
 
 
 def _openpyxl_value(cell: Any) -> Any:

@@ -226,6 +226,26 @@ def test_the_package_and_strict_checks_keep_openpyxl_from_reading_too_much(
     assert 'thiếu phần "_rels/.rels"' in caught.value.reason
 
 
+def test_a_package_with_a_sheet_missing_or_parts_swapped_stays_broken(
+    tmp_path: Path, form: Form, filled: Callable[..., Path]
+) -> None:
+    """What the fuzzer found openpyxl reading where calamine would not: a listed sheet without its
+    part (openpyxl skips it), a sheet's part holding the styles and the reverse."""
+    source = filled()
+    part = sheet_part(source, form.sheets["initiatives"])
+    dropped = rezip(source, tmp_path / "thieu.xlsx", lambda n, d: None if n == part else d)
+    code, message = _file_error(read_workbook(dropped, form))
+    assert code is Code.CORRUPT_FILE and f'tệp thiếu phần "{part}" bên trong' in message, message
+
+    with zipfile.ZipFile(source) as zf:
+        styles, sheet = zf.read("xl/styles.xml"), zf.read(part)
+    swapped = rezip(
+        source, tmp_path / "doi.xlsx", lambda n, d: sheet if n == "xl/styles.xml" else styles if n == part else d
+    )
+    code, message = _file_error(read_workbook(swapped, form))
+    assert code is Code.CORRUPT_FILE and f'phần "{part}" bên trong tệp không chứa đúng nội dung' in message, message
+
+
 def test_cells_the_file_does_not_hold_are_marked_whoever_read(
     monkeypatch: pytest.MonkeyPatch, filled: Callable[..., Path], form: Form
 ) -> None:
