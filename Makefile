@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 BASE := $(VENV)/.installed-base
 TEST := $(VENV)/.installed-test
-DEBIAN_PACKAGES := libreoffice-calc-nogui libreoffice-writer-nogui poppler-utils fonts-dejavu fonts-liberation chromium
+DEBIAN_PACKAGES := libreoffice-calc-nogui libreoffice-writer-nogui poppler-utils fonts-dejavu fonts-liberation chromium gnumeric
 
 .PHONY: demo test lint system-deps bench soak clean
 
@@ -23,11 +23,11 @@ demo: $(BASE)
 
 # LibreOffice, poppler and Chromium are needed by the tests that open our files as a user would.
 system-deps:
-	@if command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1; then :; \
+	@if command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 && command -v ssconvert >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = "0" ]; then \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEBIAN_PACKAGES); \
 	else \
-		echo "Kiểm thử cần LibreOffice, poppler-utils và Chromium. Cài bằng lệnh: sudo apt-get install $(DEBIAN_PACKAGES)"; exit 1; \
+		echo "Kiểm thử cần LibreOffice, Gnumeric, poppler-utils và Chromium. Cài bằng lệnh: sudo apt-get install $(DEBIAN_PACKAGES)"; exit 1; \
 	fi
 
 lint: $(TEST)

@@ -41,6 +41,7 @@ class Code(StrEnum):
     READER_CRASH = "reader-crash"
     READER_TIMEOUT = "reader-timeout"
     EXTENSION_MISMATCH = "extension-mismatch"
+    FALLBACK_READER = "fallback-reader"
     # value level
     REQUIRED = "required"
     NOT_IN_LIST = "not-in-list"
@@ -96,6 +97,7 @@ MESSAGES: dict[Code, str] = {
     Code.READER_CRASH: "Tệp làm trình đọc bảng tính bị lỗi nghiêm trọng ({reason}). Vui lòng mở lại bằng Excel, lưu dạng .xlsx và gửi lại.",
     Code.READER_TIMEOUT: "Đọc tệp quá lâu ({reason}) nên đã dừng. Vui lòng kiểm tra tệp, xóa dữ liệu thừa, lưu dạng .xlsx và gửi lại.",
     Code.EXTENSION_MISMATCH: 'Tên tệp có đuôi "{extension}" nhưng nội dung là tệp {kind}; tệp vẫn được đọc theo nội dung thật.',
+    Code.FALLBACK_READER: "Tệp được đọc bằng trình đọc dự phòng ({reader}) vì trình đọc chính không đọc được tệp này; số liệu vẫn được kiểm tra như thường.",
     Code.REQUIRED: 'Ô "{label}" bắt buộc nhưng đang để trống. Vui lòng điền.',
     Code.NOT_IN_LIST: 'Giá trị "{value}" không có trong danh sách của ô "{label}". Vui lòng chọn một giá trị trong danh sách thả xuống: {allowed}.',
     Code.NOT_A_NUMBER: 'Ô "{label}" phải là số nguyên, nhưng đang ghi "{value}". Vui lòng ghi số, ví dụ 1500000.',

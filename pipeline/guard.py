@@ -490,8 +490,9 @@ class _SheetBounds(_Scanner):
             raise _Undecided
 
 
-# References the bound does not vouch for: invalid, three letters (beyond ZZ) or more than six digits.
-_ODD_REF = re.compile(r'<c r="(?![A-Z]{1,2}[0-9]{1,6}")')
+# References the bound does not vouch for: invalid, three letters (beyond ZZ), more than six digits,
+# or digits starting with 0 (row 0, which the exact scan refuses).
+_ODD_REF = re.compile(r'<c r="(?![A-Z]{1,2}[1-9][0-9]{0,5}")')
 _TWO_LETTERS = re.compile(r'<c r="[A-Z]{2}')
 
 

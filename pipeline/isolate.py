@@ -10,10 +10,12 @@ fails inside the worker instead of exhausting the machine. Each file has a deadl
 What can happen to a file in a worker, and what the run records:
 
 * read: the reader's normal `WorkbookData` (with its findings: missing sheet, bad values ...);
-* the reader raises an ordinary exception: PASSWORD_PROTECTED for calamine's PasswordError,
-  CORRUPT_FILE otherwise, with the reader's words as the reason;
-* the worker runs out of memory, a Rust panic surfaces (PanicException is a BaseException, which
-  `read_workbook` does not catch), or the worker dies (SIGABRT from a Rust abort, SIGSEGV):
+  when calamine cannot parse the file, the second reader of its format reads it in the same job
+  (`pipeline.fallback`), and a FALLBACK_READER notice says so;
+* both readers fail: PASSWORD_PROTECTED for calamine's PasswordError, CORRUPT_FILE otherwise (or
+  the second reader's more precise word), with a reason in Vietnamese;
+* the worker runs out of memory, a Rust panic surfaces that the second reader cannot make up for
+  (PanicException is a BaseException), or the worker dies (SIGABRT from a Rust abort, SIGSEGV):
   READER_CRASH; a dead worker is replaced and the run goes on;
 * the deadline passes: READER_TIMEOUT; the worker is killed and replaced.
 
@@ -251,7 +253,8 @@ def examine(sub: Submission, form: Form, limits: guard.Limits) -> WorkbookData:
         return _refused(sub, refusal.code, refusal.reason)
     if not sub.is_spreadsheet:
         return _refused(sub, Code.NOT_SPREADSHEET, sub.kind_words)
-    return read_workbook(sub.path, form, sub.name)
+    # Only now, past the guard, may either reader (calamine, then the second reader) see the file.
+    return read_workbook(sub.path, form, sub.name, max_cells=limits.max_cells)
 
 
 def _refused(sub: Submission, code: Code, reason: str) -> WorkbookData:

@@ -16,10 +16,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from pipeline.fallback import MAX_CELLS, Unreadable, read_either
 from pipeline.findings import Code, Finding, Location, Severity, make
 from pipeline.form import Field, Form
 from pipeline.legacy import repair as repair_legacy
-from pipeline.sheets import CellError, FormulaText, Grid, column_letter, nonblank_rows, read_grids
+from pipeline.sheets import CellError, FormulaText, Grid, column_letter, nonblank_rows
 from pipeline.text import clean_text, fold, has_controls
 from pipeline.values import Parsed, is_blank, to_date, to_int, to_text
 
@@ -91,21 +92,31 @@ class WorkbookData:
         return Location(self.file, sheet, cell.row, cell.column)
 
 
-def read_workbook(path: Path, form: Form, name: str | None = None) -> WorkbookData:
+def read_workbook(path: Path, form: Form, name: str | None = None, *, max_cells: int = MAX_CELLS) -> WorkbookData:
     """Read one workbook in this process. Untrusted files go through `pipeline.isolate` instead.
 
-    A reader's exception becomes the file's finding; running out of memory is left to the caller.
+    python-calamine reads it; when calamine cannot parse it, the second reader of its format does
+    (`pipeline.fallback`, within `max_cells`, the guard's limit), and a notice says so. A reader's
+    exception becomes the file's finding. Running out of memory is left to the caller, and so is a
+    Rust panic of calamine when the second reader fails too (the caller records a reader crash).
     """
     data = WorkbookData(file=name or path.name, path=path)
     try:
-        grids = read_grids(path, _wanted(form), unknown_cells=True)
+        read = read_either(path, _wanted(form), unknown_cells=True, max_cells=max_cells)
     except MemoryError:
         raise
+    except Unreadable as exc:
+        if exc.panicked:
+            raise exc.first from None
+        data.findings.append(make(exc.code, Severity.ERROR, Location(data.file), reason=exc.reason))
+        return data
     except Exception as exc:
         code, reason = reader_error(exc)
         data.findings.append(make(code, Severity.ERROR, Location(data.file), reason=reason))
         return data
-    return read_grids_into(data, grids, form)
+    if read.reader is not None:
+        data.findings.append(make(Code.FALLBACK_READER, Severity.NOTICE, Location(data.file), reader=read.reader))
+    return read_grids_into(data, read.sheets, form)
 
 
 def _wanted(form: Form) -> Callable[[str], bool]:
@@ -115,13 +126,11 @@ def _wanted(form: Form) -> Callable[[str], bool]:
 
 
 def reader_error(exc: Exception) -> tuple[Code, str]:
-    """A reader's exception as a finding code and a Vietnamese reason."""
-    detail = _reason(exc)
+    """A reader's exception that no second reader could help with (an encrypted file, a file that
+    cannot be opened) as a finding code and a Vietnamese reason."""
     if type(exc).__name__ == "PasswordError":
         return Code.PASSWORD_PROTECTED, "tệp được mã hóa bằng mật khẩu"
-    if detail == "Cannot detect file format":  # every calamine format tried, none could read it
-        return Code.CORRUPT_FILE, "trình đọc không nhận ra cấu trúc bên trong tệp"
-    return Code.CORRUPT_FILE, f"trình đọc báo lỗi: {detail}"
+    return Code.CORRUPT_FILE, f"trình đọc báo lỗi: {_reason(exc)}"
 
 
 def read_grids_into(data: WorkbookData, grids: dict[str, Grid], form: Form) -> WorkbookData:

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import RosterError
+from pipeline.fallback import read_either
 from pipeline.form import Field, Form
-from pipeline.sheets import Grid, column_letter, nonblank_rows, read_csv, read_grids
+from pipeline.sheets import Grid, column_letter, nonblank_rows, read_csv
 from pipeline.text import clean_text, fold
 from pipeline.values import to_int, to_text
 
@@ -87,7 +88,7 @@ def load_roster(path: Path, form: Form) -> Roster:
 
 
 def _first_sheet(path: Path) -> Grid:
-    grids = read_grids(path)
+    grids = read_either(path).sheets  # a roster saved by Gnumeric, say, read by the second reader
     for grid in grids.values():
         if any(True for _ in nonblank_rows(grid)):
             return grid

@@ -2,6 +2,7 @@
 
 `read_grid` returns every sheet of a workbook as rows of raw cell values, anchored at A1 so that
 a value's position is its Excel cell. `column_letter` turns a 0-based column index into "A".."XFD".
+A file calamine cannot parse is read by a second reader in the same shape (`pipeline.fallback`).
 """
 
 from __future__ import annotations
@@ -86,10 +87,18 @@ def read_grids(
         grids = {name: _anchored(workbook.get_sheet_by_name(name)) for name in names}
     finally:
         workbook.close()
-    if unknown_cells and zipfile.is_zipfile(path):
-        for name, cells in _unknown_xlsx_cells(path, names).items():
-            _overlay(grids[name], cells)
+    if unknown_cells:
+        mark_unknown_cells(path, grids)
     return grids
+
+
+def mark_unknown_cells(path: Path, grids: dict[str, Grid]) -> None:
+    """Put into an .xlsx's grids (whoever read them) the cells whose value the file does not hold:
+    a `CellError` or a `FormulaText` where the reader saw nothing."""
+    if not zipfile.is_zipfile(path):
+        return
+    for name, cells in _unknown_xlsx_cells(path, list(grids)).items():
+        _overlay(grids[name], cells)
 
 
 # A cell element of a worksheet part, with its attributes and content (prefixed tags too).

@@ -68,6 +68,13 @@ def soffice() -> str:
     return path
 
 
+def ssconvert() -> str:
+    """Gnumeric's converter; the tests that need it fail (never skip) when it is missing."""
+    path = shutil.which("ssconvert")
+    assert path, "Gnumeric (ssconvert) is required: `make test` installs it"
+    return path
+
+
 GOOD_UNIT: dict[str, Any] = {
     "tong_cnvcld": 36,
     "tong_doan_vien": 33,  # as in the demo roster for VT021

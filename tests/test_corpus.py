@@ -70,6 +70,7 @@ CATALOGUE: dict[str, tuple[tuple[str, ...], set[Code | str]]] = {
         ("poi/invalid.xlsx", "openpyxl__theorchard-mirror/null_archive.xlsx", "exceljs/missing-bits.xlsx"),
         {Code.CORRUPT_FILE},
     ),
+    # calamine refuses it, and so does the second reader: its package root (_rels/.rels) is not XML.
     "14 broken XML": (("poi/xlsx-corrupted.xlsx",), {Code.CORRUPT_FILE}),
     "15 encrypted OOXML": (
         (
@@ -105,6 +106,23 @@ CATALOGUE: dict[str, tuple[tuple[str, ...], set[Code | str]]] = {
         ("poi/duplicate-filename.xlsx", "poi/duplicate-filename-case-insensitive.xlsx"),
         {Code.CORRUPT_FILE},
     ),
+}
+
+
+# Valid files that python-calamine cannot parse: each was refused as corrupt until the second reader
+# (pipeline/fallback.py) read it, with a notice saying so. file -> what stops calamine.
+SECOND_READER = {
+    "PhpSpreadsheet/RepeatedDataCells.ods": "content.xml indented: whitespace between cells",
+    "PhpSpreadsheet/issue.4435b.ods": "content.xml indented: whitespace between cells",
+    "PhpSpreadsheet/issue.804.ods": "content.xml indented: whitespace between cells",
+    "PhpSpreadsheet/maccentraleurope.biff5.xls": "code page 10029 (Mac Central Europe)",
+    "sheetjs-test_files/write_57.xls": "code page 32769",
+    "PhpSpreadsheet/utf16be.xlsx": "XML parts in UTF-16 (bad-inputs #39)",
+    "PhpSpreadsheet/utf16be.bom.xlsx": "XML parts in UTF-16 (bad-inputs #39)",
+    "PhpSpreadsheet/utf8and16.dontuse": "XML parts in UTF-16 (bad-inputs #39)",
+    "poi/xlmmacro.xlsm": "an Excel 4 macro sheet",
+    "sheetjs-test_files/BlankSheetTypes.xlsm": "an Excel 4 macro sheet (bad-inputs #22)",
+    "openpyxl__zuarbase-mirror/nonstandard_workbook_name.xlsx": "the workbook part at another name",
 }
 
 
@@ -157,6 +175,19 @@ def test_catalogue_cases_end_as_specified(corpus: list[tuple[Submission, Workboo
     for name in names:
         assert name in by_name, f"corpus file missing: {name}"
         assert outcome(by_name[name]) in allowed, (name, by_name[name].findings)
+
+
+def test_valid_files_calamine_cannot_parse_are_read_by_the_second_reader(
+    corpus: list[tuple[Submission, WorkbookData]],
+) -> None:
+    by_name = {sub.name: book for sub, book in corpus}
+    for name, why in SECOND_READER.items():
+        book = by_name[name]
+        assert outcome(book) == READ, (name, why, book.findings)
+        assert [f.severity for f in book.findings if f.code is Code.FALLBACK_READER] == [Severity.NOTICE], (name, why)
+    # Every other file that needed it is listed above: a new one is a change to look at.
+    needed = {sub.name for sub, book in corpus if any(f.code is Code.FALLBACK_READER for f in book.findings)}
+    assert needed == set(SECOND_READER)
 
 
 def test_renamed_workbooks_are_recognised_by_their_bytes(corpus: list[tuple[Submission, WorkbookData]]) -> None:

@@ -157,5 +157,5 @@ def test_makes_missing_tools_message_names_every_tool(tmp_path: Path) -> None:
         [make, "-s", "-C", str(ROOT), "system-deps"], env={"PATH": str(fake)}, capture_output=True, text=True
     )
     assert done.returncode != 0
-    for tool in ("LibreOffice", "poppler", "Chromium", "apt-get install", "chromium"):
+    for tool in ("LibreOffice", "Gnumeric", "poppler", "Chromium", "apt-get install", "chromium", "gnumeric"):
         assert tool in done.stdout, done.stdout

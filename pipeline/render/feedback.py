@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Settings
+from pipeline.fallback import read_either
 from pipeline.files import atomic_path, safe_filename
 from pipeline.findings import Finding, Severity
 from pipeline.render.fit import DEFAULT_WIDTH, chars_per_line, row_height, wrapped_lines
-from pipeline.sheets import column_letter, read_grids
+from pipeline.sheets import column_letter
 from pipeline.template import FONT_NAME, FONT_SIZE
 from pipeline.text import neutralise_formula
 
@@ -167,14 +168,15 @@ def _mark_copy(original: Path, findings: Sequence[Finding], target: Path, name: 
 
 def _mark_rebuilt(original: Path, findings: Sequence[Finding], target: Path, name: str, records_sheet: str) -> None:
     """An .xls or .ods file: its values, cell for cell, in a new .xlsx (the format openpyxl writes),
-    in the form's font (the reader keeps no formatting)."""
+    read as the reader read them (by the second reader when calamine could not), in the form's font
+    (the reader keeps no formatting)."""
     import openpyxl
     from openpyxl.styles import Alignment, Font
 
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
     font, wrap = Font(name=FONT_NAME, size=FONT_SIZE), Alignment(wrap_text=True, vertical="top")
-    for sheet, grid in read_grids(original).items():
+    for sheet, grid in read_either(original).sheets.items():
         ws = wb.create_sheet(sheet[:31])
         for r, row in enumerate(grid, start=1):
             for c, value in enumerate(row, start=1):
