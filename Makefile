@@ -31,8 +31,8 @@ system-deps:
 	fi
 
 lint: $(TEST)
-	$(BIN)/ruff check pipeline schemas tests bench templates
-	$(BIN)/ruff format --check pipeline schemas tests bench templates
+	$(BIN)/ruff check pipeline schemas tests bench
+	$(BIN)/ruff format --check pipeline schemas tests bench
 	$(BIN)/mypy pipeline schemas
 
 test: $(TEST) system-deps lint

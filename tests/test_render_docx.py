@@ -33,7 +33,7 @@ from pipeline.roster import Roster
 from pipeline.run import run
 from tests.conftest import ROOT, figures_of, soffice
 
-SCRIPT = ROOT / "templates" / "make_docx_template.py"
+SCRIPT = ROOT / "pipeline" / "templates" / "make_docx_template.py"
 CODES = ("VT005", "VT021", "VT044", "VT052")
 UNTRUSTED = "<script>alert(1)</script> =cmd|' /C calc'!A0 A & B"
 FORMULA = "=cmd|' /C calc'!A0"
@@ -340,7 +340,7 @@ def test_the_kept_template_is_what_the_script_builds(tmp_path):
         with zipfile.ZipFile(path) as z:
             return {n: z.read(n) for n in z.namelist()}
 
-    assert parts(kept) == parts(built), "run: python templates/make_docx_template.py"
+    assert parts(kept) == parts(built), "run: python pipeline/templates/make_docx_template.py"
 
 
 def test_every_name_of_the_template_is_in_the_context(period):

@@ -1,7 +1,7 @@
 """Report stage, the official document: `Figures` -> the DOCX the officer edits, signs and stamps.
 
 `write_report_docx(path, figures, settings)` fills the Word template `bao-cao.docx` (built by
-templates/make_docx_template.py, in the format of Nghị định 30/2020/NĐ-CP that spec §5 describes)
+pipeline/templates/make_docx_template.py, in the format of Nghị định 30/2020/NĐ-CP that spec §5 describes)
 with docxtpl and writes it atomically; it returns the path. `docx_to_pdf(docx, out_dir)` converts it
 with LibreOffice and returns the PDF, or None when LibreOffice is not installed (`NO_LIBREOFFICE` is
 the message to show then).
@@ -58,14 +58,13 @@ class ConversionError(PipelineError):
 
 
 def template_path() -> Path:
-    """The Word template: inside the package when installed, else templates/ of the source tree."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "templates" / TEMPLATE_NAME, package.parent / "templates" / TEMPLATE_NAME):
-        if candidate.is_file():
-            return candidate
+    """The Word template, in the package (pipeline/templates)."""
+    candidate = Path(__file__).resolve().parent.parent / "templates" / TEMPLATE_NAME
+    if candidate.is_file():
+        return candidate
     raise PipelineError(
-        f'Không tìm thấy mẫu báo cáo "{TEMPLATE_NAME}" (trong thư mục templates). '
-        "Hãy cài lại công cụ, hoặc tạo lại mẫu bằng lệnh: python templates/make_docx_template.py"
+        f'Không tìm thấy mẫu báo cáo "{TEMPLATE_NAME}" (trong thư mục pipeline/templates). '
+        "Hãy cài lại công cụ, hoặc tạo lại mẫu bằng lệnh: python pipeline/templates/make_docx_template.py"
     )
 
 

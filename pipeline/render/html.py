@@ -2,7 +2,7 @@
 
 The page is the report of spec §5 (header, title, opening, sections I–III, the completeness of the
 period, appendices I–III and the files the figures come from) rendered from
-`templates/bao-cao.html.j2` with jinja2, autoescaped and with undefined names as errors. It needs
+`pipeline/templates/bao-cao.html.j2` with jinja2, autoescaped and with undefined names as errors. It needs
 nothing else: the CSS is in the page, the charts are inline SVG (`charts`), there is no script, and
 a Content-Security-Policy forbids the browser to load anything, so that the file can be mailed,
 opened on a phone or printed to A4 as it is.
@@ -30,12 +30,10 @@ from pipeline.render import numbers
 from pipeline.render.charts import bars_svg, progress_svg, rate_svg, target_percent
 
 TEMPLATE = "bao-cao.html.j2"
-_PACKAGE = Path(__file__).resolve().parent.parent  # pipeline/
-# Installed, the templates sit in the package (pipeline/templates); in a checkout, beside it.
-TEMPLATE_DIRS = (_PACKAGE / "templates", _PACKAGE.parent / "templates")
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"  # pipeline/templates
 
 ENV = Environment(
-    loader=FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
+    loader=FileSystemLoader(str(TEMPLATE_DIR)),
     autoescape=True,
     undefined=StrictUndefined,
     trim_blocks=True,
@@ -141,4 +139,4 @@ def write_report_html(path: Path, figures: Figures, settings: Settings) -> Path:
     return path
 
 
-__all__ = ["ENV", "TEMPLATE", "TEMPLATE_DIRS", "charts", "completeness", "render_report_html", "write_report_html"]
+__all__ = ["ENV", "TEMPLATE", "TEMPLATE_DIR", "charts", "completeness", "render_report_html", "write_report_html"]

@@ -1,6 +1,6 @@
-"""Build templates/bao-cao.docx, the Word template of the consolidated report (spec §5).
+"""Build pipeline/templates/bao-cao.docx, the Word template of the consolidated report (spec §5).
 
-Run `python templates/make_docx_template.py [output.docx]` after changing this script and keep the
+Run `python pipeline/templates/make_docx_template.py [output.docx]` after changing this script and keep the
 .docx it writes beside it: the renderer (`pipeline.render.docx`) fills that file with docxtpl, and a
 test checks that the kept file is what this script builds.
 
@@ -690,7 +690,7 @@ def build(path: Path = OUTPUT) -> Path:
     props.title = "Báo cáo kết quả thực hiện Chương trình"
     props.subject = "Báo cáo gửi LĐLĐ tỉnh"
     props.author = props.last_modified_by = ""
-    props.comments = "Mẫu báo cáo, tạo bởi templates/make_docx_template.py"
+    props.comments = "Mẫu báo cáo, tạo bởi pipeline/templates/make_docx_template.py"
     props.language = "vi-VN"
     props.keywords = props.category = props.identifier = props.content_status = props.version = ""
     props.revision = 1
