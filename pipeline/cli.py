@@ -492,4 +492,6 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _percent(part: int, whole: int) -> str:
-    return f"{part * 100 / whole:.1f}%".replace(".", ",") if whole else "0%"
+    from pipeline.numbers import percent
+
+    return percent(part / whole) if whole else "0%"

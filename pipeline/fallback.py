@@ -38,6 +38,7 @@ from xml.etree.ElementTree import Element, ParseError
 from pipeline.findings import Code
 from pipeline.guard import Limits
 from pipeline.intake import sniff
+from pipeline.numbers import number
 from pipeline.sheets import Grid, column_letter, mark_unknown_cells, read_grids, sheet_parts
 
 MAX_CELLS = Limits.max_cells  # the guard's default; a run passes its own
@@ -175,8 +176,8 @@ def explain(exc: BaseException) -> tuple[Code, str]:
     reason for the union's clerk (no reader's own words)."""
     if isinstance(exc, GridTooLarge):
         return Code.GRID_TOO_LARGE, (
-            f'vùng dữ liệu của trang "{exc.sheet}" đến {_num(exc.rows)} dòng × {_num(exc.columns)} cột, '
-            f"vượt {_num(exc.limit)} ô"
+            f'vùng dữ liệu của trang "{exc.sheet}" đến {number(exc.rows)} dòng × {number(exc.columns)} cột, '
+            f"vượt {number(exc.limit)} ô"
         )
     if isinstance(exc, Unsupported):
         return Code.UNSUPPORTED_FORMAT, exc.words
@@ -206,10 +207,6 @@ def explain(exc: BaseException) -> tuple[Code, str]:
     if type(exc).__module__.startswith("xlrd"):
         return Code.CORRUPT_FILE, f"cấu trúc tệp .xls không đúng chuẩn Excel 97-2003; {_TWO}"
     return Code.CORRUPT_FILE, f"cấu trúc bên trong tệp không đúng chuẩn; {_TWO}"
-
-
-def _num(value: int) -> str:
-    return f"{value:,}".replace(",", ".")
 
 
 def _shaped(grid: Grid) -> Grid:

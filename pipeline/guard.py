@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import IO
 
 from pipeline.findings import Code
+from pipeline.numbers import short
 from pipeline.sheets import ZIP_ERRORS, column_letter, column_number
 
 MB = 1 << 20
@@ -135,19 +136,12 @@ def _corrupt(reason: str) -> _Refused:
     return _Refused(Code.CORRUPT_FILE, reason)
 
 
-def _num(value: float) -> str:
-    """1234567 -> "1.234.567", 2.5 -> "2,5" (Vietnamese separators)."""
-    if float(value).is_integer():
-        return f"{int(value):,}".replace(",", ".")
-    return f"{value:,.1f}".replace(",", " ").replace(".", ",").replace(" ", ".")
-
-
 def _mb(nbytes: float) -> str:
     """A size for people: "850 KB" below a megabyte, "2,5 MB", "40 MB"."""
     if nbytes < MB:
-        return f"{_num(max(1, round(nbytes / 1024)))} KB"
+        return f"{short(max(1, round(nbytes / 1024)))} KB"
     mb = nbytes / MB
-    return f"{_num(round(mb, 1) if mb < 10 else round(mb))} MB"
+    return f"{short(round(mb, 1) if mb < 10 else round(mb))} MB"
 
 
 # --- ZIP packages ---------------------------------------------------------------------------------
@@ -185,7 +179,7 @@ def _check_zip(path: Path, kind: str, limits: Limits, exact: bool = True) -> Non
             except ZIP_ERRORS as exc:
                 raise _corrupt(f'phần "{info.filename}" bị hỏng ({exc})'[:160]) from None
         if scan.sheets > limits.max_sheets:
-            raise _Refused(Code.TOO_LARGE, f"{_num(scan.sheets)} trang tính, giới hạn {_num(limits.max_sheets)}")
+            raise _Refused(Code.TOO_LARGE, f"{short(scan.sheets)} trang tính, giới hạn {short(limits.max_sheets)}")
         if kind in ("xlsx", "xlsm", "ods") and not scan.workbook:
             # The content types name a workbook that is not there: readers would find no sheet.
             raise _corrupt("gói thiếu phần chính của bảng tính (workbook)")
@@ -198,7 +192,7 @@ def _check_zip(path: Path, kind: str, limits: Limits, exact: bool = True) -> Non
 
 def _check_entries(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
     if len(infos) > limits.max_zip_entries:
-        raise _Refused(Code.TOO_LARGE, f"gói có {_num(len(infos))} phần, giới hạn {_num(limits.max_zip_entries)}")
+        raise _Refused(Code.TOO_LARGE, f"gói có {short(len(infos))} phần, giới hạn {short(limits.max_zip_entries)}")
     seen: set[str] = set()
     for info in infos:
         name = _part_name(info.filename)
@@ -213,7 +207,7 @@ def _check_entries(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
             ratio = info.file_size // max(info.compress_size, 1)
             raise _Refused(
                 Code.TOO_LARGE,
-                f'phần "{info.filename}" nén {_num(ratio)} lần, giới hạn {_num(limits.max_ratio)} lần',
+                f'phần "{info.filename}" nén {short(ratio)} lần, giới hạn {short(limits.max_ratio)} lần',
             )
         if info.flag_bits & 0x1:
             raise _Refused(Code.PASSWORD_PROTECTED, "gói ZIP có mật khẩu")
@@ -427,7 +421,7 @@ class _SheetScan(_Scanner):
                     raise _Refused(Code.GRID_TOO_LARGE, f'số dòng không hợp lệ "{letters}{digits}"')
                 self.row = int(digits) if digits else self.row + 1
                 if self.row > limits.max_row:
-                    raise _Refused(Code.GRID_TOO_LARGE, f"dòng {_num(self.row)}, giới hạn {_num(limits.max_row)}")
+                    raise _Refused(Code.GRID_TOO_LARGE, f"dòng {short(self.row)}, giới hạn {short(limits.max_row)}")
                 self.col = 0
                 continue
             if digits:
@@ -503,14 +497,14 @@ def _digits(count: int) -> re.Pattern[str]:
 
 def _cell_name(col: int, row: int) -> str:
     if col > 16_384 * 26:
-        return f"cột {_num(col)} dòng {_num(row)}"
+        return f"cột {short(col)} dòng {short(row)}"
     return f"{column_letter(col - 1)}{row}"
 
 
 def _extent_reason(col: int, row: int, last_col: int, last_row: int, limits: Limits) -> str:
     if col * row > limits.max_cells:
         return f"ô {_cell_name(col, row)}"
-    return f"vùng dữ liệu đến ô {_cell_name(last_col, last_row)} vượt {_num(limits.max_cells)} ô"
+    return f"vùng dữ liệu đến ô {_cell_name(last_col, last_row)} vượt {short(limits.max_cells)} ô"
 
 
 _ODS_TAG = re.compile(r"<(/?)(?:[A-Za-z_][\w.\-]*:)?(table|table-row|table-cell|covered-table-cell)(?=[\s/>])([^<>]*)")
@@ -576,8 +570,8 @@ class _OdsScan(_Scanner):
         if self.last_row > limits.max_row or self.last_col > limits.max_col or self.total > limits.max_cells:
             raise _Refused(
                 Code.GRID_TOO_LARGE,
-                f"ô lặp lại thành vùng {_num(self.last_row)} dòng × {_num(self.last_col)} cột, "
-                f"giới hạn {_num(limits.max_cells)} ô",
+                f"ô lặp lại thành vùng {short(self.last_row)} dòng × {short(self.last_col)} cột, "
+                f"giới hạn {short(limits.max_cells)} ô",
             )
         self.row_filled = 0
 

@@ -17,6 +17,7 @@ from typing import Any
 from pipeline.config import Settings
 from pipeline.files import atomic_path, safe_filename
 from pipeline.form import Field, Form, window_words
+from pipeline.numbers import number
 from pipeline.roster import Roster, Unit
 from pipeline.sheets import column_letter
 
@@ -373,7 +374,7 @@ def _example_text(form: Form, f: Field) -> str:
     if isinstance(value, dt.date):
         return value.strftime("%d/%m/%Y")
     if isinstance(value, int) and f.key == "gia_tri_lam_loi":
-        return f"{value:,}".replace(",", ".")
+        return number(value)
     return str(value)
 
 

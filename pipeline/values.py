@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline import numbers
 from pipeline.findings import Code
 from pipeline.text import clean_text
 
@@ -85,7 +86,7 @@ def to_int(value: Any) -> Parsed:
     number = _int_from_text(text)
     if number is None:
         return Parsed(None, Code.NOT_A_NUMBER)
-    return Parsed(number, Code.TEXT_NUMBER_READ, f"{number:,}".replace(",", "."))
+    return Parsed(number, Code.TEXT_NUMBER_READ, numbers.number(number))
 
 
 def _int_from_text(text: str) -> int | None:

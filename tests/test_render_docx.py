@@ -26,9 +26,9 @@ from docx.oxml.ns import qn
 from docx.table import Table
 
 from pipeline.figures import Figures
+from pipeline.numbers import number, percent
 from pipeline.render import docx as render_docx
 from pipeline.render.docx import ConversionError, docx_to_pdf, report_context, template_path, write_report_docx
-from pipeline.render.numbers import number, percent
 from pipeline.roster import Roster
 from pipeline.run import run
 from tests.conftest import ROOT, figures_of, soffice
@@ -175,7 +175,7 @@ def test_header_block_title_and_sections(report):
         "- Số tập thể được khen thưởng: 0;",
         "- Số cá nhân được khen thưởng: 3.",
     ]
-    # Section III: the figures' points, formatted by pipeline.render.numbers.
+    # Section III: the figures' points, formatted by pipeline.numbers.
     for point in (*figures.assessment.strengths, *figures.assessment.shortcomings):
         assert f"- {point.text(number, percent)}" in body
     assert "- Còn 1 CĐCS chưa gửi báo cáo: CĐCS cơ quan UBND thị trấn Vĩnh Thuận." in body

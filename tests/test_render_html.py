@@ -27,10 +27,10 @@ from markupsafe import escape
 from pipeline.config import Settings
 from pipeline.figures import Bar, Figures, PhaseProgress, compute
 from pipeline.merge import Reporting, dataset
+from pipeline.numbers import money, number, percent
 from pipeline.render import html as render_html
 from pipeline.render.charts import bars_svg, nice_ticks, progress_svg, rate_svg, wrap
 from pipeline.render.html import ENV, TEMPLATE, completeness, render_report_html, write_report_html
-from pipeline.render.numbers import money, number, percent
 from pipeline.roster import Roster
 from pipeline.run import run
 from tests.conftest import ROOT, figures_of

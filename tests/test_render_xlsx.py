@@ -17,9 +17,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from pipeline import numbers
 from pipeline.figures import ADDITIVE, Figures, compute
 from pipeline.merge import dataset, unit_states
-from pipeline.render import numbers
 from pipeline.render.xlsx import FIRST_ROW, HEADER_ROW, NOTE_ROW, SHEETS, TALLY_COLUMNS, write_report_xlsx
 from pipeline.roster import Roster
 from pipeline.run import RunResult, run

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from markupsafe import escape
 
 from pipeline.figures import Bar, PhaseProgress
-from pipeline.render.numbers import date, number, percent
+from pipeline.numbers import date, number, percent
 
 WIDTH = 420
 PAD = 12

@@ -7,7 +7,7 @@ with LibreOffice and returns the PDF, or None when LibreOffice is not installed 
 the message to show then).
 
 The template holds only loops and conditions: `report_context` turns the figures into ready-made
-strings, every number through `pipeline.render.numbers` ("1.234", "23,2%"). The jinja environment
+strings, every number through `pipeline.numbers` ("1.234", "23,2%"). The jinja environment
 autoescapes, so text from the unions ("<script>", "A & B", "=cmd") appears in Word as typed, and is
 strict about undefined names, so a template that drifts from the context fails loudly.
 """
@@ -28,11 +28,11 @@ from typing import Any, TypeVar
 from docxtpl import DocxTemplate
 from jinja2 import Environment, StrictUndefined
 
+from pipeline import numbers
 from pipeline.config import RATE_MEASURES, Settings
 from pipeline.errors import PipelineError
 from pipeline.figures import Figures, Outstanding, ShareTable, Tally, TargetRow
 from pipeline.files import atomic_path
-from pipeline.render import numbers
 
 TEMPLATE_NAME = "bao-cao.docx"
 PDF_TIMEOUT = 180  # seconds: a first start of LibreOffice with a fresh profile takes a few

@@ -22,11 +22,11 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from pipeline import numbers
 from pipeline.config import Settings
 from pipeline.figures import Figures, Gap, Point, SourceFile, UnitRow
 from pipeline.files import atomic_path
 from pipeline.merge import Reporting
-from pipeline.render import numbers
 from pipeline.render.charts import bars_svg, progress_svg, rate_svg, target_percent
 
 TEMPLATE = "bao-cao.html.j2"

@@ -35,6 +35,7 @@ from xml.sax.saxutils import escape as xml_escape
 import numpy as np
 import pandas as pd
 
+from pipeline import numbers
 from pipeline.config import Settings
 from pipeline.figures import (
     INITIATIVES_PER_MEMBER,
@@ -49,7 +50,6 @@ from pipeline.figures import (
 from pipeline.files import atomic_path
 from pipeline.form import Form
 from pipeline.merge import UnitState
-from pipeline.render import numbers
 from pipeline.render.fit import wrapped_lines
 from pipeline.render.outputs import FINDINGS_COLUMNS, FINDINGS_HEADERS
 from pipeline.sheets import column_letter
