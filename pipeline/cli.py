@@ -300,7 +300,8 @@ def _print_run(result: Any, settings: Any, pdf: bool = False) -> None:
     from rich.table import Table
 
     from pipeline.findings import Severity
-    from pipeline.run import Status
+    from pipeline.outputs import OUTPUTS
+    from pipeline.results import Status
 
     console = _console()
     fresh = sum(1 for r in result.files if r.new)
@@ -359,8 +360,9 @@ def _print_run(result: Any, settings: Any, pdf: bool = False) -> None:
     )
     console.print()
     outputs = result.outputs
-    console.print(f"Dữ liệu tổng hợp: {outputs['dataset_csv']} (và {outputs['dataset_parquet'].name})")
-    console.print(f"Danh sách lỗi của từng tệp: {outputs['findings']}")
+    for o in OUTPUTS:
+        if not o.report and o.key in outputs:
+            console.print(f"{o.label}: {outputs[o.key]}")
     feedback = [r for r in result.files if r.message]
     if feedback:
         console.print(
@@ -369,19 +371,28 @@ def _print_run(result: Any, settings: Any, pdf: bool = False) -> None:
         )
     console.print(f"Tóm tắt cho máy đọc: {outputs['run_json']}")
     console.print(f"Sổ theo dõi các lần nộp: {outputs['ledger']}; bản gốc các tệp: {outputs['archive']}")
-    if "report_docx" in outputs:
+    reports = [o for o in OUTPUTS if o.report and o.key in outputs]
+    if reports:
         console.print()
         console.print("Báo cáo tổng hợp gửi LĐLĐ tỉnh:", style="bold")
-        console.print(f"  Văn bản Word (để sửa, ký, đóng dấu): {outputs['report_docx']}")
-        if "report_pdf" in outputs:
+    for o in reports:
+        console.print(f"  {o.label}: {outputs[o.key]}")
+        if o.key == "report_docx" and "report_pdf" in outputs:
             console.print(f"  Bản PDF: {outputs['report_pdf']}")
-        elif pdf:
+        elif o.key == "report_docx" and pdf:
             console.print(
                 "  Chưa xuất được bản PDF (máy chưa cài LibreOffice, hoặc chuyển đổi bị lỗi). "
                 "Có thể mở tệp Word và lưu thành PDF."
             )
-        console.print(f"  Trang web (xem trên điện thoại, in được): {outputs['report_html']}")
-        console.print(f"  Bảng tính Excel (các bảng, biểu đồ, dữ liệu): {outputs['report_xlsx']}")
+    if result.unfilled:
+        console.print(
+            f"Báo cáo còn {len(result.unfilled)} mục chưa viết (đang để dòng gợi ý, tô vàng trong báo cáo): "
+            f"{'; '.join(result.unfilled)}. Viết các mục này trong tệp {settings.paths.report_text} "
+            "rồi chạy lại lệnh run.",
+            style="bold yellow",
+        )
+        if "report_pdf" in outputs:
+            console.print("Bản PDF chưa sẵn sàng để gửi: còn mục chưa viết.", style="bold yellow")
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

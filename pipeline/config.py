@@ -24,6 +24,7 @@ DEFAULT_NAME = "pipeline.toml"
 ENV_VAR = "PIPELINE_CONFIG"
 RATE_MEASURES = ("members_with_initiative", "initiatives_per_member")
 DEFAULT_CORRECTION_DAYS = 7
+REPORT_TEXT = "bao-cao.md"  # beside the configuration, unless paths.report_text says otherwise
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Paths:
     outbox: Path
     roster: Path
     history: Path | None = None  # the ledger and the archive; None: with the outbox
+    report_text: Path = Path(REPORT_TEXT)  # the officer's text of the report (pipeline.report.officer)
 
     @property
     def history_dir(self) -> Path:
@@ -170,6 +172,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "outbox": (_STR, "thư mục kết quả"),
         "roster": (_STR, "danh sách CĐCS"),
         "history": (_OPT_STR, "nơi lưu sổ theo dõi và bản gốc"),
+        "report_text": (_OPT_STR, "tệp nội dung do cán bộ viết trong báo cáo"),
     },
 }
 # Sections that may be left out altogether (every key then takes its default).
@@ -345,6 +348,7 @@ def _parse(data: dict[str, Any], path: Path) -> Settings:
             outbox=base / paths["outbox"],
             roster=base / paths["roster"],
             history=base / paths["history"] if paths["history"] else None,
+            report_text=base / (paths["report_text"] or REPORT_TEXT),
         ),
         processing=Processing(**{k: v for k, v in values["processing"].items() if v is not None}),
         limits=Limits(**{k: v for k, v in values["limits"].items() if v is not None}),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
@@ -216,13 +216,6 @@ class GapKind(StrEnum):
         }[self.value]
 
 
-GAP_POINTS = {
-    GapKind.MISSING: "Còn {count} CĐCS chưa gửi báo cáo: {units}.",
-    GapKind.REJECTED: "Có {count} CĐCS gửi báo cáo bị trả lại do có lỗi, chưa gửi lại bản đúng: {units}.",
-    GapKind.NO_INITIATIVE: "Có {count} CĐCS đã báo cáo nhưng chưa có sáng kiến nào: {units}.",
-}
-
-
 @dataclass(frozen=True)
 class Gap:
     """A row of Appendix III: a union that has not reported, was rejected, or has no initiative."""
@@ -253,25 +246,16 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class Point:
-    """A sentence of section III, with its numbers kept apart so that a renderer formats them.
+    """A point of section III: what the data shows, as numbers. The report's message table
+    (`pipeline.report.model.POINTS`) says it in a sentence, by `message`: `numbers` are counts,
+    `shares` fractions, `words` text as it is, `units` the names of the unions concerned."""
 
-    `text(number, percent)` fills the template: `numbers` with `number`, `shares` (fractions) with
-    `percent`, `words` as they are, and {units} with the names of the unions concerned.
-    """
-
-    key: str
-    template: str
+    key: str  # this point: "phase-1-not-reached", "missing", ...
+    message: str  # its sentence: "phase-not-reached", "missing", ...
     numbers: tuple[tuple[str, int], ...] = ()
     shares: tuple[tuple[str, float], ...] = ()
     words: tuple[tuple[str, str], ...] = ()
     units: tuple[str, ...] = ()
-
-    def text(self, number: Callable[[int], str], percent: Callable[[float], str]) -> str:
-        values = {k: number(v) for k, v in self.numbers}
-        values.update((k, percent(v)) for k, v in self.shares)
-        values.update(self.words)
-        values["units"] = ", ".join(self.units)
-        return self.template.format(**values)
 
 
 @dataclass(frozen=True)
@@ -302,6 +286,7 @@ class Bar:
     key: str
     label: str
     value: int | float | None
+    note: str | None = None  # why there is no value ("chưa báo cáo")
 
 
 @dataclass(frozen=True)
@@ -399,10 +384,7 @@ def compute(
         progress=tuple(_progress(frame, p) for p in programme.phases),
         by_sector=tuple(Bar(r.sector, r.sector, r.tally.initiatives) for r in by_sector.rows),
         by_field=tuple(Bar(r.label, r.label, r.count) for r in by_field.rows),
-        rate_by_unit=tuple(
-            Bar(r.code, r.name, r.tally.rate)
-            for r in sorted(unit_rows, key=lambda r: (r.tally.rate is None, -(r.tally.rate or 0), r.code))
-        ),
+        rate_by_unit=tuple(_rate_bar(r) for r in sorted(unit_rows, key=_rate_order)),
         rate_target=rate_target,
         rate_label=RATE_LABELS[official],
     )
@@ -424,6 +406,26 @@ def compute(
         assessment=assessment,
         charts=charts,
     )
+
+
+def _reported(row: UnitRow) -> bool:
+    return row.reporting in (Reporting.ON_TIME, Reporting.LATE)
+
+
+def _rate_order(row: UnitRow) -> tuple[bool, float, str]:
+    """The unions that reported first, highest rate first, then by code."""
+    shown = _reported(row) and row.tally.rate is not None
+    return (not shown, -(row.tally.rate or 0) if shown else 0.0, row.code)
+
+
+def _rate_bar(row: UnitRow) -> Bar:
+    """A union in the rate chart, by code and name; one that has not reported has no rate to show."""
+    label = f"{row.code} – {row.name}"
+    if not _reported(row):
+        return Bar(row.code, label, None, "chưa có báo cáo được tiếp nhận")
+    if row.tally.rate is None:
+        return Bar(row.code, label, None, "chưa có số đoàn viên")
+    return Bar(row.code, label, row.tally.rate)
 
 
 def _sector(state: UnitState, roster: Roster) -> str:
@@ -683,13 +685,12 @@ def _gaps(
         elif r.reporting is Reporting.REJECTED:
             last = [f for f in state.files if f not in state.attachments][-1]  # a workbook, not its cover letter
             reason = (
-                f'Tệp "{last.name}" nhận ngày {last.received_at:%d/%m/%Y} bị trả lại do có lỗi; '
-                "đơn vị chưa gửi lại bản đúng."
+                f"Báo cáo nhận ngày {last.received_at:%d/%m/%Y} bị trả lại do có lỗi; đơn vị chưa gửi lại bản đúng."
             )
             problems = _error_lines(findings.get(last.sha256, ()))
             yield Gap(r.code, r.name, r.sector, GapKind.REJECTED, reason, problems, last.name)
         elif r.tally.initiatives == 0:
-            reason = f'Đã gửi báo cáo (tệp "{r.file}") nhưng chưa kê khai sáng kiến nào.'
+            reason = "Đã gửi báo cáo nhưng chưa kê khai sáng kiến nào."
             yield Gap(r.code, r.name, r.sector, GapKind.NO_INITIATIVE, reason, file=r.file)
 
 
@@ -739,82 +740,60 @@ def _assess(
     settings: Settings,
     rate_target: float,
 ) -> Assessment:
+    """The points of section III, as numbers; their sentences are the report's (`Point.message`)."""
     strengths: list[Point] = []
     shortcomings: list[Point] = []
     shares: tuple[tuple[str, float], ...]
     phases = {f"phase-{i}": p for i, p in enumerate(settings.programme.phases, start=1)}
+    portal = (("portal", PORTAL),)
     for t in targets:
         if t.target is None or (t.key in phases and phases[t.key].start > settings.as_of):
             continue
         if t.key in phases:
-            name = phases[t.key].name
+            words = (("phase", phases[t.key].name),)
             numbers = (("actual", int(t.actual)), ("target", int(t.target)))
             shares = (("ratio", t.ratio),) if t.ratio is not None else ()
             if t.reached:
-                template = "{phase} có {actual} sáng kiến đăng ký, đạt {ratio} chỉ tiêu {target} sáng kiến."
-                strengths.append(Point(f"{t.key}-reached", template, numbers, shares, (("phase", name),)))
+                strengths.append(Point(f"{t.key}-reached", "phase-reached", numbers, shares, words))
             elif t.reached is False:
-                template = "{phase} có {actual} sáng kiến đăng ký, chưa đạt chỉ tiêu {target} sáng kiến (đạt {ratio})."
-                shortcomings.append(Point(f"{t.key}-not-reached", template, numbers, shares, (("phase", name),)))
+                shortcomings.append(Point(f"{t.key}-not-reached", "phase-not-reached", numbers, shares, words))
             else:
-                template = "{phase} đang thực hiện: mới có {actual} sáng kiến đăng ký trên chỉ tiêu {target} ({ratio})."
-                shortcomings.append(Point(f"{t.key}-in-progress", template, numbers, shares, (("phase", name),)))
+                shortcomings.append(Point(f"{t.key}-in-progress", "phase-in-progress", numbers, shares, words))
         elif t.kind == "rate":
             measure = MEMBERS_WITH_INITIATIVE if t.key == "rate-members" else INITIATIVES_PER_MEMBER
             shares = (("actual", float(t.actual)), ("target", float(t.target)))
             words = (("measure", RATE_WORDS[measure].capitalize()),)
             if t.reached:
-                template = "{measure} đạt {actual}, đạt chỉ tiêu {target}."
-                strengths.append(Point(f"{t.key}-reached", template, (), shares, words))
+                strengths.append(Point(f"{t.key}-reached", "rate-reached", (), shares, words))
             elif t.denominator:
-                template = "{measure} mới đạt {actual}, chưa đạt chỉ tiêu {target}."
-                shortcomings.append(Point(f"{t.key}-not-reached", template, (), shares, words))
+                shortcomings.append(Point(f"{t.key}-not-reached", "rate-not-reached", (), shares, words))
 
     if total.units_reported:
-        strengths.append(
-            Point(
-                "reported",
-                "{reported} trên {all} CĐCS đã gửi báo cáo hợp lệ; {with_initiatives} CĐCS có sáng kiến.",
-                (
-                    ("reported", total.units_reported),
-                    ("all", total.units),
-                    ("with_initiatives", total.units_with_initiatives),
-                ),
-            )
+        reported = (
+            ("reported", total.units_reported),
+            ("all", total.units),
+            ("with_initiatives", total.units_with_initiatives),
         )
+        strengths.append(Point("reported", "reported", reported))
     if total.initiatives:
-        strengths.append(
-            Point(
-                "initiatives",
-                "Có {initiatives} sáng kiến với {participants} người tham gia; "
-                "tổng giá trị làm lợi ước tính {benefit} đồng.",
-                (("initiatives", total.initiatives), ("participants", total.participants), ("benefit", total.benefit)),
-            )
-        )
+        counts = (("initiatives", total.initiatives), ("participants", total.participants), ("benefit", total.benefit))
+        strengths.append(Point("initiatives", "initiatives", counts))
     if outstanding:
-        strengths.append(
-            Point(
-                "outstanding",
-                "{count} sáng kiến được các CĐCS đề nghị công nhận tiêu biểu.",
-                (("count", len(outstanding)),),
-            )
-        )
+        strengths.append(Point("outstanding", "outstanding", (("count", len(outstanding)),)))
     if total.initiatives and total.uploaded == total.initiatives:
-        strengths.append(
-            Point("all-uploaded", "Toàn bộ {count} sáng kiến đã được cập nhật lên " + PORTAL + ".",
-                  (("count", total.uploaded),))
-        )  # fmt: skip
+        strengths.append(Point("all-uploaded", "all-uploaded", (("count", total.uploaded),), words=portal))
 
-    for kind, template in GAP_POINTS.items():
+    for kind in GapKind:
         names = tuple(g.name for g in gaps if g.kind is kind)
         if names:
-            shortcomings.append(Point(kind.value.replace("_", "-"), template, (("count", len(names)),), units=names))
+            key = kind.value.replace("_", "-")
+            shortcomings.append(Point(key, key, (("count", len(names)),), units=names))
     below = tuple(r.name for r in rows if r.tally.initiatives and r.below_target)
     if below:
         shortcomings.append(
             Point(
                 "below-rate",
-                "Có {count} CĐCS có sáng kiến nhưng {measure} dưới chỉ tiêu {target}: {units}.",
+                "below-rate",
                 (("count", len(below)),),
                 (("target", rate_target),),
                 (("measure", RATE_WORDS[settings.programme.official_rate]),),
@@ -826,9 +805,10 @@ def _assess(
         shortcomings.append(
             Point(
                 "not-uploaded",
-                "Còn {count} trên {total} sáng kiến ({share}) chưa được cập nhật lên " + PORTAL + ".",
+                "not-uploaded",
                 (("count", missing_upload), ("total", total.initiatives)),
                 (("share", missing_upload / total.initiatives),),
+                portal,
             )
         )
     return Assessment(tuple(strengths), tuple(shortcomings))

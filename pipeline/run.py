@@ -13,15 +13,13 @@ import contextlib
 import datetime as dt
 import functools
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import Settings
-from pipeline.figures import Figures, compute
+from pipeline.figures import compute
 from pipeline.findings import Code, Finding, Location, Severity, make, row_place
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, archived_path, by_arrival, fingerprint, scan_inbox
@@ -29,7 +27,6 @@ from pipeline.isolate import Failure, Job, Runner, open_runner, read_books, time
 from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile, record_key
 from pipeline.lock import exclusive
 from pipeline.merge import (
-    SUPERSEDED,
     Changes,
     Reporting,
     UnitState,
@@ -41,76 +38,19 @@ from pipeline.merge import (
     participants,
     unit_states,
 )
+from pipeline.outputs import DATASET_PARQUET, RUN_JSON, Context, Output, outputs_for, run_output
 from pipeline.read import WorkbookData
-from pipeline.render.outputs import write_dataset_csv, write_dataset_parquet, write_findings_csv, write_json
+from pipeline.render.outputs import write_dataset_parquet, write_json
+from pipeline.report.model import Report, build_report
+from pipeline.report.officer import load_text
+from pipeline.results import FileResult, RunResult, Status, run_summary
 from pipeline.roster import Roster
 from pipeline.text import initiative_key
 from pipeline.validate import ContextRow, validate
 
 ARCHIVE_DIR = "luu-tru"
 FEEDBACK_DIR = "phan-hoi"
-FINDINGS_CSV = "ket-qua-kiem-tra.csv"
-DATASET_CSV = "du-lieu-tong-hop.csv"
-DATASET_PARQUET = "du-lieu-tong-hop.parquet"
-RUN_JSON = "run.json"
 Progress = Callable[[str], None]
-
-
-class Status(StrEnum):
-    ACCEPTED = "accepted"
-    ACCEPTED_WITH_WARNINGS = "accepted_with_warnings"
-    REJECTED = "rejected"
-    DUPLICATE = "duplicate"
-    SUPERSEDED = "superseded"
-    IGNORED = "ignored"
-
-    @property
-    def label(self) -> str:
-        return {
-            "accepted": "Nhận",
-            "accepted_with_warnings": "Nhận, có cảnh báo",
-            "rejected": "Trả lại",
-            "duplicate": "Trùng tệp đã có",
-            "superseded": "Đã có bản mới hơn",
-            "ignored": "Bỏ qua",
-        }[self.value]
-
-
-@dataclass
-class FileResult:
-    name: str
-    status: Status
-    sha256: str | None = None
-    kind: str | None = None
-    unit_code: str | None = None
-    findings: list[Finding] = field(default_factory=list)
-    reason: str | None = None  # why a file was ignored or is a duplicate
-    initiatives: int = 0
-    path: Path | None = None  # the original (in the archive once a run has kept it)
-    readable: bool = True  # whether its records could be located at all
-    unit_name: str | None = None
-    feedback: Path | None = None  # the marked-up copy of the workbook
-    message: Path | None = None  # the text to send back
-    received_at: dt.datetime | None = None
-    new: bool = True  # read and checked by this run (False: known from an earlier run)
-
-    def count(self, severity: Severity) -> int:
-        return sum(1 for f in self.findings if f.severity is severity)
-
-
-@dataclass
-class RunResult:
-    files: list[FileResult]
-    as_of: dt.date
-    outputs: dict[str, Path] = field(default_factory=dict)
-    units: dict[str, UnitState] = field(default_factory=dict)
-    changes: dict[str, Changes] = field(default_factory=dict)  # unit code -> what its new file changed
-    totals: dict[str, Any] = field(default_factory=dict)
-    stages: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def counts(self) -> Counter[Status]:
-        return Counter(f.status for f in self.files)
 
 
 class _Stages:
@@ -186,11 +126,13 @@ def run(
             result.changes = _changes(before, states, ledger, form)
         with stage("figures"):
             result.totals = totals(states, frame, roster, settings)
-            figures = None
+            report = None
             if roster is not None:
                 figures = compute(states, frame, roster, settings, form, sources=stored, findings=ledger.findings())
+                report = build_report(figures, settings, load_text(settings))
+                result.unfilled = report.unfilled
         with stage("outputs"):  # wall time: the outputs below are written side by side
-            seconds = _write_outputs(result, frame, figures, settings, form, ledger, runner, pdf)
+            seconds = _write_outputs(result, frame, report, settings, form, ledger, runner, pdf)
         for name, spent in seconds.items():
             stage.seconds[name] = spent
         result.stages = stage.seconds
@@ -447,19 +389,17 @@ REPORT_TIMEOUT_S = 3600.0  # the report workbook of a whole country takes a whil
 def _write_outputs(
     result: RunResult,
     frame: Any,
-    figures: Figures | None,
+    report: Report | None,
     settings: Settings,
     form: Form,
     ledger: Ledger,
     runner: Runner,
     pdf: bool,
 ) -> dict[str, float]:
-    """Every output of the run, side by side: first the dataset's Parquet file (the report
-    workbook's worker reads it); then the report workbook and DOCX, and the feedback copies, on the
-    runner's workers, with the findings CSV, the dataset CSV and the HTML in a thread of this
-    process meanwhile. Returns the seconds each output took where it was made."""
-    from pipeline.render.report import REPORT_STEM, write_report_docx, write_report_xlsx
-
+    """Every output of the registry (`pipeline.outputs`), side by side: first the dataset's Parquet
+    file (the workers read the dataset from it); then the outputs marked "worker", and after them
+    the feedback copies, on the runner's workers, while the others are written in a thread of this
+    process. Returns the seconds each output took where it was made."""
     outbox, history = settings.paths.outbox, settings.paths.history_dir
     result.outputs = {
         "feedback": outbox / FEEDBACK_DIR,
@@ -470,55 +410,41 @@ def _write_outputs(
     seconds: dict[str, float] = {}
     parquet, seconds["dataset_parquet"] = timed(write_dataset_parquet, (frame, outbox / DATASET_PARQUET))
     result.outputs["dataset_parquet"] = parquet
-    # The two long reports first, one per worker; the feedback after them, on whichever is free.
-    reports: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = []
-    if figures is not None:
-        xlsx = (outbox / f"{REPORT_STEM}.xlsx", figures, parquet, result, settings, form)
-        reports.append(("report_xlsx", write_report_xlsx, xlsx))
-        reports.append(("report_docx", write_report_docx, (outbox, figures, settings, pdf)))
-    # Reports are made from checked data, not from a received file: their own deadline and no cap.
-    jobs: list[Job] = [(timed, (fn, args), REPORT_TIMEOUT_S, 0) for _, fn, args in reports]
+    ctx = Context(outbox, result, settings, form, parquet, report, None, pdf)
+    chosen = outputs_for(report is not None)
+    remote = [o for o in chosen if o.where == "worker"]
+    # Made from checked data, not from a received file: their own deadline and no memory cap.
+    jobs: list[Job] = [(timed, (run_output, (o, ctx)), REPORT_TIMEOUT_S, 0) for o in remote]
     pending, feedback_jobs = _feedback_jobs(result.files, outbox / FEEDBACK_DIR, settings, form)
+    written: dict[str, Path] = {}
     with concurrent.futures.ThreadPoolExecutor(1) as here:
-        local = here.submit(_write_here, result, frame, figures, settings, form)
+        local = here.submit(_write_here, [o for o in chosen if o.where == "here"], replace(ctx, frame=frame))
         started = time.perf_counter()
         for i, done in runner.run(jobs + feedback_jobs) if jobs or feedback_jobs else ():
-            if i < len(jobs):  # a report
-                name, fn, args = reports[i]
+            if i < len(jobs):
                 if isinstance(done, Failure):  # its worker failed: write it here after all
-                    done = timed(fn, args)
-                written, seconds[name] = done
-                result.outputs.update(written if isinstance(written, dict) else {name: written})
+                    done = timed(run_output, (remote[i], ctx))
+                paths, seconds[remote[i].key] = done
+                written.update(paths)
             else:
                 _store_feedback(pending[i - len(jobs)], done, feedback_jobs[i - len(jobs)], ledger)
                 seconds["feedback"] = round(time.perf_counter() - started, 4)
-        outputs, spent = local.result()
-    result.outputs.update(outputs)
+        paths, spent = local.result()
+    written.update(paths)
     seconds.update(spent)
-    if figures is not None:  # the paths in the order people look at them
-        order = ("report_docx", "report_html", "report_xlsx", "report_pdf")
-        ordered = {k: result.outputs.pop(k) for k in order if k in result.outputs}
-        result.outputs.update(ordered)
+    # In the registry's order (the order people look at them), each with what came with it (the PDF).
+    result.outputs.update({k: written[k] for o in chosen for k in (o.key, *o.also) if k in written})
     return seconds
 
 
-def _write_here(
-    result: RunResult, frame: Any, figures: Figures | None, settings: Settings, form: Form
-) -> tuple[dict[str, Path], dict[str, float]]:
-    """The outputs written in this process: findings CSV, dataset and HTML."""
-    from pipeline.render.report import REPORT_STEM, write_report_html
-
-    outbox = settings.paths.outbox
+def _write_here(chosen: Sequence[Output], ctx: Context) -> tuple[dict[str, Path], dict[str, float]]:
+    """The outputs written in this process, one after the other."""
+    written: dict[str, Path] = {}
     seconds: dict[str, float] = {}
-    outputs: dict[str, Path] = {}
-    findings = (f for r in result.files for f in r.findings)
-    outputs["findings"], spent = timed(write_findings_csv, (findings, outbox / FINDINGS_CSV))
-    outputs["dataset_csv"], seconds["dataset"] = timed(write_dataset_csv, (frame, outbox / DATASET_CSV))
-    seconds["dataset"] = round(seconds["dataset"] + spent, 4)
-    if figures is not None:
-        html = (outbox / f"{REPORT_STEM}.html", figures, settings)
-        outputs["report_html"], seconds["report_html"] = timed(write_report_html, html)
-    return outputs, seconds
+    for o in chosen:
+        paths, seconds[o.key] = timed(run_output, (o, ctx))
+        written.update(paths)
+    return written, seconds
 
 
 def _feedback_jobs(
@@ -589,47 +515,4 @@ def totals(states: dict[str, UnitState], frame: Any, roster: Roster | None, sett
     }
 
 
-def run_summary(result: RunResult, run_id: int) -> dict[str, Any]:
-    """The content of outbox/run.json (documented in the README)."""
-    return {
-        "run": run_id,
-        "as_of": result.as_of,
-        "files": [
-            {
-                "name": r.name,
-                "sha256": r.sha256,
-                "status": r.status.value,
-                "unit_code": r.unit_code,
-                "received_at": r.received_at,
-                "new": r.new,
-                "errors": r.count(Severity.ERROR),
-                "warnings": r.count(Severity.WARNING),
-                "initiatives": r.initiatives,
-                "findings": [{k: v for k, v in f.to_dict().items() if k != "file"} for f in r.findings],
-                "feedback": r.feedback,
-                "message": r.message,
-                "reason": r.reason,
-            }
-            for r in sorted(result.files, key=lambda r: r.name)
-        ],
-        "units": [
-            {
-                "code": s.code,
-                "name": s.name,
-                "in_roster": s.in_roster,
-                "reporting": s.reporting.value,
-                "received_at": s.received,
-                "current_file": s.current.name if s.current else None,
-                "superseded_files": [f.name for f in s.superseded],
-                "latest_file_rejected": s.latest_rejected.name if s.latest_rejected else None,
-                "changes": result.changes[s.code].to_dict() if s.code in result.changes else None,
-            }
-            for s in sorted(result.units.values(), key=lambda s: s.code)
-        ],
-        "totals": result.totals,
-        "stages": result.stages,
-        "outputs": result.outputs,
-    }
-
-
-__all__ = ["SUPERSEDED", "FileResult", "RunResult", "Status", "process", "run"]
+__all__ = ["check_books", "process", "run"]

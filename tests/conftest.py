@@ -19,8 +19,8 @@ from pipeline.figures import Figures, compute
 from pipeline.form import Form, load_form
 from pipeline.ledger import LEDGER_NAME, Ledger
 from pipeline.merge import current_files, dataset
+from pipeline.results import RunResult
 from pipeline.roster import Roster, load_roster
-from pipeline.run import RunResult
 from pipeline.template import INITIATIVE_HEADER_ROW, UNIT_FIRST_ROW, UNIT_VALUE_COL, write_template
 
 ROOT = Path(__file__).resolve().parent.parent

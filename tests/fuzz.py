@@ -175,7 +175,8 @@ def seeds(folder: Path, form: Form, settings: Settings, roster: Roster) -> list[
 
 
 def fuzz(seconds: float, seed: int = 1, keep: Path | None = None) -> Report:
-    from pipeline.run import Status, process
+    from pipeline.results import Status
+    from pipeline.run import process
 
     form = load_form()
     settings = load_settings(Path(__file__).resolve().parent.parent / "pipeline.toml")

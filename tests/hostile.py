@@ -26,7 +26,7 @@ import openpyxl
 
 from pipeline.findings import Code
 from pipeline.form import Form, load_form
-from pipeline.run import Status
+from pipeline.results import Status
 from pipeline.sheets import sheet_parts
 from pipeline.template import INITIATIVE_HEADER_ROW, UNIT_FIRST_ROW, UNIT_VALUE_COL
 

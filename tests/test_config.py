@@ -120,7 +120,8 @@ def test_limits_and_processing_come_from_the_file_or_their_defaults(tmp_path):
 
 def test_a_lower_size_limit_in_the_file_refuses_a_file_in_a_run(tmp_path, filled, form, roster):
     from pipeline.findings import Code
-    from pipeline.run import Status, run
+    from pipeline.results import Status
+    from pipeline.run import run
 
     settings = _load(tmp_path, DEFAULT.replace("max_file_mb = 20 ", "max_file_mb = 0.001 "))
     settings.paths.inbox.mkdir()

@@ -106,3 +106,16 @@ def test_every_package_and_template_is_installed_by_pip():
     for template in (ROOT / "pipeline" / "templates").iterdir():
         if template.suffix in (".j2", ".docx"):
             assert f"*{template.suffix}" in shipped
+
+
+def test_the_readme_lists_every_output_of_the_registry():
+    """A new output is one module and one entry of `pipeline.outputs.OUTPUTS`; the README's table of
+    outputs names each (and the CLI prints each by the registry's label)."""
+    from pipeline.outputs import OUTPUTS
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Where outputs go", 1)[1].split("\n## ", 1)[0]
+    for output in OUTPUTS:
+        assert f"`outbox/{output.file}`" in table, output.file
+    assert len({o.key for o in OUTPUTS}) == len(OUTPUTS) and len({o.file for o in OUTPUTS}) == len(OUTPUTS)

@@ -10,7 +10,8 @@ from pipeline.demo import MARKER, build_demo
 from pipeline.errors import PipelineError
 from pipeline.findings import Severity
 from pipeline.read import read_workbook
-from pipeline.run import Status, run
+from pipeline.results import Status
+from pipeline.run import run
 from tests.conftest import ROOT
 
 

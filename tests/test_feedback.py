@@ -15,7 +15,8 @@ import pytest
 
 from pipeline.findings import Severity
 from pipeline.render.feedback import FILLS, SHEET
-from pipeline.run import Status, run
+from pipeline.results import Status
+from pipeline.run import run
 from tests.conftest import soffice
 
 

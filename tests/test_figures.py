@@ -20,6 +20,7 @@ from pipeline.figures import ADDITIVE, Figures, GapKind, Tally, compute
 from pipeline.form import Form
 from pipeline.ledger import StoredFile, StoredRow
 from pipeline.merge import Reporting, UnitState, dataset, unit_states
+from pipeline.report.model import point_text
 from pipeline.roster import Roster
 from pipeline.run import run, totals
 from tests.conftest import figures_of
@@ -352,10 +353,14 @@ def test_appendices_by_hand(small):
         ("VT063", NAMES["VT063"], GapKind.MISSING),
     ]
     no_initiative, rejected, missing, _ = fig.gaps
-    assert no_initiative.reason == 'Đã gửi báo cáo (tệp "VT005.xlsx") nhưng chưa kê khai sáng kiến nào.'
-    assert rejected.reason == (
-        'Tệp "VT030.xlsx" nhận ngày 01/06/2022 bị trả lại do có lỗi; đơn vị chưa gửi lại bản đúng.'
+    # The reasons name no file: the signed report carries what the province reads (the file is in
+    # `file`, for the audit workbook).
+    assert (
+        no_initiative.reason == "Đã gửi báo cáo nhưng chưa kê khai sáng kiến nào."
+        and no_initiative.file == "VT005.xlsx"
     )
+    assert rejected.reason == "Báo cáo nhận ngày 01/06/2022 bị trả lại do có lỗi; đơn vị chưa gửi lại bản đúng."
+    assert rejected.file == "VT030.xlsx"
     assert rejected.problems == (
         'Sáng kiến!C4: Ô "Tác giả (họ và tên)" cần ghi đầy đủ họ và tên (ít nhất hai từ), nhưng đang ghi "An". '
         "Vui lòng ghi đủ họ và tên, ví dụ Nguyễn Văn An.",
@@ -375,8 +380,8 @@ def test_appendices_by_hand(small):
 
 def test_section_iii_points_by_hand(small):
     fig, *_ = small
-    strengths = [p.text(number, percent) for p in fig.assessment.strengths]
-    shortcomings = {p.key: p.text(number, percent) for p in fig.assessment.shortcomings}
+    strengths = [point_text(p) for p in fig.assessment.strengths]
+    shortcomings = {p.key: point_text(p) for p in fig.assessment.shortcomings}
     assert strengths == [
         "3 trên 6 CĐCS đã gửi báo cáo hợp lệ; 2 CĐCS có sáng kiến.",
         "Có 5 sáng kiến với 7 người tham gia; tổng giá trị làm lợi ước tính 137.000.000 đồng.",
@@ -438,7 +443,7 @@ def test_the_configuration_decides_targets_and_the_official_rate(small, form):
     assert other.official_rate == "initiatives_per_member" and other.rate_target == 0.025
     gd = next(r.tally for r in other.by_sector.rows if r.sector == GD)
     assert gd.rate == pytest.approx(3 / 59)  # initiatives ÷ members now
-    strengths = {p.key: p.text(number, percent) for p in other.assessment.strengths}
+    strengths = {p.key: point_text(p) for p in other.assessment.strengths}
     assert strengths["phase-1-reached"] == "Giai đoạn 1 có 4 sáng kiến đăng ký, đạt 100,0% chỉ tiêu 4 sáng kiến."
     assert strengths["rate-initiatives-reached"] == "Tỷ lệ sáng kiến trên số đoàn viên đạt 2,6%, đạt chỉ tiêu 2,5%."
     # VT052: 2/46 = 4,3% of initiatives per member is above 2,5%: no longer below the rate.

@@ -23,8 +23,9 @@ import pytest
 from pipeline.config import Settings
 from pipeline.findings import Severity
 from pipeline.form import Form
+from pipeline.results import FileResult, RunResult, Status
 from pipeline.roster import Roster
-from pipeline.run import FileResult, RunResult, Status, run
+from pipeline.run import run
 from tests.conftest import fill_template
 from tests.hostile import KINDS, Kind
 

@@ -7,7 +7,8 @@ import shutil
 import subprocess
 
 from pipeline.intake import archive, fingerprint, scan_inbox
-from pipeline.run import Status, run
+from pipeline.results import Status
+from pipeline.run import run
 from tests.conftest import soffice
 
 

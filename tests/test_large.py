@@ -13,8 +13,9 @@ from bench.generate import large_workbook
 from pipeline.config import Settings
 from pipeline.findings import Severity
 from pipeline.form import Form
+from pipeline.results import Status
 from pipeline.roster import Roster
-from pipeline.run import Status, process
+from pipeline.run import process
 
 ROWS = 50_000
 

@@ -17,7 +17,8 @@ from pipeline import run as run_module
 from pipeline.demo import demo_roster_path
 from pipeline.ledger import LEDGER_NAME, MIGRATIONS, Ledger, LedgerError
 from pipeline.lock import BusyError, exclusive
-from pipeline.run import Status, run
+from pipeline.results import Status
+from pipeline.run import run
 from tests.conftest import ROOT
 
 ROSTER = demo_roster_path()

@@ -24,8 +24,9 @@ from pipeline.config import Settings
 from pipeline.findings import Code, Finding, Severity
 from pipeline.form import Form
 from pipeline.read import WorkbookData, read_workbook
+from pipeline.results import Status
 from pipeline.roster import Roster
-from pipeline.run import Status, process, run
+from pipeline.run import process, run
 from tests.conftest import fill_template, soffice, ssconvert
 
 CODE = "VT021"

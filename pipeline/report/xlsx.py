@@ -1,23 +1,25 @@
-"""The consolidated report as an Excel workbook: the report's tables, native charts, the data behind them.
+"""The report model as an Excel workbook: the report's text and tables, native charts, the data behind them.
 
 `write_report_xlsx` writes one workbook (atomically) with xlsxwriter:
 
-- "Chỉ tiêu" (Bảng 1, then the section I activities and the commendations received), "Theo khối"
-  (Bảng 2), "Theo lĩnh vực" (Bảng 3), "Theo loại giải pháp" (Bảng 4), "Tiêu biểu" (Appendix II),
-  "Biểu đồ" (the charts), "Theo đơn vị" (Appendix I, a subtotal per sector and a grand total),
-  "Chưa báo cáo" (Appendix III), "Tình hình nộp" (every union's reporting status), "Sáng kiến"
-  (every row of the consolidated dataset, with filters and frozen headers), "Lỗi" (every finding),
-  "Nguồn" (the files the figures come from, with their SHA-256) and "Số liệu biểu đồ" (the charts'
-  series).
+- "Báo cáo": the report as it reads (`pipeline.report.model`), each table by its title with a link
+  to its sheet; the officer's text still showing its hint filled yellow;
+- one sheet per table of the model, in the document's order: "Bảng 1" to "Bảng 4" and "Phụ lục I"
+  to "Phụ lục III", with the same columns, rows and totals as the DOCX;
+- "Biểu đồ" (the charts) and "Số liệu biểu đồ" (their series);
+- "Sáng kiến" (every row of the consolidated dataset, with its source file, sheet and row, filters
+  and frozen headers), "Lỗi" (every finding) and "Nguồn" (the files the figures come from, with
+  their SHA-256): where every figure comes from.
 
 Numbers are real numbers with number formats ('#,##0', '0.0%', 'dd/mm/yyyy'), so that they can be
-summed and sorted; totals are the figures' own totals written as values (the workbook holds no
-formula at all). Every piece of text, all of it untrusted, is written with `write_string`, and the
-workbook is opened with the options that stop xlsxwriter turning strings into formulas, links or
-numbers. Text that starts like a formula ("=", "+", "-", "@") also gets Excel's quote prefix, so
-that editing the cell in Excel later cannot turn it into one; the text itself is kept as typed.
-Each sheet has a title with the as-of date and prints on A4 landscape with its header row repeated,
-in Times New Roman.
+summed and sorted; a percentage is the fraction it prints (the shares of a table add up as
+printed); totals are the figures' own totals written as values (the workbook holds no formula at
+all). Every piece of text, all of it untrusted, is written with `write_string`, and the workbook is
+opened with the options that stop xlsxwriter turning strings into formulas, links or numbers. Text
+that starts like a formula ("=", "+", "-", "@") also gets Excel's quote prefix, so that editing the
+cell in Excel later cannot turn it into one; the text itself is kept as typed. Each sheet has a
+title with the as-of date, prints on A4 landscape fitted to the page's width with its header row
+repeated, in Times New Roman; rows of wrapped text are as tall as their text.
 """
 
 from __future__ import annotations
@@ -25,11 +27,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zipfile
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 import numpy as np
@@ -37,25 +38,14 @@ import pandas as pd
 
 from pipeline import numbers
 from pipeline.config import Settings
-from pipeline.figures import (
-    INITIATIVES_PER_MEMBER,
-    MEMBERS_WITH_INITIATIVE,
-    YES,
-    Figures,
-    PhaseProgress,
-    ShareTable,
-    Tally,
-    TargetRow,
-)
+from pipeline.figures import Figures, PhaseProgress
 from pipeline.files import atomic_path
 from pipeline.form import Form
-from pipeline.merge import UnitState
 from pipeline.render.fit import wrapped_lines
 from pipeline.render.outputs import FINDINGS_COLUMNS, FINDINGS_HEADERS
+from pipeline.report.model import Block, Bullets, Chart, Paragraph, Report, Section, Table, fit_widths
+from pipeline.results import RunResult
 from pipeline.sheets import column_letter
-
-if TYPE_CHECKING:  # pipeline.run may come to import this module
-    from pipeline.run import RunResult
 
 FONT = "Times New Roman"
 TITLE_ROW, SUBTITLE_ROW, NOTE_ROW, HEADER_ROW = 0, 1, 2, 3  # 0-based; the first table's header is Excel row 4
@@ -74,16 +64,21 @@ WORKBOOK_OPTIONS = {
     "default_format_properties": {"font_name": FONT, "font_size": 11},
 }
 
+# The sheets, in order; the model's tables by their key.
+TABLE_SHEETS = {
+    "bang-1": "Bảng 1",
+    "bang-2": "Bảng 2",
+    "bang-3": "Bảng 3",
+    "bang-4": "Bảng 4",
+    "phu-luc-1": "Phụ lục I",
+    "phu-luc-2": "Phụ lục II",
+    "phu-luc-3": "Phụ lục III",
+}
 SHEETS = {
-    "targets": "Chỉ tiêu",
-    "sectors": "Theo khối",
-    "fields": "Theo lĩnh vực",
-    "kinds": "Theo loại giải pháp",
-    "outstanding": "Tiêu biểu",
+    "report": "Báo cáo",
+    **{key: name for key, name in TABLE_SHEETS.items() if key.startswith("bang")},
     "charts": "Biểu đồ",
-    "units": "Theo đơn vị",
-    "gaps": "Chưa báo cáo",
-    "reporting": "Tình hình nộp",
+    **{key: name for key, name in TABLE_SHEETS.items() if key.startswith("phu-luc")},
     "dataset": "Sáng kiến",
     "findings": "Lỗi",
     "sources": "Nguồn",
@@ -109,25 +104,6 @@ DATASET_WIDTHS = {
     "tep_nguon": 22, "sha256_nguon": 20, "trang_nguon": 12, "dong_nguon": 9,
 }  # fmt: skip
 
-# Bảng 2 and Appendix I: (header, Tally attribute, kind, width).
-TALLY_COLUMNS = (
-    ("Số CĐCS", "units", "int", 8),
-    ("Số CĐCS đã báo cáo", "units_reported", "int", 10),
-    ("Số CĐCS có sáng kiến", "units_with_initiatives", "int", 10),
-    ("Số đoàn viên", "members", "int", 10),
-    ("Số người tham gia sáng kiến", "participants", "int", 11),
-    ("Số sáng kiến", "initiatives", "int", 9),
-    ("Tỷ lệ đoàn viên tham gia", "rate_members", "pct", 11),
-    ("Tỷ lệ sáng kiến / đoàn viên", "rate_initiatives", "pct", 11),
-    ("Số sáng kiến đã lên Cổng", "uploaded", "int", 10),
-    ("Giá trị làm lợi (đồng)", "benefit", "money", 16),
-)
-RATE_ATTRS = {MEMBERS_WITH_INITIATIVE: "rate_members", INITIATIVES_PER_MEMBER: "rate_initiatives"}
-
-VERDICT = {True: "Đạt", False: "Chưa đạt"}
-IN_PROGRESS, NOT_STARTED = "Đang thực hiện", "Chưa bắt đầu"
-NO = "Chưa"
-
 _NUM_FORMATS = {
     "text": None,
     "int": "#,##0",
@@ -142,6 +118,14 @@ _ROW_STYLES: dict[str, dict[str, Any]] = {
     "total": {"bold": True, "bg_color": "#DDEBF7"},
 }
 _CHART_FONT = {"name": FONT, "size": 10}
+# The report's text on its sheet: a format per kind of line.
+LINE_STYLES: dict[str, dict[str, Any]] = {
+    "title": {"font_size": 14, "bold": True},
+    "heading": {"font_size": 12, "bold": True},
+    "italic": {"font_size": 11, "italic": True},
+    "body": {"font_size": 11},
+    "hint": {"font_size": 11, "italic": True, "bg_color": "#FFF3A3"},
+}
 NUMBERS = (int, float, np.integer, np.floating)
 
 
@@ -153,49 +137,46 @@ class Column:
 
 
 def write_report_xlsx(
-    path: Path, figures: Figures, frame: pd.DataFrame, result: RunResult, settings: Settings, form: Form
+    path: Path, report: Report, frame: pd.DataFrame, result: RunResult, settings: Settings, form: Form
 ) -> Path:
     """The report's workbook at `path`, written to a temporary file and renamed; returns `path`."""
     import xlsxwriter
 
     with atomic_path(path) as tmp:
         with xlsxwriter.Workbook(str(tmp), WORKBOOK_OPTIONS) as wb:  # closed even on error
-            rows = _write_sheets(wb, figures, frame, result, settings, form)
+            rows = _write_sheets(wb, report, frame, result, settings, form)
         rows.insert_into(tmp)
     return path
 
 
 def _write_sheets(
-    wb: Any, figures: Figures, frame: pd.DataFrame, result: RunResult, settings: Settings, form: Form
+    wb: Any, report: Report, frame: pd.DataFrame, result: RunResult, settings: Settings, form: Form
 ) -> _DatasetRows:
     """Every sheet; the dataset's rows come back to be put into the saved package (`_DatasetRows`)."""
+    figures = report.figures
     wb.set_properties(
         {
-            "title": f"Báo cáo kết quả {settings.programme.name}",
-            "subject": f"Số liệu tính đến ngày {numbers.date(figures.as_of)}",
-            "author": settings.organisation.full_name,
-            "company": settings.organisation.full_name,
+            "title": report.document_title,
+            "subject": report.period,
+            "author": report.author,
+            "company": report.author,
         }
     )
-    book = _Book(wb, figures, settings)
+    book = Book(wb, report)
     sheets = {key: wb.add_worksheet(name) for key, name in SHEETS.items()}
-    _targets(book, sheets["targets"], figures, settings)
-    _sectors(book, sheets["sectors"], figures)
-    _shares(book, sheets["fields"], "Bảng 3. Sáng kiến theo lĩnh vực", figures.by_field)
-    _shares(book, sheets["kinds"], "Bảng 4. Sáng kiến theo loại giải pháp", figures.by_kind)
-    _outstanding(book, sheets["outstanding"], figures)
-    _units(book, sheets["units"], figures)
-    _gaps(book, sheets["gaps"], figures)
-    _reporting(book, sheets["reporting"], figures, result.units)
+    _report_text(book, sheets["report"], report)
+    appendices = {t.key: a for a in report.appendices for t in a.blocks if isinstance(t, Table)}
+    for table in report.tables():
+        appendix = appendices.get(table.key)
+        title = f"{appendix.heading}. {appendix.title}" if appendix else table.title
+        _table_sheet(book, sheets[table.key], table, title)
     rows = _dataset(
         book, sheets["dataset"], frame, form, part=f"xl/worksheets/sheet{list(SHEETS).index('dataset') + 1}.xml"
     )
     _findings(book, sheets["findings"], result)
-    _sources(book, sheets["sources"], figures)
+    write_sources(book, sheets["sources"], figures)
     _charts(book, sheets["charts"], sheets["chart_data"], figures)
-    for ws in sheets.values():
-        book.fit_rows(ws)
-    sheets["targets"].activate()
+    sheets["report"].activate()
     return rows
 
 
@@ -213,16 +194,29 @@ def _blank(value: Any) -> bool:
         return False
 
 
-class _Book:
+class Book:
     """The workbook, its formats (made once each) and the sheet furniture."""
 
-    def __init__(self, wb: Any, figures: Figures, settings: Settings) -> None:
+    def __init__(self, wb: Any, report: Report) -> None:
         self.wb = wb
-        self.subtitle = f"{settings.organisation.full_name} – Số liệu tính đến ngày {numbers.date(figures.as_of)}"
+        self.subtitle = f"{report.author} – Số liệu tính đến ngày {numbers.date(report.as_of)}"
         self._formats: dict[tuple[Any, ...], Any] = {}
         self._widths: dict[str, dict[int, float]] = {}  # sheet -> column -> width
         self._lines: dict[str, dict[int, int]] = {}  # sheet -> row -> lines of its tallest wrapped cell
+        self._line_formats: dict[tuple[str, bool], Any] = {}
         self.title = wb.add_format({"font_name": FONT, "font_size": 14, "bold": True})
+        self.body = wb.add_format({"font_name": FONT, "font_size": 11, "text_wrap": True, "valign": "top"})
+        self.hint = wb.add_format(
+            {
+                "font_name": FONT,
+                "font_size": 11,
+                "text_wrap": True,
+                "valign": "top",
+                "italic": True,
+                "bg_color": "#FFF3A3",
+            }
+        )
+        self.link = wb.add_format({"font_name": FONT, "font_size": 11, "font_color": "#0563C1", "underline": 1})
         self.heading = wb.add_format({"font_name": FONT, "font_size": 12, "bold": True})
         self.italic = wb.add_format({"font_name": FONT, "font_size": 11, "italic": True})
         self.header = wb.add_format(
@@ -275,19 +269,17 @@ class _Book:
         ws.set_column(col, col, width)
         self._widths.setdefault(ws.name, {})[col] = width
 
-    def _wrapped(self, ws: Any, row: int, col: int, value: str, bold: bool) -> None:
-        """Remember how many lines a wrapped cell takes: Excel works row heights out, LibreOffice does not."""
-        width = self._widths.get(ws.name, {}).get(col)
+    def _wrapped(self, ws: Any, row: int, col: int, value: str, bold: bool, width: float | None = None) -> None:
+        """Make the row as tall as this wrapped cell needs: Excel works row heights out, LibreOffice
+        does not. Set while the row is being written (the workbook is written in constant memory:
+        a row is final once the next one starts)."""
+        width = width or self._widths.get(ws.name, {}).get(col)
         if width is None:
             return
-        lines = wrapped_lines(value, width * (0.92 if bold else 1.05))  # erring on the tall side
-        if lines > 1:
-            rows = self._lines.setdefault(ws.name, {})
-            rows[row] = max(rows.get(row, 1), min(lines, MAX_LINES))
-
-    def fit_rows(self, ws: Any) -> None:
-        """Each row with wrapped text as tall as its text."""
-        for row, lines in self._lines.get(ws.name, {}).items():
+        lines = min(wrapped_lines(value, width * (0.92 if bold else 1.05)), MAX_LINES)  # erring on the tall side
+        rows = self._lines.setdefault(ws.name, {})
+        if lines > rows.get(row, 1):
+            rows[row] = lines
             ws.set_row(row, LINE_HEIGHT * lines + 2)
 
     def row(self, ws: Any, row: int, values: Sequence[Any], columns: Sequence[Column], style: str = "body") -> None:
@@ -312,247 +304,146 @@ class _Book:
             ws.write_string(row, col, column.header, self.header)
             self._wrapped(ws, row, col, column.header, bold=True)
 
-    def page(self, ws: Any, fit: bool = True) -> None:
+    def line(self, ws: Any, row: int, text: str, style: str = "body") -> None:
+        """A line of the report's text in the first column, wrapped, its row as tall as it needs."""
+        quote = text.startswith(FORMULA_START)  # a list's "- ": text, also once edited
+        key = (style, quote)
+        if key not in self._line_formats:
+            props = {"font_name": FONT, "text_wrap": True, "valign": "top", **LINE_STYLES[style], "quote_prefix": quote}
+            self._line_formats[key] = self.wb.add_format(props)
+        ws.write_string(row, 0, text[:EXCEL_TEXT_MAX], self._line_formats[key])
+        self._wrapped(ws, row, 0, text, bold=style in ("title", "heading"))
+
+    def merged(self, ws: Any, row: int, first: int, last: int, text: str, style: str) -> None:
+        """Text across columns `first` to `last` (a group's name, a subtotal's label)."""
+        fmt = self.fmt("text", style, True, text.startswith(FORMULA_START))
+        ws.merge_range(row, first, row, last, "", fmt)
+        ws.write_string(row, first, text[:EXCEL_TEXT_MAX], fmt)
+        width = sum(self._widths.get(ws.name, {}).get(c, 8.43) for c in range(first, last + 1))
+        self._wrapped(ws, row, first, text, bold=style != "body", width=width)
+
+    def page(self, ws: Any, fit: bool = True, landscape: bool = True) -> None:
         ws.set_paper(9)  # A4
-        ws.set_landscape()
+        if landscape:
+            ws.set_landscape()
+        else:
+            ws.set_portrait()
         ws.set_margins(left=0.5, right=0.4, top=0.6, bottom=0.6)
         ws.set_footer(f'&L&"{FONT},Italic"&9&A&R&"{FONT},Regular"&9Trang &P/&N')
         if fit:
             ws.fit_to_pages(1, 0)
 
 
-# --- the report's tables -----------------------------------------------------------------------------
+# --- the report's text and tables, from the model ------------------------------------------------------
+
+_KINDS = {"no": "int", "count": "int", "money": "money", "percent": "pct", "date": "date", "text": "text",
+          "code": "text"}  # fmt: skip
+MM_PER_CHAR = 1.9  # a character of the 11-point text, in millimetres of the DOCX page
+LONG_TABLE = 20  # rows: a longer table keeps its header in view (frozen)
 
 
-TARGET_COLUMNS = (
-    Column("STT", 5, "int"),
-    Column("Chỉ tiêu", 60),
-    Column("Kế hoạch", 13),
-    Column("Kết quả", 16),
-    Column("Tỷ lệ so với kế hoạch", 13, "pct"),
-    Column("Đánh giá", 15),
-    Column("Ghi chú", 34),
-)
-
-
-def _verdict(row: TargetRow, figures: Figures, settings: Settings) -> str:
-    if row.target is None:
-        return ""
-    if row.reached is not None:
-        return VERDICT[row.reached]
-    phases = {f"phase-{i}": p for i, p in enumerate(settings.programme.phases, start=1)}
-    if row.key in phases and phases[row.key].start > figures.as_of:
-        return NOT_STARTED
-    return IN_PROGRESS
-
-
-def _target_note(row: TargetRow) -> str:
-    parts = []
-    if row.numerator is not None and row.denominator is not None:
-        parts.append(f"{numbers.number(row.numerator)} / {numbers.number(row.denominator)}")
-        if row.target is None:
-            parts.append("tỷ lệ trên tổng số")
-    if row.official:
-        parts.append("tỷ lệ chính thức")
-    return "; ".join(parts)
-
-
-def _targets(book: _Book, ws: Any, figures: Figures, settings: Settings) -> None:
-    r = book.sheet(ws, "Bảng 1. Kết quả thực hiện các chỉ tiêu", TARGET_COLUMNS)
-    kinds = {"count": "int", "rate": "pct", "money": "money"}
-    for i, t in enumerate(figures.targets, start=1):
-        kind = kinds[t.kind]
-        values = (i, t.label, t.target, t.actual, t.ratio, _verdict(t, figures, settings), _target_note(t))
-        for col, (value, column) in enumerate(zip(values, TARGET_COLUMNS, strict=True)):
-            book.put(ws, r, col, value, kind if col in (2, 3) else column.kind)
+def _report_text(book: Book, ws: Any, report: Report) -> None:
+    """The report as it reads, top to bottom: title, sections with their paragraphs and lists, each
+    table by its title with a link to its sheet, the closing and the signature. The officer's text
+    still showing its hint is filled yellow."""
+    book.width(ws, 0, 110)
+    book.page(ws, fit=True, landscape=False)
+    r = 0
+    for text, style in (
+        (report.header.org_name, "heading"),
+        (report.header.dateline, "italic"),
+        (report.title, "title"),
+        (report.subtitle, "heading"),
+        (report.period, "italic"),
+    ):
+        book.line(ws, r, text, style)
         r += 1
-
     r += 1
-    ws.write_string(r, 0, "Công tác chỉ đạo, triển khai (tổng hợp báo cáo của các CĐCS)", book.heading)
+    book.line(ws, r, report.opening.text)
     r += 1
-    columns = (Column("STT", 5, "int"), Column("Nội dung", 60), Column("Số lượng", 13, "int"))
-    book.headers(ws, r, columns)
+
+    def blocks(items: Sequence[Block]) -> None:
+        nonlocal r
+        for b in items:
+            if isinstance(b, Paragraph):
+                book.line(ws, r, b.text, "hint" if b.hint else "body")
+                r += 1
+            elif isinstance(b, Bullets):
+                for item in b.items:
+                    book.line(ws, r, item, "hint" if b.hint else "body")
+                    r += 1
+            elif isinstance(b, Table):
+                sheet = TABLE_SHEETS[b.key]
+                label = b.title or sheet
+                ws.write_url(r, 0, f"internal:'{sheet}'!A1", book.link, f"{label} (xem trang “{sheet}”)")
+                r += 1
+            elif isinstance(b, Chart):
+                ws.write_url(r, 0, f"internal:'{SHEETS['charts']}'!A1", book.link, f"{b.title} (xem trang “Biểu đồ”)")
+                r += 1
+
+    def section(s: Section, level: int) -> None:
+        nonlocal r
+        r += level == 1
+        book.line(ws, r, s.heading, "heading")
+        r += 1
+        blocks(s.blocks)
+        for sub in s.subsections:
+            section(sub, level + 1)
+
+    for s in report.sections:
+        section(s, 1)
     r += 1
-    for i, c in enumerate(figures.activities, start=1):
-        book.row(ws, r, (i, c.label, c.value), columns)
+    for p in report.closing:
+        book.line(ws, r, p.text, "hint" if p.hint else "body")
         r += 1
-
     r += 1
-    ws.write_string(r, 0, f"{figures.commendations.label} (số sáng kiến)", book.heading)
-    r += 1
-    r = _share_rows(book, ws, r, figures.commendations, header=True)
-
-
-def _share_rows(book: _Book, ws: Any, r: int, table: ShareTable, header: bool) -> int:
-    columns = (Column("STT", 5, "int"), Column(table.label, 60), Column("Số sáng kiến", 13, "int"),
-               Column("Tỷ lệ", 16, "pct"))  # fmt: skip
-    if header:
-        book.headers(ws, r, columns)
+    for text in (report.recipients_title, *report.recipients, "", report.signature.on_behalf,
+                 report.signature.title, "", report.signature.name):  # fmt: skip
+        if text:
+            book.line(ws, r, text)
         r += 1
-    for i, row in enumerate(table.rows, start=1):
-        book.row(ws, r, (i, row.label, row.count, row.share), columns)
+    for a in report.appendices:
         r += 1
-    book.row(ws, r, (None, table.total.label, table.total.count, table.total.share), columns, "total")
-    return r + 1
-
-
-def _shares(book: _Book, ws: Any, title: str, table: ShareTable) -> None:
-    columns = (Column("STT", 5, "int"), Column(table.label, 60), Column("Số sáng kiến", 13, "int"),
-               Column("Tỷ lệ", 16, "pct"))  # fmt: skip
-    r = book.sheet(ws, title, columns)
-    _share_rows(book, ws, r, table, header=False)
-
-
-def _tally_values(t: Tally) -> list[Any]:
-    return [getattr(t, attr) for _, attr, _, _ in TALLY_COLUMNS]
-
-
-def _tally_columns(figures: Figures) -> list[Column]:
-    official = RATE_ATTRS.get(figures.official_rate)
-    return [Column(h + (" (*)" if attr == official else ""), w, kind) for h, attr, kind, w in TALLY_COLUMNS]
-
-
-def _rate_note(figures: Figures) -> str:
-    return f"(*) Tỷ lệ chính thức: {figures.official_rate_label}; chỉ tiêu {numbers.percent(figures.rate_target)}."
-
-
-def _sectors(book: _Book, ws: Any, figures: Figures) -> None:
-    columns = [Column("STT", 5, "int"), Column("Khối", 26), *_tally_columns(figures)]
-    r = book.sheet(ws, "Bảng 2. Kết quả theo khối", columns, _rate_note(figures))
-    for i, row in enumerate(figures.by_sector.rows, start=1):
-        book.row(ws, r, [i, row.sector, *_tally_values(row.tally)], columns)
+        book.line(ws, r, f"{a.heading}. {a.title}", "heading")
         r += 1
-    book.row(ws, r, [None, "Tổng cộng", *_tally_values(figures.by_sector.total)], columns, "total")
+        blocks(a.blocks)
 
 
-OUTSTANDING_COLUMNS = (
-    Column("STT", 5, "int"),
-    Column("Mã CĐCS", 9),
-    Column("Công đoàn cơ sở", 26),
-    Column("Tên sáng kiến", 36),
-    Column("Tác giả", 20),
-    Column("Đồng tác giả", 20),
-    Column("Lĩnh vực", 20),
-    Column("Loại giải pháp", 18),
-    Column("Cấp công nhận", 10),
-    Column("Giá trị làm lợi (đồng)", 15, "money"),
-    Column("Đã lên Cổng", 9),
-    Column("Khen thưởng đã nhận", 16),
-    Column("Nguồn", 26),
-)
-
-
-def _outstanding(book: _Book, ws: Any, figures: Figures) -> None:
-    title = "Phụ lục II. Sáng kiến tiêu biểu được các CĐCS đề nghị khen thưởng"
-    r = book.sheet(ws, title, OUTSTANDING_COLUMNS)
-    for i, o in enumerate(figures.outstanding, start=1):
-        source = f"{o.source.file}, trang {o.source.sheet}, dòng {o.source.row}"
-        values = (
-            i, o.code, o.unit, o.title, o.author, o.coauthors, o.field, o.kind, o.level, o.benefit,
-            YES if o.uploaded else NO, o.commendation, source,
-        )  # fmt: skip
-        book.row(ws, r, values, OUTSTANDING_COLUMNS)
-        r += 1
-    if not figures.outstanding:
-        ws.write_string(r, 1, "Chưa có sáng kiến nào được đề nghị.", book.italic)
-
-
-def _units(book: _Book, ws: Any, figures: Figures) -> None:
+def _table_sheet(book: Book, ws: Any, table: Table, title: str) -> None:
+    """A table of the model on its own sheet: numbers as numbers (a percentage as the fraction it
+    prints), text as text, "–" where a figure does not exist; groups, subtotals and the total as in
+    the document. A long table keeps its header in view."""
+    # As wide as on the document's page: an appendix's landscape page, or a portrait one.
+    widths = fit_widths(table.columns, table.rows, 252 if table.key.startswith("phu-luc") else 165, 11)
     columns = [
-        Column("STT", 5, "int"),
-        Column("Mã CĐCS", 9),
-        Column("Công đoàn cơ sở", 36),
-        Column("Khối", 23),
-        Column("Tình hình báo cáo", 15),
-        *_tally_columns(figures),
-        Column(f"Dưới chỉ tiêu {numbers.percent(figures.rate_target)}", 9),
+        Column(c.header, max(6.0, round(w / MM_PER_CHAR, 1)), _KINDS[c.kind])
+        for c, w in zip(table.columns, widths, strict=True)
     ]
-    r = book.sheet(ws, "Phụ lục I. Kết quả theo từng công đoàn cơ sở", columns, _rate_note(figures))
-    i = 0
-    for group in figures.units.groups:
-        for row in group.rows:
-            i += 1
-            below = "" if row.below_target is None else ("Có" if row.below_target else "Không")
-            values = [i, row.code, row.name, row.sector, row.reporting_label, *_tally_values(row.tally), below]
-            book.row(ws, r, values, columns)
+    r = book.sheet(ws, title, columns, " ".join(table.notes))
+    if not table.rows:
+        book.text(ws, r, 0, table.empty, wrap=False)
+    for row in table.rows:
+        style = "body" if row.kind in ("body", "group") else row.kind
+        if row.kind == "group":
+            book.merged(ws, r, 0, len(columns) - 1, row.cells[0].text, "subtotal")
             r += 1
-        values = [None, None, f"Cộng khối {group.sector}", group.sector, None, *_tally_values(group.subtotal), None]
-        book.row(ws, r, values, columns, "subtotal")
+            continue
+        spans = row.span or (1,) * len(row.cells)
+        col = 0
+        for cell, span in zip(row.cells, spans, strict=True):
+            kind = columns[col].kind if span == 1 else "text"
+            value = cell.value if cell.value is not None and kind != "text" else cell.text
+            if span > 1:
+                book.merged(ws, r, col, col + span - 1, cell.text, style)
+            else:
+                book.put(ws, r, col, value, kind, style)
+            col += span
         r += 1
-    book.row(ws, r, [None, None, "Tổng cộng", None, None, *_tally_values(figures.units.total), None], columns, "total")
-    ws.freeze_panes(FIRST_ROW, 3)
+    if len(table.rows) > LONG_TABLE:
+        ws.freeze_panes(FIRST_ROW, 0)
 
 
-GAP_COLUMNS = (
-    Column("STT", 5, "int"),
-    Column("Mã CĐCS", 9),
-    Column("Công đoàn cơ sở", 30),
-    Column("Khối", 23),
-    Column("Tình trạng", 18),
-    Column("Lý do", 70),
-    Column("Tệp", 28),
-)
-
-
-def _gaps(book: _Book, ws: Any, figures: Figures) -> None:
-    title = "Phụ lục III. CĐCS chưa báo cáo, bị trả lại hoặc chưa có sáng kiến"
-    r = book.sheet(ws, title, GAP_COLUMNS)
-    for i, g in enumerate(figures.gaps, start=1):
-        reason = "\n".join([g.reason, *(f"- {p}" for p in g.problems)])
-        book.row(ws, r, (i, g.code, g.name, g.sector, g.kind.label, reason, g.file), GAP_COLUMNS)
-        r += 1
-    if not figures.gaps:
-        ws.write_string(r, 1, "Tất cả CĐCS đã báo cáo và có sáng kiến.", book.italic)
-
-
-REPORTING_COLUMNS = (
-    Column("STT", 5, "int"),
-    Column("Mã CĐCS", 9),
-    Column("Công đoàn cơ sở", 30),
-    Column("Khối", 23),
-    Column("Tình hình nộp", 16),
-    Column("Ngày nhận", 15, "datetime"),
-    Column("Tệp đang dùng", 30),
-    Column("Số liệu tính đến ngày", 12, "date"),
-    Column("Số sáng kiến", 9, "int"),
-    Column("Số tệp đã nhận", 8, "int"),
-    Column("Tệp bị trả lại gần nhất", 26),
-    Column("Ngày nhận tệp bị trả lại", 15, "datetime"),
-    Column("Ghi chú", 18),
-)
-
-
-def _reporting(book: _Book, ws: Any, figures: Figures, states: dict[str, UnitState]) -> None:
-    counted = {r.code: r for r in figures.units.rows}
-    order = [c for c in counted if c in states] + sorted(c for c in states if c not in counted)
-    tally = Counter(counted[c].reporting.label for c in counted)
-    note = "; ".join(f"{label}: {numbers.number(n)}" for label, n in tally.items())
-    r = book.sheet(ws, "Tình hình nộp báo cáo của các CĐCS", REPORTING_COLUMNS, note)
-    for i, code in enumerate(order, start=1):
-        s = states[code]
-        row = counted.get(code)
-        rejected = s.latest_rejected
-        if rejected is None and s.current is None and s.files and not s.files[-1].accepted:
-            rejected = s.files[-1]
-        current = s.current
-        notes = []
-        if not s.in_roster:
-            notes.append("Không có trong danh sách CĐCS")
-        elif row is None or not row.active:
-            notes.append("Không còn trong danh sách CĐCS đang hoạt động")
-        values = (
-            i, s.code, s.name, row.sector if row else s.sector, s.reporting.label, s.received,
-            current.name if current else None, current.as_of_date if current else None,
-            row.tally.initiatives if row else None, len(s.files),
-            rejected.name if rejected else None, rejected.received_at if rejected else None, "; ".join(notes),
-        )  # fmt: skip
-        book.row(ws, r, values, REPORTING_COLUMNS)
-        r += 1
-    ws.autofilter(HEADER_ROW, 0, max(r - 1, HEADER_ROW), len(REPORTING_COLUMNS) - 1)
-    ws.freeze_panes(FIRST_ROW, 3)
-
-
-def _dataset(book: _Book, ws: Any, frame: pd.DataFrame, form: Form, part: str) -> _DatasetRows:
+def _dataset(book: Book, ws: Any, frame: pd.DataFrame, form: Form, part: str) -> _DatasetRows:
     """Every row of the consolidated dataset, one line each, with a filter on every column."""
     fields = {f.key: f for f in form.initiative}
     columns = []
@@ -571,8 +462,7 @@ def _dataset(book: _Book, ws: Any, frame: pd.DataFrame, form: Form, part: str) -
             f"{numbers.number(len(frame))}; danh sách đầy đủ ở tệp du-lieu-tong-hop.csv và du-lieu-tong-hop.parquet."
         )
         frame = frame.iloc[:DATASET_MAX_ROWS]
-    book.sheet(ws, "Danh sách sáng kiến tổng hợp", columns, note=note, fit=False)
-    ws.set_print_scale(70)
+    book.sheet(ws, "Danh sách sáng kiến tổng hợp", columns, note=note)
     ws.repeat_columns(0, 1)
     ws.hide_gridlines(0)  # printed too: the dataset has no borders
     last = FIRST_ROW + len(frame) - 1
@@ -713,7 +603,7 @@ _CELL_WRITERS = {"int": _number_cell, "money": _number_cell, "pct": _number_cell
 FINDING_COLUMNS = tuple(Column(h, w) for h, w in zip(FINDINGS_HEADERS, (30, 12, 6, 22, 20, 10, 16, 70), strict=True))
 
 
-def _findings(book: _Book, ws: Any, result: RunResult) -> None:
+def _findings(book: Book, ws: Any, result: RunResult) -> None:
     r = book.sheet(ws, "Kết quả kiểm tra các tệp (lỗi, cảnh báo, ghi nhận)", FINDING_COLUMNS)
     for file in result.files:
         for f in file.findings:
@@ -739,8 +629,8 @@ SOURCE_COLUMNS = (
 )
 
 
-def _sources(book: _Book, ws: Any, figures: Figures) -> None:
-    from pipeline.run import Status
+def write_sources(book: Book, ws: Any, figures: Figures) -> None:
+    from pipeline.results import Status
 
     labels = {s.value: s.label for s in Status}
     r = book.sheet(ws, "Các tệp số liệu được dùng để tổng hợp", SOURCE_COLUMNS)
@@ -815,7 +705,7 @@ def _date_ticks(start: dt.date, end: dt.date) -> dict[str, Any]:
     return axis
 
 
-def _charts(book: _Book, ws: Any, data: Any, figures: Figures) -> None:
+def _charts(book: Book, ws: Any, data: Any, figures: Figures) -> None:
     """The charts on "Biểu đồ", their series on "Số liệu biểu đồ" (one block per chart)."""
     wb = book.wb
     ws.write_string(TITLE_ROW, 0, "Biểu đồ", book.title)

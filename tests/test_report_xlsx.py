@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -18,11 +17,15 @@ import pandas as pd
 import pytest
 
 from pipeline import numbers
-from pipeline.figures import ADDITIVE, Figures, compute
+from pipeline.figures import Figures, compute
 from pipeline.merge import dataset, unit_states
-from pipeline.render.xlsx import FIRST_ROW, HEADER_ROW, NOTE_ROW, SHEETS, TALLY_COLUMNS, write_report_xlsx
+from pipeline.report.model import Report, build_report
+from pipeline.report.officer import parse_text
+from pipeline.report.xlsx import FIRST_ROW, HEADER_ROW, NOTE_ROW, SHEETS, TABLE_SHEETS
+from pipeline.report.xlsx import write_report_xlsx as write_workbook
+from pipeline.results import RunResult
 from pipeline.roster import Roster
-from pipeline.run import RunResult, run
+from pipeline.run import run
 from tests.conftest import figures_of, soffice
 from tests.test_figures import A2, B1, B2, CODES, RECEIVED
 
@@ -37,7 +40,14 @@ HOSTILE = {  # an initiative of VT021, proposed as outstanding so that it is on 
     "de_nghi_tieu_bieu": "Có",
 }
 SHEET_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
-TALLY_ATTRS = [attr for _, attr, _, _ in TALLY_COLUMNS]
+
+
+def model(figures: Figures, s: Any) -> Report:
+    return build_report(figures, s, parse_text("", s))
+
+
+def write_report_xlsx(path: Path, figures: Figures, frame: Any, result: RunResult, s: Any, form: Any) -> Path:
+    return write_workbook(path, model(figures, s), frame, result, s, form)
 
 
 @pytest.fixture
@@ -83,153 +93,137 @@ def test_sheets_titles_and_print_setup(report):
     path, figures, *_ = report
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == list(SHEETS.values())
+    assert wb.sheetnames[:6] == ["Báo cáo", "Bảng 1", "Bảng 2", "Bảng 3", "Bảng 4", "Biểu đồ"]
     assert all(len(name) <= 31 for name in wb.sheetnames)
-    assert wb.active.title == "Chỉ tiêu"
+    assert wb.active.title == "Báo cáo"
     as_of = f"Số liệu tính đến ngày {numbers.date(figures.as_of)}"
     for ws in wb.worksheets:
-        assert ws["A1"].value and ws["A1"].font.b, ws.title
+        assert ws.page_setup.paperSize == 9, ws.title
+        # Printed to the page's width: a wide sheet never runs across pages sideways.
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and (ws.page_setup.fitToWidth or 1) == 1, ws.title
+        assert ws.page_setup.fitToHeight == 0, ws.title
+        if ws.title == "Báo cáo":
+            assert ws.page_setup.orientation == "portrait"
+            continue
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws["A1"].value and ws["A1"].font.b and ws["A1"].font.name == "Times New Roman", ws.title
         assert as_of in ws["A2"].value, ws.title
-        assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9, ws.title
-        assert ws["A1"].font.name == "Times New Roman"
         if ws.title not in (SHEETS["charts"], SHEETS["chart_data"]):
             assert ws.print_title_rows == f"${HEADER_ROW + 1}:${HEADER_ROW + 1}", ws.title
             header = [c for c in ws[HEADER_ROW + 1] if c.value is not None]
             assert header and all(c.font.b and c.font.name == "Times New Roman" for c in header), ws.title
             assert all(ws.column_dimensions[c.column_letter].width >= 5 for c in header), ws.title
-    assert wb["Chỉ tiêu"]["A1"].value == "Bảng 1. Kết quả thực hiện các chỉ tiêu"
+    assert wb["Bảng 1"]["A1"].value == "Bảng 1. Kết quả thực hiện các chỉ tiêu (tính đến ngày 05/06/2022)"
+    assert wb["Phụ lục I"]["A1"].value == "Phụ lục I. KẾT QUẢ THỰC HIỆN CỦA CÁC CÔNG ĐOÀN CƠ SỞ"
 
 
-def _verdicts(rows: list[tuple[Any, ...]]) -> list[Any]:
-    return [r[5] for r in rows]
+def _cells(ws: Any) -> list[list[str]]:
+    """A table sheet's rows as their cells' values, merged cells once."""
+    merged = {r.coord.split(":")[0]: r for r in ws.merged_cells.ranges}
+    out = []
+    for row in ws.iter_rows(min_row=FIRST_ROW + 1):
+        if all(c.value is None for c in row):
+            break
+        values, skip = [], 0
+        for cell in row:
+            if skip:
+                skip -= 1
+                continue
+            values.append(cell.value)
+            if cell.coordinate in merged:
+                skip = merged[cell.coordinate].max_col - merged[cell.coordinate].min_col
+        out.append(values)
+    return out
 
 
-def test_bang_1_is_the_figures(report, tmp_path, form):
-    path, figures, frame, result, s, few = report
-    ws = openpyxl.load_workbook(path)["Chỉ tiêu"]
-    rows = _table(ws)
-    assert len(rows) == len(figures.targets)
-    for (stt, label, target, actual, ratio, verdict, _), t in zip(rows, figures.targets, strict=True):
-        assert (label, target, actual) == (t.label, t.target, pytest.approx(t.actual)), label
-        assert ratio == (None if t.ratio is None else pytest.approx(t.ratio)), label
-        assert isinstance(stt, int)
-        expected = None if t.target is None else {True: "Đạt", False: "Chưa đạt", None: "Đang thực hiện"}[t.reached]
-        assert verdict == expected, label
-    got = {r[1]: r for r in rows}
-    by_key = figures.target
-    # Phase 1 is over and short of its target; phase 2 still runs; the rates are shown as fractions.
-    assert got[by_key["phase-1"].label][5] == "Chưa đạt"
-    assert got[by_key["phase-2"].label][5] == "Đang thực hiện"
-    assert got[by_key["rate-members"].label][6].endswith("tỷ lệ chính thức")
-    assert ws.cell(FIRST_ROW + 1, 4).number_format == "#,##0"
-    rate_row = FIRST_ROW + 1 + [t.key for t in figures.targets].index("rate-members")
-    assert ws.cell(rate_row, 4).number_format == "0.0%" and ws.cell(rate_row, 5).number_format == "0.0%"
-    benefit_row = FIRST_ROW + 1 + [t.key for t in figures.targets].index("benefit")
-    assert ws.cell(benefit_row, 4).value == figures.units.total.benefit
-
-    # Before phase 2 starts it has no verdict but "not started"; on the last day of phase 1, phase 1 is final.
-    early = replace(s, as_of=dt.date(2022, 5, 30))
-    book = write_report_xlsx(tmp_path / "early.xlsx", compute(result.units, frame, few, early, form), frame, result,
-                             early, form)  # fmt: skip
-    assert _verdicts(_table(openpyxl.load_workbook(book)["Chỉ tiêu"]))[:2] == ["Đang thực hiện", "Chưa bắt đầu"]
+def _printed(value: Any, kind: str) -> Any:
+    return value
 
 
-def _tally(values: tuple[Any, ...], first: int) -> dict[str, Any]:
-    return dict(zip(TALLY_ATTRS, values[first : first + len(TALLY_ATTRS)], strict=True))
+def test_every_table_of_the_report_is_a_sheet_with_the_same_rows(report):
+    """The workbook's tables are the document's: the same headers, rows, totals and numbers (a
+    percentage as the fraction it prints; "–" where a figure does not exist)."""
+    path, figures, _, _, s, _ = report
+    wb = openpyxl.load_workbook(path)
+    tables = model(figures, s).tables()
+    assert [TABLE_SHEETS[t.key] for t in tables] == list(TABLE_SHEETS.values())
+    for table in tables:
+        ws = wb[TABLE_SHEETS[table.key]]
+        assert [c.value for c in ws[HEADER_ROW + 1]][: len(table.columns)] == [c.header for c in table.columns]
+        rows = _cells(ws)
+        assert len(rows) == len(table.rows), table.key
+        for got, row in zip(rows, table.rows, strict=True):
+            expected = []
+            spans = row.span or (1,) * len(row.cells)
+            col = 0
+            for cell, span in zip(row.cells, spans, strict=True):
+                kind = table.columns[col].kind if span == 1 else "text"
+                number = kind not in ("text", "code") and cell.value is not None
+                expected.append(pytest.approx(cell.value) if number else (cell.text or None))
+                col += span
+            if row.kind == "group":
+                expected = [row.cells[0].text]
+            assert got[: len(expected)] == expected, (table.key, got)
+    # The shares of Bảng 3 add up to their total as printed.
+    shares = [r[3] for r in _cells(wb["Bảng 3"])[:-1] if isinstance(r[3], float)]
+    assert sum(shares) == pytest.approx(1.0) and _cells(wb["Bảng 3"])[-1][3] == 1.0
+    assert wb["Bảng 3"].cell(FIRST_ROW + 1, 4).number_format == "0.0%"
+    # Appendix I: the unions' own figures only (no "number of unions" of 1 per union); "–" for none.
+    ws = wb["Phụ lục I"]
+    header = [c.value for c in ws[HEADER_ROW + 1] if c.value]
+    assert "Số CĐCS" not in header and "Số CĐCS đã báo cáo" not in header
+    missing = next(r for r in _cells(ws) if len(r) > 1 and r[1] == "VT044")
+    assert missing[4:11] == ["–"] * 7
 
 
 def test_totals_are_the_sums_of_their_rows(report):
     path, figures, *_ = report
     wb = openpyxl.load_workbook(path)
-
-    # Bảng 2: one row per sector and the total, equal to the figures and to the sum of the rows.
-    rows = _table(wb["Theo khối"])
-    *sectors, total = rows
-    assert [r[1] for r in sectors] == [r.sector for r in figures.by_sector.rows] and total[1] == "Tổng cộng"
-    for row, expected in zip(sectors, figures.by_sector.rows, strict=True):
-        assert _tally(row, 2) == pytest.approx({a: getattr(expected.tally, a) for a in TALLY_ATTRS}, nan_ok=True)
-    for attr in ADDITIVE:
-        assert _tally(total, 2)[attr] == sum(_tally(r, 2)[attr] for r in sectors) == getattr(figures.totals, attr)
-    assert _tally(total, 2)["rate_members"] == pytest.approx(figures.totals.rate_members)
-    assert wb["Theo khối"]["A3"].value.startswith("(*) Tỷ lệ chính thức")
-
-    # Bảng 3 and 4: counts and shares, and a total that is their sum.
-    for name, table in (("Theo lĩnh vực", figures.by_field), ("Theo loại giải pháp", figures.by_kind)):
-        *body, last = _table(wb[name])
-        assert [(r[1], r[2]) for r in body] == [(r.label, r.count) for r in table.rows]
-        assert [r[3] for r in body] == [pytest.approx(r.share) for r in table.rows]
-        assert (last[1], last[2], last[3]) == ("Tổng cộng", sum(r[2] for r in body), 1.0)
-        assert last[2] == len(report[2])
-
-    # Appendix I: unions, a bold subtotal after each sector, and the grand total.
-    ws = wb["Theo đơn vị"]
-    rows = _table(ws)
-    start = 5  # STT, code, name, sector, reporting status
-    group: list[tuple[Any, ...]] = []
-    subtotals = []
-    for i, row in enumerate(rows[:-1]):
-        if isinstance(row[2], str) and row[2].startswith("Cộng khối "):
-            assert ws.cell(FIRST_ROW + 1 + i, 3).font.b and row[0] is None
-            for attr in ADDITIVE:
-                assert _tally(row, start)[attr] == sum(_tally(r, start)[attr] for r in group), (row[2], attr)
-            subtotals.append(row)
-            group = []
-        else:
-            group.append(row)
-    assert [r[3] for r in subtotals] == [g.sector for g in figures.units.groups]
+    *sectors, total = _cells(wb["Bảng 2"])
+    assert [r[0] for r in sectors] == [r.sector for r in figures.by_sector.rows] and total[0] == "Tổng cộng"
+    for col, attr in ((1, "units"), (3, "members"), (4, "initiatives"), (6, "uploaded"), (7, "benefit")):
+        assert total[col] == sum(r[col] for r in sectors) == getattr(figures.totals, attr), attr
+    # Appendix I: a subtotal after each sector, and the grand total.
+    rows = _cells(wb["Phụ lục I"])
+    subtotals = [r for r in rows if isinstance(r[0], str) and r[0].startswith("Cộng khối")]
+    assert len(subtotals) == len(figures.units.groups)
     grand = rows[-1]
-    assert grand[2] == "Tổng cộng" and ws.cell(FIRST_ROW + len(rows), 3).font.b
-    for attr in ADDITIVE:
-        assert (
-            _tally(grand, start)[attr]
-            == sum(_tally(r, start)[attr] for r in subtotals)
-            == getattr(figures.totals, attr)
-        )
-    units = [r for r in rows[:-1] if r[0] is not None]
-    assert [r[1] for r in units] == [u.code for u in figures.units.rows]
-    assert [r[4] for r in units] == [u.reporting_label for u in figures.units.rows]
+    assert grand[0] == f"Tổng cộng ({figures.totals.units} CĐCS)"
+    for col, attr in ((2, "members"), (4, "initiatives"), (8, "benefit")):
+        assert grand[col] == sum(r[col] for r in subtotals) == getattr(figures.totals, attr), attr
 
-    # The commendations received, under Bảng 1.
-    ws = wb["Chỉ tiêu"]
-    labels = [c.value for c in ws["B"]]
-    first = labels.index(figures.commendations.label) + 1  # the header row, then the rows
-    rows = _table(ws, first + 1)
-    assert [(r[1], r[2]) for r in rows[:-1]] == [(r.label, r.count) for r in figures.commendations.rows]
-    assert rows[-1][2] == sum(r[2] for r in rows[:-1]) == figures.commendations.total.count
-    assert [(c.label, c.value) for c in figures.activities] == [
-        (r[1], r[2]) for r in _table(ws, labels.index("Nội dung") + 2)
+
+def test_the_report_sheet_reads_as_the_document(report):
+    path, figures, _, _, s, _ = report
+    ws = openpyxl.load_workbook(path)["Báo cáo"]
+    lines = [c.value for c in ws["A"] if c.value]
+    m = model(figures, s)
+    for heading in ("I. CÔNG TÁC CHỈ ĐẠO, TRIỂN KHAI", "II. KẾT QUẢ THỰC HIỆN", "III. ĐÁNH GIÁ CHUNG",
+                    "IV. PHƯƠNG HƯỚNG, NHIỆM VỤ THỜI GIAN TỚI", "V. ĐỀ XUẤT, KIẾN NGHỊ"):  # fmt: skip
+        assert heading in lines
+    assert [line for line in lines if line.startswith("Bảng ")] == [
+        f"{t.title} (xem trang “{TABLE_SHEETS[t.key]}”)" for t in m.tables() if t.title
     ]
+    hint = next(c for c in ws["A"] if c.value and c.value.startswith("(Đơn vị bổ sung"))
+    assert hint.fill.fgColor.rgb.endswith("FFF3A3") and hint.font.i  # still to write: yellow
+    assert m.closing[0].text in lines and s.organisation.signatory in lines
 
 
-def test_appendices_completeness_findings_and_sources(report):
+def test_wrapped_rows_are_as_tall_as_their_text_and_long_tables_keep_their_header(report):
+    path, *_ = report
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Báo cáo"]
+    long = next(c for c in ws["A"] if c.value and len(c.value) > 200)  # the opening, a few lines
+    assert ws.row_dimensions[long.row].height and ws.row_dimensions[long.row].height >= 2 * 13.5
+    ws = wb["Bảng 1"]
+    wrapped = [r for r in range(FIRST_ROW + 1, ws.max_row + 1) if ws.cell(r, 2).value and len(ws.cell(r, 2).value) > 60]
+    assert wrapped and all(ws.row_dimensions[r].height and ws.row_dimensions[r].height > 15 for r in wrapped)
+    assert wb["Sáng kiến"].freeze_panes and wb["Lỗi"].freeze_panes
+
+
+def test_findings_and_sources(report):
     path, figures, _, result, *_ = report
     wb = openpyxl.load_workbook(path)
-
-    outstanding = _table(wb["Tiêu biểu"])
-    assert [(r[1], r[3], r[4]) for r in outstanding] == [(o.code, o.title, o.author) for o in figures.outstanding]
-    assert outstanding[0][12] == f"{figures.outstanding[0].source.file}, trang Sáng kiến, dòng 4"
-
-    gaps = _table(wb["Chưa báo cáo"])
-    assert [(r[1], r[4]) for r in gaps] == [(g.code, g.kind.label) for g in figures.gaps]
-    rejected = next(r for r in gaps if r[1] == "VT030")
-    assert rejected[5].startswith('Tệp "VT030.xlsx" nhận ngày 01/06/2022 bị trả lại') and "@SUM(1)" in rejected[5]
-
-    # Every union, its status label, the date its file came, its current file, its latest rejected file.
-    ws = wb["Tình hình nộp"]
-    col = _by_header(ws)
-    rows = {r[col["Mã CĐCS"]]: r for r in _table(ws)}
-    assert set(rows) == set(result.units)
-    for code, state in result.units.items():
-        row = rows[code]
-        assert row[col["Tình hình nộp"]] == state.reporting.label
-        assert row[col["Ngày nhận"]] == state.received
-        assert row[col["Tệp đang dùng"]] == (state.current.name if state.current else None)
-    assert rows["VT030"][col["Tệp bị trả lại gần nhất"]] == "VT030.xlsx"
-    assert rows["VT030"][col["Ngày nhận tệp bị trả lại"]] == RECEIVED["VT030"]
-    assert rows["VT052"][col["Ngày nhận"]] == RECEIVED["VT052"]
-    assert ws.cell(FIRST_ROW + 1, col["Ngày nhận"] + 1).number_format == "dd/mm/yyyy hh:mm"
-    assert "Chưa nộp: 2" in ws["A3"].value
-
-    # Every finding of every file, with its severity label.
     ws = wb["Lỗi"]
     findings = [f for r in result.files for f in r.findings]
     rows = _table(ws)
@@ -239,7 +233,6 @@ def test_appendices_completeness_findings_and_sources(report):
     error = next(r for r in rows if r[6] == "too-few-words")
     assert error[:6] == ("VT030.xlsx", "Sáng kiến", "C4", "Tác giả (họ và tên)", "@SUM(1)", "Lỗi")
     assert ws.auto_filter.ref == f"A{HEADER_ROW + 1}:H{HEADER_ROW + 1 + len(rows)}"
-
     # The files the figures come from, traceable by SHA-256.
     rows = _table(wb["Nguồn"])
     assert [(r[1], r[4], r[5], r[9]) for r in rows] == [
@@ -331,7 +324,7 @@ def test_untrusted_text_stays_text(report):
                         assert cell.quotePrefix, (ws.title, cell.coordinate)  # editing it keeps it text
                     seen.setdefault(ws.title, set()).add(cell.value)
     assert {"=cmd|' /C calc'!A0", "+1+1", "@SUM(1)", "<script>alert(1)</script>"} <= seen["Sáng kiến"]
-    assert {"=cmd|' /C calc'!A0", "<script>alert(1)</script> Nguyễn", "@SUM(1)"} <= seen["Tiêu biểu"]
+    assert {"=cmd|' /C calc'!A0", "<script>alert(1)</script> Nguyễn; @SUM(1)"} <= seen["Phụ lục II"]
     assert "@SUM(1)" in seen["Lỗi"]
 
 
@@ -360,13 +353,13 @@ def test_libreoffice_prints_the_workbook(report, tmp_path):
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
     assert pages >= len(SHEETS)
-    assert re.search(r"^Page size:\s+841\.\d+ x 595\.\d+", info, re.M), info  # A4 landscape
+    assert re.search(r"^Page size:\s+595\.\d+ x 841\.\d+", info, re.M), info  # A4, "Báo cáo" upright
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "Bảng 1. Kết quả thực hiện các chỉ tiêu" in text
     assert f"Số liệu tính đến ngày {numbers.date(figures.as_of)}" in text
     # The hostile text is printed as typed: LibreOffice did not evaluate it.
     assert "=cmd|' /C calc'!A0" in text and "<script>alert(1)</script>" in text and "+1+1" in text
-    assert "Phụ lục I. Kết quả theo từng công đoàn cơ sở" in text and "Cộng khối Giáo dục" in text
+    assert "Phụ lục I. KẾT QUẢ THỰC HIỆN CỦA CÁC CÔNG ĐOÀN CƠ SỞ" in text and "Cộng khối (" in text
 
 
 def test_an_empty_period_writes_a_workbook(tmp_path, form, settings, roster):
@@ -377,8 +370,7 @@ def test_an_empty_period_writes_a_workbook(tmp_path, form, settings, roster):
                              settings, form)  # fmt: skip
     wb = openpyxl.load_workbook(path)
     assert _table(wb["Sáng kiến"]) == [] and _table(wb["Lỗi"]) == []
-    assert len(_table(wb["Tình hình nộp"])) == len(roster.active)
-    assert _table(wb["Theo đơn vị"])[-1][2] == "Tổng cộng"
+    assert _cells(wb["Phụ lục I"])[-1][0] == f"Tổng cộng ({len(roster.active)} CĐCS)"
     assert [p.name for p in tmp_path.iterdir()] == ["empty.xlsx"]  # no temporary file left
 
 
@@ -392,7 +384,7 @@ def test_a_large_dataset_is_written_whole(report, tmp_path, form):
 
 
 def test_a_dataset_longer_than_a_sheet_is_cut_with_a_note(report, tmp_path, form, monkeypatch):
-    from pipeline.render import xlsx
+    from pipeline.report import xlsx
 
     _, figures, frame, result, s, _ = report
     monkeypatch.setattr(xlsx, "DATASET_MAX_ROWS", 3)  # as if a sheet could hold three rows
@@ -405,7 +397,7 @@ def test_a_dataset_longer_than_a_sheet_is_cut_with_a_note(report, tmp_path, form
 
 
 def test_a_failed_write_leaves_nothing(tmp_path, form, settings, roster, monkeypatch):
-    import pipeline.render.xlsx as xlsx
+    import pipeline.report.xlsx as xlsx
 
     states = unit_states([], roster, settings)
     frame = dataset(states, [], form, settings)
@@ -450,7 +442,7 @@ def test_the_dataset_in_small_chunks_is_the_same_dataset(report, tmp_path, form,
     """The dataset is built, and its sheet written, a few thousand rows at a time (so that a large
     period never has all its rows as Python objects at once): chunks change nothing."""
     from pipeline import merge
-    from pipeline.render import xlsx
+    from pipeline.report import xlsx
 
     _, figures, frame, result, s, few = report
     monkeypatch.setattr(merge, "DATASET_CHUNK_ROWS", 2)

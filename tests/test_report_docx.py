@@ -1,5 +1,6 @@
 """The official DOCX: read back with python-docx (header, numbers, tables, signature, page setup),
-untrusted text shown as typed, the template equal to what its script builds, and LibreOffice's PDF.
+untrusted text shown as typed, no lineage in the document that is signed, the officer's text and
+its hints, the layout rules (rows, tables, the closing with the signature), and LibreOffice's PDF.
 
 LibreOffice is required: the PDF test fails, never skips, without it.
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import runpy
 import shutil
 import subprocess
 import zipfile
@@ -23,17 +23,19 @@ from docx.document import Document as DocumentObject
 from docx.enum.section import WD_ORIENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
+from docx.shared import Twips
 from docx.table import Table
 
 from pipeline.figures import Figures
 from pipeline.numbers import number, percent
-from pipeline.render import docx as render_docx
-from pipeline.render.docx import ConversionError, docx_to_pdf, report_context, template_path, write_report_docx
+from pipeline.report import docx as report_docx
+from pipeline.report.docx import ConversionError, docx_to_pdf, write_report_docx
+from pipeline.report.model import build_report, point_text
+from pipeline.report.officer import parse_text
 from pipeline.roster import Roster
 from pipeline.run import run
-from tests.conftest import ROOT, figures_of, soffice
+from tests.conftest import figures_of, soffice
 
-SCRIPT = ROOT / "pipeline" / "templates" / "make_docx_template.py"
 CODES = ("VT005", "VT021", "VT044", "VT052")
 UNTRUSTED = "<script>alert(1)</script> =cmd|' /C calc'!A0 A & B"
 FORMULA = "=cmd|' /C calc'!A0"
@@ -91,10 +93,15 @@ def period(tmp_path, filled, settings, form, roster) -> tuple[Figures, Any]:
     return figures, s
 
 
+def write(path: Path, figures: Figures, s: Any, text: str = "") -> Path:
+    """The DOCX of `figures`, with the officer's text `text` (the hints when empty)."""
+    return write_report_docx(path, build_report(figures, s, parse_text(text, s)))
+
+
 @pytest.fixture
 def report(period, tmp_path) -> tuple[DocumentObject, Path, Figures, Any]:
     figures, s = period
-    path = write_report_docx(tmp_path / "out" / "bao-cao.docx", figures, s)
+    path = write(tmp_path / "out" / "bao-cao.docx", figures, s)
     return Document(str(path)), path, figures, s
 
 
@@ -177,12 +184,12 @@ def test_header_block_title_and_sections(report):
     ]
     # Section III: the figures' points, formatted by pipeline.numbers.
     for point in (*figures.assessment.strengths, *figures.assessment.shortcomings):
-        assert f"- {point.text(number, percent)}" in body
+        assert f"- {point_text(point)}" in body
     assert "- Còn 1 CĐCS chưa gửi báo cáo: CĐCS cơ quan UBND thị trấn Vĩnh Thuận." in body
     # IV and V: a placeholder for the officer.
     assert "(Đơn vị bổ sung phương hướng, nhiệm vụ thời gian tới.)" in body
     assert "(Đơn vị bổ sung đề xuất, kiến nghị với LĐLĐ tỉnh.)" in body
-    assert not [t for t in body if "{{" in t or "{%" in t]
+    assert "(Đơn vị bổ sung nội dung công tác chỉ đạo, triển khai" in " ".join(body)
 
 
 def test_signature_block_and_recipients(report):
@@ -217,7 +224,7 @@ def test_bang_1_equals_the_figures(report):
         "phase-2": ["Số sáng kiến đăng ký trong Giai đoạn 2", "0", "60", "0,0%", "Đang thực hiện"],
         "initiatives": ["Tổng số sáng kiến đăng ký", "3", "", "", ""],
         "rate-members": [
-            members.label,
+            f"{members.label} (chỉ tiêu chính thức)",
             f"{percent(members.actual)} ({members.numerator}/{number(members.denominator)})",
             "5,0%",
             percent(members.ratio),
@@ -231,7 +238,8 @@ def test_bang_1_equals_the_figures(report):
     for key, (label, *values) in expected.items():
         assert body[label] == values, key
     assert [row[0] for row in rows[1:]] == [str(i) for i in range(1, len(figures.targets) + 1)]
-    assert [row[1] for row in rows[1:]] == [r.label for r in figures.targets]
+    official = " (chỉ tiêu chính thức)"
+    assert [row[1] for row in rows[1:]] == [r.label + (official if r.official else "") for r in figures.targets]
     for row, target in zip(rows[1:], figures.targets, strict=True):
         if target.kind == "count":
             assert row[2].split("/")[0] == number(target.actual)
@@ -251,7 +259,9 @@ def test_tables_2_to_4_and_the_appendices(report):
     by_field = grid(table_after(doc, "Bảng 3."))
     assert by_field[0] == ["TT", "Lĩnh vực", "Số sáng kiến", "Tỷ lệ"]
     assert by_field[-1] == ["", "Tổng cộng", "3", "100,0%"]
-    assert ["Cải cách hành chính, chuyển đổi số", "1", "33,3%"] in [r[1:] for r in by_field]
+    # Three initiatives in three fields: 33,4% + 33,3% + 33,3%, so that the shares add up to the total.
+    shares = [r[3] for r in by_field[1:-1] if r[2] != "0"]
+    assert shares == ["33,4%", "33,3%", "33,3%"]
     by_kind = grid(table_after(doc, "Bảng 4."))
     assert by_kind[0][1] == "Loại giải pháp" and len(by_kind) == len(figures.by_kind.rows) + 2
 
@@ -270,19 +280,30 @@ def test_tables_2_to_4_and_the_appendices(report):
     assert len(subtotals) == len(figures.units.groups)
     assert sum(int(r[4]) for r in subtotals) == figures.units.total.initiatives
 
+    # A union that has not reported has no figures: "–", not "0".
+    vt044 = next(r for r in units if len(r) > 1 and r[1] == "VT044")
+    assert vt044[3] == "Chưa nộp" and vt044[4:11] == ["–"] * 7
+
     gaps = grid(table_after(doc, "CÔNG ĐOÀN CƠ SỞ CHƯA BÁO CÁO"))
     assert [r[1:5] for r in gaps[1:]] == [[g.code, g.name, g.sector, g.kind.label] for g in figures.gaps]
     assert gaps[1][5] == figures.gaps[0].reason
 
-    sources = grid(table_after(doc, "CÁC TỆP BÁO CÁO LÀM CĂN CỨ"))
-    assert [(r[1], r[3], r[4], r[7]) for r in sources[1:]] == [
-        (f.code, f.file, "01/06/2022 09:00", f.sha256) for f in figures.sources
-    ]
     body = texts(doc)
-    for n in ("I", "II", "III", "IV"):
-        assert f"Phụ lục {n}" in body
+    assert [t for t in body if t.startswith("Phụ lục ")] == ["Phụ lục I", "Phụ lục II", "Phụ lục III"]
     attached = f"(Kèm theo Báo cáo số ..../BC-LĐLĐ ngày 05/06/2022 của {s.organisation.full_name})"
-    assert body.count(attached) == 4
+    assert body.count(attached) == 3
+
+
+def test_no_file_name_hash_or_cell_reference_in_the_document(report):
+    """The province reads initiatives and units; where each figure comes from is in the workbook
+    and the audit file (tests/test_report_consistency.py)."""
+    doc, path, figures, _ = report
+    xml = zipfile.ZipFile(path).read("word/document.xml").decode()
+    text = " ".join(texts(doc))
+    assert figures.sources  # there are files to leak
+    for f in figures.sources:
+        assert f.sha256 not in xml and f.file not in text
+    assert not re.search(r"\.xlsx|\.xls\b|\.ods|SHA-256|[0-9a-f]{40}|Sáng kiến!|Thông tin đơn vị!|Nguồn:", text)
 
 
 def test_untrusted_text_appears_as_typed(report):
@@ -294,8 +315,10 @@ def test_untrusted_text_appears_as_typed(report):
         in body
     )
     outstanding = grid(table_after(doc, "SÁNG KIẾN TIÊU BIỂU ĐỀ NGHỊ KHEN THƯỞNG"))
-    assert outstanding[1][1].split("\n")[0] == UNTRUSTED
-    assert outstanding[2][2] == f"Trần Văn Hùng; {FORMULA}"
+    # By union: a row with the union's name, then its initiatives.
+    assert outstanding[1] == ["CĐCS Trường Mầm non Vĩnh Bình Bắc (VT021)"]
+    assert outstanding[2][1] == UNTRUSTED
+    assert outstanding[4][2] == f"Trần Văn Hùng; {FORMULA}"
     xml = zipfile.ZipFile(path).read("word/document.xml").decode()
     assert "<script>" not in xml and "&lt;script&gt;alert(1)&lt;/script&gt;" in xml and "A &amp; B" in xml
 
@@ -329,33 +352,79 @@ def test_page_setup_fonts_and_page_numbers(report):
     assert appendices.header.is_linked_to_previous and not appendices.different_first_page_header_footer
 
 
-# --- the template and its script ---------------------------------------------------------------------------------
+# --- the officer's text, the layout ------------------------------------------------------------------------------
 
 
-def test_the_kept_template_is_what_the_script_builds(tmp_path):
-    built = runpy.run_path(str(SCRIPT), run_name="make_docx_template")["build"](tmp_path / "bao-cao.docx")
-    kept = template_path()
-
-    def parts(path: Path) -> dict[str, bytes]:
-        with zipfile.ZipFile(path) as z:
-            return {n: z.read(n) for n in z.namelist()}
-
-    assert parts(kept) == parts(built), "run: python pipeline/templates/make_docx_template.py"
-
-
-def test_every_name_of_the_template_is_in_the_context(period):
+def test_hints_are_highlighted_and_the_officers_text_takes_their_place(period, tmp_path):
     figures, s = period
-    context = report_context(figures, s)
-    missing = render_docx.DocxTemplate(str(template_path())).get_undeclared_template_variables(
-        render_docx.environment()
-    ) - set(context)
-    assert missing == set()
+    hinted = Document(str(write(tmp_path / "a.docx", figures, s)))
+    marked = [p for p in hinted.paragraphs if any(r.font.highlight_color for r in p.runs)]
+    assert [p.text[:30] for p in marked] == [
+        "(Đơn vị bổ sung nội dung công ",
+        "(Đơn vị bổ sung phương hướng, ",
+        "(Đơn vị bổ sung đề xuất, kiến ",
+    ]
+    assert all(r.italic for p in marked for r in p.runs)
+    text = """## I. Công tác chỉ đạo, triển khai
+
+Ban Thường vụ đã ban hành Kế hoạch và tổ chức hội nghị triển khai.
+
+## IV. Phương hướng, nhiệm vụ thời gian tới
+
+- Tiếp tục vận động đoàn viên đăng ký sáng kiến.
+- Đôn đốc các CĐCS cập nhật lên Cổng.
+
+## V. Đề xuất, kiến nghị
+
+Đề nghị LĐLĐ tỉnh khen thưởng các sáng kiến tiêu biểu.
+"""
+    filled = Document(str(write(tmp_path / "b.docx", figures, s, text)))
+    body = texts(filled)
+    assert not [p for p in filled.paragraphs if any(r.font.highlight_color for r in p.runs)]
+    assert "(Đơn vị bổ sung" not in " ".join(body)
+    i, iv, v = (body.index(h) for h in ("I. CÔNG TÁC CHỈ ĐẠO, TRIỂN KHAI", "IV. PHƯƠNG HƯỚNG, NHIỆM VỤ THỜI GIAN TỚI",
+                                         "V. ĐỀ XUẤT, KIẾN NGHỊ"))  # fmt: skip
+    assert body[i + 1] == "Ban Thường vụ đã ban hành Kế hoạch và tổ chức hội nghị triển khai."
+    assert body[iv + 1 : iv + 3] == [
+        "- Tiếp tục vận động đoàn viên đăng ký sáng kiến.",
+        "- Đôn đốc các CĐCS cập nhật lên Cổng.",
+    ]
+    assert body[v + 1] == "Đề nghị LĐLĐ tỉnh khen thưởng các sáng kiến tiêu biểu."
+
+
+def test_rows_never_split_tables_keep_their_ends_and_the_closing_keeps_with_the_signature(report):
+    doc, *_ = report
+
+    def kept(row: Any) -> bool:
+        return all(p.paragraph_format.keep_with_next for cell in row.cells for p in cell.paragraphs)
+
+    tables = [t for t in doc.tables[1:] if "Nơi nhận:" not in t.rows[0].cells[0].text]
+    assert len(tables) == 7  # Bảng 1–4 and Phụ lục I–III
+    for table in tables:
+        rows = table.rows
+        assert all(r._tr.trPr.find(qn("w:cantSplit")) is not None for r in rows)
+        assert kept(rows[0]) and kept(rows[1])  # the header never ends a page alone
+        assert all(kept(r) for r in rows[-3:-1]) and not kept(rows[-1])  # the last rows never start one alone
+    paragraphs = doc.paragraphs
+    at = next(i for i, p in enumerate(paragraphs) if p.text.startswith("Trên đây là báo cáo"))
+    assert paragraphs[at].paragraph_format.keep_with_next
+    after = paragraphs[at + 1]
+    assert after.text == "" and after.paragraph_format.keep_with_next  # and the space before the signature
+
+
+def test_column_widths_fit_their_content(report):
+    doc, *_ = report
+    units = table_after(doc, "(Kèm theo Báo cáo số ..../BC-LĐLĐ ngày 05/06/2022 của")
+    # Every status on one line: its column is as wide as the longest, "Đã nộp đúng hạn" at 11 pt.
+    widths = [Twips(int(c.get(qn("w:w")))).mm for c in units._tbl.tblGrid.iterchildren()]
+    assert widths[3] >= 30 and sum(widths) == pytest.approx(252, abs=1)
+    assert widths[2] == max(widths)  # the names take the room
 
 
 def test_control_characters_never_break_the_document(tmp_path, period):
     figures, s = period
     odd = replace(figures.outstanding[0], title="Dòng một\nDòng hai\x07\x0c{{ x }}{% if %}")
-    doc = Document(str(write_report_docx(tmp_path / "r.docx", replace(figures, outstanding=(odd,)), s)))
+    doc = Document(str(write(tmp_path / "r.docx", replace(figures, outstanding=(odd,)), s)))
     assert "- Dòng một Dòng hai{{ x }}{% if %} (tác giả: Nguyễn Văn An; Trần Thị Bình; Lê Văn Cường; " in " ".join(
         texts(doc)
     )
@@ -364,11 +433,10 @@ def test_control_characters_never_break_the_document(tmp_path, period):
 def test_empty_lists_say_so(tmp_path, period):
     figures, s = period
     empty = replace(figures, outstanding=(), gaps=(), sources=())
-    doc = Document(str(write_report_docx(tmp_path / "r.docx", empty, s)))
+    doc = Document(str(write(tmp_path / "r.docx", empty, s)))
     body = texts(doc)
     assert "Chưa có sáng kiến nào được các CĐCS đề nghị công nhận tiêu biểu." in body
     assert "Tất cả CĐCS đã gửi báo cáo hợp lệ và có sáng kiến." in body
-    assert "Chưa nhận được tệp báo cáo hợp lệ nào." in body
 
 
 # --- PDF through LibreOffice -------------------------------------------------------------------------------------
@@ -401,8 +469,11 @@ def test_libreoffice_converts_the_report_to_pdf(report, tmp_path):
     assert pages >= 5 and first[0] != "1"
     assert [page(n)[0] for n in range(2, pages + 1)] == [str(n) for n in range(2, pages + 1)]
     everything = " ".join(line for n in range(1, pages + 1) for line in page(n))
-    for expected in ("<script>alert(1)</script>", "TM. BAN THƯỜNG VỤ", "Phụ lục I", "Phụ lục IV", "Nơi nhận:"):
+    for expected in ("<script>alert(1)</script>", "TM. BAN THƯỜNG VỤ", "Phụ lục I", "Phụ lục III", "Nơi nhận:"):
         assert expected in everything, expected
+    # The signature is never alone on its page: the closing paragraph comes with it.
+    signed = next(n for n in range(1, pages + 1) if "Nơi nhận:" in " ".join(page(n)))
+    assert "Trên đây là báo cáo" in " ".join(page(signed))
     # The first page as a picture, as the officer would see it (looked at by eye while building the template).
     subprocess.run(["pdftoppm", "-r", "70", "-f", "1", "-l", "1", "-png", str(pdf), str(tmp_path / "page")], check=True)
     assert (tmp_path / "page-1.png").stat().st_size > 10_000
@@ -420,4 +491,4 @@ def test_no_libreoffice_gives_none(report, tmp_path, monkeypatch):
     _, path, *_ = report
     monkeypatch.setattr(shutil, "which", lambda name: None)
     assert docx_to_pdf(path, tmp_path / "pdf") is None
-    assert "LibreOffice" in render_docx.NO_LIBREOFFICE
+    assert "LibreOffice" in report_docx.NO_LIBREOFFICE

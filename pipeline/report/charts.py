@@ -186,7 +186,10 @@ def _hbars(
             body.append(
                 f'<rect x="{PAD}" y="{_n(y)}" width="{_n(length)}" height="{bar_h}" rx="2" fill="{row.colour}"/>'
             )
-            body.append(_text(PAD + length + 5, y + bar_h / 2 + SMALL * 0.36, row.text, size=SMALL, font_weight="bold"))
+            x = PAD + length + 5
+            if marker_x is not None and x - 4 < marker_x < x + len(row.text) * SMALL * 0.6 + 2:
+                x = marker_x + 5  # the value clears the target line
+            body.append(_text(x, y + bar_h / 2 + SMALL * 0.36, row.text, size=SMALL, font_weight="bold"))
         if marker_x is not None:
             body.append(
                 f'<line x1="{_n(marker_x)}" y1="{_n(y - 3)}" x2="{_n(marker_x)}" y2="{_n(y + bar_h + 3)}" '
@@ -236,16 +239,18 @@ def rate_svg(
         _Row(
             b.label,
             b.value,
-            "chưa có số đoàn viên" if b.value is None else percent(b.value),
+            (b.note or "không có số liệu") if b.value is None else percent(b.value),
             GOOD if b.value is not None and b.value >= target else LOW,
         )
         for b in bars
     ]
     reached = sum(1 for b in bars if b.value is not None and b.value >= target)
+    silent = sum(1 for b in bars if b.value is None)
     header = [
         *([note] if note else []),
         f"{number(reached)}/{number(len(bars))} CĐCS đạt chỉ tiêu {target_percent(target)} "
-        "(thanh xanh: đạt; thanh cam: dưới chỉ tiêu).",
+        "(thanh xanh: đạt; thanh cam: dưới chỉ tiêu)"
+        + (f"; {number(silent)} CĐCS chưa có số liệu, ghi ở cuối." if silent else "."),
     ]
     return _hbars(
         rows,

@@ -1,0 +1,65 @@
+"""The consolidated report for the provincial federation, from one model in every format.
+
+`pipeline.report.model` builds the `Report` from the figures and the officer's text
+(`pipeline.report.officer`); `docx`, `html` and `xlsx` render it, the PDF comes from the DOCX
+through LibreOffice, and `audit` writes where every figure comes from. The functions here are the
+entry points a run gives to worker processes (they take plain, picklable arguments) and writes side
+by side (`pipeline.run`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.config import Settings
+from pipeline.form import Form
+from pipeline.report.model import Report
+from pipeline.results import RunResult
+
+REPORT_STEM = "bao-cao-tong-hop"
+AUDIT_STEM = "ho-so-so-lieu"
+
+
+def write_report_docx(outbox: Path, report: Report, pdf: bool = False) -> dict[str, Path]:
+    """The DOCX and, on request, the PDF made from it."""
+    from pipeline.report.docx import ConversionError, docx_to_pdf
+    from pipeline.report.docx import write_report_docx as write
+
+    written = {"report_docx": write(outbox / f"{REPORT_STEM}.docx", report)}
+    if pdf:
+        # A failed conversion costs the PDF only: the DOCX it comes from is there to print.
+        with contextlib.suppress(ConversionError):
+            converted = docx_to_pdf(written["report_docx"], outbox)
+            if converted is not None:
+                written["report_pdf"] = converted
+    return written
+
+
+def write_report_html(path: Path, report: Report) -> Path:
+    from pipeline.report.html import write_report_html as write
+
+    return write(path, report)
+
+
+def write_report_xlsx(
+    path: Path, report: Report, frame: pd.DataFrame | Path, result: RunResult, settings: Settings, form: Form
+) -> Path:
+    """The report's workbook (give a worker the dataset's Parquet file rather than the frame, which
+    is costly to send)."""
+    from pipeline.report.xlsx import write_report_xlsx as write
+
+    if isinstance(frame, Path):
+        frame = pd.read_parquet(frame)
+    return write(path, report, frame, result, settings, form)
+
+
+def write_audit(path: Path, report: Report, frame: pd.DataFrame | Path) -> Path:
+    """Where every figure comes from: the files, sheets, rows and hashes (`pipeline.report.audit`)."""
+    from pipeline.report.audit import write_audit as write
+
+    if isinstance(frame, Path):
+        frame = pd.read_parquet(frame)
+    return write(path, report, frame)
