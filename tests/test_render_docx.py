@@ -13,6 +13,7 @@ import runpy
 import shutil
 import subprocess
 import zipfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,14 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.table import Table
 
+from pipeline.config import Settings
 from pipeline.figures import Figures
+from pipeline.form import Form
 from pipeline.render import docx as render_docx
 from pipeline.render.docx import ConversionError, docx_to_pdf, report_context, template_path, write_report_docx
 from pipeline.render.numbers import number, percent
 from pipeline.roster import Roster
-from pipeline.run import run
+from pipeline.run import RunResult, run
 from tests.conftest import ROOT, figures_of, soffice
 
 SCRIPT = ROOT / "pipeline" / "templates" / "make_docx_template.py"
@@ -70,9 +73,17 @@ B1 = {
 }
 
 
-@pytest.fixture
-def period(tmp_path, filled, settings, form, roster) -> tuple[Figures, Any]:
-    """A small period run through the pipeline: VT005 no initiative, VT021 two, VT052 one, VT044 missing."""
+def run_small_period(
+    tmp_path: Path,
+    filled: Callable[..., Path],
+    settings: Settings,
+    form: Form,
+    roster: Roster,
+    *,
+    pdf: bool = False,
+) -> tuple[RunResult, Settings, Roster]:
+    """A small period run through the pipeline: VT005 no initiative, VT021 two, VT052 one, VT044
+    missing. Returns the run's result, its settings and its roster."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     s = settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox")
@@ -87,7 +98,13 @@ def period(tmp_path, filled, settings, form, roster) -> tuple[Figures, Any]:
         target = inbox / f"{code}.xlsx"
         target.write_bytes(path.read_bytes())
         os.utime(target, (received, received))
-    figures, _ = figures_of(run(s, form, few), s, form, few)
+    return run(s, form, few, pdf=pdf), s, few
+
+
+@pytest.fixture
+def period(tmp_path, filled, settings, form, roster) -> tuple[Figures, Any]:
+    result, s, few = run_small_period(tmp_path, filled, settings, form, roster)
+    figures, _ = figures_of(result, s, form, few)
     return figures, s
 
 
