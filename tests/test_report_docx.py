@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import zipfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,15 @@ from docx.oxml.ns import qn
 from docx.shared import Twips
 from docx.table import Table
 
+from pipeline.config import Settings
 from pipeline.figures import Figures
+from pipeline.form import Form
 from pipeline.numbers import number, percent
 from pipeline.report import docx as report_docx
 from pipeline.report.docx import ConversionError, docx_to_pdf, write_report_docx
 from pipeline.report.model import build_report, point_text
 from pipeline.report.officer import parse_text
+from pipeline.results import RunResult
 from pipeline.roster import Roster
 from pipeline.run import run
 from tests.conftest import figures_of, soffice
@@ -72,9 +76,17 @@ B1 = {
 }
 
 
-@pytest.fixture
-def period(tmp_path, filled, settings, form, roster) -> tuple[Figures, Any]:
-    """A small period run through the pipeline: VT005 no initiative, VT021 two, VT052 one, VT044 missing."""
+def run_small_period(
+    tmp_path: Path,
+    filled: Callable[..., Path],
+    settings: Settings,
+    form: Form,
+    roster: Roster,
+    *,
+    pdf: bool = False,
+) -> tuple[RunResult, Settings, Roster]:
+    """A small period run through the pipeline: VT005 no initiative, VT021 two, VT052 one, VT044
+    missing. Returns the run's result, its settings and its roster."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     s = settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox")
@@ -89,7 +101,13 @@ def period(tmp_path, filled, settings, form, roster) -> tuple[Figures, Any]:
         target = inbox / f"{code}.xlsx"
         target.write_bytes(path.read_bytes())
         os.utime(target, (received, received))
-    figures, _ = figures_of(run(s, form, few), s, form, few)
+    return run(s, form, few, pdf=pdf), s, few
+
+
+@pytest.fixture
+def period(tmp_path, filled, settings, form, roster) -> tuple[Figures, Any]:
+    result, s, few = run_small_period(tmp_path, filled, settings, form, roster)
+    figures, _ = figures_of(result, s, form, few)
     return figures, s
 
 

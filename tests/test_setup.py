@@ -159,17 +159,49 @@ def test_ci_fails_at_once_without_the_corpus(tmp_path: Path) -> None:
     assert done.returncode == 1 and "corpus" in done.stderr and "make-ran" not in done.stdout
 
 
-def test_makes_missing_tools_message_names_every_tool(tmp_path: Path) -> None:
-    """As a user who is not root, on a machine without LibreOffice, poppler and Chromium."""
+def _as_a_user(folder: Path, tools: dict[str, int]) -> dict[str, str]:
+    """The environment of a user who is not root, whose PATH holds only `tools`, each a script
+    that exits with the given code."""
+    folder.mkdir()
+    for name, code in {"id": 0, **tools}.items():
+        (folder / name).write_text(f"#!/bin/sh\n{'echo 1000' if name == 'id' else ''}\nexit {code}\n")
+        (folder / name).chmod(0o755)
+    return {"PATH": str(folder)}
+
+
+def _system_deps(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     make = shutil.which("make")
     assert make, "make is required by `make test` itself"
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "id").write_text("#!/bin/sh\necho 1000\n")
-    (fake / "id").chmod(0o755)
-    done = subprocess.run(
-        [make, "-s", "-C", str(ROOT), "system-deps"], env={"PATH": str(fake)}, capture_output=True, text=True
-    )
+    return subprocess.run([make, "-s", "-C", str(ROOT), "system-deps"], env=env, capture_output=True, text=True)
+
+
+def test_makes_missing_tools_message_names_every_tool(tmp_path: Path) -> None:
+    """As a user who is not root, on a machine without LibreOffice, poppler, Chromium and the font."""
+    done = _system_deps(_as_a_user(tmp_path / "bin", {}))
     assert done.returncode != 0
-    for tool in ("LibreOffice", "Gnumeric", "poppler", "Chromium", "apt-get install", "chromium", "gnumeric"):
+    for tool in (
+        "LibreOffice",
+        "Gnumeric",
+        "poppler",
+        "Chromium",
+        "Liberation Serif 2",
+        "tiếng Việt",
+        "apt-get install",
+        "chromium",
+        "gnumeric",
+        "fonts-liberation2",
+    ):
         assert tool in done.stdout, done.stdout
+    assert "fonts-liberation " not in done.stdout  # the old one, 1.07, has no Vietnamese letters
+
+
+@pytest.mark.parametrize("font", [False, True])
+def test_make_notices_a_machine_with_every_tool_but_the_vietnamese_font(tmp_path: Path, font: bool) -> None:
+    """Set up by an earlier Makefile: LibreOffice and the rest, but only the old Liberation Serif,
+    which fontconfig does not list for Vietnamese."""
+    tools = dict.fromkeys(("soffice", "pdftotext", "chromium", "ssconvert"), 0)
+    done = _system_deps(_as_a_user(tmp_path / "bin", {**tools, "fc-list": 0 if font else 1}))
+    if font:
+        assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
+    else:
+        assert done.returncode != 0 and "Liberation Serif 2" in done.stdout and "fonts-liberation2" in done.stdout
