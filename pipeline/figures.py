@@ -468,6 +468,28 @@ def _per_unit(frame: pd.DataFrame) -> tuple[dict[str, dict[str, int]], dict[str,
     return counts, people
 
 
+def phase_counts(frame: pd.DataFrame, settings: Settings) -> dict[str, int]:
+    """Initiatives registered in each phase, by its name."""
+    return {p.name: int((frame["giai_doan"] == p.name).sum()) for p in settings.programme.phases}
+
+
+def period_totals(states: dict[str, UnitState], frame: pd.DataFrame, settings: Settings) -> dict[str, Any]:
+    """The totals of the period for run.json: the roster's unions by where they stand, the
+    initiatives by phase, the participants (counted as the report counts them) and the members."""
+    in_roster = [s for s in states.values() if s.in_roster]
+    _, people = _per_unit(frame)
+    return {
+        "units_in_roster": len(in_roster),
+        "units_reported": sum(1 for s in in_roster if s.current is not None),
+        **{f"units_{r.value}": sum(1 for s in in_roster if s.reporting is r) for r in Reporting},
+        "initiatives": len(frame),
+        "initiatives_per_phase": phase_counts(frame, settings),
+        "initiatives_outside_phases": int(frame["giai_doan"].isna().sum()),
+        "participants": sum(len(p) for p in people.values()),
+        "members": sum(s.members or 0 for s in in_roster),
+    }
+
+
 def _whole(value: Any) -> int:
     """A whole number, 0 for a missing one."""
     if value is None or isinstance(value, bool) or pd.isna(value):
@@ -603,8 +625,9 @@ def _targets(frame: pd.DataFrame, total: Tally, settings: Settings) -> tuple[Tar
     programme = settings.programme
     rows = []
     in_phases = 0
+    counted = phase_counts(frame, settings)
     for i, phase in enumerate(programme.phases, start=1):
-        actual = int((frame["giai_doan"] == phase.name).sum())
+        actual = counted[phase.name]
         in_phases += actual
         rows.append(
             TargetRow(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Settings
-from pipeline.figures import compute
+from pipeline.figures import compute, period_totals
 from pipeline.findings import Code, Finding, Location, Severity, make, row_place
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, archived_path, by_arrival, fingerprint, scan_inbox
@@ -28,14 +28,12 @@ from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile, record_key
 from pipeline.lock import exclusive
 from pipeline.merge import (
     Changes,
-    Reporting,
     UnitState,
     attachment_notes,
     changes,
     current_files,
     dataset,
     file_statuses,
-    participants,
     unit_states,
 )
 from pipeline.outputs import DATASET_PARQUET, RUN_JSON, Context, Output, outputs_for, run_output
@@ -125,7 +123,7 @@ def run(
             )
             result.changes = _changes(before, states, ledger, form)
         with stage("figures"):
-            result.totals = totals(states, frame, roster, settings)
+            result.totals = period_totals(states, frame, settings)
             report = None
             if roster is not None:
                 figures = compute(states, frame, roster, settings, form, sources=stored, findings=ledger.findings())
@@ -489,30 +487,6 @@ def _store_feedback(r: FileResult, written: Any, job: Job, ledger: Ledger) -> No
     assert r.sha256 is not None
     ledger.set_feedback(r.sha256, written.workbook, written.message)
     r.feedback, r.message = written.workbook, written.message
-
-
-def totals(states: dict[str, UnitState], frame: Any, roster: Roster | None, settings: Settings) -> dict[str, Any]:
-    in_roster = [s for s in states.values() if s.in_roster]
-    reported = [s for s in in_roster if s.current is not None]
-    people = {
-        (code, person)
-        for code, author, coauthors in zip(frame["ma_cdcs"], frame["tac_gia"], frame["dong_tac_gia"], strict=True)
-        for person in participants(author, coauthors)
-    }
-    per_phase = {p.name: int((frame["giai_doan"] == p.name).sum()) for p in settings.programme.phases}
-    return {
-        "units_in_roster": len(in_roster),
-        "units_reported": len(reported),
-        "units_on_time": sum(1 for s in in_roster if s.reporting is Reporting.ON_TIME),
-        "units_late": sum(1 for s in in_roster if s.reporting is Reporting.LATE),
-        "units_rejected": sum(1 for s in in_roster if s.reporting is Reporting.REJECTED),
-        "units_missing": sum(1 for s in in_roster if s.reporting is Reporting.MISSING),
-        "initiatives": len(frame),
-        "initiatives_per_phase": per_phase,
-        "initiatives_outside_phases": int(frame["giai_doan"].isna().sum()),
-        "participants": len(people),
-        "members": sum(s.members or 0 for s in in_roster),
-    }
 
 
 __all__ = ["check_books", "process", "run"]

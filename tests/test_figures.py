@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 
 from pipeline.config import Settings
 from pipeline.demo import build_demo
-from pipeline.figures import ADDITIVE, Figures, GapKind, Tally, compute
+from pipeline.figures import ADDITIVE, Figures, GapKind, Tally, compute, period_totals
 from pipeline.form import Form
 from pipeline.ledger import StoredFile, StoredRow
 from pipeline.merge import Reporting, UnitState, dataset, unit_states
 from pipeline.report.model import point_text
 from pipeline.roster import Roster
-from pipeline.run import run, totals
+from pipeline.run import run
 from tests.conftest import figures_of
 
 
@@ -645,7 +645,7 @@ def test_by_property_totals_add_up_and_equal_the_run_totals(data, form, settings
     frame = dataset(states, rows, form, settings)
     fig = compute(states, frame, roster, settings, form)
     assert_adds_up(fig, frame, states)
-    run_totals = totals(states, frame, roster, settings)
+    run_totals = period_totals(states, frame, settings)
     t = fig.target
     assert [t[f"phase-{i}"].actual for i in (1, 2)] == list(run_totals["initiatives_per_phase"].values())
     assert (t["outside-phases"].actual if "outside-phases" in t else 0) == run_totals["initiatives_outside_phases"]
