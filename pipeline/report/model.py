@@ -637,8 +637,8 @@ def text_mm(text: str, size: float, bold: bool = False) -> float:
 
 def fit_widths(columns: Sequence[Column], rows: Sequence[Row], total: float, size: float) -> list[float]:
     """Column widths (mm) for a table `total` wide in a font of `size` points: numbers, codes and
-    short labels on one line (a status such as "Đã nộp đúng hạn" never wraps), every column at least
-    as wide as its longest word (the header's in bold), and the room left shared in proportion to
+    labels of up to 24 characters on one line (a status such as "Đã nộp đúng hạn" never wraps), every
+    column at least as wide as its longest word (the header's in bold), and the room left shared in proportion to
     what each column would take on one line (a column of names wraps before a column of statuses
     does)."""
     pad = 3.0  # the cell's margins, with some air
@@ -647,7 +647,7 @@ def fit_widths(columns: Sequence[Column], rows: Sequence[Row], total: float, siz
         texts = [r.cells[c].text for r in rows if r.span is None and c < len(r.cells)]
         words = [text_mm(w, size, bold=True) for w in column.header.split()]
         words += [text_mm(w, size) for t in texts for w in t.split()]
-        whole = [text_mm(t, size) for t in texts if column.kind != "text" or len(t) <= 18]
+        whole = [text_mm(t, size) for t in texts if column.kind != "text" or len(t) <= 24]
         least.append(max([*words, *whole, 1.0]) + pad)
         longest = max((text_mm(t, size) for t in texts), default=0.0)
         want.append(max(least[-1], min(longest, 120.0) + pad) if column.kind == "text" else least[-1])

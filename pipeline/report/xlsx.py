@@ -463,6 +463,7 @@ def _dataset(book: Book, ws: Any, frame: pd.DataFrame, form: Form, part: str) ->
         )
         frame = frame.iloc[:DATASET_MAX_ROWS]
     book.sheet(ws, "Danh sách sáng kiến tổng hợp", columns, note=note)
+    ws.set_paper(8)  # A3: its many columns fitted to the width of a larger page stay readable
     ws.repeat_columns(0, 1)
     ws.hide_gridlines(0)  # printed too: the dataset has no borders
     last = FIRST_ROW + len(frame) - 1
