@@ -37,6 +37,7 @@ Kind = Literal["no", "text", "code", "count", "percent", "money", "date"]
 NONE = "–"  # a figure that does not exist (a union that has not reported has no rate)
 ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV")
 RATE_SHORT = {RATE_MEASURES[0]: "Tỷ lệ ĐV tham gia", RATE_MEASURES[1]: "Tỷ lệ SK/ĐV"}
+NO_OUTSTANDING = "Chưa có sáng kiến nào được các CĐCS đề nghị công nhận tiêu biểu."
 
 
 # --- the building blocks -------------------------------------------------------------------------------
@@ -107,7 +108,6 @@ class Section:
     title: str
     blocks: tuple[Block, ...] = ()
     subsections: tuple[Section, ...] = ()
-    officer: str | None = None  # the key of the officer's text it holds ("I", "IV", "V")
 
     @property
     def heading(self) -> str:
@@ -279,7 +279,7 @@ def _passage(passage: Passage) -> tuple[Block, ...]:
 
 
 def _officer_section(number: str, title: str, text: OfficerText) -> Section:
-    return Section(number, title, _passage(text.sections[number]), officer=number)
+    return Section(number, title, _passage(text.sections[number]))
 
 
 def _listed(items: Sequence[str]) -> tuple[str, ...]:
@@ -298,7 +298,6 @@ def _section_i(figures: Figures, text: OfficerText) -> Section:
             Paragraph(f"Tổng hợp báo cáo của {reported} CĐCS đã gửi báo cáo hợp lệ:"),
             Bullets(activities),
         ),
-        officer="I",
     )
 
 
@@ -346,7 +345,7 @@ def _section_ii(figures: Figures, settings: Settings) -> Section:
                     Bullets(_listed([f"- {o.title} (tác giả: {_authors(o)}; {o.unit})" for o in outstanding])),
                 )
                 if outstanding
-                else (Paragraph("Chưa có sáng kiến nào được các CĐCS đề nghị công nhận tiêu biểu."),),
+                else (Paragraph(NO_OUTSTANDING),),
             ),
             Section(
                 "5",
@@ -607,8 +606,7 @@ def _appendix_ii(figures: Figures) -> tuple[Block, ...]:
                 )
             )
         )
-    empty = "Chưa có sáng kiến nào được các CĐCS đề nghị công nhận tiêu biểu."
-    return (Table("phu-luc-2", "", columns, tuple(rows), empty=empty),)
+    return (Table("phu-luc-2", "", columns, tuple(rows), empty=NO_OUTSTANDING),)
 
 
 def _appendix_iii(figures: Figures) -> tuple[Block, ...]:
