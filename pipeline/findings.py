@@ -78,7 +78,8 @@ class Code(StrEnum):
     TEXT_NUMBER_READ = "text-number-read"
 
 
-# One sentence per code: what is wrong and how to fix it. Placeholders come from `Finding.params`.
+# One sentence per code of the reading stage: what is wrong and how to fix it. Placeholders come from
+# `Finding.params`. The validation rules' own sentences are in `pipeline.rules.RULES`.
 MESSAGES: dict[Code, str] = {
     Code.NOT_SPREADSHEET: "Tệp không phải bảng tính ({kind}). Vui lòng gửi biểu mẫu Excel (.xlsx) đã điền.",
     Code.MISSING_SHEET: 'Không tìm thấy trang "{sheet}". Vui lòng dùng đúng biểu mẫu do LĐLĐ huyện gửi, không đổi tên hay xóa trang.',
@@ -98,33 +99,12 @@ MESSAGES: dict[Code, str] = {
     Code.READER_TIMEOUT: "Đọc tệp quá lâu ({reason}) nên đã dừng. Vui lòng kiểm tra tệp, xóa dữ liệu thừa, lưu dạng .xlsx và gửi lại.",
     Code.EXTENSION_MISMATCH: 'Tên tệp có đuôi "{extension}" nhưng nội dung là tệp {kind}; tệp vẫn được đọc theo nội dung thật.',
     Code.FALLBACK_READER: "Tệp được đọc bằng trình đọc dự phòng ({reader}) vì trình đọc chính không đọc được tệp này; số liệu vẫn được kiểm tra như thường.",
-    Code.REQUIRED: 'Ô "{label}" bắt buộc nhưng đang để trống. Vui lòng điền.',
-    Code.NOT_IN_LIST: 'Giá trị "{value}" không có trong danh sách của ô "{label}". Vui lòng chọn một giá trị trong danh sách thả xuống: {allowed}.',
     Code.NOT_A_NUMBER: 'Ô "{label}" phải là số nguyên, nhưng đang ghi "{value}". Vui lòng ghi số, ví dụ 1500000.',
     Code.NOT_A_DATE: 'Ô "{label}" phải là ngày dạng dd/mm/yyyy, nhưng đang ghi "{value}". Vui lòng nhập lại, ví dụ 15/03/2022.',
     Code.NO_SUCH_DATE: 'Ngày "{value}" ở ô "{label}" không có thật: {reason}. Vui lòng kiểm tra lại ngày, ghi theo thứ tự ngày/tháng/năm, ví dụ 28/02/2022.',
     Code.CELL_ERROR: 'Ô "{label}" đang báo lỗi {value} của Excel (công thức tính sai hoặc tham chiếu đến ô không còn). Vui lòng sửa công thức hoặc nhập thẳng giá trị.',
     Code.FORMULA_NO_VALUE: 'Ô "{label}" có công thức {value} nhưng tệp không lưu kết quả tính (thường do tệp được tạo bằng phần mềm khác). Vui lòng mở tệp bằng Excel, lưu lại rồi gửi, hoặc nhập thẳng giá trị.',
     Code.TWO_DIGIT_YEAR: 'Ngày "{value}" ở ô "{label}" ghi năm hai chữ số nên không rõ năm. Vui lòng ghi đủ bốn chữ số của năm, ví dụ 15/03/2022.',
-    Code.BELOW_MINIMUM: 'Ô "{label}" phải là số không nhỏ hơn {minimum}, nhưng đang ghi {value}. Vui lòng ghi lại số cho đúng.',
-    Code.TOO_SHORT: 'Ô "{label}" quá ngắn ({length} ký tự); cần ít nhất {minimum} ký tự. Vui lòng ghi đầy đủ hơn.',
-    Code.TOO_LONG: 'Ô "{label}" quá dài ({length} ký tự); tối đa {maximum} ký tự. Vui lòng rút gọn.',
-    Code.TOO_FEW_WORDS: 'Ô "{label}" cần ghi đầy đủ họ và tên (ít nhất hai từ), nhưng đang ghi "{value}". Vui lòng ghi đủ họ và tên, ví dụ Nguyễn Văn An.',
-    Code.BAD_PHONE: 'Số điện thoại "{value}" có vẻ chưa đúng: số di động có 10 chữ số (ví dụ 0912 345 678), số máy bàn có 11 chữ số gồm mã vùng (ví dụ 0297 3855 123). Vui lòng kiểm tra lại để LĐLĐ huyện liên hệ được khi cần; riêng điểm này không làm báo cáo bị trả lại.',
-    Code.BAD_EMAIL: 'Địa chỉ email "{value}" không hợp lệ. Vui lòng ghi lại, ví dụ congdoan@example.vn, hoặc để trống.',
-    Code.OUT_OF_WINDOW: 'Ngày {value} ở ô "{label}" nằm ngoài khoảng {start} – {end}. {consequence}',
-    Code.AFTER_AS_OF: 'Ngày {value} ở ô "{label}" sau ngày "Số liệu tính đến ngày" ({other}). Vui lòng kiểm tra lại ngày.',
-    Code.AFTER_REPORT_DATE: 'Ngày {value} ở ô "{label}" sau ngày báo cáo ({other}). Vui lòng kiểm tra lại ngày chốt số liệu.',
-    Code.ABOVE_FIELD: 'Ô "{label}" ({value}) không được lớn hơn "{other_label}" ({other}). Vui lòng kiểm tra lại hai số này.',
-    Code.BEFORE_FIELD: 'Ô "{label}" ({value}) không được trước "{other_label}" ({other}). Vui lòng kiểm tra lại ngày.',
-    Code.ONLY_WHEN: 'Ô "{label}" chỉ điền khi "{other_label}" là "{other}". Vui lòng xóa giá trị này hoặc sửa ô "{other_label}".',
-    Code.UNKNOWN_UNIT: 'Mã CĐCS "{value}" không có trong danh sách CĐCS trực thuộc LĐLĐ huyện. Vui lòng kiểm tra lại mã đơn vị.',
-    Code.NAME_MISMATCH: 'Tên đơn vị "{value}" khác với tên trong danh sách của LĐLĐ huyện cho mã {unit_code}: "{expected}". Vui lòng kiểm tra lại mã và tên đơn vị.',
-    Code.MEMBERS_FAR: "Tổng số đoàn viên ({value}) lệch {percent}% so với danh sách của LĐLĐ huyện ({expected}). Vui lòng kiểm tra lại; nếu số liệu đúng, xin báo để huyện cập nhật danh sách.",
-    Code.STT_GAP: "Số thứ tự {value} không liền sau số trước ({previous}). Vui lòng đánh số liên tục 1, 2, 3…",
-    Code.DUPLICATE_INITIATIVE: 'Sáng kiến "{value}" của tác giả {author} đã có ở {other}. Mỗi sáng kiến chỉ kê khai một lần: nếu là cùng một sáng kiến, vui lòng xóa dòng thừa; nếu là hai sáng kiến khác nhau, vui lòng ghi tên sáng kiến rõ hơn.',
-    Code.AUTHOR_IS_COAUTHOR: 'Tác giả {author} cũng được ghi là đồng tác giả. Vui lòng chỉ ghi tên này ở cột "Tác giả (họ và tên)".',
-    Code.REGISTERED_BEFORE_APPLIED: "Ngày đăng ký ({value}) trước ngày áp dụng lần đầu ({other}). Vui lòng kiểm tra lại hai ngày này.",
     Code.TEXT_NORMALISED: 'Đã chuẩn hóa chữ tiếng Việt ({repair}) ở {count} ô, bắt đầu từ ô "{label}"; nội dung không đổi.',
     Code.LEGACY_TEXT: 'Chữ ở ô "{label}" được gõ bằng bảng mã cũ {encoding} ("{value}"); đã chuyển sang Unicode: "{converted}". Có {count} ô như vậy trong tệp; lần sau vui lòng gõ bằng bảng mã Unicode.',
     Code.TEXT_DATE_READ: 'Ngày ở ô "{label}" được gõ dạng chữ "{value}"; đã đọc là {date} (ngày/tháng/năm).',
@@ -132,13 +112,15 @@ MESSAGES: dict[Code, str] = {
 }
 
 
-# What a date outside a programme window means, and what to do, by window (the {consequence} of
-# out-of-window).
-WINDOW_CONSEQUENCES = {
-    "eligibility": "Sáng kiến áp dụng lần đầu ngoài khoảng này không đủ điều kiện tham gia Chương trình. "
-    "Vui lòng kiểm tra lại ngày; nếu ngày đã đúng, xóa dòng sáng kiến này khỏi biểu mẫu.",
-    "registration": "Vui lòng kiểm tra lại ngày đăng ký.",
-}
+def template(code: Code) -> str:
+    """The sentence of `code`, with its placeholders: a reading finding's from `MESSAGES`, a
+    validation rule's from its `Rule`."""
+    text = MESSAGES.get(code)
+    if text is None:
+        from pipeline.rules import BY_CODE  # the rules build on this module
+
+        text = BY_CODE[code].message
+    return text
 
 
 def row_place(sheet: str, row: int) -> str:
@@ -194,7 +176,7 @@ class Finding:
     def message(self) -> str:
         values = {"label": self.field or "", "value": show_value(self.value)}
         values.update((k, show_value(v)) for k, v in self.params)
-        return MESSAGES[self.code].format(**values)
+        return template(self.code).format(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return {

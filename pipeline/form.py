@@ -1,7 +1,10 @@
 """The form definition, loaded from `schemas/form.toml`: fields, labels, lists and rules.
 
 Everything that knows a label, a list or a rule asks a `Form`: the template writer, the reader's
-header matching, the pandera schemas and the report. Nothing else spells a label.
+header matching, the pandera schemas and the report. Nothing else spells a label. The code names a
+field by its role ("unit_code", "title", "author"), never by its key: `form.key("author")` is the
+column the data keeps it in, so a key renamed in `form.toml` changes nothing else. Likewise the
+answers that mean something to the code ("yes", "not_yet") are the form's (`form.answer("yes")`).
 """
 
 from __future__ import annotations
@@ -20,11 +23,31 @@ FieldType = Literal["text", "integer", "date", "list"]
 _TYPES = ("text", "integer", "date", "list")
 
 
+# The roles the code asks for: a form without one of them is not this programme's form.
+ROLES = {
+    "unit": (
+        "unit_code", "unit_name", "sector", "commune", "workers", "members", "as_of", "meetings", "news_items",
+        "commended_groups", "commended_people", "chair", "preparer", "phone", "email", "prepared_on",
+    ),
+    "initiative": (
+        "number", "title", "author", "coauthors", "author_is_member", "kind", "field", "summary", "effect",
+        "benefit", "applied_on", "registered_on", "recognised_by", "decision", "uploaded", "portal_status",
+        "commendation", "proposed_outstanding", "note",
+    ),
+    "roster": (
+        "unit_code", "unit_name", "sector", "commune", "members", "workers", "email", "target_phase_1",
+        "target_phase_2", "active",
+    ),
+}  # fmt: skip
+ANSWERS = ("yes", "no", "not_yet")
+
+
 @dataclass(frozen=True)
 class Field:
     key: str
     label: str
     type: FieldType
+    role: str = ""
     required: bool = False
     list: str | None = None
     rule: str = ""
@@ -70,11 +93,35 @@ class Form:
     initiative: tuple[Field, ...]
     roster: tuple[Field, ...]
     example: Mapping[str, Any] = field(default_factory=dict)
+    answers: Mapping[str, str] = field(default_factory=dict)
 
     def allowed(self, f: Field) -> tuple[str, ...]:
         if f.list is None:
             return ()
         return self.lists[f.list]
+
+    @cached_property
+    def _roles(self) -> dict[str, Field]:
+        return {f.role: f for f in (*self.unit, *self.initiative)}
+
+    def field(self, role: str) -> Field:
+        """The field of the unit record or of an initiative that plays `role`."""
+        return self._roles[role]
+
+    def key(self, role: str) -> str:
+        """The key of the field that plays `role`: where the data keeps it."""
+        return self._roles[role].key
+
+    def roster_field(self, role: str) -> Field:
+        return next(f for f in self.roster if f.role == role)
+
+    def answer(self, meaning: str) -> str:
+        """The answer of the form's lists that means `meaning` ("yes": "Có")."""
+        return self.answers[meaning]
+
+    def by_key(self, key: str) -> Field:
+        """The field of the unit record or of an initiative kept under `key`."""
+        return _by_key((*self.unit, *self.initiative), key)
 
     def unit_field(self, key: str) -> Field:
         return _by_key(self.unit, key)
@@ -143,9 +190,17 @@ def load_form(path: Path | None = None) -> Form:
         initiative=tuple(_field(d, lists) for d in data["initiative"]),
         roster=tuple(_field(d, lists) for d in data["roster"]),
         example=dict(data.get("example", {})),
+        answers=dict(data.get("answers", {})),
     )
     # Build the matchers now so that a clash of labels fails at load time.
     _ = form.unit_matcher, form.initiative_matcher, form.roster_matcher
+    for section, fields in (("unit", form.unit), ("initiative", form.initiative), ("roster", form.roster)):
+        roles = [f.role for f in fields]
+        missing = set(ROLES[section]) - set(roles)
+        if missing or len(set(roles)) != len(roles):
+            raise FormError(f"[[{section}]]: roles missing {sorted(missing)} or given twice in {roles}")
+    if set(ANSWERS) - set(form.answers):
+        raise FormError(f"[answers]: missing {sorted(set(ANSWERS) - set(form.answers))}")
     return form
 
 

@@ -22,8 +22,8 @@ from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, kind_words
 from pipeline.ledger import StoredFile, StoredRow, record_key
 from pipeline.roster import Roster, normalise_code
+from pipeline.rules import split_names
 from pipeline.text import fold
-from schemas.tables import split_names
 
 SUPERSEDED = "superseded"
 ATTACHMENT = "ignored"  # the status of a file set aside: no submission, nothing to reject

@@ -1,9 +1,13 @@
-"""Validation stage: the records of all files of a run -> findings, in one batched pandera call.
+"""Validation stage: the records of all files of a run -> findings, in one batched pandera call per
+table and severity.
 
 All unit records go into one DataFrame and all initiative rows into another, indexed so that a
-pandera failure case's index leads back to its file and Excel row; each table is validated once,
-lazily, and every failure becomes a `Finding` at its cell with the form's label and a Vietnamese
-message. Returns the findings of the reading stage and of validation, sorted by position.
+pandera failure case's index leads back to its file and Excel row. The schemas are built from the
+rules (`pipeline.rules.RULES`): each field is a pandera `Column` (nullable unless required: the
+"required" rule), and each rule is a check named "<code>:<field key>" on the column of the field it
+reports at. Each table is validated once, lazily, and every failure becomes a `Finding` at its cell
+with the form's label and the rule's message. Returns the findings of the reading stage and of
+validation, sorted by position.
 """
 
 from __future__ import annotations
@@ -17,22 +21,27 @@ import pandas as pd
 import pandera.pandas as pa
 
 from pipeline.config import Settings
-from pipeline.findings import WINDOW_CONSEQUENCES, Code, Finding, Severity, make, row_place
+from pipeline.findings import Code, Finding, Severity, make, row_place
 from pipeline.form import Field, Form
 from pipeline.read import Value, WorkbookData
 from pipeline.roster import Roster, normalise_code
-from pipeline.text import fold, initiative_key
-from schemas.tables import (
+from pipeline.rules import (
     AS_OF_COLUMN,
+    BY_CODE,
     FILE_COLUMN,
     KEY_COLUMN,
     ROSTER_MEMBERS_COLUMN,
     ROSTER_NAME_COLUMN,
+    RULES,
     UNIT_COLUMN,
-    build_schemas,
-    parse_check_name,
-    report_limit,
+    Case,
+    Period,
+    Place,
+    Rule,
 )
+from pipeline.text import fold, initiative_key
+
+Table = str  # "unit" or "initiative"
 
 
 @dataclass(frozen=True)
@@ -76,27 +85,53 @@ def validate(
     today: dt.date | None = None,
     context: Sequence[ContextRow] = (),
 ) -> list[Finding]:
-    """Findings of `books`; `context` rows take part in the rules across files but get no finding."""
-    today = today or dt.date.today()
-    schemas = build_schemas(form, settings, [u.code for u in roster] if roster else None, today)
+    """The findings of `books`: those their reading found, then every rule's, sorted by file and
+    position. `context` rows (initiatives accepted earlier) take part in the rules across files but
+    get no finding of their own."""
+    period = Period(settings, today or dt.date.today(), frozenset(u.code for u in roster) if roster else None)
     readable = [i for i, book in enumerate(books) if book.readable]
     findings = [f for book in books for f in book.findings]
     # Cells that could not be read already carry an error; pandera sees them as empty.
     unreadable = {
         (f.location.file, f.location.sheet, f.location.cell) for f in findings if f.severity is Severity.ERROR
     }
-
     unit_frame, unit_cells = _unit_frame(books, readable, form, roster)
     rows_frame, row_cells = _initiative_frame(books, readable, form, unit_frame, context)
-    checker = _Context(books, form, settings, today, unreadable, context)
-    for schema, frame, cells, fields, severity in (
-        (schemas.unit, unit_frame, unit_cells, form.unit, Severity.ERROR),
-        (schemas.initiative, rows_frame, row_cells, form.initiative, Severity.ERROR),
-        (schemas.unit_warnings, unit_frame, unit_cells, form.unit, Severity.WARNING),
-        (schemas.initiative_warnings, rows_frame, row_cells, form.initiative, Severity.WARNING),
-    ):
-        findings += checker.failures(schema, frame, cells, fields, severity)
+    checker = _Checker(books, unreadable, context)
+    for table, frame, cells in (("unit", unit_frame, unit_cells), ("initiative", rows_frame, row_cells)):
+        for severity in (Severity.ERROR, Severity.WARNING):
+            schema = build_schema(form, period, table, severity, frame)
+            findings += checker.failures(schema, Case(frame, form, period), cells)
     return sorted(findings, key=position_key(form))
+
+
+def build_schema(
+    form: Form, period: Period, table: Table, severity: Severity, frame: pd.DataFrame
+) -> pa.DataFrameSchema:
+    """The pandera schema of one table's rules of one severity, for `frame`. A check sees the whole
+    table (a rule may read other fields, other rows, other files), so it is built for the frame it
+    validates; pandera reports its failures at the column of the field the rule reports at."""
+    fields = form.unit if table == "unit" else form.initiative
+    checks: dict[str, list[pa.Check]] = {f.key: [] for f in fields}
+    for rule in RULES:
+        if rule.severity is not severity or rule.check is None or rule.table not in (table, "any"):
+            continue
+        for f in rule.fields(form):
+            if f.key in checks:
+                checks[f.key].append(_check(rule, Case(frame, form, period, f)))
+    errors = severity is Severity.ERROR
+    columns = {
+        f.key: pa.Column(nullable=not (errors and f.required), checks=checks[f.key], required=True)
+        for f in fields
+        if errors or checks[f.key]
+    }
+    return pa.DataFrameSchema(columns, strict=False, coerce=False)
+
+
+def _check(rule: Rule, case: Case) -> pa.Check:
+    assert rule.check is not None and case.field is not None
+    check = rule.check
+    return pa.Check(lambda _: check(case), name=f"{rule.code.value}:{case.field.key}", ignore_na=False)
 
 
 def _unit_frame(
@@ -108,8 +143,9 @@ def _unit_frame(
             value = books[b].unit.get(f.key)
             columns[f.key].append(value.value if value else None)
     frame = _typed(columns, len(readable), form.unit)
-    known = [roster.find(code) if roster and isinstance(code, str) else None for code in frame["ma_cdcs"]]
-    frame[UNIT_COLUMN] = pd.Series([normalise_code(c) if isinstance(c, str) else None for c in frame["ma_cdcs"]])
+    codes = frame[form.key("unit_code")]
+    known = [roster.find(code) if roster and isinstance(code, str) else None for code in codes]
+    frame[UNIT_COLUMN] = pd.Series([normalise_code(c) if isinstance(c, str) else None for c in codes], dtype="object")
     frame[ROSTER_NAME_COLUMN] = pd.Series([u.name if u else None for u in known], dtype="object")
     frame[ROSTER_MEMBERS_COLUMN] = pd.array([u.members if u else None for u in known], dtype="Int64")
     return frame, _Origins(books, "unit", [(b, -1) for b in readable])
@@ -127,7 +163,7 @@ def _initiative_frame(
     as_of: list[Any] = []
     files: list[int] = []
     unit_codes: list[str | None] = []
-    unit_code_of, as_of_of = list(units[UNIT_COLUMN]), list(units["tinh_den_ngay"])
+    unit_code_of, as_of_of = list(units[UNIT_COLUMN]), list(units[form.key("as_of")])
     for unit_index, b in enumerate(readable):
         book = books[b]
         n = book.count
@@ -150,7 +186,7 @@ def _initiative_frame(
     frame[UNIT_COLUMN] = pd.Series(
         [u if u else f"#{b}" for u, b in zip(unit_codes, files, strict=True)], dtype="object"
     )
-    titles, authors = frame["ten_sang_kien"], frame["tac_gia"]
+    titles, authors = frame[form.key("title")], frame[form.key("author")]
     keys = [initiative_key(t, a) for t, a in zip(titles, authors, strict=True)]
     if context:
         keys[-len(context) :] = [row.key for row in context]
@@ -171,62 +207,43 @@ def _typed(columns: dict[str, list[Any]], length: int, fields: tuple[Field, ...]
     return pd.DataFrame(typed, index=pd.RangeIndex(length))
 
 
-class _Context:
+class _Checker:
     def __init__(
         self,
         books: Sequence[WorkbookData],
-        form: Form,
-        settings: Settings,
-        today: dt.date,
         unreadable: set[tuple[str, str | None, str | None]],
         context: Sequence[ContextRow],
     ) -> None:
-        self.books, self.form, self.settings, self.today, self.unreadable = books, form, settings, today, unreadable
-        self.context = context
+        self.books, self.unreadable, self.context = books, unreadable, context
 
-    def failures(
-        self,
-        schema: pa.DataFrameSchema,
-        frame: pd.DataFrame,
-        cells: _Origins,
-        fields: tuple[Field, ...],
-        severity: Severity,
-    ) -> list[Finding]:
-        if frame.empty:
+    def failures(self, schema: pa.DataFrameSchema, table: Case, cells: _Origins) -> list[Finding]:
+        if table.frame.empty or not schema.columns:
             return []
         try:
-            schema.validate(frame, lazy=True)
+            schema.validate(table.frame, lazy=True)
         except pa.errors.SchemaErrors as exc:
             cases = exc.failure_cases
         else:
             return []
-        by_key = {f.key: f for f in fields}
+        form = table.form
         out: dict[tuple[int, str, Code], Finding] = {}
         for check, column, index in zip(cases["check"], cases["column"], cases["index"], strict=True):
             if check == "not_nullable":
                 code, key = Code.REQUIRED, str(column)
             else:
-                parsed = parse_check_name(str(check))
-                if parsed is None:
-                    raise RuntimeError(f"unexpected pandera failure: {check} on {column}")
-                code, key = parsed
+                name, _, key = str(check).partition(":")
+                code = Code(name)
             if (int(index), key, code) in out or cells.get(int(index), key) is None:
-                continue  # every column of a failing row (DataFrame-level checks), or a context row
-            finding = self.finding(code, severity, by_key[key], frame, int(index), cells)
+                continue  # a context row: it takes part in the rules but has no cell
+            case = Case(table.frame, form, table.period, form.by_key(key))
+            finding = self.finding(BY_CODE[code], case, int(index), cells)
             if finding is not None:
                 out[(int(index), key, code)] = finding
         return list(out.values())
 
-    def finding(
-        self,
-        code: Code,
-        severity: Severity,
-        f: Field,
-        frame: pd.DataFrame,
-        index: int,
-        cells: _Origins,
-    ) -> Finding | None:
-        cell = cells.get(index, f.key)
+    def finding(self, rule: Rule, case: Case, index: int, cells: _Origins) -> Finding | None:
+        assert case.field is not None
+        cell = cells.get(index, case.field.key)
         assert cell is not None
         book = self.books[cell.book]
         location = book.location(cell.sheet_key, cell.value)
@@ -237,80 +254,27 @@ class _Context:
             if cell.value and cell.value.value is not None
             else (cell.value.raw if cell.value else None)
         )
-        return make(code, severity, location, f.label, value, **self.params(code, f, frame, index, cells))
+        params = rule.params(Place(case, index, lambda i: self._other_place(case, i, cells)))
+        return make(rule.code, rule.severity, location, case.field.label, value, **params)
 
-    def _other_place(self, frame: pd.DataFrame, index: int, cells: _Origins) -> str:
+    def _other_place(self, case: Case, index: int, cells: _Origins) -> str:
         """The first other row with the same initiative: in the same file, else in another unit's file."""
+        frame, title = case.frame, case.form.key("title")
         key, file, unit = frame.at[index, KEY_COLUMN], frame.at[index, FILE_COLUMN], frame.at[index, UNIT_COLUMN]
         same = frame[(frame[KEY_COLUMN] == key) & (frame.index != index)]
         others = same[(same[FILE_COLUMN] == file) | (same[UNIT_COLUMN] != unit)]
         first = int(others.index[0])
-        other, here = cells.get(first, "ten_sang_kien"), cells.get(index, "ten_sang_kien")
+        other, here = cells.get(first, title), cells.get(index, title)
         if other is None or here is None:  # a row accepted in an earlier run
             position: Any = frame.at[first, FILE_COLUMN]
             return self.context[-1 - int(position)].place
         return _describe(self.books[other.book], other, self.books[here.book])
-
-    def params(self, code: Code, f: Field, frame: pd.DataFrame, index: int, cells: _Origins) -> dict[str, Any]:
-        form, settings = self.form, self.settings
-        row: Any = frame.loc[index]
-        if code is Code.NAME_MISMATCH:
-            return {"unit_code": row["ma_cdcs"], "expected": row[ROSTER_NAME_COLUMN]}
-        if code is Code.MEMBERS_FAR:
-            expected = int(row[ROSTER_MEMBERS_COLUMN])
-            percent = round(abs(int(row["tong_doan_vien"]) - expected) * 100 / max(expected, 1))
-            return {"expected": expected, "percent": percent}
-        if code is Code.STT_GAP:
-            same_file = frame.index[(frame[FILE_COLUMN] == row[FILE_COLUMN]) & (frame.index < index)]
-            previous: Any = frame.at[same_file[-1], "stt"] if len(same_file) else None
-            return {"previous": "không có" if previous is None or pd.isna(previous) else int(previous)}
-        if code is Code.DUPLICATE_INITIATIVE:
-            return {"author": row["tac_gia"], "other": self._other_place(frame, index, cells)}
-        if code is Code.AUTHOR_IS_COAUTHOR:
-            return {"author": row["tac_gia"]}
-        if code is Code.REGISTERED_BEFORE_APPLIED:
-            return {"other": _plain(row["ngay_ap_dung"])}
-        if code is Code.NOT_IN_LIST:
-            return {"allowed": "; ".join(form.allowed(f))}
-        if code is Code.BELOW_MINIMUM:
-            return {"minimum": f.min}
-        if code in (Code.TOO_SHORT, Code.TOO_LONG):
-            length = len(str(frame.at[index, f.key]))
-            return {"length": length, "minimum": f.min_length, "maximum": f.max_length}
-        if code is Code.OUT_OF_WINDOW:
-            start, end = settings.windows[f.window or ""]
-            consequence = WINDOW_CONSEQUENCES.get(f.window or "", WINDOW_CONSEQUENCES["registration"])
-            return {"start": start, "end": end, "consequence": consequence}
-        if code is Code.AFTER_REPORT_DATE:
-            return {"other": report_limit(settings, self.today)}
-        if code is Code.AFTER_AS_OF:
-            return {"other": _plain(frame.at[index, AS_OF_COLUMN])}
-        other_key = {Code.ABOVE_FIELD: f.not_above, Code.BEFORE_FIELD: f.not_before}.get(code)
-        if other_key:
-            other = _field(form, other_key)
-            return {"other_label": other.label, "other": _plain(frame.at[index, other_key])}
-        if code is Code.ONLY_WHEN and f.only_when:
-            return {"other_label": _field(form, f.only_when[0]).label, "other": f.only_when[1]}
-        return {}
 
 
 def _describe(book: WorkbookData, cell: _Cell, here: WorkbookData) -> str:
     where = book.location(cell.sheet_key, cell.value)
     place = row_place(where.sheet or "", where.row or 0)
     return place if book is here else f'tệp "{book.file}" ({place})'
-
-
-def _field(form: Form, key: str) -> Field:
-    for f in (*form.unit, *form.initiative):
-        if f.key == key:
-            return f
-    raise KeyError(key)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    return value
 
 
 def position_key(form: Form) -> Callable[[Finding], tuple[Any, ...]]:

@@ -1,4 +1,4 @@
-"""The standard form: `form.toml` (the one definition) and the pandera schemas built from it."""
+"""The standard form: `form.toml`, the one definition of its sheets, fields, lists and roles."""
 
 from pathlib import Path
 

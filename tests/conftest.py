@@ -25,6 +25,7 @@ from pipeline.template import INITIATIVE_HEADER_ROW, UNIT_FIRST_ROW, UNIT_VALUE_
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "peer"
+SPEC = ROOT.parent / "shared" / "spec" / "bieu-mau.md"
 TODAY = dt.date(2022, 6, 10)
 ABSENT_CORPUS = (
     f"the shared corpus is absent ({CORPUS}): it lies beside the clone in CI, where these tests run; "

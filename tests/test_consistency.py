@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from pipeline.findings import Code
 from pipeline.read import read_workbook
 from pipeline.template import INITIATIVE_HEADER_ROW, list_name, write_template
-from pipeline.validate import validate
-from schemas.tables import build_schemas
+from pipeline.validate import build_schema, validate
 
 
 def _dropdown_values(path: Path, form, list_key: str) -> list[str]:
@@ -55,13 +55,33 @@ def test_template_headers_are_the_form_labels_and_the_reader_maps_them_all(tmp_p
     assert set(book.unit) == {f.key for f in form.unit}
 
 
-def test_pandera_schemas_have_one_column_per_field(form, settings, roster):
-    schemas = build_schemas(form, settings, [u.code for u in roster])
-    assert set(schemas.unit.columns) == {f.key for f in form.unit}
-    assert {f.key for f in form.initiative} <= set(schemas.initiative.columns)
-    for f in (*form.unit, *form.initiative):
-        column = (schemas.unit if f in form.unit else schemas.initiative).columns[f.key]
-        assert column.nullable is (not f.required), f.key
+def test_pandera_schemas_have_one_column_per_field_and_a_check_per_rule(form, settings, roster):
+    import datetime as dt
+
+    import pandas as pd
+
+    from pipeline.findings import Severity
+    from pipeline.rules import RULES, Period
+
+    period = Period(settings, dt.date(2022, 6, 10), frozenset(u.code for u in roster))
+    schemas = {
+        (table, severity): build_schema(form, period, table, severity, pd.DataFrame())
+        for table in ("unit", "initiative")
+        for severity in (Severity.ERROR, Severity.WARNING)
+    }
+    named = set()
+    for table, fields in (("unit", form.unit), ("initiative", form.initiative)):
+        errors = schemas[table, Severity.ERROR]
+        assert set(errors.columns) == {f.key for f in fields}
+        for f in fields:
+            assert errors.columns[f.key].nullable is (not f.required), f.key
+        for severity in (Severity.ERROR, Severity.WARNING):
+            for column in schemas[table, severity].columns.values():
+                named |= {(check.name, severity) for check in column.checks}
+    expected = {
+        (f"{rule.code.value}:{f.key}", rule.severity) for rule in RULES if rule.check for f in rule.fields(form)
+    }
+    assert named == expected
 
 
 def test_every_label_is_nfc_and_every_list_value_unique(form):
@@ -75,14 +95,85 @@ def test_every_label_is_nfc_and_every_list_value_unique(form):
         assert len(set(values)) == len(values), name
 
 
-def test_every_rule_code_is_documented_in_the_readme():
+def test_every_code_has_one_message_and_is_documented_in_the_readme():
     from pipeline.findings import MESSAGES, Code
+    from pipeline.rules import RULES
     from tests.conftest import ROOT
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert set(MESSAGES) == set(Code)
+    rule_codes = [rule.code for rule in RULES]
+    assert len(set(rule_codes)) == len(rule_codes)
+    assert set(MESSAGES) | set(rule_codes) == set(Code) and not set(MESSAGES) & set(rule_codes)
     missing = [code.value for code in Code if f"`{code.value}`" not in readme]
     assert not missing
+
+
+def _readme_rows(readme: str, first: str) -> str:
+    return "\n".join(line for line in readme.splitlines() if line.startswith(f"| {first}"))
+
+
+def test_every_rule_is_in_the_readmes_table_under_its_severity():
+    from pipeline.findings import Severity
+    from pipeline.rules import RULES
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {Severity.ERROR: _readme_rows(readme, "error, at a cell"), Severity.WARNING: _readme_rows(readme, "warning")}
+    assert all(rows.values())
+    misplaced = [(r.code.value, r.severity.value) for r in RULES if f"`{r.code.value}`" not in rows[r.severity]]
+    assert misplaced == []
+
+
+def _spec_rows() -> dict[str, str]:
+    """The rows of the spec's tables of fields (§3.1, §3.2), by key."""
+    from tests.conftest import SPEC
+
+    rows = {}
+    for line in SPEC.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        keys = [c for c in cells if c.isidentifier() and c.islower()]
+        if line.startswith("|") and keys:
+            rows[keys[0]] = line.strip()
+    return rows
+
+
+def _clause(match) -> str:
+    """The clauses of the spec `match` spans: between the separators ";" and "|" around it."""
+    text, start, end = match.string, match.start(), max(match.end(), match.start() + 1)
+    begin = max(text.rfind(";", 0, start), text.rfind("|", 0, start)) + 1
+    ends = [i for i in (text.find(";", end), text.find("|", end)) if i >= 0]
+    return text[begin : min(ends, default=len(text))].strip()
+
+
+@pytest.mark.corpus
+def test_every_rule_is_the_specs_with_the_specs_severity(form):
+    """Each rule's field row in bieu-mau.md states it (its numbers and lists are the form's), a
+    warning where the spec says warning, an error otherwise; the required fields are the spec's."""
+    import re
+
+    from pipeline.findings import Severity
+    from pipeline.rules import RULES
+    from tests.conftest import SPEC
+
+    rows = _spec_rows()
+    text = SPEC.read_text(encoding="utf-8")
+    across = next(p for p in text.split("\n\n") if p.startswith("Checks across rows and files"))
+    assert {key for key, row in rows.items() if re.search(r"\|\s*yes\s*\|\s*$", row)} == {
+        f.key for f in (*form.unit, *form.initiative) if f.required
+    }
+    wrong = []
+    for rule in RULES:
+        for f in rule.fields(form):
+            places = [rows[f.key]] if rule.applies else [rows[f.key], across.replace("\n", " ")]
+            pattern = rule.spec_pattern(f, form)
+            found = [m for place in places if (m := re.search(pattern, place))]
+            if not found:
+                wrong.append((rule.code.value, f.key, "not in the spec"))
+                continue
+            clause = _clause(found[0])
+            if ("warning" in clause) != (rule.severity is Severity.WARNING):
+                wrong.append((rule.code.value, f.key, f"{rule.severity.value}, but the spec says: {clause}"))
+    assert wrong == []
 
 
 def test_every_package_and_template_is_installed_by_pip():

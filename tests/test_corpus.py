@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.findings import MESSAGES, Code, Severity
+from pipeline.findings import Code, Severity, template
 from pipeline.form import Form
 from pipeline.intake import Submission, fingerprint
 from pipeline.isolate import read_books
@@ -160,7 +160,7 @@ def test_every_result_is_a_reading_or_one_refusal_with_a_reason(corpus: list[tup
         params = dict(finding.params)
         reason = str(params.get("reason") or params.get("kind") or "")
         assert reason.strip() and not reason.isascii(), (sub.name, reason)  # Vietnamese words
-        if "{reason}" in MESSAGES[finding.code] or "{kind}" in MESSAGES[finding.code]:
+        if "{reason}" in template(finding.code) or "{kind}" in template(finding.code):
             assert reason in finding.message, sub.name
 
 

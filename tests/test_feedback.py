@@ -232,13 +232,14 @@ def test_the_message_names_the_union_says_what_to_do_by_when_and_whom_to_call(in
 
 
 def test_every_error_and_warning_says_what_to_do() -> None:
-    from pipeline.findings import MESSAGES, WINDOW_CONSEQUENCES, Code
+    from pipeline.findings import Code, template
+    from pipeline.rules import WINDOW_CONSEQUENCES
 
     told = {  # notices: what was read for the union, nothing to do
         Code.TEXT_NORMALISED, Code.LEGACY_TEXT, Code.TEXT_DATE_READ, Code.TEXT_NUMBER_READ, Code.EXTENSION_MISMATCH,
         Code.FALLBACK_READER,
     }  # fmt: skip
-    texts: dict[str, str] = {code.value: text for code, text in MESSAGES.items() if code not in told}
+    texts: dict[str, str] = {code.value: template(code) for code in Code if code not in told}
     # out-of-window says what to do in its consequence, by window
     texts.update({f"out-of-window {window}": text for window, text in WINDOW_CONSEQUENCES.items()})
     del texts["out-of-window"]
