@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, localcontext
 
 from babel.numbers import format_decimal
 
@@ -21,7 +21,15 @@ LOCALE = "vi_VN"
 def rounded(value: float | int | Decimal, digits: int = 0) -> Decimal:
     """`value` rounded half up to `digits` decimals (0.0625 at 3 digits is 0.063)."""
     exact = value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else value)
-    return exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    if not exact.is_finite():
+        return exact
+    return exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP, context=_precise(exact, digits))
+
+
+def _precise(value: Decimal, digits: int) -> Context:
+    """A context that keeps every digit of `value` to `digits` decimals, however long the number (a
+    cell may hold 10^28; the default context has 28 digits)."""
+    return Context(prec=max(28, value.adjusted() + digits + 2) if value.is_finite() else 28, rounding=ROUND_HALF_UP)
 
 
 @functools.lru_cache(maxsize=65536)  # a province's report formats the same counts many times
@@ -30,7 +38,9 @@ def number(value: float | int | Decimal | None, digits: int = 0) -> str:
     if value is None:
         return ""
     pattern = "#,##0." + "0" * digits if digits else "#,##0"
-    return format_decimal(rounded(value, digits), format=pattern, locale=LOCALE)
+    exact = rounded(value, digits)
+    with localcontext(_precise(exact, digits)):  # Babel rounds again, in the current context
+        return format_decimal(exact, format=pattern, locale=LOCALE)
 
 
 def short(value: float | int) -> str:

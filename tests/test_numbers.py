@@ -70,3 +70,9 @@ def test_printed_shares_always_add_up_to_the_whole(counts, digits):
     printed = share_texts(counts, digits)
     back = sum(Decimal(t.rstrip("%").replace(".", "").replace(",", ".")) for t in printed)
     assert back == 100
+
+
+def test_a_number_longer_than_the_default_decimal_precision_keeps_every_digit():
+    # A cell may hold 10^28 (found by the parsers' property test): 28 digits is Decimal's default.
+    assert number(10**28) == "10" + ".000" * 9
+    assert number(10**40 + 1, 1) == "10" + ".000" * 12 + ".001,0"
