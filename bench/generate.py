@@ -87,14 +87,18 @@ def make_units(count: int, seed: int) -> list[Unit]:
     return units
 
 
+ROSTER_ROLES = ("unit_code", "unit_name", "sector", "commune", "members", "workers", "email", "active")
+
+
 def write_roster(path: Path, units: list[Unit]) -> None:
+    from pipeline.form import load_form
+
+    form = load_form()
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         out = csv.writer(fh)
-        out.writerow(
-            ["Mã CĐCS", "Tên CĐCS", "Khối", "Xã/thị trấn", "Số đoàn viên", "Số CNVCLĐ", "Email", "Đang hoạt động"]
-        )
+        out.writerow([form.roster_field(role).label for role in ROSTER_ROLES])
         for u in units:
-            out.writerow([u.code, u.name, u.sector, u.commune, u.members, u.workers, u.email, "Có"])
+            out.writerow([u.code, u.name, u.sector, u.commune, u.members, u.workers, u.email, form.answer("yes")])
 
 
 def file_name(unit: Unit) -> str:
@@ -146,12 +150,12 @@ def _one(job: tuple[Path, Unit, int, bool]) -> int:
     filler.ensure_rows(min(MAX_INITIATIVES, round(rng.expovariate(1 / MEAN_INITIATIVES))))
     where = unit.name.removeprefix("CĐCS ")
     for index in range(filler.count):
-        filler.set_initiative(index, "ten_sang_kien", f"{filler.get_initiative(index, 'ten_sang_kien')} tại {where}")
+        filler.set_initiative(index, "title", f"{filler.get_initiative(index, 'title')} tại {where}")
     if wrong:
         rng.choice(REJECTING_MISTAKES)(filler, unit, file_name(unit))
     path = folder / "inbox" / file_name(unit)
     wb.save(path)
-    made = filler.unit_cell("ngay_lap").value
+    made = filler.unit_cell("prepared_on").value
     when = dt.datetime.combine(made, dt.time(rng.randint(7, 16), rng.randint(0, 59))).timestamp()
     os.utime(path, (when, when))
     return filler.count

@@ -195,7 +195,7 @@ def add_correction(inbox: Inbox, folder: Path) -> Path | None:
     from pipeline.template import UNIT_FIRST_ROW, UNIT_VALUE_COL
 
     form = load_form()
-    row = UNIT_FIRST_ROW + [f.key for f in form.unit].index("so_tin_bai")
+    row = UNIT_FIRST_ROW + form.unit.index(form.field("news_items"))
     cell = wb[form.sheets["unit"]].cell(row, UNIT_VALUE_COL + 1)
     cell.value = int(cell.value or 0) + 1
     target = folder / file_name(unit).replace(".xlsx", " (bổ sung).xlsx")

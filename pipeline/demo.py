@@ -345,15 +345,15 @@ def build_demo(folder: Path, settings: Settings, form: Form, seed: int = DEFAULT
         if i == corrected:
             # First a hasty file with a mistake, then the corrected one a few days later.
             filler.ensure_rows(1)
-            filler.set_initiative(0, "tac_gia", None)
+            filler.set_initiative(0, "author", None)
             _save(wb, inbox / name, received - dt.timedelta(days=3))
             demo.mistakes.append(
-                Mistake(name, form.sheets["initiatives"], filler.cell(0, "tac_gia"), Code.REQUIRED, "thiếu tác giả")
+                Mistake(name, form.sheets["initiatives"], filler.cell(0, "author"), Code.REQUIRED, "thiếu tác giả")
             )
             demo.files.append(name)
-            filler.set_initiative(0, "tac_gia", filler.person())
-            filler.set_unit("tinh_den_ngay", settings.as_of - dt.timedelta(days=2))
-            filler.set_unit("ngay_lap", settings.as_of - dt.timedelta(days=2))
+            filler.set_initiative(0, "author", filler.person())
+            filler.set_unit("as_of", settings.as_of - dt.timedelta(days=2))
+            filler.set_unit("prepared_on", settings.as_of - dt.timedelta(days=2))
             name = name.replace(".xlsx", " (sửa lại).xlsx")
         elif i in mistakes:
             mistakes[i](filler, unit, name)
@@ -375,7 +375,7 @@ def build_demo(folder: Path, settings: Settings, form: Form, seed: int = DEFAULT
 
 def _received(filler: Filler, rng: random.Random) -> dt.datetime:
     """When the officer saved the attachment: a day or two after the form was signed, office hours."""
-    made = filler.unit_cell("ngay_lap").value
+    made = filler.unit_cell("prepared_on").value
     return dt.datetime.combine(made, dt.time(rng.randint(7, 16), rng.randint(0, 59))) + dt.timedelta(
         days=rng.choice([0, 0, 0, 1, 1, 2])
     )
@@ -418,22 +418,23 @@ class Filler:
     def person(self) -> str:
         return f"{self.rng.choice(SURNAMES)} {self.rng.choice(MIDDLE)} {self.rng.choice(GIVEN)}"
 
-    def unit_cell(self, key: str) -> Any:
-        index = [f.key for f in self.form.unit].index(key)
+    # Fields are named by their role in the form ("author"), never by their key.
+    def unit_cell(self, role: str) -> Any:
+        index = self.form.unit.index(self.form.field(role))
         return self.unit_ws.cell(UNIT_FIRST_ROW + index, UNIT_VALUE_COL + 1)
 
-    def set_unit(self, key: str, value: Any) -> None:
-        self.unit_cell(key).value = value
+    def set_unit(self, role: str, value: Any) -> None:
+        self.unit_cell(role).value = value
 
-    def cell(self, index: int, key: str) -> str:
-        col = [f.key for f in self.form.initiative].index(key) + 1
+    def cell(self, index: int, role: str) -> str:
+        col = self.form.initiative.index(self.form.field(role)) + 1
         return self.rows_ws.cell(INITIATIVE_HEADER_ROW + 1 + index, col).coordinate
 
-    def set_initiative(self, index: int, key: str, value: Any) -> None:
-        self.rows_ws[self.cell(index, key)].value = value
+    def set_initiative(self, index: int, role: str, value: Any) -> None:
+        self.rows_ws[self.cell(index, role)].value = value
 
-    def get_initiative(self, index: int, key: str) -> Any:
-        return self.rows_ws[self.cell(index, key)].value
+    def get_initiative(self, index: int, role: str) -> Any:
+        return self.rows_ws[self.cell(index, role)].value
 
     def fill(self) -> None:
         rng, unit, as_of = self.rng, self.unit, self.settings.as_of
@@ -443,21 +444,21 @@ class Filler:
         if rng.random() < 0.3:  # spaces as people type them
             phone = f"{phone[:4]} {phone[4:7]} {phone[7:]}"
         values: dict[str, Any] = {
-            "tong_cnvcld": max(unit.workers, members),
-            "tong_doan_vien": members,
-            "tinh_den_ngay": cut,
-            "so_hoi_nghi": rng.randint(1, 3),
-            "so_tin_bai": rng.randint(0, 5),
-            "so_tap_the_khen": rng.choice([0, 0, 1]),
-            "so_ca_nhan_khen": rng.choice([0, 0, 1, 2]),
-            "chu_tich": self.person(),
-            "nguoi_lap": self.person(),
-            "dien_thoai": phone,
+            "workers": max(unit.workers, members),
+            "members": members,
+            "as_of": cut,
+            "meetings": rng.randint(1, 3),
+            "news_items": rng.randint(0, 5),
+            "commended_groups": rng.choice([0, 0, 1]),
+            "commended_people": rng.choice([0, 0, 1, 2]),
+            "chair": self.person(),
+            "preparer": self.person(),
+            "phone": phone,
             "email": unit.email or "",
-            "ngay_lap": cut + dt.timedelta(days=rng.randint(0, 2)),
+            "prepared_on": cut + dt.timedelta(days=rng.randint(0, 2)),
         }
-        for key, value in values.items():
-            self.set_unit(key, value)
+        for role, value in values.items():
+            self.set_unit(role, value)
         weights = [2, 4, 3, 2, 1] if unit.members > 25 else [3, 4, 2, 1, 0]
         count = rng.choices(range(5), weights=weights)[0]
         for index in range(count):
@@ -472,67 +473,68 @@ class Filler:
         registered_from = max(applied, prog.start)
         registered = registered_from + dt.timedelta(days=rng.randint(0, max(0, (cut - registered_from).days)))
         uploaded = rng.random() < 0.7
+        yes, no, not_yet = (self.form.answer(a) for a in ("yes", "no", "not_yet"))
         co_authors = "; ".join(self.person() for _ in range(rng.choice([0, 0, 1, 2])))
         row = {
-            "stt": index + 1,
-            "ten_sang_kien": title,
-            "tac_gia": self.person(),
-            "dong_tac_gia": co_authors or None,
-            "tac_gia_la_doan_vien": "Có" if rng.random() < 0.95 else "Không",
-            "loai_giai_phap": SOLUTION_FOR_FIELD.get(field_name, "Giải pháp quản lý"),
-            "linh_vuc": field_name,
-            "tom_tat": summary,
-            "hieu_qua": benefit,
-            "gia_tri_lam_loi": value or None,
-            "ngay_ap_dung": applied,
-            "ngay_dang_ky": registered,
-            "cap_cong_nhan": rng.choice(["Cơ sở", "Cơ sở", "Cơ sở", "Huyện"]),
-            "so_qd_cong_nhan": f"{rng.randint(1, 40):02d}/QĐ-CĐCS ngày {applied:%d/%m/%Y}",
-            "da_len_cong": "Có" if uploaded else "Chưa",
-            "tinh_trang_cong": rng.choice(["Chờ duyệt", "Hợp lệ", "Hợp lệ"]) if uploaded else None,
-            "khen_thuong": rng.choice(["Chưa", "Chưa", "Giấy khen BCH CĐCS"]),
-            "de_nghi_tieu_bieu": "Có" if value and value >= 30_000_000 else "Không",
-            "ghi_chu": None,
+            "number": index + 1,
+            "title": title,
+            "author": self.person(),
+            "coauthors": co_authors or None,
+            "author_is_member": yes if rng.random() < 0.95 else no,
+            "kind": SOLUTION_FOR_FIELD.get(field_name, "Giải pháp quản lý"),
+            "field": field_name,
+            "summary": summary,
+            "effect": benefit,
+            "benefit": value or None,
+            "applied_on": applied,
+            "registered_on": registered,
+            "recognised_by": rng.choice(["Cơ sở", "Cơ sở", "Cơ sở", "Huyện"]),
+            "decision": f"{rng.randint(1, 40):02d}/QĐ-CĐCS ngày {applied:%d/%m/%Y}",
+            "uploaded": yes if uploaded else not_yet,
+            "portal_status": rng.choice(["Chờ duyệt", "Hợp lệ", "Hợp lệ"]) if uploaded else None,
+            "commendation": rng.choice([not_yet, not_yet, "Giấy khen BCH CĐCS"]),
+            "proposed_outstanding": yes if value and value >= 30_000_000 else no,
+            "note": None,
         }
-        for key, v in row.items():
-            self.set_initiative(index, key, v)
+        for role, v in row.items():
+            self.set_initiative(index, role, v)
 
     def ensure_rows(self, n: int) -> None:
-        cut = self.unit_cell("tinh_den_ngay").value
+        cut = self.unit_cell("as_of").value
         while self.count < n:
             self.add_initiative(self.count, cut)
             self.count += 1
 
-    def note(self, index: int | None, key: str, code: Code, what: str, severity: Severity = Severity.ERROR) -> None:
+    def note(self, index: int | None, role: str, code: Code, what: str, severity: Severity = Severity.ERROR) -> None:
         if index is None:
-            sheet, cell = self.form.sheets["unit"], self.unit_cell(key).coordinate
+            sheet, cell = self.form.sheets["unit"], self.unit_cell(role).coordinate
         else:
-            sheet, cell = self.form.sheets["initiatives"], self.cell(index, key)
+            sheet, cell = self.form.sheets["initiatives"], self.cell(index, role)
         self.mistakes.append(Mistake("", sheet, cell, code, what, severity))
 
 
 def _missing_required(f: Filler, unit: Unit, name: str) -> None:
-    f.set_unit("nguoi_lap", None)
-    f.note(None, "nguoi_lap", Code.REQUIRED, "bỏ trống Người lập biểu")
+    f.set_unit("preparer", None)
+    f.note(None, "preparer", Code.REQUIRED, "bỏ trống Người lập biểu")
 
 
 def _not_in_list(f: Filler, unit: Unit, name: str) -> None:
     f.ensure_rows(2)
-    f.set_initiative(1, "loai_giai_phap", "Giải pháp kĩ thuật")  # typed by hand, old spelling
-    f.note(1, "loai_giai_phap", Code.NOT_IN_LIST, "gõ tay giá trị ngoài danh sách")
+    f.set_initiative(1, "kind", "Giải pháp kĩ thuật")  # typed by hand, old spelling
+    f.note(1, "kind", Code.NOT_IN_LIST, "gõ tay giá trị ngoài danh sách")
 
 
 def _two_digit_year(f: Filler, unit: Unit, name: str) -> None:
     f.ensure_rows(1)
-    applied = f.get_initiative(0, "ngay_ap_dung")
-    f.set_initiative(0, "ngay_ap_dung", f"{applied.day}/{applied.month}/{applied.year % 100:02d}")
-    f.note(0, "ngay_ap_dung", Code.TWO_DIGIT_YEAR, "ngày gõ dạng chữ với năm hai chữ số")
+    applied = f.get_initiative(0, "applied_on")
+    f.set_initiative(0, "applied_on", f"{applied.day}/{applied.month}/{applied.year % 100:02d}")
+    f.note(0, "applied_on", Code.TWO_DIGIT_YEAR, "ngày gõ dạng chữ với năm hai chữ số")
 
 
 def _outside_window(f: Filler, unit: Unit, name: str) -> None:
     f.ensure_rows(2)
-    f.set_initiative(1, "ngay_ap_dung", dt.date(2021, 6, 15))
-    f.note(1, "ngay_ap_dung", Code.OUT_OF_WINDOW, "áp dụng trước khi Chương trình bắt đầu")
+    f.set_initiative(1, "applied_on", dt.date(2021, 6, 15))
+    f.note(1, "applied_on", Code.OUT_OF_WINDOW, "áp dụng trước khi Chương trình bắt đầu")
 
 
 def _same_initiative_twice(f: Filler, unit: Unit, name: str) -> None:
@@ -541,9 +543,9 @@ def _same_initiative_twice(f: Filler, unit: Unit, name: str) -> None:
     for col in range(1, len(f.form.initiative) + 1):
         top = f.rows_ws.cell(INITIATIVE_HEADER_ROW + 1, col).value
         f.rows_ws.cell(INITIATIVE_HEADER_ROW + 1 + f.count, col).value = top
-    f.set_initiative(f.count, "stt", f.count + 1)
+    f.set_initiative(f.count, "number", f.count + 1)
     # One finding, on the second listing (it names the first).
-    f.note(f.count, "ten_sang_kien", Code.DUPLICATE_INITIATIVE, "chép một sáng kiến hai lần", Severity.WARNING)
+    f.note(f.count, "title", Code.DUPLICATE_INITIATIVE, "chép một sáng kiến hai lần", Severity.WARNING)
     f.count += 1
 
 
@@ -560,9 +562,9 @@ def _nfd_text(f: Filler, unit: Unit, name: str) -> None:
 def _text_dates_and_numbers(f: Filler, unit: Unit, name: str) -> None:
     """Dates typed as text, day first, and money typed with dots: read and reported as repairs."""
     f.ensure_rows(1)
-    applied = f.get_initiative(0, "ngay_ap_dung")
-    f.set_initiative(0, "ngay_ap_dung", f"{applied.day}/{applied.month}/{applied.year}")
-    f.set_initiative(0, "gia_tri_lam_loi", "1.500.000 đ")
+    applied = f.get_initiative(0, "applied_on")
+    f.set_initiative(0, "applied_on", f"{applied.day}/{applied.month}/{applied.year}")
+    f.set_initiative(0, "benefit", "1.500.000 đ")
 
 
 # Mistakes that make a file rejected (an error, not a warning): for generated inboxes at scale.

@@ -32,8 +32,6 @@ from pipeline.merge import Reporting, UnitState, participants
 from pipeline.roster import Roster
 
 MEMBERS_WITH_INITIATIVE, INITIATIVES_PER_MEMBER = RATE_MEASURES
-YES = "Có"  # "Đã cập nhật lên Cổng", "Đề nghị sáng kiến tiêu biểu"
-NOT_YET = "Chưa"  # "Khen thưởng đã nhận": none yet
 UNKNOWN = "Chưa xác định"  # a sector or list value the form does not know
 TOTAL = "Tổng cộng"
 RATE_LABELS = {
@@ -44,7 +42,7 @@ RATE_WORDS = {
     MEMBERS_WITH_INITIATIVE: "tỷ lệ đoàn viên tham gia sáng kiến",
     INITIATIVES_PER_MEMBER: "tỷ lệ sáng kiến trên số đoàn viên",
 }
-ACTIVITY_KEYS = ("so_hoi_nghi", "so_tin_bai", "so_tap_the_khen", "so_ca_nhan_khen")
+ACTIVITY_ROLES = ("meetings", "news_items", "commended_groups", "commended_people")  # of the unit record
 PORTAL = "Cổng trực tuyến Công đoàn Việt Nam"
 
 
@@ -152,7 +150,7 @@ class Outstanding:
     kind: str | None  # loại giải pháp
     level: str | None  # cấp công nhận
     benefit: int | None
-    uploaded: bool
+    uploaded: str | None  # the answer of "Đã cập nhật lên Cổng", as the form's list has it
     commendation: str | None
     source: Source
 
@@ -348,11 +346,11 @@ def compute(
     programme = settings.programme
     official = programme.official_rate
     rate_target = programme.rate_target_percent / 100
-    sectors = form.allowed(form.unit_field("khoi"))
+    sectors = form.allowed(form.field("sector"))
 
-    chosen = _chosen_units(states, frame, roster, sectors)
+    chosen = _chosen_units(states, frame, roster, sectors, form)
     sector_of = {s.code: _sector(s, roster) for s in chosen}
-    counts, people = _per_unit(frame)
+    counts, people = _per_unit(frame, form)
     active = {u.code for u in roster.active}
     unit_rows = [
         _unit_row(s, sector_of[s.code], counts.get(s.code), len(people.get(s.code, ())), official, rate_target, active)
@@ -362,26 +360,25 @@ def compute(
     by_sector = _sector_table(unit_rows, sectors, official)
     order = {s.code: i for i, s in enumerate(chosen)}
 
-    field_of = form.initiative_field
-    by_field = _share_table(field_of("linh_vuc").label, frame["linh_vuc"], form.allowed(field_of("linh_vuc")))
-    by_kind = _share_table(
-        field_of("loai_giai_phap").label, frame["loai_giai_phap"], form.allowed(field_of("loai_giai_phap"))
+    by_field, by_kind = (
+        _share_table(form.field(r).label, frame[form.key(r)], form.allowed(form.field(r))) for r in ("field", "kind")
     )
-    received = [v for v in frame["khen_thuong"] if isinstance(v, str) and v and v != NOT_YET]
-    kinds = tuple(v for v in form.allowed(field_of("khen_thuong")) if v != NOT_YET)
-    commendations = _share_table(field_of("khen_thuong").label, pd.Series(received, dtype=object), kinds, nulls=False)
-    outstanding = _outstanding(frame, states, order, sector_of)
+    none_yet, commendation = form.answer("not_yet"), form.field("commendation")
+    received = [v for v in frame[commendation.key] if isinstance(v, str) and v and v != none_yet]
+    kinds = tuple(v for v in form.allowed(commendation) if v != none_yet)
+    commendations = _share_table(commendation.label, pd.Series(received, dtype=object), kinds, nulls=False)
+    outstanding = _outstanding(frame, states, order, sector_of, form)
     activities = tuple(
-        Count(key, form.unit_field(key).label, sum(_whole(s.current.unit_record.get(key)) for s in chosen if s.current))
-        for key in ACTIVITY_KEYS
+        Count(f.key, f.label, sum(_whole(s.current.unit_record.get(f.key)) for s in chosen if s.current))
+        for f in map(form.field, ACTIVITY_ROLES)
     )
     targets = _targets(frame, units.total, settings)
     gaps = tuple(_gaps(unit_rows, states, settings.as_of, findings or {}))
     known = {f.sha256: f for f in (sources if sources is not None else [f for s in states.values() for f in s.files])}
-    files = tuple(_sources(chosen, frame, known, sector_of))
+    files = tuple(_sources(chosen, frame, known, sector_of, form))
     assessment = _assess(targets, unit_rows, units.total, gaps, outstanding, settings, rate_target)
     charts = Charts(
-        progress=tuple(_progress(frame, p) for p in programme.phases),
+        progress=tuple(_progress(frame, p, form) for p in programme.phases),
         by_sector=tuple(Bar(r.sector, r.sector, r.tally.initiatives) for r in by_sector.rows),
         by_field=tuple(Bar(r.label, r.label, r.count) for r in by_field.rows),
         rate_by_unit=tuple(_rate_bar(r) for r in sorted(unit_rows, key=_rate_order)),
@@ -440,10 +437,10 @@ def _sector_rank(sector: str, sectors: Sequence[str]) -> int:
 
 
 def _chosen_units(
-    states: dict[str, UnitState], frame: pd.DataFrame, roster: Roster, sectors: Sequence[str]
+    states: dict[str, UnitState], frame: pd.DataFrame, roster: Roster, sectors: Sequence[str], form: Form
 ) -> list[UnitState]:
     """The active unions and any other union with data, by sector in the form's order, then code."""
-    in_frame = set(frame["ma_cdcs"])
+    in_frame = set(frame[form.key("unit_code")])
     unknown = in_frame - states.keys()
     if unknown:
         raise ValueError(f"dataset rows of unions without a state: {sorted(unknown)}")
@@ -452,14 +449,13 @@ def _chosen_units(
     return sorted(chosen, key=lambda s: (_sector_rank(_sector(s, roster), sectors), _sector(s, roster), s.code))
 
 
-def _per_unit(frame: pd.DataFrame) -> tuple[dict[str, dict[str, int]], dict[str, set[str]]]:
+def _per_unit(frame: pd.DataFrame, form: Form) -> tuple[dict[str, dict[str, int]], dict[str, set[str]]]:
     """Per union code: initiatives, uploaded and benefit; and the distinct participants."""
     counts: dict[str, dict[str, int]] = {}
     people: dict[str, set[str]] = defaultdict(set)
-    uploaded = frame["da_len_cong"].isin([YES])
-    for code, author, coauthors, up, value in zip(
-        frame["ma_cdcs"], frame["tac_gia"], frame["dong_tac_gia"], uploaded, frame["gia_tri_lam_loi"], strict=True
-    ):
+    uploaded = frame[form.key("uploaded")].isin([form.answer("yes")])
+    columns = (frame[form.key(role)] for role in ("unit_code", "author", "coauthors", "benefit"))
+    for code, author, coauthors, value, up in zip(*columns, uploaded, strict=True):
         c = counts.setdefault(code, {"initiatives": 0, "uploaded": 0, "benefit": 0})
         c["initiatives"] += 1
         c["uploaded"] += int(bool(up))
@@ -473,11 +469,11 @@ def phase_counts(frame: pd.DataFrame, settings: Settings) -> dict[str, int]:
     return {p.name: int((frame["giai_doan"] == p.name).sum()) for p in settings.programme.phases}
 
 
-def period_totals(states: dict[str, UnitState], frame: pd.DataFrame, settings: Settings) -> dict[str, Any]:
+def period_totals(states: dict[str, UnitState], frame: pd.DataFrame, settings: Settings, form: Form) -> dict[str, Any]:
     """The totals of the period for run.json: the roster's unions by where they stand, the
     initiatives by phase, the participants (counted as the report counts them) and the members."""
     in_roster = [s for s in states.values() if s.in_roster]
-    _, people = _per_unit(frame)
+    _, people = _per_unit(frame, form)
     return {
         "units_in_roster": len(in_roster),
         "units_reported": sum(1 for s in in_roster if s.current is not None),
@@ -587,28 +583,35 @@ def _text(value: Any) -> str | None:
 
 
 def _outstanding(
-    frame: pd.DataFrame, states: dict[str, UnitState], order: Mapping[str, int], sector_of: Mapping[str, str]
+    frame: pd.DataFrame,
+    states: dict[str, UnitState],
+    order: Mapping[str, int],
+    sector_of: Mapping[str, str],
+    form: Form,
 ) -> tuple[Outstanding, ...]:
-    chosen = frame[frame["de_nghi_tieu_bieu"].isin([YES])]
-    records = sorted(chosen.to_dict("records"), key=lambda r: (order[r["ma_cdcs"]], r["sha256_nguon"], r["dong_nguon"]))
+    k = form.key
+    chosen = frame[frame[k("proposed_outstanding")].isin([form.answer("yes")])]
+    records = sorted(
+        chosen.to_dict("records"), key=lambda r: (order[r[k("unit_code")]], r["sha256_nguon"], r["dong_nguon"])
+    )
     out = []
     for r in records:
-        state = states[r["ma_cdcs"]]
-        benefit = r["gia_tri_lam_loi"]
+        state = states[r[k("unit_code")]]
+        benefit = r[k("benefit")]
         out.append(
             Outstanding(
                 code=state.code,
                 unit=state.name,
                 sector=sector_of[state.code],
-                title=str(r["ten_sang_kien"]),
-                author=str(r["tac_gia"]),
-                coauthors=_text(r["dong_tac_gia"]),
-                field=_text(r["linh_vuc"]),
-                kind=_text(r["loai_giai_phap"]),
-                level=_text(r["cap_cong_nhan"]),
+                title=str(r[k("title")]),
+                author=str(r[k("author")]),
+                coauthors=_text(r[k("coauthors")]),
+                field=_text(r[k("field")]),
+                kind=_text(r[k("kind")]),
+                level=_text(r[k("recognised_by")]),
                 benefit=None if benefit is None or pd.isna(benefit) else int(benefit),
-                uploaded=r["da_len_cong"] == YES,
-                commendation=_text(r["khen_thuong"]),
+                uploaded=_text(r[k("uploaded")]),
+                commendation=_text(r[k("commendation")]),
                 source=Source(str(r["tep_nguon"]), str(r["trang_nguon"]), int(r["dong_nguon"]), str(r["sha256_nguon"])),
             )
         )
@@ -718,11 +721,15 @@ def _gaps(
 
 
 def _sources(
-    chosen: Sequence[UnitState], frame: pd.DataFrame, known: Mapping[str, StoredFile], sector_of: Mapping[str, str]
+    chosen: Sequence[UnitState],
+    frame: pd.DataFrame,
+    known: Mapping[str, StoredFile],
+    sector_of: Mapping[str, str],
+    form: Form,
 ) -> Iterable[SourceFile]:
     """Each union's current file, and any other file the dataset's rows cite (none in a normal run)."""
     rows_of = frame["sha256_nguon"].value_counts().to_dict()
-    cited = frame.groupby("ma_cdcs", sort=False)["sha256_nguon"].unique().to_dict() if len(frame) else {}
+    cited = frame.groupby(form.key("unit_code"), sort=False)["sha256_nguon"].unique().to_dict() if len(frame) else {}
     for state in chosen:
         shas = [state.current.sha256] if state.current else []
         shas += [sha for sha in cited.get(state.code, ()) if sha not in shas]
@@ -743,8 +750,9 @@ def _sources(
             )
 
 
-def _progress(frame: pd.DataFrame, phase: Phase) -> PhaseProgress:
-    dates = sorted(d for d in frame.loc[frame["giai_doan"] == phase.name, "ngay_dang_ky"] if isinstance(d, dt.date))
+def _progress(frame: pd.DataFrame, phase: Phase, form: Form) -> PhaseProgress:
+    registered = frame.loc[frame["giai_doan"] == phase.name, form.key("registered_on")]
+    dates = sorted(d for d in registered if isinstance(d, dt.date))
     points: list[tuple[dt.date, int]] = []
     for i, d in enumerate(dates, start=1):
         if points and points[-1][0] == d:

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline.text import fold
+from pipeline.text import fold, initiative_key
 
 FieldType = Literal["text", "integer", "date", "list"]
 _TYPES = ("text", "integer", "date", "list")
@@ -114,6 +114,10 @@ class Form:
 
     def roster_field(self, role: str) -> Field:
         return next(f for f in self.roster if f.role == role)
+
+    def record_key(self, values: Mapping[str, Any]) -> str | None:
+        """The identity of an initiative (title and author, folded), from its values by key."""
+        return initiative_key(values.get(self.key("title")), values.get(self.key("author")))
 
     def answer(self, meaning: str) -> str:
         """The answer of the form's lists that means `meaning` ("yes": "Có")."""

@@ -20,7 +20,6 @@ from typing import Any
 
 from pipeline.errors import PipelineError
 from pipeline.findings import Code, Finding, Location, Severity, show_value
-from pipeline.text import initiative_key
 
 LEDGER_NAME = "so-theo-doi.sqlite"
 
@@ -93,14 +92,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def record_key(data: dict[str, Any]) -> str | None:
-    """The initiative key of a stored record (title and author, folded)."""
-    return initiative_key(data.get("ten_sang_kien"), data.get("tac_gia"))
-
-
 def _fill_record_keys(db: sqlite3.Connection) -> None:
+    """Migration 2: the key of each record stored before keys were (the form's own fields)."""
+    from pipeline.form import load_form
+
+    form = load_form()
     rows = db.execute("SELECT rowid, data FROM records").fetchall()
-    db.executemany("UPDATE records SET key = ? WHERE rowid = ?", [(record_key(json.loads(d)), i) for i, d in rows])
+    db.executemany("UPDATE records SET key = ? WHERE rowid = ?", [(form.record_key(json.loads(d)), i) for i, d in rows])
 
 
 _STEPS = {"fill record keys": _fill_record_keys}  # migration steps that are Python, by name
@@ -158,7 +156,7 @@ class NewFile:
     unit_record: dict[str, Any]
     columns: dict[str, str]
     findings: Sequence[Finding]
-    rows: Collection[tuple[str, int, dict[str, Any]]]  # (sheet, Excel row, values) of accepted files
+    rows: Collection[tuple[str, int, dict[str, Any], str | None]]  # accepted files': sheet, Excel row, values, key
 
 
 class LedgerError(PipelineError):
@@ -279,7 +277,7 @@ class Ledger:
             )  # fmt: skip
             db.executemany(
                 "INSERT INTO records (sha256, sheet, row, data, key) VALUES (?, ?, ?, ?, ?)",
-                ((new.sha256, sheet, row, _dumps(values), record_key(values)) for sheet, row, values in new.rows),
+                ((new.sha256, sheet, row, _dumps(values), key) for sheet, row, values, key in new.rows),
             )
 
     def set_feedback(self, sha256: str, workbook: Path | None, message: Path) -> None:

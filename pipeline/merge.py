@@ -20,7 +20,7 @@ import pandas as pd
 from pipeline.config import Settings
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, kind_words
-from pipeline.ledger import StoredFile, StoredRow, record_key
+from pipeline.ledger import StoredFile, StoredRow
 from pipeline.roster import Roster, normalise_code
 from pipeline.rules import split_names
 from pipeline.text import fold
@@ -170,7 +170,10 @@ def current_files(states: dict[str, UnitState]) -> list[StoredFile]:
     return [s.current for s in states.values() if s.current is not None]
 
 
-DATASET_LEADING = ("ma_cdcs", "ten_cdcs", "khoi", "xa_thi_tran", "giai_doan", "so_nguoi_tham_gia")
+# The dataset's columns before the initiative's fields: the unit fields each row carries (by role,
+# under the form's keys), then what the pipeline derives; and after them, the source of the row.
+DATASET_UNIT_ROLES = ("unit_code", "unit_name", "sector", "commune")
+DATASET_DERIVED = ("giai_doan", "so_nguoi_tham_gia")
 DATASET_SOURCE = ("tep_nguon", "sha256_nguon", "trang_nguon", "dong_nguon")
 
 
@@ -183,7 +186,8 @@ def dataset(states: dict[str, UnitState], rows: Iterable[StoredRow], form: Form,
     # Built column by column (a dict per row would double the memory of a large period), a few
     # thousand rows at a time: the columns' Python objects never hold the whole period at once.
     keys = [f.key for f in form.initiative]
-    names = (*DATASET_LEADING, *keys, *DATASET_SOURCE)
+    leading_names = dataset_leading(form)
+    names = (*leading_names, *keys, *DATASET_SOURCE)
     chunks: list[pd.DataFrame] = []
     columns: dict[str, list[Any]] = {k: [] for k in names}
     for row in rows:
@@ -191,7 +195,7 @@ def dataset(states: dict[str, UnitState], rows: Iterable[StoredRow], form: Form,
         if state is None or state.current is None:
             continue
         values = decode_row(row.data, form)
-        registered = values.get("ngay_dang_ky")
+        registered = values.get(form.key("registered_on"))
         phase = settings.programme.phase_of(registered) if isinstance(registered, dt.date) else None
         leading: tuple[Any, ...] = (
             state.code,
@@ -199,10 +203,10 @@ def dataset(states: dict[str, UnitState], rows: Iterable[StoredRow], form: Form,
             state.sector,
             state.commune,
             phase.name if phase else None,
-            len(participants(values.get("tac_gia"), values.get("dong_tac_gia"))),
+            len(participants(values.get(form.key("author")), values.get(form.key("coauthors")))),
         )
         source: tuple[Any, ...] = (state.current.name, row.sha256, row.sheet, row.row)
-        for key, item in zip(DATASET_LEADING, leading, strict=True):
+        for key, item in zip(leading_names, leading, strict=True):
             columns[key].append(item)
         for key in keys:
             columns[key].append(values.get(key))
@@ -214,6 +218,11 @@ def dataset(states: dict[str, UnitState], rows: Iterable[StoredRow], form: Form,
     if columns[names[0]] or not chunks:
         chunks.append(_typed_frame(columns, form))
     return _concat(chunks)
+
+
+def dataset_leading(form: Form) -> tuple[str, ...]:
+    """The names of the dataset's columns before the initiative's fields."""
+    return (*(form.key(role) for role in DATASET_UNIT_ROLES), *DATASET_DERIVED)
 
 
 def _typed_frame(columns: dict[str, list[Any]], form: Form) -> pd.DataFrame:
@@ -288,23 +297,24 @@ def changes(
     def keyed(rows: Sequence[StoredRow]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for r in rows:
-            key = record_key(r.data)
+            key = form.record_key(r.data)
             if key is not None:
                 out.setdefault(key, r.data)
         return out
 
     before, after = keyed(previous_rows), keyed(current_rows)
     labels = {f.key: f.label for f in form.initiative}
-    compared = [k for k in labels if k != "stt"]
+    title = form.key("title")
+    compared = [k for k in labels if k != form.key("number")]
     edited = []
     for key in after.keys() & before.keys():
         fields = [labels[k] for k in compared if before[key].get(k) != after[key].get(k)]
         if fields:
-            edited.append((str(after[key]["ten_sang_kien"]), fields))
+            edited.append((str(after[key][title]), fields))
     return Changes(
         previous.name,
         current.name,
-        added=sorted(str(after[k]["ten_sang_kien"]) for k in after.keys() - before.keys()),
-        removed=sorted(str(before[k]["ten_sang_kien"]) for k in before.keys() - after.keys()),
+        added=sorted(str(after[k][title]) for k in after.keys() - before.keys()),
+        removed=sorted(str(before[k][title]) for k in before.keys() - after.keys()),
         edited=sorted(edited),
     )

@@ -96,7 +96,7 @@ def _audit(ctx: Context) -> dict[str, Path]:
 
     assert ctx.report is not None
     frame = ctx.frame if ctx.frame is not None else ctx.parquet
-    return {"audit": write_audit(ctx.outbox / f"{AUDIT_STEM}.xlsx", ctx.report, frame)}
+    return {"audit": write_audit(ctx.outbox / f"{AUDIT_STEM}.xlsx", ctx.report, frame, ctx.form)}
 
 
 FINDINGS_CSV = "ket-qua-kiem-tra.csv"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -84,6 +84,12 @@ class WorkbookData:
             {k: Value(v[i], self.raws[k][i], n, self.columns[k]) for k, v in self.values.items()}
             for i, n in enumerate(self.row_numbers)
         ]
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """The initiatives' values one by one, by key (made as they are asked for)."""
+        values = self.values
+        for i in range(len(self.row_numbers)):
+            yield {k: v[i] for k, v in values.items()}
 
     def location(self, sheet_key: str, cell: Value | None = None) -> Location:
         sheet = self.sheets.get(sheet_key)

@@ -100,22 +100,22 @@ def _units(grid: Grid, path: Path, form: Form) -> Iterator[Unit]:
     seen: dict[str, int] = {}
     for excel_row, row in nonblank_rows(grid[header_row:]):
         excel_row += header_row
-        values = {f.key: _cell(row, col, f, path, excel_row, form) for col, f in columns.items()}
-        code = normalise_code(values["ma_cdcs"])
+        values = {f.role: _cell(row, col, f, path, excel_row, form) for col, f in columns.items()}
+        code = normalise_code(values["unit_code"])
         if code in seen:
             raise RosterError(f'Danh sách CĐCS "{path}": mã "{code}" lặp lại ở dòng {seen[code]} và dòng {excel_row}.')
         seen[code] = excel_row
         yield Unit(
             code=code,
-            name=values["ten_cdcs"],
-            sector=values["khoi"],
-            commune=values["xa_thi_tran"],
-            members=values["so_doan_vien"],
-            workers=values["so_cnvcld"],
+            name=values["unit_name"],
+            sector=values["sector"],
+            commune=values["commune"],
+            members=values["members"],
+            workers=values["workers"],
             email=values.get("email"),
-            target_phase1=values.get("chi_tieu_gd1"),
-            target_phase2=values.get("chi_tieu_gd2"),
-            active=values["dang_hoat_dong"] == "Có",
+            target_phase1=values.get("target_phase_1"),
+            target_phase2=values.get("target_phase_2"),
+            active=values["active"] == form.answer("yes"),
         )
 
 

@@ -249,11 +249,11 @@ def _members_near(c: Case) -> pd.Series:
 
 def _numbered_in_order(c: Case) -> pd.Series:
     d = c.frame
-    stt = c.column("number")
-    previous = stt.groupby(d[FILE_COLUMN]).shift()
+    number = c.column("number")
+    previous = number.groupby(d[FILE_COLUMN]).shift()
     first = d.groupby(FILE_COLUMN).cumcount() == 0
-    ok = (first & (stt == 1)) | (~first & (previous.isna() | (stt == previous + 1)))
-    return _blank_or(stt, ok)
+    ok = (first & (number == 1)) | (~first & (previous.isna() | (number == previous + 1)))
+    return _blank_or(number, ok)
 
 
 def _listed_once(c: Case) -> pd.Series:
@@ -306,9 +306,9 @@ def _only_when_params(p: Place) -> dict[str, Any]:
 
 def _stt_gap_params(p: Place) -> dict[str, Any]:
     d = p.case.frame
-    stt = p.case.form.key("number")
+    number = p.case.form.key("number")
     same_file = d.index[(d[FILE_COLUMN] == d.at[p.index, FILE_COLUMN]) & (d.index < p.index)]
-    previous: Any = d.at[same_file[-1], stt] if len(same_file) else None
+    previous: Any = d.at[same_file[-1], number] if len(same_file) else None
     return {"previous": "không có" if previous is None or previous != previous else int(previous)}
 
 
@@ -571,4 +571,3 @@ def is_coauthor(author: object, coauthors: object) -> bool:
     if not isinstance(author, str):
         return False
     return fold(author) in {fold(name) for name in split_names(coauthors)}
-

@@ -24,7 +24,7 @@ from pipeline.findings import Code, Finding, Location, Severity, make, row_place
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, archived_path, by_arrival, fingerprint, scan_inbox
 from pipeline.isolate import Failure, Job, Runner, open_runner, read_books, timed
-from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile, record_key
+from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile
 from pipeline.lock import exclusive
 from pipeline.merge import (
     Changes,
@@ -43,7 +43,6 @@ from pipeline.report.model import Report, build_report
 from pipeline.report.officer import load_text
 from pipeline.results import FileResult, RunResult, Status, run_summary
 from pipeline.roster import Roster
-from pipeline.text import initiative_key
 from pipeline.validate import ContextRow, validate
 
 ARCHIVE_DIR = "luu-tru"
@@ -101,12 +100,11 @@ def run(
                 warming.result()
             warm.shutdown()
         with stage("validate"):
-            results = (
-                check_books(new, books, settings, form, roster, context=_context(before, ledger, books)) if new else []
-            )
+            context = _context(before, ledger, books, form) if new else []
+            results = check_books(new, books, settings, form, roster, context=context) if new else []
         with stage("ledger"):
             for sub, book, checked in zip(new, books, results, strict=True):
-                ledger.add_file(run_id, _new_file(sub, book, checked))
+                ledger.add_file(run_id, _new_file(sub, book, checked, form))
             del books, results  # everything is in the ledger now: the rest of the run reads it from there
         with stage("merge"):
             stored = ledger.files()
@@ -123,7 +121,7 @@ def run(
             )
             result.changes = _changes(before, states, ledger, form)
         with stage("figures"):
-            result.totals = period_totals(states, frame, settings)
+            result.totals = period_totals(states, frame, settings, form)
             report = None
             if roster is not None:
                 figures = compute(states, frame, roster, settings, form, sources=stored, findings=ledger.findings())
@@ -176,21 +174,18 @@ def _split_new(
     return new, duplicates
 
 
-def _context(states: dict[str, UnitState], ledger: Ledger, books: Sequence[WorkbookData]) -> list[ContextRow]:
+def _context(
+    states: dict[str, UnitState], ledger: Ledger, books: Sequence[WorkbookData], form: Form
+) -> list[ContextRow]:
     """The initiatives accepted in earlier runs that the rules across files need: those with the
     same key (title and author) as an initiative of `books`, found by the ledger's index."""
-    keys = {
-        key
-        for book in books
-        for title, author in zip(book.values.get("ten_sang_kien", ()), book.values.get("tac_gia", ()), strict=True)
-        if (key := initiative_key(title, author)) is not None
-    }
+    keys = {key for book in books for values in book.records() if (key := form.record_key(values)) is not None}
     current = current_files(states)
     by_sha = {f.sha256: f for f in current}
     code_of = {s.current.sha256: code for code, s in states.items() if s.current is not None}
     out = []
     for row in ledger.rows_with_keys(list(by_sha), keys) if keys else ():
-        key = record_key(row.data)
+        key = form.record_key(row.data)
         if key is None:
             continue
         stored = by_sha[row.sha256]
@@ -244,8 +239,8 @@ def check_books(
     results = []
     for sub, book in zip(submissions, books, strict=True):
         own = by_file.get(book.file, [])
-        code = book.unit.get("ma_cdcs")
-        name = book.unit.get("ten_cdcs")
+        code = book.unit.get(form.key("unit_code"))
+        name = book.unit.get(form.key("unit_name"))
         known = roster.find(code.value) if roster and code and code.value else None
         results.append(
             FileResult(
@@ -281,9 +276,9 @@ def _status(findings: list[Finding]) -> Status:
     return Status.ACCEPTED
 
 
-def _new_file(sub: Submission, book: WorkbookData, result: FileResult) -> NewFile:
+def _new_file(sub: Submission, book: WorkbookData, result: FileResult, form: Form) -> NewFile:
     accepted = result.status is not Status.REJECTED
-    as_of = book.unit.get("tinh_den_ngay")
+    as_of = book.unit.get(form.key("as_of"))
     sheet = book.sheets.get("initiatives", "")
     return NewFile(
         sha256=sub.sha256,
@@ -299,15 +294,15 @@ def _new_file(sub: Submission, book: WorkbookData, result: FileResult) -> NewFil
         unit_record={k: v.value for k, v in book.unit.items()},
         columns=book.columns,
         findings=result.findings,
-        rows=_Records(book, sheet) if accepted else [],
+        rows=_Records(book, sheet, form) if accepted else [],
     )
 
 
 class _Records:
     """A book's initiatives as the ledger stores them, made one at a time as it writes them."""
 
-    def __init__(self, book: WorkbookData, sheet: str) -> None:
-        self.book, self.sheet = book, sheet
+    def __init__(self, book: WorkbookData, sheet: str, form: Form) -> None:
+        self.book, self.sheet, self.form = book, sheet, form
 
     def __len__(self) -> int:
         return self.book.count
@@ -315,10 +310,9 @@ class _Records:
     def __contains__(self, item: object) -> bool:
         return any(item == record for record in self)
 
-    def __iter__(self) -> Iterator[tuple[str, int, dict[str, Any]]]:
-        values = self.book.values
-        for i, n in enumerate(self.book.row_numbers):
-            yield self.sheet, n, {k: v[i] for k, v in values.items()}
+    def __iter__(self) -> Iterator[tuple[str, int, dict[str, Any], str | None]]:
+        for n, values in zip(self.book.row_numbers, self.book.records(), strict=True):
+            yield self.sheet, n, values, self.form.record_key(values)
 
 
 def _file_results(

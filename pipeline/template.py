@@ -229,7 +229,7 @@ def list_error_message(values: tuple[str, ...]) -> str:
 
 
 def _personal_value(f: Field, unit: Unit) -> str:
-    return {"ma_cdcs": unit.code, "ten_cdcs": unit.name, "khoi": unit.sector, "xa_thi_tran": unit.commune}[f.key]
+    return {"unit_code": unit.code, "unit_name": unit.name, "sector": unit.sector, "commune": unit.commune}[f.role]
 
 
 def _write_unit(
@@ -373,7 +373,7 @@ def _example_text(form: Form, f: Field) -> str:
     value = form.example.get(f.key, "")
     if isinstance(value, dt.date):
         return value.strftime("%d/%m/%Y")
-    if isinstance(value, int) and f.key == "gia_tri_lam_loi":
+    if isinstance(value, int) and f.role == "benefit":
         return number(value)
     return str(value)
 

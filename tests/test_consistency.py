@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.findings import Code
 from pipeline.read import read_workbook
+from pipeline.results import Status
 from pipeline.template import INITIATIVE_HEADER_ROW, list_name, write_template
 from pipeline.validate import build_schema, validate
 
@@ -210,3 +211,67 @@ def test_the_readme_lists_every_output_of_the_registry():
     for output in OUTPUTS:
         assert f"`outbox/{output.file}`" in table, output.file
     assert len({o.key for o in OUTPUTS}) == len(OUTPUTS) and len({o.file for o in OUTPUTS}) == len(OUTPUTS)
+
+
+def _renamed_form(folder: Path):
+    """form.toml with every field key renamed (and every reference to one: not_above, not_before,
+    only_when, the worked example), loaded."""
+    import re
+
+    from pipeline.form import load_form
+    from schemas import FORM_PATH
+
+    form = load_form()
+    keys = {f.key for f in (*form.unit, *form.initiative, *form.roster)}
+    new = {key: f"cot_{key}_moi" for key in keys}
+    quoted = "|".join(map(re.escape, keys))
+    text = FORM_PATH.read_text(encoding="utf-8")
+    text = re.sub(
+        rf'^(\s*(?:key|not_above|not_before|not_after)\s*=\s*)"({quoted})"',
+        lambda m: f'{m[1]}"{new[m[2]]}"',
+        text,
+        flags=re.M,
+    )
+    text = re.sub(rf'(field\s*=\s*)"({quoted})"', lambda m: f'{m[1]}"{new[m[2]]}"', text)
+    head, _, example = text.partition("\n[example]\n")
+    example, tail = re.split(r"\n(?=\[|# -)", example, maxsplit=1)
+    example = re.sub(rf"^({quoted})(\s*=)", lambda m: f"{new[m[1]]}{m[2]}", example, flags=re.M)
+    text = f"{head}\n[example]\n{example}\n{tail}"
+    path = folder / "form.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_form(path), new
+
+
+def test_renaming_every_field_key_in_the_form_changes_nothing_else(tmp_path, form, settings):
+    """The code asks the form for roles, never for keys: with every key renamed in form.toml, the
+    demo runs to the same files, findings, totals and report, its dataset under the new keys."""
+    import pandas as pd
+
+    from pipeline.demo import build_demo
+    from pipeline.run import run
+
+    renamed, new = _renamed_form(tmp_path)
+    assert not {f.key for f in (*renamed.unit, *renamed.initiative, *renamed.roster)} & set(new)
+    assert renamed.example and set(renamed.example) <= set(new.values())
+    results = []
+    for name, f in (("before", form), ("after", renamed)):
+        demo = build_demo(tmp_path / name / "demo", settings, f, seed=7)
+        results.append(run(demo.settings, f, demo.roster))
+    before, after = results
+
+    def seen(result):
+        return [
+            (r.name, r.status, r.unit_code, [(x.code, x.location.cell, x.field, x.message) for x in r.findings])
+            for r in result.files
+        ]
+
+    assert seen(after) == seen(before) and after.totals == before.totals
+    assert after.counts[Status.REJECTED] > 0 and after.totals["initiatives"] > 0
+    html = [r.outputs["report_html"].read_text(encoding="utf-8") for r in (before, after)]
+    assert html[1] == html[0]
+    data = [pd.read_parquet(r.outputs["dataset_parquet"]) for r in (before, after)]
+    assert set(new.values()) & set(data[1].columns) and not set(new) & set(data[1].columns)
+    # The files' bytes differ (the workbooks are written anew), so do their hashes; nothing else.
+    pd.testing.assert_frame_equal(
+        data[1].drop(columns="sha256_nguon"), data[0].rename(columns=new).drop(columns="sha256_nguon")
+    )

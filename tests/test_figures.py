@@ -267,7 +267,7 @@ def test_outstanding_commendations_and_activities_by_hand(small, form):
         "Giải pháp quản lý",
         "Cơ sở",
         15_000_000,
-        True,
+        "Có",  # the union's answer, as the report shows it
         "Giấy khen BCH CĐCS",
     )
     assert (a1.source.file, a1.source.sheet, a1.source.row, a1.source.sha256) == (
@@ -645,7 +645,7 @@ def test_by_property_totals_add_up_and_equal_the_run_totals(data, form, settings
     frame = dataset(states, rows, form, settings)
     fig = compute(states, frame, roster, settings, form)
     assert_adds_up(fig, frame, states)
-    run_totals = period_totals(states, frame, settings)
+    run_totals = period_totals(states, frame, settings, form)
     t = fig.target
     assert [t[f"phase-{i}"].actual for i in (1, 2)] == list(run_totals["initiatives_per_phase"].values())
     assert (t["outside-phases"].actual if "outside-phases" in t else 0) == run_totals["initiatives_outside_phases"]

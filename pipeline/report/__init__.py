@@ -56,10 +56,10 @@ def write_report_xlsx(
     return write(path, report, frame, result, settings, form)
 
 
-def write_audit(path: Path, report: Report, frame: pd.DataFrame | Path) -> Path:
+def write_audit(path: Path, report: Report, frame: pd.DataFrame | Path, form: Form) -> Path:
     """Where every figure comes from: the files, sheets, rows and hashes (`pipeline.report.audit`)."""
     from pipeline.report.audit import write_audit as write
 
     if isinstance(frame, Path):
         frame = pd.read_parquet(frame)
-    return write(path, report, frame)
+    return write(path, report, frame, form)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from pipeline.figures import GapKind
 from pipeline.files import atomic_path
+from pipeline.form import Form
 from pipeline.report.model import Report
 from pipeline.report.xlsx import FIRST_ROW, HEADER_ROW, WORKBOOK_OPTIONS, Book, Column, write_sources
 
@@ -46,7 +47,7 @@ REJECTED_COLUMNS = (
 )
 
 
-def write_audit(path: Path, report: Report, frame: pd.DataFrame) -> Path:
+def write_audit(path: Path, report: Report, frame: pd.DataFrame, form: Form) -> Path:
     """The audit workbook at `path` (written to a temporary file, then renamed); returns `path`."""
     import xlsxwriter
 
@@ -58,8 +59,8 @@ def write_audit(path: Path, report: Report, frame: pd.DataFrame) -> Path:
         write_sources(book, sources, figures)
 
         r = book.sheet(initiatives, "Nguồn của từng sáng kiến được tổng hợp", INITIATIVE_COLUMNS)
-        keys = ("ma_cdcs", "ten_cdcs", "ten_sang_kien", "tac_gia", "tep_nguon", "trang_nguon", "dong_nguon",
-                "sha256_nguon")  # fmt: skip
+        keys = (*map(form.key, ("unit_code", "unit_name", "title", "author")), "tep_nguon", "trang_nguon",
+                "dong_nguon", "sha256_nguon")  # fmt: skip
         for values in zip(*(frame[k] for k in keys), strict=True):
             book.row(initiatives, r, values, INITIATIVE_COLUMNS)
             r += 1

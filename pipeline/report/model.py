@@ -601,7 +601,7 @@ def _appendix_ii(figures: Figures) -> tuple[Block, ...]:
                     _c(o.field or ""),
                     _c(o.kind or ""),
                     _count(o.benefit),
-                    _c("Có" if o.uploaded else "Chưa"),
+                    _c(o.uploaded or ""),
                     _c(o.commendation or ""),
                 )
             )

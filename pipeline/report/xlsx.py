@@ -85,12 +85,8 @@ SHEETS = {
     "chart_data": "Số liệu biểu đồ",
 }
 
-# The dataset's own columns (the initiative columns take the form's labels).
+# The dataset's own columns (the form's fields take the form's labels).
 DATASET_LABELS = {
-    "ma_cdcs": "Mã CĐCS",
-    "ten_cdcs": "Tên công đoàn cơ sở",
-    "khoi": "Khối",
-    "xa_thi_tran": "Xã, thị trấn",
     "giai_doan": "Giai đoạn",
     "so_nguoi_tham_gia": "Số người tham gia",
     "tep_nguon": "Tệp nguồn",
@@ -100,9 +96,9 @@ DATASET_LABELS = {
 }
 DATASET_KINDS = {"so_nguoi_tham_gia": "int", "dong_nguon": "int"}
 DATASET_WIDTHS = {
-    "ma_cdcs": 9, "ten_cdcs": 32, "khoi": 18, "xa_thi_tran": 16, "giai_doan": 12, "so_nguoi_tham_gia": 10,
-    "tep_nguon": 22, "sha256_nguon": 20, "trang_nguon": 12, "dong_nguon": 9,
+    "giai_doan": 12, "so_nguoi_tham_gia": 10, "tep_nguon": 22, "sha256_nguon": 20, "trang_nguon": 12, "dong_nguon": 9,
 }  # fmt: skip
+DATASET_UNIT_WIDTHS = {"unit_code": 9, "unit_name": 32, "sector": 18, "commune": 16}  # by role
 
 _NUM_FORMATS = {
     "text": None,
@@ -445,13 +441,13 @@ def _table_sheet(book: Book, ws: Any, table: Table, title: str) -> None:
 
 def _dataset(book: Book, ws: Any, frame: pd.DataFrame, form: Form, part: str) -> _DatasetRows:
     """Every row of the consolidated dataset, one line each, with a filter on every column."""
-    fields = {f.key: f for f in form.initiative}
+    fields = {f.key: f for f in (*form.unit, *form.initiative)}
     columns = []
     for key in frame.columns:
         f = fields.get(key)
         if f is not None:
             kind = {"integer": "int", "date": "date"}.get(f.type, "text")
-            columns.append(Column(f.label, max(f.width, 9), kind))
+            columns.append(Column(f.label, DATASET_UNIT_WIDTHS.get(f.role, max(f.width, 9)), kind))
         else:
             columns.append(Column(DATASET_LABELS.get(key, str(key)), DATASET_WIDTHS.get(key, 14),
                                   DATASET_KINDS.get(key, "text")))  # fmt: skip
