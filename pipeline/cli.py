@@ -212,85 +212,86 @@ def _console(stderr: bool = False) -> Any:
 # --- shared setup ------------------------------------------------------------------------------
 
 
-def _settings(args: argparse.Namespace) -> Any:
-    from pipeline.config import find_config, load_settings
+def _period(args: argparse.Namespace) -> Any:
+    """The period of the configuration and the options given (`pipeline.open_period`)."""
+    import pipeline
 
-    path = find_config(args.config)
-    settings = load_settings(path.resolve())
-    settings = settings.with_paths(
-        inbox=getattr(args, "inbox", None), outbox=getattr(args, "outbox", None), roster=getattr(args, "roster", None)
+    return pipeline.open_period(
+        args.config,
+        inbox=getattr(args, "inbox", None),
+        outbox=getattr(args, "outbox", None),
+        roster=getattr(args, "roster", None),
+        as_of=getattr(args, "as_of", None),
     )
-    return settings.with_as_of(getattr(args, "as_of", None))
 
 
-def _form() -> Any:
-    from pipeline.form import load_form
+class _Bar:
+    """A `pipeline.Progress` drawn as a bar on the console: sized when the run knows how many files
+    it will read, advanced as each is read."""
 
-    return load_form()
+    def __init__(self, what: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        console = _console(stderr=True)
+        self.bar = Progress(
+            TextColumn(what),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,  # a log file or a pipe gets the results, not a bar
+        )
+        self.task = self.bar.add_task("", total=None)
 
-def _roster(settings: Any, form: Any, required: bool) -> Any:
-    from pipeline.roster import load_roster
+    def __enter__(self) -> _Bar:
+        self.bar.__enter__()
+        return self
 
-    if not required and not settings.paths.roster.exists():
-        return None
-    return load_roster(settings.paths.roster, form)
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(None, None, None)
 
+    def start(self, total: int) -> None:
+        self.bar.update(self.task, total=total)
 
-def _progress(total: int, what: str) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn(what),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-        console=_console(stderr=True),
-        transient=True,
-    )
+    def advance(self, name: str) -> None:
+        self.bar.update(self.task, advance=1, description=name)
 
 
 # --- commands ----------------------------------------------------------------------------------
 
 
 def _cmd_template(args: argparse.Namespace) -> int:
-    from pipeline.template import write_templates
+    import pipeline
 
-    settings, form = _settings(args), _form()
-    out = args.out or settings.paths.outbox / "bieu-mau"
+    period = _period(args)
     console = _console()
-    roster = _roster(settings, form, required=args.roster is not None)
-    if roster is None:
+    if period.roster is None:
         console.print(
-            f'Chưa có danh sách CĐCS "{settings.paths.roster}": chỉ tạo biểu mẫu trống. '
+            f'Chưa có danh sách CĐCS "{period.settings.paths.roster}": chỉ tạo biểu mẫu trống. '
             "Dùng --roster TỆP để tạo biểu mẫu riêng cho từng CĐCS."
         )
-    paths = write_templates(out, form, settings, roster)
+    paths = pipeline.templates(period, args.out)
     console.print(f"Đã tạo biểu mẫu trống: {paths[0]}")
-    if roster is not None:
-        console.print(f"Đã tạo {len(paths) - 1} biểu mẫu riêng cho các CĐCS đang hoạt động trong thư mục: {out}")
+    if period.roster is not None:
+        folder = paths[0].parent
+        console.print(f"Đã tạo {len(paths) - 1} biểu mẫu riêng cho các CĐCS đang hoạt động trong thư mục: {folder}")
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    settings, form = _settings(args), _form()
-    if not settings.paths.inbox.is_dir():
-        raise PipelineError(f'Không tìm thấy thư mục nhận tệp "{settings.paths.inbox}".')
-    roster = _roster(settings, form, required=True)
-    result = _run_with_progress(settings, form, roster, pdf=args.pdf)
-    _print_run(result, settings, pdf=args.pdf)
+    period = _period(args)
+    result = _run_with_progress(period, pdf=args.pdf)
+    _print_run(result, period.settings, pdf=args.pdf)
     return 0
 
 
-def _run_with_progress(settings: Any, form: Any, roster: Any, pdf: bool = False) -> Any:
-    from pipeline.intake import scan_inbox
-    from pipeline.run import run
+def _run_with_progress(period: Any, pdf: bool = False) -> Any:
+    import pipeline
 
-    files, _ = scan_inbox(settings.paths.inbox)
-    with _progress(len(files), "Đang đọc tệp") as bar:
-        task = bar.add_task("", total=len(files))
-        return run(settings, form, roster, progress=lambda name: bar.update(task, advance=1, description=name), pdf=pdf)
+    with _Bar("Đang đọc tệp") as bar:
+        return pipeline.run(period, pdf=pdf, progress=bar)
 
 
 _FILE_TABLE_MAX = 100  # more files than this: the table lists only those that are not plainly accepted
@@ -396,14 +397,10 @@ def _print_run(result: Any, settings: Any, pdf: bool = False) -> None:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from pipeline.run import process
+    import pipeline
 
-    settings, form = _settings(args), _form()
-    missing = [str(p) for p in args.files if not p.is_file()]
-    if missing:
-        raise PipelineError("Không tìm thấy tệp: " + ", ".join(missing))
-    roster = _roster(settings, form, required=args.roster is not None)
-    result = process(args.files, settings, form, roster)
+    with _Bar("Đang kiểm tra tệp") as bar:
+        result = pipeline.check(_period(args), args.files, progress=bar)
     if args.json:
         findings = [f.to_dict() for r in result.files for f in r.findings]
         print(json.dumps(findings, ensure_ascii=False, indent=2))
@@ -432,18 +429,19 @@ def _print_check(result: Any) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    import pipeline
     from pipeline.demo import DEFAULT_SEED, TEMPLATES_DIR, build_demo
 
-    settings, form = _settings(args), _form()
+    period = _period(args)
     console = _console()
     console.print(f'Đang tạo kỳ báo cáo mẫu (dữ liệu giả định) trong thư mục "{args.out}"...')
-    demo = build_demo(args.out, settings, form, seed=DEFAULT_SEED if args.seed is None else args.seed)
+    demo = build_demo(args.out, period.settings, period.form, seed=DEFAULT_SEED if args.seed is None else args.seed)
     console.print(
         f"Đã tạo {len(demo.files)} tệp trong hộp thư mẫu {demo.settings.paths.inbox} "
         f"({len(demo.silent)} CĐCS không nộp: {', '.join(demo.silent)})."
     )
     pdf = shutil.which("soffice") is not None or shutil.which("libreoffice") is not None
-    result = _run_with_progress(demo.settings, form, demo.roster, pdf=pdf)
+    result = _run_with_progress(pipeline.Period(demo.settings, period.form, demo.roster), pdf=pdf)
     _print_run(result, demo.settings, pdf=pdf)
     console.print()
     console.print(f"Biểu mẫu riêng của các CĐCS: {demo.folder / TEMPLATES_DIR}")
@@ -458,16 +456,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from pipeline.ledger import LEDGER_NAME, Ledger
-    from pipeline.merge import Reporting, unit_states
+    import pipeline
+    from pipeline.merge import Reporting
 
-    settings, form = _settings(args), _form()
-    roster = _roster(settings, form, required=True)
-    path = settings.paths.history_dir / LEDGER_NAME
-    if not path.exists():
-        raise PipelineError(f'Chưa có sổ theo dõi "{path}": hãy chạy lệnh run trước.')
-    with Ledger(path) as ledger:
-        states = unit_states(ledger.files(), roster, settings)
+    period = _period(args)
+    settings = period.settings
+    states = pipeline.status(period)
     console = _console()
     table = Table(
         title=f"Tình hình nộp báo cáo đến ngày {settings.as_of:%d/%m/%Y} (hạn nộp {settings.deadline:%d/%m/%Y})",

@@ -19,7 +19,6 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Literal
 
 import pandas as pd
@@ -27,6 +26,7 @@ import pandas as pd
 from pipeline.config import RATE_MEASURES, Phase, Settings
 from pipeline.findings import Finding, Severity
 from pipeline.form import Form
+from pipeline.labels import Labelled
 from pipeline.ledger import StoredFile
 from pipeline.merge import Reporting, UnitState, participants
 from pipeline.roster import Roster
@@ -200,18 +200,12 @@ class UnitTable:
         return tuple(r for g in self.groups for r in g.rows)
 
 
-class GapKind(StrEnum):
-    MISSING = "missing"
-    REJECTED = "rejected"
-    NO_INITIATIVE = "no_initiative"
+class GapKind(Labelled):
+    """Why a union is in Appendix III."""
 
-    @property
-    def label(self) -> str:
-        return {
-            "missing": "Chưa gửi báo cáo",
-            "rejected": "Báo cáo bị trả lại",
-            "no_initiative": "Chưa có sáng kiến",
-        }[self.value]
+    MISSING = "missing", "Chưa gửi báo cáo"
+    REJECTED = "rejected", "Báo cáo bị trả lại"
+    NO_INITIATIVE = "no_initiative", "Chưa có sáng kiến"
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from pipeline.labels import Labelled
 
-class Severity(StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
-    NOTICE = "notice"
 
-    @property
-    def label(self) -> str:
-        return {"error": "Lỗi", "warning": "Cảnh báo", "notice": "Ghi nhận"}[self.value]
+class Severity(Labelled):
+    """How much a finding weighs: an error rejects the file, a warning and a notice do not."""
+
+    ERROR = "error", "Lỗi"
+    WARNING = "warning", "Cảnh báo"
+    NOTICE = "notice", "Ghi nhận"
 
 
 class Code(StrEnum):

@@ -92,6 +92,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 
+# Values asked for in one "IN (...)" query: SQLite builds before 3.32 allow 999 parameters.
+SQL_BATCH = 500
+
+
+def _batches(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), SQL_BATCH):
+        yield values[start : start + SQL_BATCH]
+
+
 def _fill_record_keys(db: sqlite3.Connection) -> None:
     """Migration 2: the key of each record stored before keys were (the form's own fields)."""
     from pipeline.form import load_form
@@ -321,8 +330,7 @@ class Ledger:
     def rows(self, sha256s: Sequence[str]) -> list[StoredRow]:
         wanted = list(dict.fromkeys(sha256s))
         out: list[StoredRow] = []
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for chunk in _batches(wanted):
             marks = ", ".join("?" * len(chunk))
             cursor = self.db.execute(
                 f"SELECT sha256, sheet, row, data FROM records WHERE sha256 IN ({marks}) ORDER BY sha256, row", chunk
@@ -335,8 +343,7 @@ class Ledger:
         """The records of the given files whose initiative key is one of `keys` (by the index)."""
         files, wanted = set(sha256s), list(dict.fromkeys(keys))
         out: list[StoredRow] = []
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for chunk in _batches(wanted):
             marks = ", ".join("?" * len(chunk))
             cursor = self.db.execute(f"SELECT sha256, sheet, row, data FROM records WHERE key IN ({marks})", chunk)
             out += [StoredRow(sha, sheet, row, json.loads(data)) for sha, sheet, row, data in cursor if sha in files]

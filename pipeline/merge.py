@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import pandas as pd
@@ -20,6 +19,7 @@ import pandas as pd
 from pipeline.config import Settings
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, kind_words
+from pipeline.labels import Labelled
 from pipeline.ledger import StoredFile, StoredRow
 from pipeline.roster import Roster, normalise_code
 from pipeline.rules import split_names
@@ -29,22 +29,13 @@ SUPERSEDED = "superseded"
 ATTACHMENT = "ignored"  # the status of a file set aside: no submission, nothing to reject
 
 
-class Reporting(StrEnum):
+class Reporting(Labelled):
     """Where a union stands for this reporting period."""
 
-    ON_TIME = "on_time"
-    LATE = "late"
-    REJECTED = "rejected"
-    MISSING = "missing"
-
-    @property
-    def label(self) -> str:
-        return {
-            "on_time": "Đã nộp đúng hạn",
-            "late": "Đã nộp, trễ hạn",
-            "rejected": "Bị trả lại, chưa nộp lại",
-            "missing": "Chưa nộp",
-        }[self.value]
+    ON_TIME = "on_time", "Đã nộp đúng hạn"
+    LATE = "late", "Đã nộp, trễ hạn"
+    REJECTED = "rejected", "Bị trả lại, chưa nộp lại"
+    MISSING = "missing", "Chưa nộp"
 
 
 @dataclass

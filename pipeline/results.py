@@ -3,7 +3,7 @@
 `FileResult` is one file's outcome, `RunResult` the whole run's (files, unions, changes, totals,
 stages and outputs); `Status` is a file's place in the period. `run_summary` is the content of
 `outbox/run.json` (its keys are documented in the README). The CLI, the reports and the tests read
-these; only `pipeline.run` makes them.
+these; only `pipeline.stages` makes them.
 """
 
 from __future__ import annotations
@@ -11,32 +11,23 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pipeline.findings import Finding, Severity
+from pipeline.labels import Labelled
 from pipeline.merge import Changes, UnitState
 
 
-class Status(StrEnum):
-    ACCEPTED = "accepted"
-    ACCEPTED_WITH_WARNINGS = "accepted_with_warnings"
-    REJECTED = "rejected"
-    DUPLICATE = "duplicate"
-    SUPERSEDED = "superseded"
-    IGNORED = "ignored"
+class Status(Labelled):
+    """What became of a file."""
 
-    @property
-    def label(self) -> str:
-        return {
-            "accepted": "Nhận",
-            "accepted_with_warnings": "Nhận, có cảnh báo",
-            "rejected": "Trả lại",
-            "duplicate": "Trùng tệp đã có",
-            "superseded": "Đã có bản mới hơn",
-            "ignored": "Bỏ qua",
-        }[self.value]
+    ACCEPTED = "accepted", "Nhận"
+    ACCEPTED_WITH_WARNINGS = "accepted_with_warnings", "Nhận, có cảnh báo"
+    REJECTED = "rejected", "Trả lại"
+    DUPLICATE = "duplicate", "Trùng tệp đã có"
+    SUPERSEDED = "superseded", "Đã có bản mới hơn"
+    IGNORED = "ignored", "Bỏ qua"
 
 
 @dataclass

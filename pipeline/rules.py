@@ -52,7 +52,7 @@ _EMAIL = re.compile(r"^[^@\s;,]+@[^@\s;,]+\.[A-Za-z]{2,}$")
 
 
 @dataclass(frozen=True)
-class Period:
+class Reference:
     """What the rules know of the period: the settings, today, and the roster's unit codes (None:
     no roster to check codes against)."""
 
@@ -73,11 +73,11 @@ class Period:
 
 @dataclass(frozen=True)
 class Case:
-    """What a check sees: a table, the field of a field rule, the form and the period."""
+    """What a check sees: a table, the field of a field rule, the form and what values are checked against."""
 
     frame: pd.DataFrame
     form: Form
-    period: Period
+    reference: Reference
     field: Field | None = None
 
     def column(self, role: str | None = None) -> pd.Series:
@@ -198,7 +198,7 @@ def _in_window(c: Case) -> pd.Series:
 
     s = c.column()
     assert c.field is not None and c.field.window is not None
-    start, end = c.period.window(c.field.window)
+    start, end = c.reference.window(c.field.window)
     ok = s <= pd.Timestamp(end)
     if start is not None:
         ok &= s >= pd.Timestamp(start)
@@ -225,7 +225,7 @@ def _only_when(c: Case) -> pd.Series:
 
 def _known_unit(c: Case) -> pd.Series:
     s = c.column("unit_code")
-    known = c.period.unit_codes
+    known = c.reference.unit_codes
     if known is None:
         return s.notna() | s.isna()
     return _blank_or(s, _text(s).str.upper().str.replace(" ", "").isin(known))
@@ -282,7 +282,7 @@ def _registered_after_applied(c: Case) -> pd.Series:
 def _window_params(p: Place) -> dict[str, Any]:
     f = p.case.field
     assert f is not None and f.window is not None
-    start, end = p.case.period.window(f.window)
+    start, end = p.case.reference.window(f.window)
     consequence = WINDOW_CONSEQUENCES.get(f.window, WINDOW_CONSEQUENCES["registration"])
     return {"start": start, "end": end, "consequence": consequence}
 
@@ -407,7 +407,7 @@ RULES: tuple[Rule, ...] = (
         'Ngày {value} ở ô "{label}" sau ngày báo cáo ({other}). Vui lòng kiểm tra lại ngày chốt số liệu.',
         applies=lambda f: f.window == "report",
         check=_in_window,
-        params=lambda p: {"other": p.case.period.report_limit},
+        params=lambda p: {"other": p.case.reference.report_limit},
         spec=r"not after the report date",
     ),
     Rule(

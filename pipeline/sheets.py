@@ -46,6 +46,14 @@ def column_number(letters: str) -> int:
     return number
 
 
+EXCEL_TEXT_MAX = 32_767  # characters one cell of a workbook holds
+
+
+def cell_text(value: str) -> str:
+    """`value` cut to what one cell holds, with "…" where it was cut."""
+    return value if len(value) <= EXCEL_TEXT_MAX else value[: EXCEL_TEXT_MAX - 1] + "…"
+
+
 @functools.lru_cache(maxsize=1024)
 def column_letter(index: int) -> str:
     letters = ""

@@ -19,7 +19,7 @@ from pipeline.files import atomic_path, safe_filename
 from pipeline.form import Field, Form, window_words
 from pipeline.numbers import number
 from pipeline.roster import Roster, Unit
-from pipeline.sheets import column_letter
+from pipeline.sheets import EXCEL_TEXT_MAX, column_letter
 
 # Where things are. The reader does not rely on these (it finds labels and headers wherever they
 # are); the template writer, the demo and the tests do.
@@ -212,9 +212,9 @@ def _validation(f: Field, form: Form, settings: Settings, names: dict[str, str],
             "validate": "length",
             "criteria": "between",
             "minimum": f.min_length or 0,
-            "maximum": f.max_length or 32767,
+            "maximum": f.max_length or EXCEL_TEXT_MAX,
             "error_type": "warning",
-            "error_message": f"Nội dung nên có từ {f.min_length or 0} đến {f.max_length or 32767} ký tự.",
+            "error_message": f"Nội dung nên có từ {f.min_length or 0} đến {f.max_length or EXCEL_TEXT_MAX} ký tự.",
         }
     return {**common, "validate": "any"}
 

@@ -35,8 +35,8 @@ from pipeline.rules import (
     RULES,
     UNIT_COLUMN,
     Case,
-    Period,
     Place,
+    Reference,
     Rule,
 )
 from pipeline.text import fold, initiative_key
@@ -88,7 +88,7 @@ def validate(
     """The findings of `books`: those their reading found, then every rule's, sorted by file and
     position. `context` rows (initiatives accepted earlier) take part in the rules across files but
     get no finding of their own."""
-    period = Period(settings, today or dt.date.today(), frozenset(u.code for u in roster) if roster else None)
+    reference = Reference(settings, today or dt.date.today(), frozenset(u.code for u in roster) if roster else None)
     readable = [i for i, book in enumerate(books) if book.readable]
     findings = [f for book in books for f in book.findings]
     # Cells that could not be read already carry an error; pandera sees them as empty.
@@ -100,13 +100,13 @@ def validate(
     checker = _Checker(books, unreadable, context)
     for table, frame, cells in (("unit", unit_frame, unit_cells), ("initiative", rows_frame, row_cells)):
         for severity in (Severity.ERROR, Severity.WARNING):
-            schema = build_schema(form, period, table, severity, frame)
-            findings += checker.failures(schema, Case(frame, form, period), cells)
+            schema = build_schema(form, reference, table, severity, frame)
+            findings += checker.failures(schema, Case(frame, form, reference), cells)
     return sorted(findings, key=position_key(form))
 
 
 def build_schema(
-    form: Form, period: Period, table: Table, severity: Severity, frame: pd.DataFrame
+    form: Form, reference: Reference, table: Table, severity: Severity, frame: pd.DataFrame
 ) -> pa.DataFrameSchema:
     """The pandera schema of one table's rules of one severity, for `frame`. A check sees the whole
     table (a rule may read other fields, other rows, other files), so it is built for the frame it
@@ -118,7 +118,7 @@ def build_schema(
             continue
         for f in rule.fields(form):
             if f.key in checks:
-                checks[f.key].append(_check(rule, Case(frame, form, period, f)))
+                checks[f.key].append(_check(rule, Case(frame, form, reference, f)))
     errors = severity is Severity.ERROR
     columns = {
         f.key: pa.Column(nullable=not (errors and f.required), checks=checks[f.key], required=True)
@@ -235,7 +235,7 @@ class _Checker:
                 code = Code(name)
             if (int(index), key, code) in out or cells.get(int(index), key) is None:
                 continue  # a context row: it takes part in the rules but has no cell
-            case = Case(table.frame, form, table.period, form.by_key(key))
+            case = Case(table.frame, form, table.reference, form.by_key(key))
             finding = self.finding(BY_CODE[code], case, int(index), cells)
             if finding is not None:
                 out[(int(index), key, code)] = finding

@@ -175,8 +175,8 @@ def seeds(folder: Path, form: Form, settings: Settings, roster: Roster) -> list[
 
 
 def fuzz(seconds: float, seed: int = 1, keep: Path | None = None) -> Report:
+    from pipeline import Period, check
     from pipeline.results import Status
-    from pipeline.run import process
 
     form = load_form()
     settings = load_settings(Path(__file__).resolve().parent.parent / "pipeline.toml")
@@ -201,7 +201,7 @@ def fuzz(seconds: float, seed: int = 1, keep: Path | None = None) -> Report:
                 path.write_bytes(data)
                 made[str(path)] = how
             try:
-                result = process([Path(p) for p in made], settings, form, roster)
+                result = check(Period(settings, form, roster), [Path(p) for p in made])
             except Exception as exc:  # the pipeline itself fell over: keep the whole batch
                 report.failures.append(("crash", f"batch {batch_no}: {type(exc).__name__}: {exc}"))
                 _keep(keep, list(made), f"batch-{batch_no}")

@@ -119,14 +119,14 @@ def test_limits_and_processing_come_from_the_file_or_their_defaults(tmp_path):
 
 
 def test_a_lower_size_limit_in_the_file_refuses_a_file_in_a_run(tmp_path, filled, form, roster):
+    from pipeline import Period, run
     from pipeline.findings import Code
     from pipeline.results import Status
-    from pipeline.run import run
 
     settings = _load(tmp_path, DEFAULT.replace("max_file_mb = 20 ", "max_file_mb = 0.001 "))
     settings.paths.inbox.mkdir()
     (settings.paths.inbox / "a.xlsx").write_bytes(filled(rows=[{}]).read_bytes())
-    [result] = run(settings, form, roster).files
+    [result] = run(Period(settings, form, roster)).files
     assert result.status is Status.REJECTED
     [finding] = result.findings
     assert finding.code is Code.TOO_LARGE and "giới hạn 1 KB" in finding.message

@@ -62,11 +62,11 @@ def test_pandera_schemas_have_one_column_per_field_and_a_check_per_rule(form, se
     import pandas as pd
 
     from pipeline.findings import Severity
-    from pipeline.rules import RULES, Period
+    from pipeline.rules import RULES, Reference
 
-    period = Period(settings, dt.date(2022, 6, 10), frozenset(u.code for u in roster))
+    reference = Reference(settings, dt.date(2022, 6, 10), frozenset(u.code for u in roster))
     schemas = {
-        (table, severity): build_schema(form, period, table, severity, pd.DataFrame())
+        (table, severity): build_schema(form, reference, table, severity, pd.DataFrame())
         for table in ("unit", "initiative")
         for severity in (Severity.ERROR, Severity.WARNING)
     }
@@ -247,8 +247,8 @@ def test_renaming_every_field_key_in_the_form_changes_nothing_else(tmp_path, for
     demo runs to the same files, findings, totals and report, its dataset under the new keys."""
     import pandas as pd
 
+    from pipeline import Period, run
     from pipeline.demo import build_demo
-    from pipeline.run import run
 
     renamed, new = _renamed_form(tmp_path)
     assert not {f.key for f in (*renamed.unit, *renamed.initiative, *renamed.roster)} & set(new)
@@ -256,7 +256,7 @@ def test_renaming_every_field_key_in_the_form_changes_nothing_else(tmp_path, for
     results = []
     for name, f in (("before", form), ("after", renamed)):
         demo = build_demo(tmp_path / name / "demo", settings, f, seed=7)
-        results.append(run(demo.settings, f, demo.roster))
+        results.append(run(Period(demo.settings, f, demo.roster)))
     before, after = results
 
     def seen(result):

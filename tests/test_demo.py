@@ -6,19 +6,19 @@ import re
 
 import pytest
 
+from pipeline import Period, run
 from pipeline.demo import MARKER, build_demo
 from pipeline.errors import PipelineError
 from pipeline.findings import Severity
 from pipeline.read import read_workbook
 from pipeline.results import Status
-from pipeline.run import run
 from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory, form, settings):
     demo = build_demo(tmp_path_factory.mktemp("demo") / "demo", settings, form, seed=7)
-    return demo, run(demo.settings, form, demo.roster)
+    return demo, run(Period(demo.settings, form, demo.roster))
 
 
 def _records(demo, form):
@@ -39,7 +39,9 @@ def test_demo_is_deterministic_for_a_seed(tmp_path, form, settings, demo_run):
     other = build_demo(tmp_path / "other", settings, form, seed=8)
     assert again.files == first.files and again.mistakes == first.mistakes and again.silent == first.silent
     assert _records(again, form) == _records(first, form)
-    assert run(again.settings, form, again.roster).totals == run(first.settings, form, first.roster).totals
+    assert (
+        run(Period(again.settings, form, again.roster)).totals == run(Period(first.settings, form, first.roster)).totals
+    )
     assert _records(other, form) != _records(first, form)
 
 
@@ -130,7 +132,7 @@ def test_running_again_gives_the_same_totals_and_one_correction_changes_only_its
 
     demo, first = demo_run
     outbox = demo.settings.paths.outbox
-    again = run(demo.settings, form, demo.roster)
+    again = run(Period(demo.settings, form, demo.roster))
     assert again.totals == first.totals
     assert not any(r.new for r in again.files)
 
@@ -152,7 +154,7 @@ def test_running_again_gives_the_same_totals_and_one_correction_changes_only_its
     stamp = dt.datetime.combine(demo.settings.as_of, dt.time(9)).timestamp()
     os.utime(corrected, (stamp, stamp))
 
-    third = run(demo.settings, form, demo.roster)
+    third = run(Period(demo.settings, form, demo.roster))
     after = pd.read_parquet(outbox / "du-lieu-tong-hop.parquet").groupby("ma_cdcs").size()
     assert after[state.code] == before[state.code] + 1
     assert after.drop(state.code).equals(before.drop(state.code))

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from pipeline import Period, run
 from pipeline.config import Processing, Settings
 from pipeline.demo import build_demo
 from pipeline.errors import PipelineError
@@ -24,7 +25,7 @@ from pipeline.findings import Code
 from pipeline.form import Form
 from pipeline.isolate import ExecutorRunner, Failure, open_runner
 from pipeline.roster import load_roster
-from pipeline.run import RUN_JSON, run
+from pipeline.stages import RUN_JSON
 
 
 def _summary(outbox: Path) -> dict[str, Any]:
@@ -40,13 +41,13 @@ def test_a_dask_cluster_gives_the_same_run_as_local_processes(tmp_path: Path, se
     demo = build_demo(tmp_path / "demo", settings, form)
     local = demo.settings.with_paths(outbox=tmp_path / "local")
     roster = load_roster(demo.settings.paths.roster, form)
-    run(local, form, roster)
+    run(Period(local, form, roster))
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         remote = replace(
             demo.settings.with_paths(outbox=tmp_path / "cluster"),
             processing=Processing(scheduler=cluster.scheduler_address),
         )
-        result = run(remote, form, roster)
+        result = run(Period(remote, form, roster))
     expected, got = _summary(tmp_path / "local"), _summary(tmp_path / "cluster")
     assert got["totals"] == expected["totals"]
     assert got["files"] == expected["files"]

@@ -13,10 +13,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from pipeline import Period, run
 from pipeline.findings import Severity
 from pipeline.render.feedback import FILLS, SHEET
 from pipeline.results import Status
-from pipeline.run import run
 from tests.conftest import soffice
 
 
@@ -28,7 +28,7 @@ def inbox_run(tmp_path, filled, form, settings, roster):
         for name, data in files.items():
             (inbox / name).write_bytes(data)
         s = settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox")
-        return {r.name: r for r in run(s, form, roster).files}
+        return {r.name: r for r in run(Period(s, form, roster)).files}
 
     return go
 
@@ -171,7 +171,7 @@ class _InProcess:
 
 
 def test_a_very_large_file_gets_the_listing_without_a_copy(inbox_run, filled, monkeypatch):
-    from pipeline import run as run_module
+    from pipeline import stages as run_module
     from pipeline.render import feedback
 
     monkeypatch.setattr(feedback, "COPY_MAX_BYTES", 100)
@@ -272,14 +272,14 @@ def test_a_cover_letter_beside_the_unions_workbook_is_noted_not_rejected(tmp_pat
     workbook = inbox / "thư ngày 3-6" / "Báo cáo.xlsx"
     if together:
         workbook.write_bytes(filled(rows=[{}]).read_bytes())
-    first = {r.name: r for r in run(s, form, roster).files}
+    first = {r.name: r for r in run(Period(s, form, roster)).files}
     if not together:  # the letter came first, alone: it was rejected then, and is set aside now
         assert first[letter].status is Status.REJECTED and first[letter].message
         if how == "code in the name":  # addressed to its union
             assert first[letter].unit_code == "VT021"
             assert "Trường Mầm non Vĩnh Bình Bắc" in first[letter].message.read_text("utf-8-sig")
         workbook.write_bytes(filled(rows=[{}]).read_bytes())
-    result = run(s, form, roster)
+    result = run(Period(s, form, roster))
     files = {r.name: r for r in result.files}
     noted = files[letter]
     assert noted.status is Status.IGNORED and noted.findings == [] and noted.message is None
@@ -309,7 +309,7 @@ def test_a_rejected_union_is_reported_with_its_workbook_not_its_cover_letter(tmp
     letter = inbox / "thư" / "Công văn.pdf"
     letter.write_bytes(b"%PDF-1.4 a cover letter")
     os.utime(letter, (letter.stat().st_mtime + 60,) * 2)  # saved after the workbook
-    result = run(s, form, roster)
+    result = run(Period(s, form, roster))
     assert {r.name: r.status for r in result.files}["thư/Công văn.pdf"] is Status.IGNORED
     figures, _ = figures_of(result, s, form, roster)
     (gap,) = [g for g in figures.gaps if g.code == "VT021"]

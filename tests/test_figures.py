@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from pipeline import Period, run
 from pipeline.config import Settings
 from pipeline.demo import build_demo
 from pipeline.figures import ADDITIVE, Figures, GapKind, Tally, compute, period_totals
@@ -22,7 +23,6 @@ from pipeline.ledger import StoredFile, StoredRow
 from pipeline.merge import Reporting, UnitState, dataset, unit_states
 from pipeline.report.model import point_text
 from pipeline.roster import Roster
-from pipeline.run import run
 from tests.conftest import figures_of
 
 
@@ -149,7 +149,7 @@ def small(tmp_path, filled, settings, form, roster):
         target = inbox / f"{code}.xlsx"
         target.write_bytes(path.read_bytes())
         os.utime(target, (RECEIVED[code].timestamp(), RECEIVED[code].timestamp()))
-    result = run(s, form, few)
+    result = run(Period(s, form, few))
     figures, frame = figures_of(result, s, form, few)
     return figures, frame, result, s, few
 
@@ -569,7 +569,7 @@ def test_small_inbox_adds_up_and_matches_run_json(small):
 @pytest.fixture(scope="module")
 def demo_figures(tmp_path_factory, form, settings):
     demo = build_demo(tmp_path_factory.mktemp("figures") / "demo", settings, form)
-    result = run(demo.settings, form, demo.roster)
+    result = run(Period(demo.settings, form, demo.roster))
     fig, frame = figures_of(result, demo.settings, form, demo.roster)
     summary = json.loads((demo.settings.paths.outbox / "run.json").read_text(encoding="utf-8"))
     return fig, frame, result, demo.settings, summary

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import Period, run
 from pipeline.config import Settings
 from pipeline.findings import Severity
 from pipeline.form import Form
 from pipeline.results import FileResult, RunResult, Status
 from pipeline.roster import Roster
-from pipeline.run import run
 from tests.conftest import fill_template
 from tests.hostile import KINDS, Kind
 
@@ -68,7 +68,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, form: Form, settings: Sett
     for template in inbox.glob("template-*.xlsx"):
         template.unlink()
     s = settings.with_paths(inbox=inbox, outbox=base / "outbox")
-    return HostileRun(run(s, form, roster), kinds, good, s, base)
+    return HostileRun(run(Period(s, form, roster)), kinds, good, s, base)
 
 
 def test_the_suite_has_over_forty_kinds() -> None:

@@ -6,9 +6,9 @@ import hashlib
 import shutil
 import subprocess
 
+from pipeline import Period, run
 from pipeline.intake import archive, fingerprint, scan_inbox
 from pipeline.results import Status
-from pipeline.run import run
 from tests.conftest import soffice
 
 
@@ -73,7 +73,7 @@ def test_renamed_formats_are_read_by_content(tmp_path, filled, form, settings, r
     (tmp_path / "w.zip").rename(docx)
     shutil.copy(docx, inbox / "văn bản.xlsx")
     s = settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox")
-    results = {r.name: r for r in run(s, form, roster).files}
+    results = {r.name: r for r in run(Period(s, form, roster)).files}
     assert results["xls đổi tên.xlsx"].kind == "xls" and results["ods đổi tên.xlsx"].kind == "ods"
     for name in ("xls đổi tên.xlsx", "ods đổi tên.xlsx"):
         assert results[name].status in (Status.ACCEPTED, Status.SUPERSEDED), [f.message for f in results[name].findings]
@@ -100,7 +100,7 @@ def test_same_bytes_under_two_names_is_one_submission_and_originals_stay_identic
     (inbox / "Báo cáo.xlsx").write_bytes(good)
     (inbox / "thư cũ" / "Báo cáo (1).xlsx").write_bytes(good)
     s = settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox")
-    statuses = sorted((r.name, r.status) for r in run(s, form, roster).files)
+    statuses = sorted((r.name, r.status) for r in run(Period(s, form, roster)).files)
     assert statuses == [("Báo cáo.xlsx", Status.ACCEPTED), ("thư cũ/Báo cáo (1).xlsx", Status.DUPLICATE)]
     digest = hashlib.sha256(good).hexdigest()
     archived = list((tmp_path / "outbox" / "luu-tru").iterdir())

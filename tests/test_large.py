@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.generate import large_workbook
+from pipeline import Period, check
 from pipeline.config import Settings
 from pipeline.findings import Severity
 from pipeline.form import Form
 from pipeline.results import Status
 from pipeline.roster import Roster
-from pipeline.run import process
 
 ROWS = 50_000
 
@@ -25,7 +25,7 @@ def test_a_workbook_of_50000_initiatives_is_read_and_validated_whole(
 ) -> None:
     source = filled(rows=[{"ten_sang_kien": "Mẫu"}])
     big = large_workbook(source, tmp_path / "Báo cáo 50.000 sáng kiến.xlsx", ROWS, form)
-    [result] = process([big], settings, form, roster).files
+    [result] = check(Period(settings, form, roster), [big]).files
     errors = [f for f in result.findings if f.severity is Severity.ERROR]
     assert errors == []
     assert result.status in (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS)

@@ -13,12 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import run as run_module
+from pipeline import Period, run
+from pipeline import stages as run_module
 from pipeline.demo import demo_roster_path
 from pipeline.ledger import LEDGER_NAME, MIGRATIONS, Ledger, LedgerError
 from pipeline.lock import BusyError, exclusive
 from pipeline.results import Status
-from pipeline.run import run
 from tests.conftest import ROOT
 
 ROSTER = demo_roster_path()
@@ -38,7 +38,7 @@ def period(tmp_path, settings, form, roster):
         return target
 
     def go():
-        result = run(s, form, roster)
+        result = run(Period(s, form, roster))
         summary = json.loads((tmp_path / "outbox" / "run.json").read_text(encoding="utf-8"))
         return result, summary
 
@@ -260,7 +260,7 @@ from pipeline.config import load_settings
 from pipeline.form import load_form
 from pipeline.ledger import Ledger
 from pipeline.roster import load_roster
-from pipeline.run import run
+from pipeline import Period, run
 
 inbox, outbox, roster_path, config = map(Path, sys.argv[1:5])
 mode = sys.argv[5]
@@ -279,7 +279,7 @@ def add_file(self, run_id, new):
 Ledger.add_file = add_file
 form = load_form()
 settings = load_settings(config).with_paths(inbox=inbox, outbox=outbox)
-run(settings, form, load_roster(roster_path, form))
+run(Period(settings, form, load_roster(roster_path, form)))
 """
 
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
+from pipeline import Period, check
 from pipeline.config import Settings
 from pipeline.findings import Code, Finding, Severity
 from pipeline.form import Form
 from pipeline.read import WorkbookData, read_workbook
 from pipeline.roster import Roster
-from pipeline.run import process
 from pipeline.template import write_template
 from pipeline.validate import validate
 from tests.conftest import TODAY, soffice
@@ -176,7 +176,7 @@ def test_libreoffice_conversion_keeps_records_and_findings(
         assert _where(found_b) == _where(found_a), copy.name
         assert [f.message for f in found_b] == [f.message for f in found_a], copy.name
 
-    results = {r.name: r for r in process([*filled_pair, *converted], settings, form, roster).files}
+    results = {r.name: r for r in check(Period(settings, form, roster), [*filled_pair, *converted]).files}
     for original, copy in zip(filled_pair, converted, strict=True):
         ra, rb = results[str(original)], results[str(copy)]
         assert (rb.status, rb.unit_code, rb.initiatives) == (ra.status, ra.unit_code, ra.initiatives)

@@ -17,7 +17,8 @@ from pipeline.findings import Severity
 from pipeline.form import Form
 from pipeline.intake import fingerprint
 from pipeline.read import read_workbook
-from pipeline.run import check_books
+from pipeline.sheets import EXCEL_TEXT_MAX
+from pipeline.stages import check_books
 from pipeline.template import INITIATIVE_HEADER_ROW, UNIT_FIRST_ROW, UNIT_VALUE_COL
 from tests.conftest import fill_template
 from tests.test_values import ANY_CELL
@@ -28,7 +29,7 @@ _VIETNAMESE = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậèé�
 def _storable(value: object) -> bool:
     """What openpyxl can put in a cell (it refuses control characters and NaN/inf)."""
     if isinstance(value, str):
-        return not ILLEGAL_CHARACTERS_RE.search(value) and len(value) <= 32767
+        return not ILLEGAL_CHARACTERS_RE.search(value) and len(value) <= EXCEL_TEXT_MAX
     # Numbers past 1e11 are left out: python-calamine panics on them in a date-formatted cell (a
     # chrono overflow), which costs the file in a run (`reader-crash`, test_guard) but not here.
     if isinstance(value, float):

@@ -110,7 +110,7 @@ def test_tcvn3_letter_that_looks_like_the_wrong_d_is_not_mistaken(filled, form):
 def test_error_values_and_formulas_without_results_are_findings_not_blanks(filled, form, settings, roster):
     """Readers give both as empty cells (catalogue #27, #28): the file does not hold the value the
     union sees, so it must be said, at the cell, and not taken for a blank."""
-    from pipeline.run import process
+    from pipeline import Period, check
 
     path = filled(rows=[{}, {}], name="loi.xlsx")
     wb = openpyxl.load_workbook(path)
@@ -133,7 +133,7 @@ def test_error_values_and_formulas_without_results_are_findings_not_blanks(fille
     }
     assert data.cell(0, "gia_tri_lam_loi").value is None and data.cell(1, "ten_sang_kien").value == "#N/A"
     # Validation does not say the same cells again ("required", "not a date").
-    [result] = process([path], settings, form, roster).files
+    [result] = check(Period(settings, form, roster), [path]).files
     at = [(f.location.cell, f.code) for f in result.findings if f.location.cell in ("J4", "K5", "J5", "B10")]
     assert sorted(at) == sorted((cell, code) for cell, code, _ in found)
 

@@ -21,13 +21,13 @@ from docx.oxml.ns import qn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline import Period, run
 from pipeline.cli import main
 from pipeline.figures import ShareRow, ShareTable
 from pipeline.report.model import Chart, _shares, build_report
 from pipeline.report.officer import load_text, parse_text
 from pipeline.report.xlsx import TABLE_SHEETS
 from pipeline.roster import Roster
-from pipeline.run import run
 from tests.conftest import figures_of, soffice
 
 CODES = ("VT005", "VT021", "VT030", "VT044", "VT052")
@@ -123,7 +123,7 @@ def _tokens(lines: list[str]) -> list[str]:
 
 def test_docx_html_and_workbook_carry_the_same_report(period, form):
     s, few, _ = period
-    result = run(s, form, few)
+    result = run(Period(s, form, few))
     model = build_report(figures_of(result, s, form, few)[0], s, load_text(s))
     docx, html = docx_text(result.outputs["report_docx"]), html_text(result.outputs["report_html"])
     charts = {b.title for b in model.blocks() if isinstance(b, Chart)}  # drawn by the page only
@@ -152,7 +152,7 @@ def test_docx_html_and_workbook_carry_the_same_report(period, form):
 def test_no_file_name_hash_or_cell_in_the_signed_document(period, form):
     soffice()  # the PDF is part of it: fails, never skips, without LibreOffice
     s, few, _ = period
-    result = run(s, form, few, pdf=True)
+    result = run(Period(s, form, few), pdf=True)
     pdf = subprocess.run(["pdftotext", str(result.outputs["report_pdf"]), "-"], capture_output=True, text=True,
                          check=True).stdout  # fmt: skip
     xml = zipfile.ZipFile(result.outputs["report_docx"]).read("word/document.xml").decode()
@@ -258,7 +258,7 @@ def test_every_printed_share_column_adds_up_to_its_printed_total(counts):
 
 def test_a_union_that_has_not_reported_shows_a_dash(period, form):
     s, few, _ = period
-    result = run(s, form, few)
+    result = run(Period(s, form, few))
     model = build_report(figures_of(result, s, form, few)[0], s, load_text(s))
     (units,) = [t for t in model.tables() if t.key == "phu-luc-1"]
     missing = next(r for r in units.rows if len(r.cells) > 1 and r.cells[1].text == "VT044")

@@ -27,6 +27,7 @@ from docx.oxml.ns import qn
 from docx.shared import Twips
 from docx.table import Table
 
+from pipeline import Period, run
 from pipeline.config import Settings
 from pipeline.figures import Figures
 from pipeline.form import Form
@@ -37,7 +38,6 @@ from pipeline.report.model import build_report, point_text
 from pipeline.report.officer import parse_text
 from pipeline.results import RunResult
 from pipeline.roster import Roster
-from pipeline.run import run
 from tests.conftest import figures_of, soffice
 
 CODES = ("VT005", "VT021", "VT044", "VT052")
@@ -101,7 +101,7 @@ def run_small_period(
         target = inbox / f"{code}.xlsx"
         target.write_bytes(path.read_bytes())
         os.utime(target, (received, received))
-    return run(s, form, few, pdf=pdf), s, few
+    return run(Period(s, form, few), pdf=pdf), s, few
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from xml.etree import ElementTree
 import pytest
 from jinja2 import StrictUndefined
 
+from pipeline import Period, run
 from pipeline.config import Settings
 from pipeline.figures import Bar, Figures, PhaseProgress, compute
 from pipeline.merge import Reporting, dataset
@@ -29,7 +30,6 @@ from pipeline.report.html import ENV, TEMPLATE, render_report_html, write_report
 from pipeline.report.model import Report, build_report, point_text
 from pipeline.report.officer import parse_text
 from pipeline.roster import Roster
-from pipeline.run import run
 from tests.conftest import ROOT, figures_of
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -98,7 +98,7 @@ def period(tmp_path, filled, settings, form, roster) -> tuple[Figures, Settings]
         target = inbox / FILE_NAMES[code]
         target.write_bytes(path.read_bytes())
         os.utime(target, (RECEIVED[code].timestamp(), RECEIVED[code].timestamp()))
-    figures, _ = figures_of(run(s, form, few), s, form, few)
+    figures, _ = figures_of(run(Period(s, form, few)), s, form, few)
     return figures, s
 
 
@@ -318,7 +318,7 @@ def test_a_period_with_no_file_yet(tmp_path, settings, form, roster):
     inbox.mkdir()
     s = settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox")
     few = Roster(roster.source, tuple(u for u in roster.units if u.code in CODES))
-    result = run(s, form, few)
+    result = run(Period(s, form, few))
     frame = dataset(result.units, [], form, s)
     figures = compute(result.units, frame, few, s, form, sources=[])
     text = write_report_html(tmp_path / "empty.html", model(figures, s)).read_text(encoding="utf-8")

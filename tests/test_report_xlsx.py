@@ -16,7 +16,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from pipeline import numbers
+from pipeline import Period, numbers, run
 from pipeline.figures import Figures, compute
 from pipeline.merge import dataset, unit_states
 from pipeline.report.model import Report, build_report
@@ -25,7 +25,6 @@ from pipeline.report.xlsx import FIRST_ROW, HEADER_ROW, NOTE_ROW, SHEETS, TABLE_
 from pipeline.report.xlsx import write_report_xlsx as write_workbook
 from pipeline.results import RunResult
 from pipeline.roster import Roster
-from pipeline.run import run
 from tests.conftest import figures_of, soffice
 from tests.test_figures import A2, B1, B2, CODES, RECEIVED
 
@@ -68,7 +67,7 @@ def report(tmp_path, filled, settings, form, roster):
         target = inbox / f"{code}.xlsx"
         target.write_bytes(path.read_bytes())
         os.utime(target, (RECEIVED[code].timestamp(), RECEIVED[code].timestamp()))
-    result = run(s, form, few)
+    result = run(Period(s, form, few))
     figures, frame = figures_of(result, s, form, few)
     path = tmp_path / "outbox" / "bao-cao.xlsx"
     assert write_report_xlsx(path, figures, frame, result, s, form) == path

@@ -105,11 +105,11 @@ def test_the_readme_windows_steps_pasted_line_by_line_end_with_a_report(tmp_path
 
 
 def test_the_shipped_folders_do_not_appear_in_results(tmp_path: Path, settings, form, roster) -> None:
-    from pipeline.run import run
+    from pipeline import Period, run
 
     copy = _fresh_copy(tmp_path / "p")
     assert (copy / "inbox" / ".gitkeep").is_file()
-    result = run(settings.with_paths(inbox=copy / "inbox", outbox=copy / "outbox"), form, roster)
+    result = run(Period(settings.with_paths(inbox=copy / "inbox", outbox=copy / "outbox"), form, roster))
     assert result.files == [] and not any(s.value == "ignored" for s in result.counts)
 
 

@@ -24,6 +24,7 @@ from pipeline.findings import Code, Severity
 from pipeline.form import Field, Form, window_words
 from pipeline.read import read_workbook
 from pipeline.roster import Roster, Unit
+from pipeline.sheets import EXCEL_TEXT_MAX
 from pipeline.template import (
     DATE_FORMAT,
     INITIATIVE_HEADER_ROW,
@@ -162,7 +163,7 @@ def _check_rule(dv: DataValidation, f: Field, form: Form, settings: Settings) ->
         assert dv.errorStyle in (None, "stop"), where
     elif f.min_length or f.max_length:
         assert dv.type == "textLength", where
-        assert (int(dv.formula1), int(dv.formula2)) == (f.min_length or 0, f.max_length or 32767), where
+        assert (int(dv.formula1), int(dv.formula2)) == (f.min_length or 0, f.max_length or EXCEL_TEXT_MAX), where
     assert dv.allow_blank, where  # blanks are judged by the pipeline, not refused by Excel
 
 

@@ -97,13 +97,13 @@ def test_mobile_and_landline_numbers_are_accepted(filled, form, settings, roster
 
 @pytest.mark.parametrize("phone", ["12345", "0297 385 512", "0112 345 678", "0912 345 6789", "số cơ quan"])
 def test_a_doubtful_phone_number_is_a_warning_never_a_rejection(filled, form, settings, roster, phone):
-    from pipeline.run import process
+    from pipeline import Period, check
 
     path = filled(unit={"dien_thoai": phone})
     findings = _check(path, form, settings, roster)
     assert [(f.location.ref, f.code, f.severity) for f in findings] == [(f"{U}!B18", Code.BAD_PHONE, Severity.WARNING)]
     assert "0297 3855 123" in findings[0].message and "không làm báo cáo bị trả lại" in findings[0].message
-    (result,) = process([path], settings, form, roster).files
+    (result,) = check(Period(settings, form, roster), [path]).files
     assert result.status.value == "accepted_with_warnings"
 
 

@@ -20,13 +20,13 @@ from typing import Any
 import openpyxl
 import pytest
 
+from pipeline import Period, check, run
 from pipeline.config import Settings
 from pipeline.findings import Code, Finding, Severity
 from pipeline.form import Form
 from pipeline.read import WorkbookData, read_workbook
 from pipeline.results import Status
 from pipeline.roster import Roster
-from pipeline.run import process, run
 from tests.conftest import fill_template, soffice, ssconvert
 
 CODE = "VT021"
@@ -214,7 +214,7 @@ def test_every_writer_through_the_worker_pool_checks_like_the_original(
     saved: dict[str, Path], form: Form, settings: Settings, roster: Roster
 ) -> None:
     """The run's own path: guard and both readers in the isolated workers, then validation."""
-    results = {r.name: r for r in process(list(saved.values()), settings, form, roster).files}
+    results = {r.name: r for r in check(Period(settings, form, roster), list(saved.values())).files}
     a = results[str(saved["original"])]
     assert a.status is Status.ACCEPTED and a.initiatives == 3 and a.unit_code == CODE
     for writer in WRITERS:
@@ -237,7 +237,7 @@ def test_a_gnumeric_ods_with_mistakes_gets_its_marked_copy(
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     _ssconvert(bad, inbox / "sai.ods", GNUMERIC["ods"])
-    result = run(settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox"), form, roster)
+    result = run(Period(settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox"), form, roster))
     [got] = result.files
     assert got.status is Status.REJECTED
     assert {(f.code, f.location.cell) for f in got.findings} >= {(Code.BAD_PHONE, "B18"), (Code.TOO_FEW_WORDS, "C4")}

@@ -4,7 +4,7 @@
 (`pipeline.report.officer`); `docx`, `html` and `xlsx` render it, the PDF comes from the DOCX
 through LibreOffice, and `audit` writes where every figure comes from. The functions here are the
 entry points a run gives to worker processes (they take plain, picklable arguments) and writes side
-by side (`pipeline.run`).
+by side (`pipeline.stages`).
 """
 
 from __future__ import annotations

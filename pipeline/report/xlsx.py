@@ -45,12 +45,11 @@ from pipeline.render.fit import wrapped_lines
 from pipeline.render.outputs import FINDINGS_COLUMNS, FINDINGS_HEADERS
 from pipeline.report.model import Block, Bullets, Chart, Paragraph, Report, Section, Table, fit_widths
 from pipeline.results import RunResult
-from pipeline.sheets import column_letter
+from pipeline.sheets import cell_text, column_letter
 
 FONT = "Times New Roman"
 TITLE_ROW, SUBTITLE_ROW, NOTE_ROW, HEADER_ROW = 0, 1, 2, 3  # 0-based; the first table's header is Excel row 4
 FIRST_ROW = HEADER_ROW + 1
-EXCEL_TEXT_MAX = 32_767
 DATASET_MAX_ROWS = 1_048_576 - FIRST_ROW  # the rows of a sheet below the dataset's header
 LINE_HEIGHT, MAX_LINES = 13.5, 30  # points per line of 11 pt text; Excel's row height limit is 409 points
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -255,8 +254,7 @@ class Book:
             ws.write_number(row, col, float(value), self.fmt(kind, style))
 
     def text(self, ws: Any, row: int, col: int, value: str, style: str = "body", wrap: bool = True) -> None:
-        if len(value) > EXCEL_TEXT_MAX:
-            value = value[: EXCEL_TEXT_MAX - 1] + "…"
+        value = cell_text(value)
         ws.write_string(row, col, value, self.fmt("text", style, wrap, value.startswith(FORMULA_START)))
         if wrap:
             self._wrapped(ws, row, col, value, bold=style != "body")
@@ -307,14 +305,14 @@ class Book:
         if key not in self._line_formats:
             props = {"font_name": FONT, "text_wrap": True, "valign": "top", **LINE_STYLES[style], "quote_prefix": quote}
             self._line_formats[key] = self.wb.add_format(props)
-        ws.write_string(row, 0, text[:EXCEL_TEXT_MAX], self._line_formats[key])
+        ws.write_string(row, 0, cell_text(text), self._line_formats[key])
         self._wrapped(ws, row, 0, text, bold=style in ("title", "heading"))
 
     def merged(self, ws: Any, row: int, first: int, last: int, text: str, style: str) -> None:
         """Text across columns `first` to `last` (a group's name, a subtotal's label)."""
         fmt = self.fmt("text", style, True, text.startswith(FORMULA_START))
         ws.merge_range(row, first, row, last, "", fmt)
-        ws.write_string(row, first, text[:EXCEL_TEXT_MAX], fmt)
+        ws.write_string(row, first, cell_text(text), fmt)
         width = sum(self._widths.get(ws.name, {}).get(c, 8.43) for c in range(first, last + 1))
         self._wrapped(ws, row, first, text, bold=style != "body", width=width)
 
@@ -561,8 +559,7 @@ def _text_cell(ref: str, value: Any, styles: tuple[int, ...]) -> str:
         value = str(value)
     elif not value:
         return ""
-    if len(value) > EXCEL_TEXT_MAX:
-        value = value[: EXCEL_TEXT_MAX - 1] + "…"
+    value = cell_text(value)
     style = styles[1] if value.startswith(FORMULA_START) else styles[0]
     text = xml_escape(value) if ("&" in value or "<" in value or ">" in value) else value
     if "_x" in text:

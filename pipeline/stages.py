@@ -13,10 +13,10 @@ import contextlib
 import datetime as dt
 import functools
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pipeline.config import Settings
 from pipeline.figures import compute, period_totals
@@ -47,7 +47,14 @@ from pipeline.validate import ContextRow, validate
 
 ARCHIVE_DIR = "luu-tru"
 FEEDBACK_DIR = "phan-hoi"
-Progress = Callable[[str], None]
+
+
+class Progress(Protocol):
+    """What a run tells of its progress: how many files it will read, then each file when read."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, name: str) -> None: ...
 
 
 class _Stages:
@@ -88,14 +95,18 @@ def run(
             ledger.add_sightings(run_id, [(s.sha256, s.name) for s in submissions])
             known = {f.sha256: f for f in ledger.files()}
             extra = [FileResult(s.name, Status.IGNORED, reason=s.reason, new=False) for s in skipped]
-            new, extra_names = _split_new(submissions, known, ledger.names())
+            names = ledger.names()  # this run's sightings too: the first name of the files known already
+            new, extra_names = _split_new(submissions, {sha: names[sha][0] for sha in known if names.get(sha)})
             extra += extra_names
             before = unit_states(list(known.values()), roster, settings)
         with stage("read"):
             # Meanwhile this process only waits for the workers: warm up pandera in the time.
             warm = concurrent.futures.ThreadPoolExecutor(1)
             warming = warm.submit(_warm_up, form, settings, roster) if new else None
-            books = read_books(new, form, runner=runner, limits=settings.limits, progress=progress)
+            if progress is not None:
+                progress.start(len(new))
+            advance = progress.advance if progress is not None else None
+            books = read_books(new, form, runner=runner, limits=settings.limits, progress=advance)
             if warming is not None:
                 warming.result()
             warm.shutdown()
@@ -156,20 +167,25 @@ def _warm_up(form: Form, settings: Settings, roster: Roster | None) -> None:
 
 
 def _split_new(
-    submissions: Sequence[Submission], known: dict[str, StoredFile], names: dict[str, list[str]]
+    submissions: Sequence[Submission], seen: Mapping[str, str] | None = None
 ) -> tuple[list[Submission], list[FileResult]]:
-    """The files to read now, and the names that repeat a file already seen under another name."""
+    """The files to read now: the first of each content that `seen` (content hash -> the name it
+    was first seen under, in earlier runs) does not hold; and, as duplicates, the files whose
+    content came first under another name, earlier in `submissions` or in an earlier run."""
+    seen = seen or {}
+    first = dict(seen)
     new: list[Submission] = []
     duplicates: list[FileResult] = []
-    first_name = {sha: seen[0] for sha, seen in names.items()}
-    taken: dict[str, str] = {}
+    taken: set[str] = set()
     for sub in submissions:
-        original = first_name.get(sub.sha256, sub.name) if sub.sha256 in known else taken.get(sub.sha256)
-        if original is not None and original != sub.name:
+        original = first.setdefault(sub.sha256, sub.name)
+        if sub.sha256 in seen and original == sub.name:
+            continue  # read in an earlier run under this very name
+        if original != sub.name or sub.sha256 in taken:  # the same file given twice, too
             reason = f'giống hệt tệp "{original}"'
             duplicates.append(FileResult(sub.name, Status.DUPLICATE, sub.sha256, sub.kind, reason=reason, new=False))
-        elif sub.sha256 not in known and sub.sha256 not in taken:
-            taken[sub.sha256] = sub.name
+        else:
+            taken.add(sub.sha256)
             new.append(sub)
     return new, duplicates
 
@@ -197,19 +213,12 @@ def process(
     paths: Iterable[Path], settings: Settings, form: Form, roster: Roster | None, progress: Progress | None = None
 ) -> RunResult:
     """Check the given files; nothing is written and the ledger is not consulted."""
-    submissions: list[Submission] = []
-    results: list[FileResult] = []
-    seen: dict[str, str] = {}
-    for p in paths:
-        sub = fingerprint(p, str(p))
-        if sub.sha256 in seen:
-            reason = f'giống hệt tệp "{seen[sub.sha256]}"'
-            results.append(FileResult(sub.name, Status.DUPLICATE, sub.sha256, sub.kind, reason=reason))
-            continue
-        seen[sub.sha256] = sub.name
-        submissions.append(sub)
+    submissions, results = _split_new([fingerprint(p, str(p)) for p in paths])
     with open_runner(settings) as runner:
-        books = read_books(submissions, form, runner=runner, limits=settings.limits, progress=progress)
+        if progress is not None:
+            progress.start(len(submissions))
+        advance = progress.advance if progress is not None else None
+        books = read_books(submissions, form, runner=runner, limits=settings.limits, progress=advance)
     results += check_books(submissions, books, settings, form, roster)
     return RunResult(results, settings.as_of)
 
