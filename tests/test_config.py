@@ -306,3 +306,49 @@ def test_the_declaration_gives_every_table_of_the_file():
         "processing": ["workers", "scheduler", "timeout_s", "memory_mb"],
         "limits": ["max_file_mb", "max_zip_entries", "max_uncompressed_mb", "max_ratio", "max_cells", "max_sheets"],
     }
+
+
+VIETNAMESE = re.compile(r"[àáảãạăắằẳẵặâấầẩẫậđèéẻẽẹêếềểễệìíỉĩịòóỏõọôốồổỗộơớờởỡợùúủũụưứừửữựỳýỷỹỵ]", re.IGNORECASE)
+
+
+def test_the_shipped_configuration_has_every_key_with_a_vietnamese_comment():
+    """Each key is in the root pipeline.toml, in its table, with a comment in Vietnamese on its line or
+    above the lines of keys it belongs to: the officer learns the keys from this file."""
+    lines = DEFAULT.splitlines()
+    found: dict[str, dict[str, bool]] = {}
+    table = ""
+    for i, line in enumerate(lines):
+        header = re.fullmatch(r"\[\[?([\w.]+)\]\]?\s*(#.*)?", line.strip())
+        if header:
+            table = header.group(1)
+            continue
+        key = re.match(r"(\w+)\s*=", line)
+        if not key or key.group(1) in found.setdefault(table, {}):
+            continue
+        above = i
+        while above > 0 and re.match(r"\w+\s*=", lines[above - 1]):
+            above -= 1  # up the block of keys this one belongs to
+        comments = [line.partition(" #")[2], lines[above - 1] if above and lines[above - 1].startswith("#") else ""]
+        found[table][key.group(1)] = any(VIETNAMESE.search(c) for c in comments)
+    for name, keys in _tables_of_the_file().items():
+        assert list(found.get(name, {})) == keys, name  # every key, in the declaration's order
+        assert [k for k, commented in found[name].items() if not commented] == [], name
+
+
+def test_the_readme_table_names_every_key_and_which_are_optional():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Configuration") : readme.index("## The ledger")]
+    rows = {}
+    for match in re.finditer(r"^\| `\[\[?([\w.]+)\]\]?`( \(optional\))? \| ([^|]*) \|", section, re.MULTILINE):
+        name, optional_table, keys = match.groups()
+        required, _, optional = keys.partition("optional")
+        rows[name] = (re.findall(r"`(\w+)`", required), re.findall(r"`(\w+)`", optional), bool(optional_table))
+    declared = {}
+    optional_tables = {k.name for k in keys_of(Settings) if k.table is not None and k.optional}
+    for name, keys in layout().items():
+        declared[name] = (
+            [k.name for k in keys if not k.optional or name in optional_tables],
+            [k.name for k in keys if k.optional and name not in optional_tables],
+            name in optional_tables,
+        )
+    assert rows == declared
