@@ -1,65 +1,81 @@
 """Configuration: one TOML file -> `Settings`, with Vietnamese messages for every mistake.
 
-`load_settings(path)` reads the file, checks that every key is there with the right type and no
-unknown key is present, and returns frozen settings with paths resolved against the file's folder.
-A mistake raises `ConfigError`, whose message names the file and the key.
+The dataclasses below are the file's only declaration. A field the file fills is annotated with
+what it is, in Vietnamese: `name: Annotated[str, "tên cơ quan ban hành báo cáo"]`. Its type says
+what the key must hold, a default makes the key optional, a dataclass is a section (`[paths]`), a
+tuple of dataclasses an array of tables (`[[programme.phases]]`); `Settings`' own keys sit in
+`[report]`. A field without a description (`Settings.source`, `Limits.max_row`) is not read from
+the file. `load_settings(path)` derives the check from these fields (`keys_of`): every key there
+with the right type and no unknown key, then the checks across keys (dates in order), and returns
+frozen settings with paths resolved against the file's folder. A mistake raises `ConfigError`,
+whose message names the file and the key.
+
+How a type is checked (`_Reader.value`): text and paths are strings in quotes, a required one not
+blank; a date is a TOML date; a number a required key holds may be 0, one an optional key holds
+must be above 0; a `Literal` is one of its values. An optional key left out, or written blank
+(`""`, or `0` where the default is None), takes its default.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import itertools
 import os
 import re
 import tomllib
+import types
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from pipeline.errors import ConfigError
 from pipeline.guard import Limits
 
 DEFAULT_NAME = "pipeline.toml"
 ENV_VAR = "PIPELINE_CONFIG"
-RATE_MEASURES = ("members_with_initiative", "initiatives_per_member")
+RateMeasure = Literal["members_with_initiative", "initiatives_per_member"]
+RATE_MEASURES: tuple[str, ...] = get_args(RateMeasure)
 DEFAULT_CORRECTION_DAYS = 7
 REPORT_TEXT = "bao-cao.md"  # beside the configuration, unless paths.report_text says otherwise
+OWN_SECTION = "report"  # `Settings`' own keys (as_of, deadline, ...) sit in [report]
+_OWN_SECTION_VI = "ngày báo cáo và hạn nộp"
 
 
 @dataclass(frozen=True)
 class Organisation:
-    parent_name: str
-    name: str
-    full_name: str
-    place: str
-    document_number: str
-    signatory: str
-    signatory_title: str
-    signatory_on_behalf: str
+    parent_name: Annotated[str, "tên cơ quan cấp trên"]
+    name: Annotated[str, "tên cơ quan ban hành báo cáo"]
+    full_name: Annotated[str, "tên đầy đủ của cơ quan"]
+    place: Annotated[str, "địa danh"]
+    document_number: Annotated[str, "số văn bản"]
+    signatory: Annotated[str, "họ tên người ký"]
+    signatory_title: Annotated[str, "chức vụ người ký"]
+    signatory_on_behalf: Annotated[str, "dòng thẩm quyền ký"]
     # The officer the unions call about their reports (named in every message to them).
-    contact_name: str | None = None
-    contact_phone: str | None = None
+    contact_name: Annotated[str | None, "họ tên cán bộ phụ trách, để CĐCS liên hệ"] = None
+    contact_phone: Annotated[str | None, "số điện thoại của cán bộ phụ trách"] = None
 
 
 @dataclass(frozen=True)
 class Phase:
-    name: str
-    start: dt.date
-    end: dt.date
-    target: int
+    name: Annotated[str, "tên giai đoạn"]
+    start: Annotated[dt.date, "ngày bắt đầu"]
+    end: Annotated[dt.date, "ngày kết thúc"]
+    target: Annotated[int, "chỉ tiêu số sáng kiến"]
 
 
 @dataclass(frozen=True)
 class Programme:
-    name: str
-    plan_reference: str
-    start: dt.date
-    eligibility_start: dt.date
-    eligibility_end: dt.date
-    rate_target_percent: float
-    official_rate: str
-    phases: tuple[Phase, ...]
+    name: Annotated[str, "tên Chương trình"]
+    plan_reference: Annotated[str, "kế hoạch thực hiện"]
+    start: Annotated[dt.date, "ngày bắt đầu nhận đăng ký"]
+    eligibility_start: Annotated[dt.date, "ngày đầu khoảng áp dụng hợp lệ"]
+    eligibility_end: Annotated[dt.date, "ngày cuối khoảng áp dụng hợp lệ"]
+    rate_target_percent: Annotated[float, "chỉ tiêu tỷ lệ (%)"]
+    official_rate: Annotated[RateMeasure, "cách tính tỷ lệ chính thức"]
+    phases: Annotated[tuple[Phase, ...], "các giai đoạn"]
 
     @property
     def registration_end(self) -> dt.date:
@@ -74,11 +90,13 @@ class Programme:
 
 @dataclass(frozen=True)
 class Paths:
-    inbox: Path
-    outbox: Path
-    roster: Path
-    history: Path | None = None  # the ledger and the archive; None: with the outbox
-    report_text: Path = Path(REPORT_TEXT)  # the officer's text of the report (pipeline.report.officer)
+    inbox: Annotated[Path, "thư mục nhận tệp"]
+    outbox: Annotated[Path, "thư mục kết quả"]
+    roster: Annotated[Path, "danh sách CĐCS"]
+    # The ledger and the archive; None: with the outbox.
+    history: Annotated[Path | None, "nơi lưu sổ theo dõi và bản gốc"] = None
+    # The officer's text of the report (pipeline.report.officer).
+    report_text: Annotated[Path, "tệp nội dung do cán bộ viết trong báo cáo"] = Path(REPORT_TEXT)
 
     @property
     def history_dir(self) -> Path:
@@ -91,23 +109,27 @@ class Processing:
     """Where the per-file work runs: worker processes of this machine (`workers`, None: up to 2),
     or the Dask cluster whose scheduler is at `scheduler` ("tcp://host:8786")."""
 
-    workers: int | None = None
-    scheduler: str | None = None
-    timeout_s: float = 60  # per file, for guarding and reading it (and for a feedback copy)
-    memory_mb: int = 1024  # address space of each local worker (Linux)
+    workers: Annotated[int | None, "số tiến trình xử lý tệp"] = None
+    scheduler: Annotated[str | None, "địa chỉ bộ điều phối cụm Dask"] = None
+    # Per file, for guarding and reading it (and for a feedback copy).
+    timeout_s: Annotated[float, "thời gian tối đa đọc một tệp (giây)"] = 60
+    # Address space of each local worker (Linux).
+    memory_mb: Annotated[int, "bộ nhớ tối đa của mỗi tiến trình đọc (MB)"] = 1024
 
 
 @dataclass(frozen=True)
 class Settings:
-    source: Path
-    organisation: Organisation
-    programme: Programme
-    as_of: dt.date
-    deadline: dt.date
-    paths: Paths
-    processing: Processing = Processing()
-    limits: Limits = field(default_factory=Limits)
-    correction_days: int = DEFAULT_CORRECTION_DAYS  # how long a union has to send back a corrected file
+    source: Path  # the configuration file itself: not a key of it
+    organisation: Annotated[Organisation, "cơ quan báo cáo"]
+    programme: Annotated[Programme, "Chương trình"]
+    as_of: Annotated[dt.date, "ngày báo cáo"]
+    deadline: Annotated[dt.date, "hạn nộp báo cáo"]
+    paths: Annotated[Paths, "các đường dẫn"]
+    processing: Annotated[Processing, "cách xử lý tệp"] = Processing()
+    # What a received file may hold before any reader opens it (pipeline/guard.py).
+    limits: Annotated[Limits, "giới hạn của một tệp nhận được"] = field(default_factory=Limits)
+    # How long a union has to send back a corrected file.
+    correction_days: Annotated[int, "số ngày để CĐCS sửa và gửi lại tệp bị trả lại"] = DEFAULT_CORRECTION_DAYS
 
     def reply_by(self, today: dt.date | None = None) -> dt.date:
         """The date a union is asked to send its corrected file by: `correction_days` after the
@@ -134,78 +156,59 @@ class Settings:
         return replace(self, as_of=as_of) if as_of else self
 
 
-# The shape of the file: section -> key -> (type, what it is, in Vietnamese).
-_STR, _DATE, _NUM, _INT = "str", "date", "number", "int"
-_OPT_STR = "optional-str"  # may be missing or "": a default applies
-_OPT_INT = "optional-int"  # may be missing or 0: a default applies
-_OPT_NUM = "optional-number"  # may be missing: a default applies; must be above 0
-_SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
-    "organisation": {
-        "parent_name": (_STR, "tên cơ quan cấp trên"),
-        "name": (_STR, "tên cơ quan ban hành báo cáo"),
-        "full_name": (_STR, "tên đầy đủ của cơ quan"),
-        "place": (_STR, "địa danh"),
-        "document_number": (_STR, "số văn bản"),
-        "signatory": (_STR, "họ tên người ký"),
-        "signatory_title": (_STR, "chức vụ người ký"),
-        "signatory_on_behalf": (_STR, "dòng thẩm quyền ký"),
-        "contact_name": (_OPT_STR, "họ tên cán bộ phụ trách, để CĐCS liên hệ"),
-        "contact_phone": (_OPT_STR, "số điện thoại của cán bộ phụ trách"),
-    },
-    "programme": {
-        "name": (_STR, "tên Chương trình"),
-        "plan_reference": (_STR, "kế hoạch thực hiện"),
-        "start": (_DATE, "ngày bắt đầu nhận đăng ký"),
-        "eligibility_start": (_DATE, "ngày đầu khoảng áp dụng hợp lệ"),
-        "eligibility_end": (_DATE, "ngày cuối khoảng áp dụng hợp lệ"),
-        "rate_target_percent": (_NUM, "chỉ tiêu tỷ lệ (%)"),
-        "official_rate": (_STR, "cách tính tỷ lệ chính thức"),
-        "phases": ("phases", "các giai đoạn"),
-    },
-    "report": {
-        "as_of": (_DATE, "ngày báo cáo"),
-        "deadline": (_DATE, "hạn nộp báo cáo"),
-        "correction_days": (_OPT_INT, "số ngày để CĐCS sửa và gửi lại tệp bị trả lại"),
-    },
-    "paths": {
-        "inbox": (_STR, "thư mục nhận tệp"),
-        "outbox": (_STR, "thư mục kết quả"),
-        "roster": (_STR, "danh sách CĐCS"),
-        "history": (_OPT_STR, "nơi lưu sổ theo dõi và bản gốc"),
-        "report_text": (_OPT_STR, "tệp nội dung do cán bộ viết trong báo cáo"),
-    },
-}
-# Sections that may be left out altogether (every key then takes its default).
-_OPTIONAL_SECTIONS: dict[str, dict[str, tuple[str, str]]] = {
-    "processing": {
-        "workers": (_OPT_INT, "số tiến trình xử lý tệp"),
-        "scheduler": (_OPT_STR, "địa chỉ bộ điều phối cụm Dask"),
-        "timeout_s": (_OPT_NUM, "thời gian tối đa đọc một tệp (giây)"),
-        "memory_mb": (_OPT_NUM, "bộ nhớ tối đa của mỗi tiến trình đọc (MB)"),
-    },
-    # What a received file may hold before any reader opens it (pipeline/guard.py).
-    "limits": {
-        "max_file_mb": (_OPT_NUM, "dung lượng tối đa của một tệp (MB)"),
-        "max_zip_entries": (_OPT_NUM, "số phần tối đa trong gói ZIP"),
-        "max_uncompressed_mb": (_OPT_NUM, "dung lượng tối đa sau khi giải nén (MB)"),
-        "max_ratio": (_OPT_NUM, "tỷ lệ nén tối đa"),
-        "max_cells": (_OPT_NUM, "số ô tối đa của các trang tính"),
-        "max_sheets": (_OPT_NUM, "số trang tính tối đa"),
-    },
-}
-_WHOLE = {"memory_mb", "max_zip_entries", "max_cells", "max_sheets"}  # whole numbers among the above
-_PHASE: dict[str, tuple[str, str]] = {
-    "name": (_STR, "tên giai đoạn"),
-    "start": (_DATE, "ngày bắt đầu"),
-    "end": (_DATE, "ngày kết thúc"),
-    "target": (_INT, "chỉ tiêu số sáng kiến"),
-}
-_TYPE_WORDS = {
-    _STR: "một chuỗi chữ trong dấu ngoặc kép",
-    _DATE: "một ngày dạng NĂM-THÁNG-NGÀY, ví dụ 2022-06-05",
-    _NUM: "một số",
-    _INT: "một số nguyên",
-}
+@dataclass(frozen=True)
+class Key:
+    """A key of the configuration file, as the field it fills declares it."""
+
+    name: str
+    kind: Any  # the field's type without its description: str, dt.date, int | None, tuple[Phase, ...]
+    vi: str  # what the key is, in Vietnamese: every message about it says so
+    optional: bool = False
+    default: Any = None  # of an optional key
+
+    @property
+    def table(self) -> type | None:
+        """The dataclass of a section (`[paths]`) or of an array of tables (`[[programme.phases]]`)."""
+        kind = get_args(self.kind)[0] if get_origin(self.kind) is tuple else self.kind
+        return kind if dataclasses.is_dataclass(kind) and isinstance(kind, type) else None
+
+
+def keys_of(cls: type) -> list[Key]:
+    """The keys `cls` reads from the file: its fields with a Vietnamese description, in order."""
+    hints = get_type_hints(cls, include_extras=True)
+    keys = []
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        if get_origin(hint) is not Annotated:
+            continue
+        kind, *extras = get_args(hint)
+        [vi] = [x for x in extras if isinstance(x, str)]
+        if f.default_factory is not dataclasses.MISSING:
+            keys.append(Key(f.name, kind, vi, optional=True, default=f.default_factory()))
+        elif f.default is not dataclasses.MISSING:
+            keys.append(Key(f.name, kind, vi, optional=True, default=f.default))
+        else:
+            keys.append(Key(f.name, kind, vi))
+    return keys
+
+
+def layout() -> dict[str, list[Key]]:
+    """Every table of the file (dotted, as the file names it: "programme.phases") with its keys,
+    sections and arrays of tables left out (they are tables of their own). For the docs' tests."""
+    tables: dict[str, list[Key]] = {}
+
+    def add(name: str, cls: type) -> None:
+        tables[name] = [k for k in keys_of(cls) if k.table is None]
+        for k in keys_of(cls):
+            if k.table is not None:
+                add(f"{name}.{k.name}", k.table)
+
+    for key in keys_of(Settings):
+        if key.table is None:
+            tables.setdefault(OWN_SECTION, []).append(key)
+        else:
+            add(key.name, key.table)
+    return tables
 
 
 def find_config(given: Path | None, cwd: Path | None = None) -> Path:
@@ -303,114 +306,145 @@ def syntax_message(path: Path, text: str, error: str) -> str:
 
 
 def _parse(data: dict[str, Any], path: Path) -> Settings:
-    check = _Checker(path)
-    check.known(data, {**_SCHEMA, **_OPTIONAL_SECTIONS}, "")
-    values: dict[str, dict[str, Any]] = {}
-    for section, keys in _SCHEMA.items():
-        table = data.get(section)
-        if not isinstance(table, dict):
-            raise check.error(section, "thiếu mục" if table is None else "phải là một mục [..]")
-        check.known(table, keys, section + ".")
-        values[section] = {
-            key: check.value(table, f"{section}.{key}", key, kind, what) for key, (kind, what) in keys.items()
-        }
-
-    prog = values["programme"]
-    if prog["official_rate"] not in RATE_MEASURES:
-        raise check.error("programme.official_rate", f'phải là "{RATE_MEASURES[0]}" hoặc "{RATE_MEASURES[1]}"')
-    if not prog["eligibility_start"] <= prog["eligibility_end"]:
-        raise check.error("programme.eligibility_end", "phải sau programme.eligibility_start")
-    phases = tuple(Phase(**p) for p in prog.pop("phases"))
-    for i, (a, b) in enumerate(itertools.pairwise(phases), start=2):
-        if b.start <= a.end:
-            raise check.error(f"programme.phases[{i}].start", "phải sau ngày kết thúc của giai đoạn trước")
-    for i, ph in enumerate(phases, start=1):
-        if ph.end < ph.start:
-            raise check.error(f"programme.phases[{i}].end", "phải sau ngày bắt đầu của giai đoạn")
-    for section, keys in _OPTIONAL_SECTIONS.items():
-        table = data.get(section, {})
-        if not isinstance(table, dict):
-            raise check.error(section, "phải là một mục [..]")
-        check.known(table, keys, section + ".")
-        values[section] = {
-            key: check.value(table, f"{section}.{key}", key, kind, what) for key, (kind, what) in keys.items()
-        }
-    base, paths = path.parent, values["paths"]
-    return Settings(
-        source=path,
-        organisation=Organisation(**values["organisation"]),
-        programme=Programme(**prog, phases=phases),
-        as_of=values["report"]["as_of"],
-        deadline=values["report"]["deadline"],
-        correction_days=values["report"]["correction_days"] or DEFAULT_CORRECTION_DAYS,
-        paths=Paths(
-            inbox=base / paths["inbox"],
-            outbox=base / paths["outbox"],
-            roster=base / paths["roster"],
-            history=base / paths["history"] if paths["history"] else None,
-            report_text=base / (paths["report_text"] or REPORT_TEXT),
-        ),
-        processing=Processing(**{k: v for k, v in values["processing"].items() if v is not None}),
-        limits=Limits(**{k: v for k, v in values["limits"].items() if v is not None}),
-    )
+    read = _Reader(path)
+    keys = keys_of(Settings)
+    own = [k for k in keys if k.table is None]  # in [report]
+    read.known(data, list(dict.fromkeys(k.name if k.table else OWN_SECTION for k in keys)), "")
+    values: dict[str, Any] = {}
+    for key in keys:
+        if key.table is not None:
+            values[key.name] = read.value(data, key, key.name)
+            continue
+        if key is own[0]:  # [report] is checked where its first key is declared: messages in the file's order
+            report = read.section(data, Key(OWN_SECTION, dict, _OWN_SECTION_VI), OWN_SECTION)
+            read.known(report, [k.name for k in own], OWN_SECTION + ".")
+        values[key.name] = read.value(report, key, f"{OWN_SECTION}.{key.name}")
+    settings = Settings(source=path, **values)
+    read.check_dates(settings.programme)
+    return settings
 
 
-class _Checker:
+class _Reader:
+    """Checks a parsed file against the declaration, key by key, and builds the dataclasses."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def error(self, key: str, problem: str) -> ConfigError:
         return ConfigError(f'Tệp cấu hình "{self.path}", khóa "{key}": {problem}.')
 
-    def known(self, table: dict[str, Any], keys: dict[str, Any], prefix: str) -> None:
+    def known(self, table: dict[str, Any], names: list[str], prefix: str) -> None:
         for key in table:
-            if key not in keys:
-                near = difflib.get_close_matches(key, list(keys), n=1)
+            if key not in names:
+                near = difflib.get_close_matches(key, names, n=1)
                 hint = f'; có phải ý bạn là "{prefix}{near[0]}"?' if near else ""
                 raise self.error(prefix + key, f"khóa này không có trong cấu hình{hint}")
 
-    def value(self, table: dict[str, Any], name: str, key: str, kind: str, what: str) -> Any:
-        if kind == _OPT_NUM:
-            if key not in table:
-                return None
-            raw = table[key]
-            whole = key in _WHOLE
-            ok = isinstance(raw, int | float) and not isinstance(raw, bool) and raw > 0
-            if not ok or (whole and not isinstance(raw, int)):
-                expected = "một số nguyên lớn hơn 0" if whole else "một số lớn hơn 0"
-                raise self.error(name, f"{what} phải là {expected}, nhưng đang là {raw!r}")
-            return raw
-        if kind == _OPT_INT:
-            raw = table.get(key, 0)
-            if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
-                raise self.error(name, f"{what} phải là {_TYPE_WORDS[_INT]}, nhưng đang là {raw!r}")
-            return raw or None
-        if kind == _OPT_STR:
-            raw = table.get(key, "")
-            if not isinstance(raw, str):
-                raise self.error(name, f"{what} phải là {_TYPE_WORDS[_STR]}, nhưng đang là {raw!r}")
-            return raw.strip() or None
-        if key not in table:
-            raise self.error(name, f"thiếu khóa ({what})")
-        raw = table[key]
-        if kind == "phases":
-            return self.phases(raw, name)
-        ok = {
-            _STR: isinstance(raw, str) and raw.strip() != "",
-            _DATE: isinstance(raw, dt.date) and not isinstance(raw, dt.datetime),
-            _NUM: isinstance(raw, int | float) and not isinstance(raw, bool) and raw >= 0,
-            _INT: isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0,
-        }[kind]
-        if not ok:
-            raise self.error(name, f"{what} phải là {_TYPE_WORDS[kind]}, nhưng đang là {raw!r}")
+    def section(self, parent: dict[str, Any], key: Key, name: str) -> dict[str, Any]:
+        raw = parent.get(key.name)
+        if raw is None and key.optional:
+            return {}  # every key takes its default
+        if raw is None:
+            raise self.error(name, f"thiếu mục ({key.vi})")
+        if not isinstance(raw, dict):
+            raise self.error(name, "phải là một mục [..]")
         return raw
 
-    def phases(self, raw: Any, name: str) -> list[dict[str, Any]]:
-        if not isinstance(raw, list) or not raw or not all(isinstance(p, dict) for p in raw):
-            raise self.error(name, "cần ít nhất một mục [[programme.phases]]")
-        out = []
-        for i, table in enumerate(raw, start=1):
-            prefix = f"{name}[{i}]"
-            self.known(table, _PHASE, prefix + ".")
-            out.append({k: self.value(table, f"{prefix}.{k}", k, kind, what) for k, (kind, what) in _PHASE.items()})
-        return out
+    def instance(self, cls: type, table: dict[str, Any], prefix: str) -> Any:
+        keys = keys_of(cls)
+        self.known(table, [k.name for k in keys], prefix)
+        return cls(**{k.name: self.value(table, k, prefix + k.name) for k in keys})
+
+    def value(self, table: dict[str, Any], key: Key, name: str) -> Any:
+        """The value of `key` in `table`, checked and converted; `name` is its dotted name."""
+        if key.table is not None and get_origin(key.kind) is tuple:
+            return self.array(table.get(key.name), key.table, name)
+        if key.table is not None:
+            return self.instance(key.table, self.section(table, key, name), name + ".")
+        if key.name not in table or (key.optional and _blank(table[key.name], key)):
+            if not key.optional:
+                raise self.error(name, f"thiếu khóa ({key.vi})")
+            return self.path.parent / key.default if isinstance(key.default, Path) else key.default
+        raw, kind = table[key.name], _bare(key.kind)
+        if kind in _TEXT and isinstance(raw, str) and not raw.strip():
+            raise self.error(name, f"{key.vi} không được để trống")
+        if not _fits(raw, kind, key.optional):
+            raise self.error(name, f"{key.vi} phải là {_expected(kind, key)}, nhưng đang là {_shown(raw)}")
+        if isinstance(raw, str) and key.optional:
+            raw = raw.strip()
+        return self.path.parent / raw if kind is Path else raw
+
+    def array(self, raw: Any, cls: type, name: str) -> tuple[Any, ...]:
+        if not isinstance(raw, list) or not raw or not all(isinstance(t, dict) for t in raw):
+            raise self.error(name, f"cần ít nhất một mục [[{name}]]")
+        return tuple(self.instance(cls, t, f"{name}[{i}].") for i, t in enumerate(raw, start=1))
+
+    def check_dates(self, p: Programme) -> None:
+        """The checks across keys: the windows run forwards, the phases in order without overlap."""
+        if not p.eligibility_start <= p.eligibility_end:
+            raise self.error("programme.eligibility_end", "phải sau programme.eligibility_start")
+        for i, (a, b) in enumerate(itertools.pairwise(p.phases), start=2):
+            if b.start <= a.end:
+                raise self.error(f"programme.phases[{i}].start", "phải sau ngày kết thúc của giai đoạn trước")
+        for i, ph in enumerate(p.phases, start=1):
+            if ph.end < ph.start:
+                raise self.error(f"programme.phases[{i}].end", "phải sau ngày bắt đầu của giai đoạn")
+
+
+_TEXT = (str, Path)  # written as a string in quotes
+
+
+def _bare(kind: Any) -> Any:
+    """`kind` without `| None`."""
+    if get_origin(kind) in (Union, types.UnionType):
+        [kind] = [k for k in get_args(kind) if k is not type(None)]
+    return kind
+
+
+def _blank(raw: Any, key: Key) -> bool:
+    """An optional key written as "not set": "" for text, 0 for a number whose default is None."""
+    if isinstance(raw, str):
+        return _bare(key.kind) in _TEXT and not raw.strip()
+    return key.optional and key.default is None and raw == 0 and not isinstance(raw, bool)
+
+
+def _fits(raw: Any, kind: Any, optional: bool) -> bool:
+    if kind in _TEXT:
+        return isinstance(raw, str)
+    if kind is dt.date:
+        return isinstance(raw, dt.date) and not isinstance(raw, dt.datetime)
+    if kind in (int, float):
+        number = isinstance(raw, int) or (kind is float and isinstance(raw, float))
+        return number and not isinstance(raw, bool) and (raw > 0 if optional else raw >= 0)
+    if get_origin(kind) is Literal:
+        return isinstance(raw, str) and raw in get_args(kind)
+    raise TypeError(f"pipeline.config cannot check a key of type {kind!r}")
+
+
+def _expected(kind: Any, key: Key) -> str:
+    """What a key of `kind` must be, in Vietnamese, after "phải là"."""
+    if kind in _TEXT:
+        return "một chuỗi chữ trong dấu ngoặc kép"
+    if kind is dt.date:
+        return "một ngày dạng NĂM-THÁNG-NGÀY, ví dụ 2022-06-05"
+    if kind in (int, float):
+        number = "một số nguyên" if kind is int else "một số"
+        bound = "lớn hơn 0" if key.optional else "từ 0 trở lên"
+        unset = ", hoặc 0 để dùng mặc định" if key.optional and key.default is None else ""
+        return f"{number} {bound}{unset}"
+    return " hoặc ".join(f'"{v}"' for v in get_args(kind))
+
+
+def _shown(raw: Any) -> str:
+    """A value as the file writes it, never in Python's spelling (datetime.date(...), True)."""
+    if isinstance(raw, str):
+        return f'"{raw}"'
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, dt.date | dt.time):
+        return raw.isoformat()
+    if isinstance(raw, list):
+        return "một danh sách [...]"
+    if isinstance(raw, dict):
+        return "một mục {...}"
+    return str(raw)

@@ -41,7 +41,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Annotated
 
 from pipeline.findings import Code
 from pipeline.numbers import short
@@ -74,16 +74,18 @@ _SPREADSHEET_SUFFIXES = _words(".xls .xlsx .xlsm .xlsb .xlt .xltx .xltm .ods .cs
 
 @dataclass(frozen=True)
 class Limits:
-    """What a received file may hold. The defaults fit a report form with a margin of several hundred times."""
+    """What a received file may hold. The defaults fit a report form with a margin of several hundred times.
+    A limit described in Vietnamese is a key of [limits] in the configuration (pipeline/config.py)."""
 
-    max_file_mb: float = 20
-    max_zip_entries: int = 2000
-    max_uncompressed_mb: float = 200
-    max_ratio: float = 200  # for entries over 1 MB uncompressed
-    max_cells: int = 2_000_000  # cells from A1 to the farthest filled cell, summed over the sheets
-    max_row: int = 1_048_576
+    max_file_mb: Annotated[float, "dung lượng tối đa của một tệp (MB)"] = 20
+    max_zip_entries: Annotated[int, "số phần tối đa trong gói ZIP"] = 2000
+    max_uncompressed_mb: Annotated[float, "dung lượng tối đa sau khi giải nén (MB)"] = 200
+    max_ratio: Annotated[float, "tỷ lệ nén tối đa"] = 200  # for entries over 1 MB uncompressed
+    # Cells from A1 to the farthest filled cell, summed over the sheets.
+    max_cells: Annotated[int, "số ô tối đa của các trang tính"] = 2_000_000
+    max_row: int = 1_048_576  # Excel's grid: not a key of the configuration
     max_col: int = 16_384
-    max_sheets: int = 100
+    max_sheets: Annotated[int, "số trang tính tối đa"] = 100
 
 
 @dataclass(frozen=True)
