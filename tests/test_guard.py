@@ -507,7 +507,22 @@ def test_the_quick_sheet_scans_agree_with_the_exact_one(pieces: list[str], max_c
     assert exact[0] != "refused" and bounds.total >= exact[0]  # type: ignore[operator]
 
 
-def test_a_filled_template_is_vouched_for_by_the_quick_bounds(filled: Callable[..., Path]) -> None:
-    from pipeline.guard import _check_zip
+def test_a_filled_template_is_vouched_for_by_the_quick_bounds(
+    filled: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a union sends passes on the quick bounds of every sheet; the exact scan never runs."""
+    from pipeline.guard import _SheetBounds, _SheetScan
 
-    _check_zip(filled(rows=[{}, {}, {}]), "xlsx", Limits(), exact=False)  # raises _Undecided otherwise
+    scanned: dict[str, int] = {"bounds": 0, "exact": 0}
+
+    def counting(kind: str, feed: Callable[[object, str], None]) -> Callable[[object, str], None]:
+        def counted(self: object, text: str) -> None:
+            scanned[kind] += 1
+            feed(self, text)
+
+        return counted
+
+    monkeypatch.setattr(_SheetBounds, "feed", counting("bounds", _SheetBounds.feed))
+    monkeypatch.setattr(_SheetScan, "feed", counting("exact", _SheetScan.feed))
+    assert check(filled(rows=[{}, {}, {}])) is None
+    assert scanned["bounds"] >= 4 and scanned["exact"] == 0, scanned  # the template's four sheets
