@@ -8,15 +8,15 @@ the run goes on with the next file.
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import sys
-import time
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 from hypothesis import example, given, settings
@@ -26,10 +26,11 @@ from pipeline.findings import Code, Severity
 from pipeline.form import Form
 from pipeline.guard import Limits, Refusal, inspect
 from pipeline.intake import Submission, fingerprint
-from pipeline.isolate import Job, read_books
+from pipeline.isolate import Job, LocalRunner, read_books
 from pipeline.read import WorkbookData
 from tests.conftest import CORPUS
 from tests.hostile import BOF, FILLER, as_sheet, biff, cell, cfb, package, sheet_xml
+from tests.jobs import hang
 
 NO_GUARD = Limits(max_cells=10**15, max_row=10**12, max_col=10**12)  # lets everything through to the reader
 
@@ -394,17 +395,32 @@ def test_a_reader_abort_or_panic_costs_one_file_not_the_run(
     assert result[1].findings[0].message.startswith("Tệp làm trình đọc bảng tính bị lỗi nghiêm trọng")
 
 
+class _HangingOn:
+    """A runner whose job for the file at `index` hangs (`tests.jobs.hang`) instead of reading it."""
+
+    def __init__(self, runner: LocalRunner, index: int, pid_file: Path) -> None:
+        self.runner, self.index, self.pid_file = runner, index, pid_file
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]:
+        jobs = list(jobs)
+        jobs[self.index] = (hang, (str(self.pid_file), 30.0))
+        for index, result in self.runner.run(jobs):
+            assert result != "not stopped", "the job that hung was let run past its deadline"
+            yield index, result
+
+
 def test_a_file_over_the_deadline_is_stopped_and_the_next_is_read(
     filled: Callable[..., Path], tmp_path: Path, form: Form
 ) -> None:
-    # A million rows from A1: within the limits, but slow to turn into Python lists.
-    slow = package(tmp_path / "slow.xlsx", sheet_xml(f'<row r="1048576">{cell("A1048576")}</row>'), as_sheet(form))
-    good = filled(name="good.xlsx")
-    started = time.monotonic()
-    result = books([slow, good], form, workers=1, timeout_s=0.3)
+    stuck, good = filled(name="stuck.xlsx"), filled(name="good.xlsx")
+    pid_file = tmp_path / "stuck.pid"
+    with LocalRunner(workers=1, timeout_s=0.3) as local:
+        result = books([stuck, good], form, runner=_HangingOn(local, 0, pid_file))
     assert file_error(result[0]) == (Code.READER_TIMEOUT, "quá 0,3 giây")
-    assert file_error(result[1]) is None and len(result[1].rows) == 1
-    assert time.monotonic() - started < 10
+    assert file_error(result[1]) is None and len(result[1].rows) == 1  # read by the worker started in its place
+    # Stopped, not left behind: the process that hung is gone.
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text(encoding="ascii")), 0)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the address-space cap is Linux only")
