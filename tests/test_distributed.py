@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import time
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -63,19 +63,26 @@ def _boom(x: int) -> int:
     raise ValueError(f"hỏng {x}")
 
 
-def _nap(seconds: float) -> float:
-    time.sleep(seconds)
-    return seconds
+def _same(x: float) -> float:
+    return x
 
 
 def test_an_executor_job_that_raises_or_hangs_is_a_failure_not_an_exception() -> None:
+    release = threading.Event()
+
+    def stuck() -> str:  # hangs until the test is over (or says it was never stopped)
+        return "released" if release.wait(30) else "not stopped"
+
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         runner = ExecutorRunner(pool, timeout_s=0.5)
-        results = dict(runner.run([(_nap, (0.0,)), (_boom, (7,)), (_nap, (3.0,))]))
+        try:
+            results = dict(runner.run([(_same, (0.0,)), (_boom, (7,)), (stuck, ())]))
+        finally:
+            release.set()  # the pool's shutdown then has no thread to wait for
     assert results[0] == 0.0
     crash, late = results[1], results[2]
     assert isinstance(crash, Failure) and crash.code is Code.READER_CRASH and "hỏng 7" in crash.reason
-    assert isinstance(late, Failure) and late.code is Code.READER_TIMEOUT and late.reason == "quá 0,5 giây"
+    assert isinstance(late, Failure) and late.code is Code.READER_TIMEOUT and late.reason == "quá 0,5 giây", late
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(settings: Settings) -> None:
