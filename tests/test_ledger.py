@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import json
 import os
@@ -412,8 +413,34 @@ def test_a_version_1_ledger_gets_the_record_keys_filled(tmp_path):
         assert ledger.rows_with_keys(["abc"], ["khac|le van tam"]) == []
 
 
+# `pipeline run` through the CLI, whose run, once it holds the ledger, waits at its first write
+# until the file argv[2] exists: the test decides when it goes on, whatever the machine's speed.
+HOLDER = """
+import sys, time
+from pathlib import Path
+from pipeline.cli import main
+from pipeline.ledger import Ledger
+
+holding, go = Path(sys.argv[1]), Path(sys.argv[2])
+original = Ledger.add_file
+
+def add_file(self, run_id, new):
+    holding.touch()
+    deadline = time.monotonic() + 120  # a test gone wrong still ends
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    original(self, run_id, new)
+
+Ledger.add_file = add_file
+sys.exit(main(sys.argv[3:]))
+"""
+
+
 def test_two_processes_started_together_one_runs_the_other_refuses(period, filled, tmp_path):
-    """Two officers (or a double click) start `pipeline run` on the same inbox and ledger at once."""
+    """Two officers (or a double click) start `pipeline run` on the same inbox and ledger at once.
+
+    Whichever takes the ledger first holds it until the other has ended: the other must end on its
+    own, at once, with exit code 6 (neither may have finished before the other started)."""
     from pipeline.demo import demo_roster_path
 
     drop, _, s = period
@@ -422,18 +449,25 @@ def test_two_processes_started_together_one_runs_the_other_refuses(period, fille
             f"{code}.xlsx",
             filled(rows=[{"ten_sang_kien": f"Sáng kiến số {i} của đơn vị"}], name=f"{code}.xlsx", code=code),
         )
+    holding, go = tmp_path / "holding", tmp_path / "go"
     paths = ["--inbox", str(s.paths.inbox), "--outbox", str(s.paths.outbox), "--roster", str(demo_roster_path())]
-    command = [sys.executable, "-m", "pipeline", "run", "--config", str(ROOT / "pipeline.toml"), *paths]
+    command = [sys.executable, "-c", HOLDER, str(holding), str(go), "run", "--config", str(ROOT / "pipeline.toml")]
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(2)]
-    outcomes = []
-    for p in runs:
-        out, err = p.communicate(timeout=300)
-        outcomes.append((p.returncode, (out + err).decode("utf-8")))
-    codes = sorted(code for code, _ in outcomes)
-    assert codes in ([0, 6], [1, 6]), outcomes  # one ran; the other stopped at once with exit code 6
-    refused = next(err for code, err in outcomes if code == 6)
+    runs = [
+        subprocess.Popen([*command, *paths], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(2)
+    ]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        ends = {pool.submit(p.communicate, timeout=300): p for p in runs}
+        done, _ = concurrent.futures.wait(ends, timeout=120, return_when=concurrent.futures.FIRST_COMPLETED)
+        go.touch()  # let the holder go on, whatever happened
+        outcomes = []
+        for f in [*done, *(f for f in ends if f not in done)]:
+            output = b"".join(f.result()).decode("utf-8")  # waits for that process to end
+            outcomes.append((ends[f].returncode, output))
+    (refused_code, refused), (ran_code, ran) = outcomes
+    assert len(done) == 1 and refused_code == 6, outcomes  # one stopped while the other held the ledger
     assert "Một lần chạy khác đang dùng sổ theo dõi" in refused
+    assert ran_code == 0 and holding.exists(), ran
     with Ledger(s.paths.outbox / LEDGER_NAME) as ledger:
         assert [r["status"] for r in ledger.runs()] == ["done"] and len(ledger.files()) == 3
     summary = json.loads((s.paths.outbox / "run.json").read_text(encoding="utf-8"))
