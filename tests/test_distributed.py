@@ -33,6 +33,7 @@ def _summary(outbox: Path) -> dict[str, Any]:
     return {"totals": data["totals"], "files": files}
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning", "ignore::UserWarning")
 def test_a_dask_cluster_gives_the_same_run_as_local_processes(tmp_path: Path, settings: Settings, form: Form) -> None:
     from distributed import LocalCluster
@@ -85,6 +86,7 @@ def test_an_executor_job_that_raises_or_hangs_is_a_failure_not_an_exception() ->
     assert isinstance(late, Failure) and late.code is Code.READER_TIMEOUT and late.reason == "quá 0,5 giây", late
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_is_a_clear_error(settings: Settings) -> None:
     unreachable = replace(settings, processing=Processing(scheduler="tcp://127.0.0.1:9"))
     with pytest.raises(PipelineError, match="Không kết nối được bộ điều phối cụm Dask"):  # noqa: SIM117

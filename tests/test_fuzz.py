@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tests.fuzz import BATCH, fuzz
 
 FILES = int(os.environ.get("FUZZ_FILES", str(40 * BATCH)))
 
 
+@pytest.mark.slow
 def test_mutated_templates_never_crash_hang_or_get_lost(tmp_path):
     report = fuzz(files=FILES, seed=int(os.environ.get("FUZZ_SEED", "1")), keep=tmp_path / "failed")
     assert report.files == -(-FILES // BATCH) * BATCH, report  # every batch tried, whatever the time it took

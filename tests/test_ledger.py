@@ -58,6 +58,7 @@ ROW_A = {"ten_sang_kien": "Sổ tay điện tử cho tổ chuyên môn", "tac_gi
 ROW_B = {"ten_sang_kien": "Vườn rau sạch cho bữa ăn bán trú", "tac_gia": "Võ Thị Hạnh", "stt": 2}
 
 
+@pytest.mark.slow
 def test_a_later_submission_replaces_the_earlier_one_and_changes_are_shown(period, filled):
     drop, go, _ = period
     drop("lần 1.xlsx", filled(rows=[{}, ROW_B], name="a.xlsx"))
@@ -90,6 +91,7 @@ def dt_example_title() -> str:
     return str(load_form().example["ten_sang_kien"])
 
 
+@pytest.mark.slow
 def test_the_latest_by_data_date_wins_not_the_latest_to_arrive(period, filled):
     drop, go, _ = period
     later = {"tinh_den_ngay": dt.date(2022, 6, 2), "ngay_lap": dt.date(2022, 6, 2)}
@@ -102,6 +104,7 @@ def test_the_latest_by_data_date_wins_not_the_latest_to_arrive(period, filled):
     assert summary["totals"]["initiatives"] == 2
 
 
+@pytest.mark.slow
 def test_a_rejected_correction_keeps_the_accepted_data_and_is_reported(period, filled):
     drop, go, _s = period
     drop("đúng.xlsx", filled(rows=[{}, ROW_B], name="a.xlsx"))
@@ -133,6 +136,7 @@ def _drop_in(order, drop, go, files):
     return summary
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", [TOGETHER, IN_ORDER, REVERSED])
 def test_a_rejected_file_and_its_later_correction_in_any_name_order(period, filled, order):
     drop, go, _ = period
@@ -153,6 +157,7 @@ def test_a_rejected_file_and_its_later_correction_in_any_name_order(period, fill
     assert unit["reporting"] == "late"  # its first accepted file arrived 04/06, after the 03/06 deadline
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", [TOGETHER, IN_ORDER, REVERSED])
 def test_of_two_files_with_the_same_data_date_the_later_arrival_is_current(period, filled, order):
     drop, go, _ = period
@@ -171,6 +176,7 @@ def test_of_two_files_with_the_same_data_date_the_later_arrival_is_current(perio
     assert unit["received_at"] == "2022-06-02T09:00:00"  # on time: the first accepted file
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", [TOGETHER, REVERSED])
 def test_a_rejected_file_that_arrived_after_the_current_one_is_reported_in_any_name_order(period, filled, order):
     drop, go, _ = period
@@ -186,6 +192,7 @@ def test_a_rejected_file_that_arrived_after_the_current_one_is_reported_in_any_n
     assert unit["current_file"] == "z-dung.xlsx" and unit["latest_file_rejected"] == "a-sai.xlsx"
 
 
+@pytest.mark.slow
 def test_the_same_file_again_changes_nothing_and_is_not_read_again(period, filled, monkeypatch):
     drop, go, _ = period
     good = filled(rows=[{}])
@@ -203,6 +210,7 @@ def test_the_same_file_again_changes_nothing_and_is_not_read_again(period, fille
         assert len(ledger.files()) == 1 and len(ledger.runs()) == 2
 
 
+@pytest.mark.slow
 def test_an_incremental_run_reads_and_validates_only_the_new_file(period, filled, monkeypatch):
     drop, go, _ = period
     for i, code in enumerate(("VT021", "VT030", "VT031")):
@@ -229,6 +237,7 @@ def test_an_incremental_run_reads_and_validates_only_the_new_file(period, filled
     assert set(summary["stages"]) >= {"intake", "read", "validate", "ledger", "merge", "feedback", "outputs"}
 
 
+@pytest.mark.slow
 def test_an_exception_mid_run_leaves_the_ledger_whole_and_the_next_run_completes(period, filled, monkeypatch):
     drop, go, s = period
     for code in ("VT021", "VT030", "VT031"):
@@ -284,6 +293,7 @@ run(settings, form, load_roster(roster_path, form))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["between", "inside"])
 def test_a_run_killed_with_sigkill_is_followed_by_a_clean_run(period, filled, tmp_path, mode):
     if sys.platform == "win32":
@@ -309,6 +319,7 @@ def test_a_run_killed_with_sigkill_is_followed_by_a_clean_run(period, filled, tm
     assert len(frame) == len(codes) and frame["sha256_nguon"].is_unique
 
 
+@pytest.mark.slow
 def test_a_second_run_at_the_same_time_refuses_and_corrupts_nothing(period, filled):
     drop, go, s = period
     drop("a.xlsx", filled(rows=[{}]))
@@ -353,6 +364,7 @@ def test_ledger_schema_is_versioned_and_a_newer_ledger_is_refused(tmp_path):
         Ledger(path)
 
 
+@pytest.mark.slow
 def test_completeness_and_timeliness_against_the_roster(period, filled):
     drop, go, _s = period
     drop("đúng hạn.xlsx", filled(rows=[{}]), dt.datetime(2022, 6, 3, 16, 0))
@@ -436,6 +448,7 @@ sys.exit(main(sys.argv[3:]))
 """
 
 
+@pytest.mark.slow
 def test_two_processes_started_together_one_runs_the_other_refuses(period, filled, tmp_path):
     """Two officers (or a double click) start `pipeline run` on the same inbox and ledger at once.
 

@@ -63,6 +63,7 @@ def base(tmp_path_factory, form, settings, roster) -> Path:
     unit=st.dictionaries(st.integers(0, 15), CELL, max_size=6),
     cells=st.dictionaries(st.tuples(st.integers(0, 2), st.integers(0, 18)), CELL, max_size=12),
 )
+@pytest.mark.slow
 def test_any_values_in_the_form_are_read_and_checked_without_failing(
     base, tmp_path, form: Form, settings, roster, unit, cells
 ) -> None:

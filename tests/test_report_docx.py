@@ -373,6 +373,7 @@ def test_page_setup_fonts_and_page_numbers(report):
 # --- the officer's text, the layout ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_hints_are_highlighted_and_the_officers_text_takes_their_place(period, tmp_path):
     figures, s = period
     hinted = Document(str(write(tmp_path / "a.docx", figures, s)))
@@ -460,6 +461,7 @@ def test_empty_lists_say_so(tmp_path, period):
 # --- PDF through LibreOffice -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_libreoffice_converts_the_report_to_pdf(report, tmp_path):
     soffice()  # required: fails, never skips
     _, path, *_ = report

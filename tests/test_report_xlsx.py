@@ -347,6 +347,7 @@ def _pdf(path: Path, outdir: Path) -> Path:
     return pdf
 
 
+@pytest.mark.slow
 def test_libreoffice_prints_the_workbook(report, tmp_path):
     path, figures, *_ = report
     pdf = _pdf(path, tmp_path / "pdf")
@@ -374,6 +375,7 @@ def test_an_empty_period_writes_a_workbook(tmp_path, form, settings, roster):
     assert [p.name for p in tmp_path.iterdir()] == ["empty.xlsx"]  # no temporary file left
 
 
+@pytest.mark.slow
 def test_a_large_dataset_is_written_whole(report, tmp_path, form):
     # How fast is the benchmark's business (`make bench`); here, that nothing is lost.
     _, figures, frame, result, s, _ = report
