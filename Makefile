@@ -6,7 +6,7 @@ BASE := $(VENV)/.installed-base
 TEST := $(VENV)/.installed-test
 DEBIAN_PACKAGES := libreoffice-calc-nogui libreoffice-writer-nogui poppler-utils fonts-dejavu fonts-liberation2 chromium gnumeric
 
-.PHONY: demo test lint system-deps bench soak clean
+.PHONY: demo test quick lint system-deps bench soak clean
 
 $(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,17 @@ lint: $(TEST)
 	$(BIN)/ruff format --check pipeline schemas tests bench
 	$(BIN)/mypy pipeline schemas
 
+# The suite on $(WORKERS) processes (pytest-xdist); tests that share an expensive module fixture
+# stay together on one (pytest.mark.xdist_group). `make test WORKERS=0` runs it in this process.
+WORKERS ?= 3
+PYTEST := $(BIN)/pytest -n $(WORKERS) --dist loadgroup
+
 test: $(TEST) system-deps lint
-	$(BIN)/pytest
+	$(PYTEST)
+
+# For developers between changes: everything but the tests marked slow (pyproject.toml), no lint.
+quick: $(TEST)
+	$(PYTEST) -m "not slow"
 
 # The provincial-scale benchmark (bench/README.md): `make bench`, or a smaller inbox with `make bench FILES=200`.
 FILES ?= 2000

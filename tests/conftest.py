@@ -53,8 +53,12 @@ def form() -> Form:
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return load_settings(ROOT / "pipeline.toml")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The project's pipeline.toml, with the officer's text of the report (bao-cao.md) in a folder of
+    the session's own: a run in a test never writes beside the configuration, and never reads the
+    officer's text at the repository's root, which someone may be writing."""
+    text = tmp_path_factory.mktemp("officer") / "bao-cao.md"
+    return load_settings(ROOT / "pipeline.toml").with_paths(report_text=text)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
-"""Fuzzing the reader: byte flips and zip-member mutations of real filled templates, for a bounded
-time, through the guard, the isolated readers and validation (`pipeline.run.process`).
+"""Fuzzing the reader: byte flips and zip-member mutations of real filled templates, a given number
+of them or for a bounded time, through the guard, the isolated readers and validation
+(`pipeline.check`). The same seed and number give the same files on any machine.
 
     python -m tests.fuzz --seconds 120 [--seed 1] [--keep fuzz-out]
+    python -m tests.fuzz --files 960 [--seed 1]
 
 Every mutated file must come back with exactly one result. What counts as a failure, and is kept
 (with the file, to reproduce it) under `--keep`:
@@ -174,7 +176,11 @@ def seeds(folder: Path, form: Form, settings: Settings, roster: Roster) -> list[
     return out
 
 
-def fuzz(seconds: float, seed: int = 1, keep: Path | None = None) -> Report:
+def fuzz(seconds: float | None = None, seed: int = 1, keep: Path | None = None, files: int | None = None) -> Report:
+    """Mutated files in batches of `BATCH` until `files` have been tried (rounded up to a whole
+    batch) or `seconds` have passed, whichever comes first; at least one of them must be given."""
+    if seconds is None and files is None:
+        raise ValueError("fuzz: give seconds, files or both")
     from pipeline import Period, check
     from pipeline.results import Status
 
@@ -190,7 +196,7 @@ def fuzz(seconds: float, seed: int = 1, keep: Path | None = None) -> Report:
         work = Path(tmp)
         originals = seeds(work, form, settings, roster)
         batch_no = 0
-        while time.monotonic() - started < seconds:
+        while (files is None or report.files < files) and (seconds is None or time.monotonic() - started < seconds):
             batch_no += 1
             folder = work / f"batch-{batch_no}"
             folder.mkdir()
@@ -247,11 +253,13 @@ def _keep(keep: Path | None, paths: list[str], kind: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--seconds", type=float, default=None, help="how long (default 120 s without --files)")
+    parser.add_argument("--files", type=int, default=None, help="how many mutated files, in batches of 24")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, default=None, help="where to keep the files that failed")
     args = parser.parse_args(argv)
-    report = fuzz(args.seconds, args.seed, args.keep)
+    seconds = 120.0 if args.seconds is None and args.files is None else args.seconds
+    report = fuzz(seconds, args.seed, args.keep, files=args.files)
     print(f"{report.files} mutated files in {report.seconds} s (seed {args.seed})")
     print(f"crashes {report.crashes}, hangs {report.hangs}, lost {report.lost}", end="; ")
     print(f"reader crashes contained {report.contained}")

@@ -59,6 +59,7 @@ def test_the_same_options_everywhere(capsys, command):
         assert option in out, (command, option)
 
 
+@pytest.mark.slow
 def test_template_writes_blank_and_personalised(tmp_path, capsys):
     out = tmp_path / "biểu mẫu"
     roster = demo_roster_path()
@@ -97,6 +98,7 @@ def test_config_error_exit_3_names_the_key(tmp_path, capsys):
     assert "report.han_nop" in err and "pipeline.toml" in err
 
 
+@pytest.mark.slow
 def test_run_on_an_inbox_writes_findings_and_archive(tmp_path, filled, capsys):
     inbox = tmp_path / "hộp thư"
     inbox.mkdir()
@@ -142,6 +144,7 @@ def test_python_dash_m_pipeline_works():
     assert result.returncode == 0 and result.stdout.startswith("pipeline ")
 
 
+@pytest.mark.slow
 def test_pdf_without_libreoffice_says_so_and_the_run_still_works(tmp_path, filled, capsys, monkeypatch):
     # LibreOffice is looked for on PATH, in the worker process that writes the DOCX (which
     # inherits this environment): an empty PATH is a machine without it.

@@ -197,6 +197,7 @@ def test_limits_and_processing_come_from_the_file_or_their_defaults(tmp_path):
     assert settings.limits == Limits() and settings.processing.timeout_s == 60 and settings.processing.scheduler is None
 
 
+@pytest.mark.slow
 def test_a_lower_size_limit_in_the_file_refuses_a_file_in_a_run(tmp_path, filled, form, roster):
     from pipeline import Period, run
     from pipeline.findings import Code

@@ -275,3 +275,62 @@ def test_renaming_every_field_key_in_the_form_changes_nothing_else(tmp_path, for
     pd.testing.assert_frame_equal(
         data[1].drop(columns="sha256_nguon"), data[0].rename(columns=new).drop(columns="sha256_nguon")
     )
+
+
+def _third_party_imports(folder: str) -> set[str]:
+    """The top-level names of the modules that the Python files under `folder` import from outside
+    the project and the standard library."""
+    import ast
+    import sys
+
+    from tests.conftest import ROOT
+
+    names: set[str] = set()
+    for path in (ROOT / folder).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n not in ("pipeline", "schemas", "tests", "bench")}
+
+
+def test_every_imported_package_is_declared_with_a_lower_bound():
+    """What `pipeline/` imports is in the dependencies (or in the extra of the feature that needs it),
+    what the tests import in those or in the test extra; each with a lower bound. A package only
+    installed as another one's dependency would go at that one's next release."""
+    import re
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    from packaging.requirements import Requirement
+
+    from tests.conftest import ROOT
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    def declared(requirements: list[str]) -> dict[str, Requirement]:
+        parsed = [Requirement(r) for r in requirements]
+        return {re.sub(r"[-_.]+", "-", r.name).lower(): r for r in parsed}
+
+    runtime = declared(project["dependencies"])
+    extras = {name: declared(reqs) for name, reqs in project["optional-dependencies"].items()}
+    every = {**runtime, **{k: v for reqs in extras.values() for k, v in reqs.items()}}
+    for requirement in every.values():
+        assert any(spec.operator in (">=", "==", "~=") for spec in requirement.specifier), (
+            f"no lower bound: {requirement}"
+        )
+    distributions = packages_distributions()
+
+    def distribution(module: str) -> str:
+        found = distributions.get(module)
+        assert found, f"{module} is imported but no installed distribution provides it"
+        return re.sub(r"[-_.]+", "-", found[0]).lower()
+
+    for module in sorted(_third_party_imports("pipeline") | _third_party_imports("schemas")):
+        name = distribution(module)
+        assert name in runtime or any(name in reqs for reqs in extras.values() if reqs is not extras["test"]), (
+            f"pipeline imports {module} ({name}): declare it in [project] dependencies"
+        )
+    for module in sorted(_third_party_imports("tests")):
+        assert distribution(module) in every, f"the tests import {module}: declare it in the test extra"

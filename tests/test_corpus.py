@@ -35,7 +35,8 @@ REFUSALS = {
     Code.READER_TIMEOUT,
     Code.NOT_SPREADSHEET,
 }
-pytestmark = pytest.mark.corpus
+# Every corpus file is read once for the module, on one worker when the tests run in parallel.
+pytestmark = [pytest.mark.corpus, pytest.mark.slow, pytest.mark.xdist_group("corpus")]
 
 READ = "read"  # the outcome of a file the reader read (whatever it found in it)
 TIMEOUT_S = 30

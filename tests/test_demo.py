@@ -14,6 +14,9 @@ from pipeline.read import read_workbook
 from pipeline.results import Status
 from tests.conftest import ROOT
 
+# A whole demo period built and run once for the module, on one worker when the tests run in parallel.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
+
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory, form, settings):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import time
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ def _summary(outbox: Path) -> dict[str, Any]:
     return {"totals": data["totals"], "files": files}
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning", "ignore::UserWarning")
 def test_a_dask_cluster_gives_the_same_run_as_local_processes(tmp_path: Path, settings: Settings, form: Form) -> None:
     from distributed import LocalCluster
@@ -64,21 +65,29 @@ def _boom(x: int) -> int:
     raise ValueError(f"hỏng {x}")
 
 
-def _nap(seconds: float) -> float:
-    time.sleep(seconds)
-    return seconds
+def _same(x: float) -> float:
+    return x
 
 
 def test_an_executor_job_that_raises_or_hangs_is_a_failure_not_an_exception() -> None:
+    release = threading.Event()
+
+    def stuck() -> str:  # hangs until the test is over (or says it was never stopped)
+        return "released" if release.wait(30) else "not stopped"
+
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         runner = ExecutorRunner(pool, timeout_s=0.5)
-        results = dict(runner.run([(_nap, (0.0,)), (_boom, (7,)), (_nap, (3.0,))]))
+        try:
+            results = dict(runner.run([(_same, (0.0,)), (_boom, (7,)), (stuck, ())]))
+        finally:
+            release.set()  # the pool's shutdown then has no thread to wait for
     assert results[0] == 0.0
     crash, late = results[1], results[2]
     assert isinstance(crash, Failure) and crash.code is Code.READER_CRASH and "hỏng 7" in crash.reason
-    assert isinstance(late, Failure) and late.code is Code.READER_TIMEOUT and late.reason == "quá 0,5 giây"
+    assert isinstance(late, Failure) and late.code is Code.READER_TIMEOUT and late.reason == "quá 0,5 giây", late
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_is_a_clear_error(settings: Settings) -> None:
     unreachable = replace(settings, processing=Processing(scheduler="tcp://127.0.0.1:9"))
     with pytest.raises(PipelineError, match="Không kết nối được bộ điều phối cụm Dask"):  # noqa: SIM117

@@ -33,6 +33,7 @@ def inbox_run(tmp_path, filled, form, settings, roster):
     return go
 
 
+@pytest.mark.slow
 def test_a_rejected_file_gets_its_workbook_marked_and_a_message(inbox_run, filled):
     bad = filled(rows=[{"tac_gia": "An"}, {"linh_vuc": "@SUM(1)+cmd"}], name="b.xlsx")
     original = bad.read_bytes()
@@ -71,6 +72,7 @@ def test_a_rejected_file_gets_its_workbook_marked_and_a_message(inbox_run, fille
     assert (result.path).read_bytes() == original
 
 
+@pytest.mark.slow
 def test_warnings_only_file_is_accepted_and_told(inbox_run, filled):
     ok = filled(rows=[{}, {"tac_gia": "Phạm Văn Dũng", "stt": 3}], name="w.xlsx")
     result = inbox_run({"w.xlsx": ok.read_bytes()})["w.xlsx"]
@@ -80,6 +82,7 @@ def test_warnings_only_file_is_accepted_and_told(inbox_run, filled):
     assert "đã tiếp nhận tệp" in result.message.read_text(encoding="utf-8-sig")
 
 
+@pytest.mark.slow
 def test_a_correct_file_gets_no_feedback(inbox_run, filled):
     result = inbox_run({"ok.xlsx": filled(rows=[{}]).read_bytes()})["ok.xlsx"]
     assert result.status is Status.ACCEPTED and result.feedback is None and result.message is None
@@ -93,6 +96,7 @@ def test_an_unreadable_file_gets_a_message_saying_why(inbox_run):
     assert "không đọc được tệp này" in text and "tệp PDF" in text and "lưu dạng .xlsx" in text
 
 
+@pytest.mark.slow
 def test_macro_workbook_feedback_is_plain_xlsx(inbox_run, filled, tmp_path):
     bad = filled(rows=[{"tac_gia": "An"}])
     xlsm = tmp_path / "m.xlsm"
@@ -140,6 +144,7 @@ MANY_CELLS = {
 }
 
 
+@pytest.mark.slow
 def test_feedback_opens_in_libreoffice_with_every_defect_highlighted_and_commented(inbox_run, filled, tmp_path):
     bad = filled(name="b.xlsx", **MANY_DEFECTS)
     ods_dir = tmp_path / "ods"
@@ -189,6 +194,7 @@ def _distance(a: str, b: str) -> float:
     return (2 * (r1 - r2) ** 2 + 4 * (g1 - g2) ** 2 + 3 * (b1 - b2) ** 2) ** 0.5
 
 
+@pytest.mark.slow
 def test_errors_and_warnings_have_their_own_titles_and_clearly_different_colours(inbox_run, filled, form):
     results = inbox_run(
         {
@@ -214,6 +220,7 @@ def test_errors_and_warnings_have_their_own_titles_and_clearly_different_colours
     assert all(_distance(a, b) > 150 for a, b in pairs), [(a, b, _distance(a, b)) for a, b in pairs]
 
 
+@pytest.mark.slow
 def test_the_message_names_the_union_says_what_to_do_by_when_and_whom_to_call(inbox_run, filled, settings):
     bad = filled(
         unit={"dien_thoai": "12345"}, rows=[{"tac_gia": "An", "ngay_ap_dung": dt.date(2021, 6, 15)}], name="a.xlsx"
@@ -246,6 +253,7 @@ def test_every_error_and_warning_says_what_to_do() -> None:
     assert [code for code, text in texts.items() if not re.search(r"[Vv]ui lòng|[Đđ]ề nghị", text)] == []
 
 
+@pytest.mark.slow
 def test_the_listing_and_the_marked_sheets_use_the_workbooks_font_and_fit_wrapped_rows(inbox_run, filled, form):
     summary = "Học sinh trồng lúa trong khay để quan sát sinh trưởng và ghi chép số liệu hằng tuần, " * 3
     bad = filled(rows=[{"tac_gia": "An", "tom_tat": summary}], name="a.xlsx")
@@ -260,6 +268,7 @@ def test_the_listing_and_the_marked_sheets_use_the_workbooks_font_and_fit_wrappe
     assert rows.row_dimensions[4].height and rows.row_dimensions[4].height >= 3 * 15  # the long summary shows
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("together", [True, False])
 @pytest.mark.parametrize("how", ["code in the name", "same folder"])
 def test_a_cover_letter_beside_the_unions_workbook_is_noted_not_rejected(tmp_path, filled, form, settings, roster,
@@ -291,6 +300,7 @@ def test_a_cover_letter_beside_the_unions_workbook_is_noted_not_rejected(tmp_pat
         assert not (tmp_path / "outbox" / "phan-hoi").exists() or not list((tmp_path / "outbox" / "phan-hoi").iterdir())
 
 
+@pytest.mark.slow
 def test_a_pdf_alone_is_still_rejected_and_addressed_to_its_union(inbox_run):
     result = inbox_run({"Báo cáo sáng kiến VT021.pdf": b"%PDF-1.4 a scan"})["Báo cáo sáng kiến VT021.pdf"]
     assert result.status is Status.REJECTED and result.unit_code == "VT021"
@@ -299,6 +309,7 @@ def test_a_pdf_alone_is_still_rejected_and_addressed_to_its_union(inbox_run):
     assert "tệp PDF" in text and "gửi lại trước ngày" in text
 
 
+@pytest.mark.slow
 def test_a_rejected_union_is_reported_with_its_workbook_not_its_cover_letter(tmp_path, filled, form, settings, roster):
     from tests.conftest import figures_of
 

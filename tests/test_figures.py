@@ -575,6 +575,8 @@ def demo_figures(tmp_path_factory, form, settings):
     return fig, frame, result, demo.settings, summary
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("figures-demo")  # one demo run for both
 def test_demo_every_total_is_the_sum_of_its_rows(demo_figures):
     fig, frame, result, _, _ = demo_figures
     assert len(frame) > 50 and len(fig.units.groups) == 5 and fig.gaps and fig.outstanding
@@ -583,6 +585,8 @@ def test_demo_every_total_is_the_sum_of_its_rows(demo_figures):
     assert_adds_up(fig, frame, result.units)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("figures-demo")  # one demo run for both
 def test_demo_bang_1_equals_run_json(demo_figures):
     fig, _, result, s, summary = demo_figures
     assert_bang_1_is_run_json(fig, summary, s)

@@ -8,14 +8,15 @@ the run goes on with the next file.
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import sys
-import time
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 from hypothesis import example, given, settings
@@ -25,10 +26,11 @@ from pipeline.findings import Code, Severity
 from pipeline.form import Form
 from pipeline.guard import Limits, Refusal, inspect
 from pipeline.intake import Submission, fingerprint
-from pipeline.isolate import Job, read_books
+from pipeline.isolate import Job, LocalRunner, read_books
 from pipeline.read import WorkbookData
 from tests.conftest import CORPUS
 from tests.hostile import BOF, FILLER, as_sheet, biff, cell, cfb, package, sheet_xml
+from tests.jobs import hang
 
 NO_GUARD = Limits(max_cells=10**15, max_row=10**12, max_col=10**12)  # lets everything through to the reader
 
@@ -61,19 +63,27 @@ def test_a_real_template_passes(filled: Callable[..., Path]) -> None:
     assert check(filled()) is None
 
 
-def test_deflate_bomb_is_refused_from_the_zip_directory(tmp_path: Path) -> None:
+def test_deflate_bomb_is_refused_from_the_zip_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # 40 MB of sheet XML in a ~40 KB file: refused on the declared sizes, before anything is inflated.
     padding = " " * (40 << 20)
     path = package(tmp_path / "bomb.xlsx", sheet_xml(f'<row r="1">{cell("A1")}</row>' + padding))
     assert path.stat().st_size < 200_000
-    started = time.monotonic()
+    # Opening a part is where inflating starts: the guard must decide from the directory alone.
+    opened: list[str] = []
+    original = zipfile.ZipFile.open
+
+    def counted(zf: zipfile.ZipFile, name: str | zipfile.ZipInfo, *args: object, **kwargs: object) -> IO[bytes]:
+        opened.append(name if isinstance(name, str) else name.filename)
+        return original(zf, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", counted)
     refusal = check(path, Limits(max_uncompressed_mb=10))
     assert refusal is not None and refusal.code is Code.TOO_LARGE
     assert re.fullmatch(r"giải nén ra 40 MB, giới hạn 10 MB", refusal.reason), refusal.reason
     # Under the size limit, the compression ratio alone refuses it.
     refusal = check(path)
     assert refusal is not None and refusal.code is Code.TOO_LARGE and "nén" in refusal.reason
-    assert time.monotonic() - started < 2
+    assert opened == []
 
 
 def test_too_many_entries_and_a_too_big_file(tmp_path: Path) -> None:
@@ -385,17 +395,32 @@ def test_a_reader_abort_or_panic_costs_one_file_not_the_run(
     assert result[1].findings[0].message.startswith("Tệp làm trình đọc bảng tính bị lỗi nghiêm trọng")
 
 
+class _HangingOn:
+    """A runner whose job for the file at `index` hangs (`tests.jobs.hang`) instead of reading it."""
+
+    def __init__(self, runner: LocalRunner, index: int, pid_file: Path) -> None:
+        self.runner, self.index, self.pid_file = runner, index, pid_file
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]:
+        jobs = list(jobs)
+        jobs[self.index] = (hang, (str(self.pid_file), 30.0))
+        for index, result in self.runner.run(jobs):
+            assert result != "not stopped", "the job that hung was let run past its deadline"
+            yield index, result
+
+
 def test_a_file_over_the_deadline_is_stopped_and_the_next_is_read(
     filled: Callable[..., Path], tmp_path: Path, form: Form
 ) -> None:
-    # A million rows from A1: within the limits, but slow to turn into Python lists.
-    slow = package(tmp_path / "slow.xlsx", sheet_xml(f'<row r="1048576">{cell("A1048576")}</row>'), as_sheet(form))
-    good = filled(name="good.xlsx")
-    started = time.monotonic()
-    result = books([slow, good], form, workers=1, timeout_s=0.3)
+    stuck, good = filled(name="stuck.xlsx"), filled(name="good.xlsx")
+    pid_file = tmp_path / "stuck.pid"
+    with LocalRunner(workers=1, timeout_s=0.3) as local:
+        result = books([stuck, good], form, runner=_HangingOn(local, 0, pid_file))
     assert file_error(result[0]) == (Code.READER_TIMEOUT, "quá 0,3 giây")
-    assert file_error(result[1]) is None and len(result[1].rows) == 1
-    assert time.monotonic() - started < 10
+    assert file_error(result[1]) is None and len(result[1].rows) == 1  # read by the worker started in its place
+    # Stopped, not left behind: the process that hung is gone.
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text(encoding="ascii")), 0)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the address-space cap is Linux only")
@@ -507,7 +532,22 @@ def test_the_quick_sheet_scans_agree_with_the_exact_one(pieces: list[str], max_c
     assert exact[0] != "refused" and bounds.total >= exact[0]  # type: ignore[operator]
 
 
-def test_a_filled_template_is_vouched_for_by_the_quick_bounds(filled: Callable[..., Path]) -> None:
-    from pipeline.guard import _check_zip
+def test_a_filled_template_is_vouched_for_by_the_quick_bounds(
+    filled: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a union sends passes on the quick bounds of every sheet; the exact scan never runs."""
+    from pipeline.guard import _SheetBounds, _SheetScan
 
-    _check_zip(filled(rows=[{}, {}, {}]), "xlsx", Limits(), exact=False)  # raises _Undecided otherwise
+    scanned: dict[str, int] = {"bounds": 0, "exact": 0}
+
+    def counting(kind: str, feed: Callable[[object, str], None]) -> Callable[[object, str], None]:
+        def counted(self: object, text: str) -> None:
+            scanned[kind] += 1
+            feed(self, text)
+
+        return counted
+
+    monkeypatch.setattr(_SheetBounds, "feed", counting("bounds", _SheetBounds.feed))
+    monkeypatch.setattr(_SheetScan, "feed", counting("exact", _SheetScan.feed))
+    assert check(filled(rows=[{}, {}, {}])) is None
+    assert scanned["bounds"] >= 4 and scanned["exact"] == 0, scanned  # the template's four sheets

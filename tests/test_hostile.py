@@ -29,6 +29,9 @@ from pipeline.roster import Roster
 from tests.conftest import fill_template
 from tests.hostile import KINDS, Kind
 
+# The hostile files are made and run once for the module, on one worker when the tests run in parallel.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile")]
+
 GOOD = 3
 _WINDOWS_RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?$", re.IGNORECASE)
 _VIETNAMESE = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]", re.I)

@@ -6,6 +6,8 @@ import hashlib
 import shutil
 import subprocess
 
+import pytest
+
 from pipeline import Period, run
 from pipeline.intake import archive, fingerprint, scan_inbox
 from pipeline.results import Status
@@ -51,6 +53,7 @@ def test_format_is_read_from_the_bytes(tmp_path, filled):
     assert kinds == {"ok.xlsx": "xlsx", "pdf.xlsx": "pdf", "empty.xlsx": "empty", "text.xls": "unknown"}
 
 
+@pytest.mark.slow
 def test_renamed_formats_are_read_by_content(tmp_path, filled, form, settings, roster):
     good = filled(rows=[{}])
     lo = tmp_path / "lo"

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bench.generate import large_workbook
 from pipeline import Period, check
 from pipeline.config import Settings
@@ -20,6 +22,7 @@ from pipeline.roster import Roster
 ROWS = 50_000
 
 
+@pytest.mark.slow
 def test_a_workbook_of_50000_initiatives_is_read_and_validated_whole(
     filled: Callable[..., Path], tmp_path: Path, form: Form, settings: Settings, roster: Roster
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import json
 import os
@@ -57,6 +58,7 @@ ROW_A = {"ten_sang_kien": "Sổ tay điện tử cho tổ chuyên môn", "tac_gi
 ROW_B = {"ten_sang_kien": "Vườn rau sạch cho bữa ăn bán trú", "tac_gia": "Võ Thị Hạnh", "stt": 2}
 
 
+@pytest.mark.slow
 def test_a_later_submission_replaces_the_earlier_one_and_changes_are_shown(period, filled):
     drop, go, _ = period
     drop("lần 1.xlsx", filled(rows=[{}, ROW_B], name="a.xlsx"))
@@ -89,6 +91,7 @@ def dt_example_title() -> str:
     return str(load_form().example["ten_sang_kien"])
 
 
+@pytest.mark.slow
 def test_the_latest_by_data_date_wins_not_the_latest_to_arrive(period, filled):
     drop, go, _ = period
     later = {"tinh_den_ngay": dt.date(2022, 6, 2), "ngay_lap": dt.date(2022, 6, 2)}
@@ -101,6 +104,7 @@ def test_the_latest_by_data_date_wins_not_the_latest_to_arrive(period, filled):
     assert summary["totals"]["initiatives"] == 2
 
 
+@pytest.mark.slow
 def test_a_rejected_correction_keeps_the_accepted_data_and_is_reported(period, filled):
     drop, go, _s = period
     drop("đúng.xlsx", filled(rows=[{}, ROW_B], name="a.xlsx"))
@@ -132,6 +136,7 @@ def _drop_in(order, drop, go, files):
     return summary
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", [TOGETHER, IN_ORDER, REVERSED])
 def test_a_rejected_file_and_its_later_correction_in_any_name_order(period, filled, order):
     drop, go, _ = period
@@ -152,6 +157,7 @@ def test_a_rejected_file_and_its_later_correction_in_any_name_order(period, fill
     assert unit["reporting"] == "late"  # its first accepted file arrived 04/06, after the 03/06 deadline
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", [TOGETHER, IN_ORDER, REVERSED])
 def test_of_two_files_with_the_same_data_date_the_later_arrival_is_current(period, filled, order):
     drop, go, _ = period
@@ -170,6 +176,7 @@ def test_of_two_files_with_the_same_data_date_the_later_arrival_is_current(perio
     assert unit["received_at"] == "2022-06-02T09:00:00"  # on time: the first accepted file
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", [TOGETHER, REVERSED])
 def test_a_rejected_file_that_arrived_after_the_current_one_is_reported_in_any_name_order(period, filled, order):
     drop, go, _ = period
@@ -185,6 +192,7 @@ def test_a_rejected_file_that_arrived_after_the_current_one_is_reported_in_any_n
     assert unit["current_file"] == "z-dung.xlsx" and unit["latest_file_rejected"] == "a-sai.xlsx"
 
 
+@pytest.mark.slow
 def test_the_same_file_again_changes_nothing_and_is_not_read_again(period, filled, monkeypatch):
     drop, go, _ = period
     good = filled(rows=[{}])
@@ -202,6 +210,7 @@ def test_the_same_file_again_changes_nothing_and_is_not_read_again(period, fille
         assert len(ledger.files()) == 1 and len(ledger.runs()) == 2
 
 
+@pytest.mark.slow
 def test_an_incremental_run_reads_and_validates_only_the_new_file(period, filled, monkeypatch):
     drop, go, _ = period
     for i, code in enumerate(("VT021", "VT030", "VT031")):
@@ -228,6 +237,7 @@ def test_an_incremental_run_reads_and_validates_only_the_new_file(period, filled
     assert set(summary["stages"]) >= {"intake", "read", "validate", "ledger", "merge", "feedback", "outputs"}
 
 
+@pytest.mark.slow
 def test_an_exception_mid_run_leaves_the_ledger_whole_and_the_next_run_completes(period, filled, monkeypatch):
     drop, go, s = period
     for code in ("VT021", "VT030", "VT031"):
@@ -283,6 +293,7 @@ run(Period(settings, form, load_roster(roster_path, form)))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["between", "inside"])
 def test_a_run_killed_with_sigkill_is_followed_by_a_clean_run(period, filled, tmp_path, mode):
     if sys.platform == "win32":
@@ -308,6 +319,7 @@ def test_a_run_killed_with_sigkill_is_followed_by_a_clean_run(period, filled, tm
     assert len(frame) == len(codes) and frame["sha256_nguon"].is_unique
 
 
+@pytest.mark.slow
 def test_a_second_run_at_the_same_time_refuses_and_corrupts_nothing(period, filled):
     drop, go, s = period
     drop("a.xlsx", filled(rows=[{}]))
@@ -352,6 +364,7 @@ def test_ledger_schema_is_versioned_and_a_newer_ledger_is_refused(tmp_path):
         Ledger(path)
 
 
+@pytest.mark.slow
 def test_completeness_and_timeliness_against_the_roster(period, filled):
     drop, go, _s = period
     drop("đúng hạn.xlsx", filled(rows=[{}]), dt.datetime(2022, 6, 3, 16, 0))
@@ -412,8 +425,35 @@ def test_a_version_1_ledger_gets_the_record_keys_filled(tmp_path):
         assert ledger.rows_with_keys(["abc"], ["khac|le van tam"]) == []
 
 
+# `pipeline run` through the CLI, whose run, once it holds the ledger, waits at its first write
+# until the file argv[2] exists: the test decides when it goes on, whatever the machine's speed.
+HOLDER = """
+import sys, time
+from pathlib import Path
+from pipeline.cli import main
+from pipeline.ledger import Ledger
+
+holding, go = Path(sys.argv[1]), Path(sys.argv[2])
+original = Ledger.add_file
+
+def add_file(self, run_id, new):
+    holding.touch()
+    deadline = time.monotonic() + 120  # a test gone wrong still ends
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    original(self, run_id, new)
+
+Ledger.add_file = add_file
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.slow
 def test_two_processes_started_together_one_runs_the_other_refuses(period, filled, tmp_path):
-    """Two officers (or a double click) start `pipeline run` on the same inbox and ledger at once."""
+    """Two officers (or a double click) start `pipeline run` on the same inbox and ledger at once.
+
+    Whichever takes the ledger first holds it until the other has ended: the other must end on its
+    own, at once, with exit code 6 (neither may have finished before the other started)."""
     from pipeline.demo import demo_roster_path
 
     drop, _, s = period
@@ -422,18 +462,25 @@ def test_two_processes_started_together_one_runs_the_other_refuses(period, fille
             f"{code}.xlsx",
             filled(rows=[{"ten_sang_kien": f"Sáng kiến số {i} của đơn vị"}], name=f"{code}.xlsx", code=code),
         )
+    holding, go = tmp_path / "holding", tmp_path / "go"
     paths = ["--inbox", str(s.paths.inbox), "--outbox", str(s.paths.outbox), "--roster", str(demo_roster_path())]
-    command = [sys.executable, "-m", "pipeline", "run", "--config", str(ROOT / "pipeline.toml"), *paths]
+    command = [sys.executable, "-c", HOLDER, str(holding), str(go), "run", "--config", str(ROOT / "pipeline.toml")]
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(2)]
-    outcomes = []
-    for p in runs:
-        out, err = p.communicate(timeout=300)
-        outcomes.append((p.returncode, (out + err).decode("utf-8")))
-    codes = sorted(code for code, _ in outcomes)
-    assert codes in ([0, 6], [1, 6]), outcomes  # one ran; the other stopped at once with exit code 6
-    refused = next(err for code, err in outcomes if code == 6)
+    runs = [
+        subprocess.Popen([*command, *paths], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(2)
+    ]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        ends = {pool.submit(p.communicate, timeout=300): p for p in runs}
+        done, _ = concurrent.futures.wait(ends, timeout=120, return_when=concurrent.futures.FIRST_COMPLETED)
+        go.touch()  # let the holder go on, whatever happened
+        outcomes = []
+        for f in [*done, *(f for f in ends if f not in done)]:
+            output = b"".join(f.result()).decode("utf-8")  # waits for that process to end
+            outcomes.append((ends[f].returncode, output))
+    (refused_code, refused), (ran_code, ran) = outcomes
+    assert len(done) == 1 and refused_code == 6, outcomes  # one stopped while the other held the ledger
     assert "Một lần chạy khác đang dùng sổ theo dõi" in refused
+    assert ran_code == 0 and holding.exists(), ran
     with Ledger(s.paths.outbox / LEDGER_NAME) as ledger:
         assert [r["status"] for r in ledger.runs()] == ["done"] and len(ledger.files()) == 3
     summary = json.loads((s.paths.outbox / "run.json").read_text(encoding="utf-8"))

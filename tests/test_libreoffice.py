@@ -29,6 +29,9 @@ from pipeline.template import write_template
 from pipeline.validate import validate
 from tests.conftest import TODAY, soffice
 
+# LibreOffice round trips sharing one user profile, on one worker when the tests run in parallel.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("libreoffice")]
+
 CODE = "VT021"
 
 

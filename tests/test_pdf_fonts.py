@@ -25,6 +25,9 @@ from pipeline.roster import Roster
 from tests.conftest import fill_template, soffice
 from tests.test_report_docx import run_small_period
 
+# One report through LibreOffice for the module, on one worker when the tests run in parallel.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pdf-fonts")]
+
 # By PostScript name, as pdffonts shows it: the font the DOCX asks for first, then what stands in for
 # it where it is not installed (LibreOffice's replacement table and fontconfig's metric aliases).
 SERIF = ("TimesNewRomanPS", "LiberationSerif", "Tinos")  # the body: Times New Roman

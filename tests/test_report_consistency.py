@@ -149,6 +149,7 @@ def test_docx_html_and_workbook_carry_the_same_report(period, form):
         assert (table.title or "") in ws["A1"].value or table.title == ""
 
 
+@pytest.mark.slow
 def test_no_file_name_hash_or_cell_in_the_signed_document(period, form):
     soffice()  # the PDF is part of it: fails, never skips, without LibreOffice
     s, few, _ = period
@@ -182,6 +183,7 @@ def test_no_file_name_hash_or_cell_in_the_signed_document(period, form):
     assert {row[9].value for row in nguon.iter_rows(min_row=5) if row[0].value} == set(current)
 
 
+@pytest.mark.slow
 def test_the_officers_text_reaches_every_format_and_no_hint_remains(period, form, capsys):
     s, few, folder = period
     # Without it: created with its hints, and the run says which sections are still to write.

@@ -373,6 +373,7 @@ def test_page_setup_fonts_and_page_numbers(report):
 # --- the officer's text, the layout ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_hints_are_highlighted_and_the_officers_text_takes_their_place(period, tmp_path):
     figures, s = period
     hinted = Document(str(write(tmp_path / "a.docx", figures, s)))
@@ -460,6 +461,7 @@ def test_empty_lists_say_so(tmp_path, period):
 # --- PDF through LibreOffice -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_libreoffice_converts_the_report_to_pdf(report, tmp_path):
     soffice()  # required: fails, never skips
     _, path, *_ = report
@@ -497,12 +499,31 @@ def test_libreoffice_converts_the_report_to_pdf(report, tmp_path):
     assert (tmp_path / "page-1.png").stat().st_size > 10_000
 
 
-def test_a_conversion_that_hangs_is_stopped(report, tmp_path):
-    soffice()
+def _alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie waiting for its parent to collect it does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and re.search(r"^State:\s*Z", status.read_text(), re.MULTILINE))
+
+
+def test_a_conversion_that_hangs_is_stopped(report, tmp_path, monkeypatch):
+    """A LibreOffice that hangs (here a stand-in that starts a child, as soffice starts soffice.bin,
+    and waits for it) is killed with its child at the deadline, and leaves nothing behind."""
     _, path, *_ = report
-    with pytest.raises(ConversionError, match=r"sau 0\.5 giây"):
-        docx_to_pdf(path, tmp_path / "pdf", timeout=0.5)
+    pids = tmp_path / "pids"
+    hanging = tmp_path / "bin" / "soffice"
+    hanging.parent.mkdir()
+    hanging.write_text(f'#!/bin/sh\nsleep 30 >/dev/null 2>&1 &\necho $$ $! > "{pids}"\nwait\n', encoding="utf-8")
+    hanging.chmod(0o755)
+    monkeypatch.setattr(report_docx.shutil, "which", lambda name: str(hanging) if name == "soffice" else None)
+    with pytest.raises(ConversionError, match=r"sau 1 giây"):
+        docx_to_pdf(path, tmp_path / "pdf", timeout=1)
     assert list((tmp_path / "pdf").iterdir()) == []
+    started = [int(pid) for pid in pids.read_text(encoding="utf-8").split()]
+    assert len(started) == 2 and not any(_alive(pid) for pid in started), started
 
 
 def test_no_libreoffice_gives_none(report, tmp_path, monkeypatch):

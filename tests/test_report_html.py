@@ -452,6 +452,7 @@ def png_pixels(path: Path) -> tuple[int, int, bytes]:
     return width, height, zlib.decompress(idat)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("width", "label"), [(1280, "desktop"), (390, "phone")])
 def test_chromium_renders_the_page(page, tmp_path, width, label):
     _, path, *_ = page
@@ -468,6 +469,7 @@ def test_chromium_renders_the_page(page, tmp_path, width, label):
         (Path(keep) / shot.name).write_bytes(shot.read_bytes())
 
 
+@pytest.mark.slow
 def test_chromium_dom_has_the_charts_and_no_console_error(page, tmp_path):
     _, path, *_ = page
     result = chromium(tmp_path / "profile", "--enable-logging=stderr", "--v=0", "--dump-dom", path.as_uri())
@@ -480,6 +482,7 @@ def test_chromium_dom_has_the_charts_and_no_console_error(page, tmp_path):
     assert console == [], console
 
 
+@pytest.mark.slow
 def test_chromium_prints_to_a4(page, tmp_path):
     _, path, *_ = page
     pdf = tmp_path / "bao-cao.pdf"
@@ -516,6 +519,7 @@ def test_a_value_below_the_target_is_written_clear_of_the_target_line():
     assert float(value.get("x", 0)) > marker
 
 
+@pytest.mark.slow
 def test_chromium_centres_the_signature_block(page, tmp_path):
     _, path, *_ = page
     pdf = tmp_path / "in.pdf"

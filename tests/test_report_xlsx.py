@@ -346,6 +346,7 @@ def _pdf(path: Path, outdir: Path) -> Path:
     return pdf
 
 
+@pytest.mark.slow
 def test_libreoffice_prints_the_workbook(report, tmp_path):
     path, figures, *_ = report
     pdf = _pdf(path, tmp_path / "pdf")
@@ -373,6 +374,7 @@ def test_an_empty_period_writes_a_workbook(tmp_path, form, settings, roster):
     assert [p.name for p in tmp_path.iterdir()] == ["empty.xlsx"]  # no temporary file left
 
 
+@pytest.mark.slow
 def test_a_large_dataset_is_written_whole(report, tmp_path, form):
     # How fast is the benchmark's business (`make bench`); here, that nothing is lost.
     _, figures, frame, result, s, _ = report
@@ -454,3 +456,42 @@ def test_the_dataset_in_small_chunks_is_the_same_dataset(report, tmp_path, form,
     parts = openpyxl.load_workbook(path)["Sáng kiến"]
     cells = [[c.value for c in row] for row in whole.iter_rows()]
     assert [[c.value for c in row] for row in parts.iter_rows()] == cells
+
+
+def test_the_xlsxwriter_internals_the_dataset_sheet_relies_on_are_there(tmp_path):
+    """The dataset sheet's rows are written into the saved package by `_DatasetRows`, not by
+    xlsxwriter: each cell's style index comes from xlsxwriter's private `Format._get_xf_index()`
+    (and `Format.xf_index`), the rows go between the `<sheetData>` tags of the part
+    `xl/worksheets/sheet<N>.xml` of the N-th sheet, and `<dimension>` is widened. pyproject.toml
+    keeps xlsxwriter below its next major version for this; a version that changes any of it fails
+    here, by name, instead of writing a report whose dates show as numbers."""
+    import xlsxwriter
+    from xlsxwriter.format import Format
+
+    from pipeline.report.xlsx import WORKBOOK_OPTIONS
+
+    assert callable(getattr(Format, "_get_xf_index", None)), "xlsxwriter's Format._get_xf_index() is gone"
+    path = tmp_path / "internals.xlsx"
+    with xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS) as wb:
+        first, second = wb.add_worksheet("Một"), wb.add_worksheet("Hai")
+        first.write_string(0, 0, "ô", wb.add_format({"bold": True}))
+        second.write_string(0, 0, "tiêu đề")
+        ours = wb.add_format({"num_format": "dd/mm/yyyy", "italic": True})  # used by no cell of xlsxwriter's
+        index = ours._get_xf_index()
+        assert isinstance(index, int) and index > 0 and ours.xf_index == index, "Format.xf_index is not the index"
+    part = "xl/worksheets/sheet2.xml"  # the second sheet's, as _dataset names it
+    with zipfile.ZipFile(path) as zf:
+        parts = {name: zf.read(name) for name in zf.namelist()}
+    assert part in parts, sorted(parts)
+    sheet = parts[part].decode("utf-8")
+    assert "<t>tiêu đề</t>" in sheet  # the part is the second sheet's (text inline, in constant memory)
+    assert re.search(r'<dimension ref="[^"]*"/>', sheet) and sheet.count("</sheetData>") == 1, sheet[:500]
+    # A cell written into the part as _DatasetRows writes it shows as a date in the format asked for.
+    parts[part] = sheet.replace(
+        "</sheetData>", f'<row r="2"><c r="A2" s="{index}"><v>44713</v></c></row></sheetData>'
+    ).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    cell = openpyxl.load_workbook(path)["Hai"]["A2"]
+    assert cell.number_format == "dd/mm/yyyy" and cell.font.i and cell.value == dt.datetime(2022, 6, 1)

@@ -23,6 +23,7 @@ _NOT_IN_A_CLONE = shutil.ignore_patterns(
     ".pytest_cache",
     ".mypy_cache",
     ".ruff_cache",
+    ".hypothesis",  # hypothesis's examples, which tests running beside this one write and delete
     "*.egg-info",
     "build",
     ".work",
@@ -47,6 +48,7 @@ def windows_steps() -> list[str]:
     return [line.strip() for line in block.group(1).splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_the_readme_windows_steps_pasted_line_by_line_end_with_a_report(tmp_path: Path) -> None:
     """Each line runs as the Command Prompt would run it (no shell, no make), in a fresh copy: the
     Windows names map to their Linux places (`py` is this Python, `.venv\\Scripts` is `.venv/bin`)."""

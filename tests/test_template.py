@@ -38,6 +38,9 @@ from pipeline.template import (
     write_templates,
 )
 
+# The templates are written once for the module, on one worker when the tests run in parallel.
+pytestmark = [pytest.mark.xdist_group("template")]
+
 CODE = "VT021"
 PERSONAL = ("ma_cdcs", "ten_cdcs", "khoi", "xa_thi_tran")
 EXCEL_EPOCH = dt.date(1899, 12, 30)

@@ -29,6 +29,9 @@ from pipeline.results import Status
 from pipeline.roster import Roster
 from tests.conftest import fill_template, soffice, ssconvert
 
+# The template saved by every office program once for the module, on one worker when the tests run in parallel.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("writers")]
+
 CODE = "VT021"
 ROWS: list[dict[str, Any]] = [
     # Typed as text, the way users do: read as 15/03/2022 and 1500000, each with a notice.
