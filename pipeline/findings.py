@@ -71,6 +71,7 @@ class Code(StrEnum):
     DUPLICATE_INITIATIVE = "duplicate-initiative"
     AUTHOR_IS_COAUTHOR = "author-is-coauthor"
     REGISTERED_BEFORE_APPLIED = "registered-before-applied"
+    SENDER_OTHER_UNIT = "sender-other-unit"  # an e-mail from one union carries another's report
     # repairs made while reading
     TEXT_NORMALISED = "text-normalised"
     LEGACY_TEXT = "legacy-text"
@@ -104,6 +105,7 @@ MESSAGES: dict[Code, str] = {
     Code.NO_SUCH_DATE: 'Ngày "{value}" ở ô "{label}" không có thật: {reason}. Vui lòng kiểm tra lại ngày, ghi theo thứ tự ngày/tháng/năm, ví dụ 28/02/2022.',
     Code.CELL_ERROR: 'Ô "{label}" đang báo lỗi {value} của Excel (công thức tính sai hoặc tham chiếu đến ô không còn). Vui lòng sửa công thức hoặc nhập thẳng giá trị.',
     Code.FORMULA_NO_VALUE: 'Ô "{label}" có công thức {value} nhưng tệp không lưu kết quả tính (thường do tệp được tạo bằng phần mềm khác). Vui lòng mở tệp bằng Excel, lưu lại rồi gửi, hoặc nhập thẳng giá trị.',
+    Code.SENDER_OTHER_UNIT: 'Tệp được gửi từ địa chỉ {sender}, là địa chỉ của {sender_unit} (mã {sender_code}) trong danh sách CĐCS, nhưng tệp ghi mã CĐCS {unit_code} ({unit}). Vui lòng kiểm tra lại ô "{label}"; nếu đơn vị gửi hộ đơn vị khác thì không cần sửa.',
     Code.TWO_DIGIT_YEAR: 'Ngày "{value}" ở ô "{label}" ghi năm hai chữ số nên không rõ năm. Vui lòng ghi đủ bốn chữ số của năm, ví dụ 15/03/2022.',
     Code.TEXT_NORMALISED: 'Đã chuẩn hóa chữ tiếng Việt ({repair}) ở {count} ô, bắt đầu từ ô "{label}"; nội dung không đổi.',
     Code.LEGACY_TEXT: 'Chữ ở ô "{label}" được gõ bằng bảng mã cũ {encoding} ("{value}"); đã chuyển sang Unicode: "{converted}". Có {count} ô như vậy trong tệp; lần sau vui lòng gõ bằng bảng mã Unicode.',

@@ -22,6 +22,7 @@ _KIND_WORDS = {
     "docx": "văn bản Word",
     "doc": "văn bản Word",
     "zip": "tệp nén ZIP",
+    "msg": "thư Outlook",
     "empty": "tệp rỗng",
     "unknown": "không rõ định dạng",
 }
@@ -42,6 +43,9 @@ class Submission:
     # When it arrived: the file's modification time when first seen (when the officer saved the
     # attachment); a message's own date for a file taken from an e-mail.
     received_at: dt.datetime | None = None
+    # For an attachment of an e-mail: the message's Message-ID and its sender's address.
+    message_id: str | None = None
+    sender: str | None = None
 
     @property
     def is_spreadsheet(self) -> bool:
@@ -169,6 +173,8 @@ def _cfb_kind(path: Path) -> str:
         return "xls"
     if "worddocument".encode("utf-16-le") in data:
         return "doc"
+    if "__substg1.0_".encode("utf-16-le") in data:
+        return "msg"  # an Outlook message saved as a file
     return "unknown"
 
 

@@ -89,6 +89,50 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "fill record keys",
         "CREATE INDEX records_key ON records (key)",
     ),
+    (  # 3: mail. The message a file first came in, the messages read, fetched and the drafts made
+        "ALTER TABLE files ADD COLUMN message_id TEXT",
+        "ALTER TABLE files ADD COLUMN sender TEXT",
+        """CREATE TABLE messages (
+            message_id TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            name TEXT NOT NULL,
+            sender TEXT,
+            sender_name TEXT,
+            subject TEXT NOT NULL,
+            sent_at TEXT,
+            refs TEXT NOT NULL,
+            problem TEXT,
+            first_run INTEGER NOT NULL REFERENCES runs(id)
+        )""",
+        """CREATE TABLE message_files (
+            message_id TEXT NOT NULL REFERENCES messages(message_id),
+            sha256 TEXT NOT NULL,
+            name TEXT NOT NULL,
+            PRIMARY KEY (message_id, sha256)
+        )""",
+        """CREATE TABLE fetched (
+            mailbox TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            uid INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            PRIMARY KEY (mailbox, uidvalidity, uid)
+        )""",
+        """CREATE TABLE drafts (
+            message_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            about TEXT NOT NULL,
+            unit_code TEXT,
+            path TEXT NOT NULL,
+            recipients TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            made_at TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('drafted', 'sending', 'sent', 'failed')),
+            sent_at TEXT,
+            error TEXT
+        )""",
+        "CREATE INDEX drafts_about ON drafts (kind, about)",
+    ),
 )
 
 
@@ -134,6 +178,8 @@ class StoredFile:
     columns: dict[str, str]  # initiative key -> column letter in that file
     feedback: str | None
     message: str | None
+    message_id: str | None  # the e-mail it first came in, if it came in one
+    sender: str | None  # that e-mail's sender
 
     @property
     def accepted(self) -> bool:
@@ -166,6 +212,42 @@ class NewFile:
     columns: dict[str, str]
     findings: Sequence[Finding]
     rows: Collection[tuple[str, int, dict[str, Any], str | None]]  # accepted files': sheet, Excel row, values, key
+    message_id: str | None = None
+    sender: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """An e-mail read from the inbox."""
+
+    message_id: str
+    sha256: str  # of the saved message
+    name: str  # where it was found in the inbox
+    sender: str | None
+    sender_name: str | None
+    subject: str
+    sent_at: dt.datetime | None
+    references: tuple[str, ...]  # its own References and In-Reply-To
+    problem: str | None  # why nothing in it could be taken (Vietnamese), or None
+    files: tuple[tuple[str, str], ...]  # (sha256, name) of the files it carried
+    first_run: int = 0
+
+
+@dataclass(frozen=True)
+class StoredDraft:
+    """A reply or reminder written as a draft, and whether it was sent."""
+
+    message_id: str  # the draft's own Message-ID
+    kind: str  # reply | no_attachment | reminder | overdue
+    about: str  # what it answers: a message's Message-ID, or a union's code and the period
+    unit_code: str | None
+    path: str
+    recipients: tuple[str, ...]
+    subject: str
+    made_at: dt.datetime
+    state: str = "drafted"  # drafted | sending | sent | failed
+    sent_at: dt.datetime | None = None
+    error: str | None = None
 
 
 class LedgerError(PipelineError):
@@ -264,12 +346,12 @@ class Ledger:
             errors = sum(1 for f in new.findings if f.severity is Severity.ERROR)
             warnings = sum(1 for f in new.findings if f.severity is Severity.WARNING)
             db.execute(
-                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                f"INSERT INTO files ({', '.join(_FILE_COLUMNS)}) VALUES ({', '.join('?' * len(_FILE_COLUMNS))})",
                 (
                     new.sha256, seq, new.name, new.kind, new.size, new.received_at.isoformat(timespec="seconds"),
                     run_id, new.status, int(new.readable), new.unit_code, new.unit_name,
                     new.as_of_date.isoformat() if new.as_of_date else None, errors, warnings, len(new.rows),
-                    _dumps(new.unit_record), _dumps(new.columns),
+                    _dumps(new.unit_record), _dumps(new.columns), None, None, new.message_id, new.sender,
                 ),
             )  # fmt: skip
             db.executemany(
@@ -357,10 +439,90 @@ class Ledger:
                 out[sha].append(name)
         return out
 
+    # --- mail ----------------------------------------------------------------------------------
+
+    def add_message(self, run_id: int, message: StoredMessage) -> None:
+        """A message read from the inbox, with the files it carried (by hash and name)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    message.message_id, message.sha256, message.name, message.sender, message.sender_name,
+                    message.subject, message.sent_at.isoformat(timespec="seconds") if message.sent_at else None,
+                    _dumps(list(message.references)), message.problem, run_id,
+                ),
+            )  # fmt: skip
+            db.executemany(
+                "INSERT OR IGNORE INTO message_files VALUES (?, ?, ?)",
+                [(message.message_id, sha, name) for sha, name in message.files],
+            )
+
+    def messages(self) -> list[StoredMessage]:
+        """Every message read, in the order the ledger met them."""
+        files: dict[str, list[tuple[str, str]]] = {}
+        for mid, sha, name in self.db.execute("SELECT message_id, sha256, name FROM message_files ORDER BY rowid"):
+            files.setdefault(mid, []).append((sha, name))
+        cursor = self.db.execute(
+            "SELECT message_id, sha256, name, sender, sender_name, subject, sent_at, refs, problem, first_run "
+            "FROM messages ORDER BY rowid"
+        )
+        return [
+            StoredMessage(
+                mid, sha, name, sender, sender_name, subject, dt.datetime.fromisoformat(sent) if sent else None,
+                tuple(json.loads(refs)), problem, tuple(files.get(mid, ())), run,
+            )
+            for mid, sha, name, sender, sender_name, subject, sent, refs, problem, run in cursor
+        ]  # fmt: skip
+
+    def fetched(self, mailbox: str) -> set[tuple[int, int]]:
+        """(UIDVALIDITY, UID) of every message already fetched from `mailbox` ("user@host/folder")."""
+        cursor = self.db.execute("SELECT uidvalidity, uid FROM fetched WHERE mailbox = ?", (mailbox,))
+        return {(int(v), int(u)) for v, u in cursor}
+
+    def add_fetched(self, mailbox: str, uidvalidity: int, uid: int, name: str) -> None:
+        with self.transaction() as db:
+            row = (mailbox, uidvalidity, uid, name, _now())
+            db.execute("INSERT OR IGNORE INTO fetched VALUES (?, ?, ?, ?, ?)", row)
+
+    def add_draft(self, draft: StoredDraft) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO drafts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    draft.message_id, draft.kind, draft.about, draft.unit_code, draft.path,
+                    _dumps(list(draft.recipients)), draft.subject, draft.made_at.isoformat(timespec="seconds"),
+                    draft.state, None, None,
+                ),
+            )  # fmt: skip
+
+    def drafts(self) -> list[StoredDraft]:
+        """Every draft made, oldest first."""
+        cursor = self.db.execute(
+            "SELECT message_id, kind, about, unit_code, path, recipients, subject, made_at, state, sent_at, error "
+            "FROM drafts ORDER BY rowid"
+        )
+        return [
+            StoredDraft(
+                mid, kind, about, unit, path, tuple(json.loads(to)), subject, dt.datetime.fromisoformat(made),
+                state, dt.datetime.fromisoformat(sent) if sent else None, error,
+            )
+            for mid, kind, about, unit, path, to, subject, made, state, sent, error in cursor
+        ]  # fmt: skip
+
+    def set_draft_state(self, message_id: str, state: str, error: str | None = None) -> None:
+        """Mark a draft: "sending" before it is handed to the server (so that a crash never sends it
+        again), then "sent" with the time, or "failed" with the server's answer."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE drafts SET state = ?, sent_at = ?, error = ? WHERE message_id = ?",
+                (state, _now() if state == "sent" else None, error, message_id),
+            )
+
 
 _FILE_COLUMNS = (
     "sha256", "seq", "name", "kind", "size", "received_at", "first_run", "status", "readable", "unit_code",
     "unit_name", "as_of_date", "errors", "warnings", "initiatives", "unit_record", "columns", "feedback", "message",
+    "message_id", "sender",
 )  # fmt: skip
 
 

@@ -109,7 +109,8 @@ def unit_states(files: Sequence[StoredFile], roster: Roster | None, settings: Se
 def unit_codes(files: Sequence[StoredFile], roster: Roster | None) -> dict[str, str]:
     """The union each file belongs to, by hash: the code its content gives; for a file that names
     none (a PDF, a broken workbook), the one roster code its name or folder holds ("thư VT012/
-    Công văn gửi kèm VT012.pdf"), else that of the one union whose workbooks its inbox folder holds."""
+    Công văn gửi kèm VT012.pdf"), else that of the one union whose workbooks its inbox folder (or
+    e-mail) holds, else that of the union whose address sent it."""
     codes = {f.sha256: normalise_code(f.unit_code) for f in files if f.unit_code}
     if roster is None:
         return codes
@@ -124,6 +125,8 @@ def unit_codes(files: Sequence[StoredFile], roster: Roster | None) -> dict[str, 
         folder = f.name.rpartition("/")[0]
         if unit is None and folder and len(folders.get(folder, ())) == 1:
             unit = roster.find(next(iter(folders[folder])))
+        if unit is None:
+            unit = roster.sent_by(f.sender)  # the address of the e-mail it came in
         if unit is not None:
             codes[f.sha256] = unit.code
     return codes

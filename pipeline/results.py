@@ -16,6 +16,7 @@ from typing import Any
 
 from pipeline.findings import Finding, Severity
 from pipeline.labels import Labelled
+from pipeline.mail.inbox import Received
 from pipeline.merge import Changes, UnitState
 
 
@@ -62,6 +63,7 @@ class RunResult:
     totals: dict[str, Any] = field(default_factory=dict)
     stages: dict[str, float] = field(default_factory=dict)
     unfilled: tuple[str, ...] = ()  # the officer's sections of the report still showing their hint
+    messages: list[Received] = field(default_factory=list)  # the e-mails saved in the inbox
 
     @property
     def counts(self) -> Counter[Status]:
@@ -104,6 +106,20 @@ def run_summary(result: RunResult, run_id: int) -> dict[str, Any]:
                 "changes": result.changes[s.code].to_dict() if s.code in result.changes else None,
             }
             for s in sorted(result.units.values(), key=lambda s: s.code)
+        ],
+        "messages": [
+            {
+                "name": m.name,
+                "message_id": m.message_id,
+                "sender": m.letter.sender if m.letter else None,
+                "subject": m.letter.subject if m.letter else None,
+                "sent_at": m.letter.sent_at if m.letter else None,
+                "new": m.new,
+                "attachments": [s.name for s in m.submissions],
+                "problem": m.problem,
+                "duplicate_of": m.duplicate_of,
+            }
+            for m in sorted(result.messages, key=lambda m: m.name)
         ],
         "totals": result.totals,
         "report": {"unfilled": list(result.unfilled)},

@@ -8,6 +8,7 @@ file, the row and the column in Vietnamese: without a correct roster nothing can
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,21 @@ class Roster:
         if code is None:
             return None
         return self.by_code.get(normalise_code(code))
+
+    @functools.cached_property
+    def by_email(self) -> Mapping[str, Unit]:
+        """Each address of the roster's e-mail column (several may be given, separated by ";" or
+        ","), lower case -> its unit; an address given for two units belongs to neither."""
+        seen: dict[str, list[Unit]] = {}
+        for unit in self.units:
+            for address in re.split(r"[;,\s]+", unit.email or ""):
+                if "@" in address:
+                    seen.setdefault(address.strip().lower(), []).append(unit)
+        return {address: units[0] for address, units in seen.items() if len(units) == 1}
+
+    def sent_by(self, address: str | None) -> Unit | None:
+        """The unit whose address `address` is, by the roster's e-mail column."""
+        return self.by_email.get(address.strip().lower()) if address else None
 
     def named_in(self, text: str) -> Unit | None:
         """The one unit whose code is a word of `text` ("Công văn gửi kèm VT012.pdf"), if exactly one."""

@@ -12,6 +12,7 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import functools
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -26,6 +27,7 @@ from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, archived_pat
 from pipeline.isolate import Failure, Job, Runner, open_runner, read_books, timed
 from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile
 from pipeline.lock import exclusive
+from pipeline.mail.inbox import is_message_file, open_messages
 from pipeline.merge import (
     Changes,
     UnitState,
@@ -37,12 +39,12 @@ from pipeline.merge import (
     unit_states,
 )
 from pipeline.outputs import DATASET_PARQUET, RUN_JSON, Context, Output, outputs_for, run_output
-from pipeline.read import WorkbookData
+from pipeline.read import Value, WorkbookData
 from pipeline.render.outputs import write_dataset_parquet, write_json
 from pipeline.report.model import Report, build_report
 from pipeline.report.officer import load_text
 from pipeline.results import FileResult, RunResult, Status, run_summary
-from pipeline.roster import Roster
+from pipeline.roster import Roster, Unit
 from pipeline.validate import ContextRow, validate
 
 ARCHIVE_DIR = "luu-tru"
@@ -85,11 +87,16 @@ def run(
         with stage("intake"):
             run_id = ledger.start_run(settings.as_of, inbox)
             paths, skipped = scan_inbox(inbox)
-            submissions = []
+            submissions: list[Submission] = []
+            saved_mail: list[Submission] = []
             for path in paths:
                 submission = fingerprint(path, path.relative_to(inbox).as_posix())
                 archive(submission, history / ARCHIVE_DIR)  # before anything else happens to it
-                submissions.append(submission)
+                is_mail = is_message_file(submission.name, submission.kind)
+                (saved_mail if is_mail else submissions).append(submission)
+            known_mail = {m.message_id: m for m in ledger.messages()}
+            messages = open_messages(saved_mail, history / ARCHIVE_DIR, known_mail)
+            submissions += [s for m in messages for s in m.submissions]
             # In arrival order, so that the ledger meets them in that order (its `seq`), whatever their names.
             submissions = by_arrival(submissions)
             ledger.add_sightings(run_id, [(s.sha256, s.name) for s in submissions])
@@ -116,6 +123,9 @@ def run(
         with stage("ledger"):
             for sub, book, checked in zip(new, books, results, strict=True):
                 ledger.add_file(run_id, _new_file(sub, book, checked, form))
+            for message in messages:  # after its files: a message in the ledger has all its files there
+                if message.new and message.duplicate_of is None:
+                    ledger.add_message(run_id, message.stored())
             del books, results  # everything is in the ledger now: the rest of the run reads it from there
         with stage("merge"):
             stored = ledger.files()
@@ -129,6 +139,7 @@ def run(
                 + extra,
                 settings.as_of,
                 units=states,
+                messages=messages,
             )
             result.changes = _changes(before, states, ledger, form)
         with stage("figures"):
@@ -212,14 +223,21 @@ def _context(
 def process(
     paths: Iterable[Path], settings: Settings, form: Form, roster: Roster | None, progress: Progress | None = None
 ) -> RunResult:
-    """Check the given files; nothing is written and the ledger is not consulted."""
-    submissions, results = _split_new([fingerprint(p, str(p)) for p in paths])
-    with open_runner(settings) as runner:
+    """Check the given files (a saved e-mail: its attachments); nothing is kept and the ledger is
+    not consulted."""
+    given = [fingerprint(p, str(p)) for p in paths]
+    with contextlib.ExitStack() as stack, open_runner(settings) as runner:
+        mail = [s for s in given if is_message_file(s.name, s.kind)]
+        if mail:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kiem-tra-thu-")))
+            for message in open_messages(mail, folder):
+                given += message.submissions
+        submissions, results = _split_new([s for s in given if s not in mail])
         if progress is not None:
             progress.start(len(submissions))
         advance = progress.advance if progress is not None else None
         books = read_books(submissions, form, runner=runner, limits=settings.limits, progress=advance)
-    results += check_books(submissions, books, settings, form, roster)
+        results += check_books(submissions, books, settings, form, roster)
     return RunResult(results, settings.as_of)
 
 
@@ -251,6 +269,9 @@ def check_books(
         code = book.unit.get(form.key("unit_code"))
         name = book.unit.get(form.key("unit_name"))
         known = roster.find(code.value) if roster and code and code.value else None
+        sender = roster.sent_by(sub.sender) if roster else None
+        if sender is not None and known is not None and sender.code != known.code and code is not None:
+            own.append(_sent_by_another(sub, book, form, sender, known, code))
         results.append(
             FileResult(
                 book.file,
@@ -267,6 +288,25 @@ def check_books(
             )
         )
     return results
+
+
+def _sent_by_another(
+    sub: Submission, book: WorkbookData, form: Form, sender: Unit, named: Unit, code: Value
+) -> Finding:
+    """The warning for a workbook that one union's address sent with another union's code in it."""
+    return make(
+        Code.SENDER_OTHER_UNIT,
+        Severity.WARNING,
+        Location(book.file, book.sheets.get("unit"), code.row, code.column),
+        form.key("unit_code"),
+        code.value,
+        sender=sub.sender,
+        sender_unit=sender.name,
+        sender_code=sender.code,
+        unit_code=named.code,
+        unit=named.name,
+        label=form.field("unit_code").label,
+    )
 
 
 def _received(sub: Submission) -> dt.datetime:
@@ -304,6 +344,8 @@ def _new_file(sub: Submission, book: WorkbookData, result: FileResult, form: For
         columns=book.columns,
         findings=result.findings,
         rows=_Records(book, sheet, form) if accepted else [],
+        message_id=sub.message_id,
+        sender=sub.sender,
     )
 
 

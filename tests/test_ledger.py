@@ -419,10 +419,13 @@ def test_a_version_1_ledger_gets_the_record_keys_filled(tmp_path):
     db.commit()
     db.close()
     with Ledger(path) as ledger:
-        assert ledger.version == len(MIGRATIONS) == 2
+        assert ledger.version == len(MIGRATIONS) == 3
         [row] = ledger.rows_with_keys(["abc"], ["so hoa so cong van|le van tam"])
         assert row.row == 4 and row.data["tac_gia"] == "Lê Văn Tám"
         assert ledger.rows_with_keys(["abc"], ["khac|le van tam"]) == []
+        # Migration 3: a file from before mail came in no message.
+        [stored] = ledger.files()
+        assert stored.message_id is None and stored.sender is None and ledger.messages() == []
 
 
 # `pipeline run` through the CLI, whose run, once it holds the ledger, waits at its first write

@@ -1,0 +1,294 @@
+"""A received e-mail -> a `Letter`: who sent it, when, what it is about, and what it carried.
+
+Mail is untrusted input like a workbook. A message is parsed with the standard library's `email`
+package (`policy.default`) only after its size is checked; its parts are counted and its nesting is
+bounded; every attachment name is reduced to a safe file name (no folder, no control character,
+NFC), keeping the name it was sent under for the record. A message that cannot be read raises
+`MailReadError` with a Vietnamese reason; a part that is set aside is noted in `Letter.notes`.
+
+Forwarded messages (`message/rfc822`) are read recursively, their attachments counted as the
+outer message's. An Outlook `.msg` is converted first (`pipeline.mail.outlook`), and so is the
+`winmail.dat` that Outlook sometimes sends in place of the attachments.
+"""
+
+from __future__ import annotations
+
+import binascii
+import datetime as dt
+import email
+import email.policy
+import email.utils
+import hashlib
+import quopri
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from email.message import EmailMessage, Message
+from pathlib import PurePosixPath, PureWindowsPath
+
+from pipeline.files import safe_filename
+
+# What one message may hold. A report with a cover letter is one or two attachments of a few
+# hundred KB; these leave a wide margin and bound the work any one message can cause.
+MAX_MESSAGE_MB = 60  # encoded, as it arrives (attachments in base64 are a third larger)
+MAX_PARTS = 200
+MAX_DEPTH = 8  # multiparts and forwarded messages, one inside the other
+MAX_ATTACHMENTS = 50
+
+MESSAGE_SUFFIXES = (".eml", ".msg")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Inline pictures of a message's body (a signature, a logo) are no one's report.
+_BODY_PICTURE = re.compile(r"image/.*")
+
+
+class MailReadError(Exception):
+    """A message (or a part of it) that cannot be read; its text is the reason, in Vietnamese."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str  # a safe file name, NFC: what the officer and the union see
+    sent_as: str  # the name as the message gave it (decoded), for the record
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Letter:
+    message_id: str  # "<...>"; made from the message's hash when it has none
+    sender: str | None  # the address, lower case
+    sender_name: str | None
+    subject: str
+    sent_at: dt.datetime | None  # the message's date, in this machine's local time (naive)
+    attachments: tuple[Attachment, ...] = ()
+    notes: tuple[str, ...] = ()  # parts set aside, each with its reason (Vietnamese)
+    references: tuple[str, ...] = field(default=())  # its own References, for threading a reply
+
+
+def is_message_file(name: str, kind: str | None = None) -> bool:
+    """A saved e-mail: an .eml or an Outlook .msg (by its name, or by its content for a .msg)."""
+    return kind == "msg" or name.lower().endswith(MESSAGE_SUFFIXES)
+
+
+def read_letter(data: bytes, name: str = "") -> Letter:
+    """A saved message's bytes -> its `Letter`. `name` tells an Outlook .msg from an .eml."""
+    if len(data) > MAX_MESSAGE_MB << 20:
+        raise MailReadError(f"thư quá lớn ({len(data) / (1 << 20):.0f} MB, tối đa {MAX_MESSAGE_MB} MB)")
+    if name.lower().endswith(".msg") or data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        from pipeline.mail.outlook import msg_to_email
+
+        message: Message = msg_to_email(data)
+    else:
+        if not data.strip():
+            raise MailReadError("tệp thư rỗng")
+        message = _parse(data)
+    if not any(message.get(h) for h in ("From", "Date", "Subject", "Message-ID", "Content-Type")):
+        raise MailReadError("tệp không phải là thư điện tử (không có tiêu đề thư)")
+    walker = _Walker()
+    walker.walk(message, 0)
+    sender_name, sender = _sender(message)
+    return Letter(
+        message_id=_message_id(message, data),
+        sender=sender,
+        sender_name=sender_name,
+        subject=header_text(message, "Subject"),
+        sent_at=_date(message),
+        attachments=tuple(walker.attachments),
+        notes=tuple(walker.notes),
+        references=tuple(_ids(header_text(message, "References")) + _ids(header_text(message, "In-Reply-To"))),
+    )
+
+
+def _parse(data: bytes) -> EmailMessage:
+    try:
+        return email.message_from_bytes(data, policy=email.policy.default)
+    except RecursionError as e:
+        raise MailReadError("cấu trúc thư lồng nhau quá sâu") from e
+    except Exception as e:  # the parser is lenient; anything it raises is a broken message
+        raise MailReadError(f"cấu trúc thư bị hỏng ({type(e).__name__})") from e
+
+
+def header_text(message: Message, name: str) -> str:
+    """A header as one line of text, decoded; "" when absent or undecodable."""
+    try:
+        value = message.get(name)
+    except Exception:  # a header the policy cannot parse at all
+        value = None
+    if value is None:
+        return ""
+    try:
+        text = str(value)
+    except Exception:
+        text = ""
+    return re.sub(r"\s+", " ", _CONTROLS.sub(" ", unicodedata.normalize("NFC", text))).strip()
+
+
+def _sender(message: Message) -> tuple[str | None, str | None]:
+    for header in ("From", "Sender", "Reply-To"):
+        try:
+            value = message.get(header)
+            addresses = getattr(value, "addresses", None)
+        except Exception:
+            continue
+        if addresses:
+            first = addresses[0]
+            address = (first.addr_spec or "").strip().lower()
+            if "@" in address and not _CONTROLS.search(address):
+                name = header_text_value(first.display_name)
+                return name or None, address
+        text = header_text(message, header)
+        _, address = email.utils.parseaddr(text)
+        if "@" in address:
+            return None, address.lower()
+    return None, None
+
+
+def header_text_value(value: str | None) -> str:
+    return re.sub(r"\s+", " ", _CONTROLS.sub(" ", unicodedata.normalize("NFC", value or ""))).strip()
+
+
+def _ids(text: str) -> list[str]:
+    return re.findall(r"<[^<>\s]{1,250}>", text)
+
+
+def _message_id(message: Message, data: bytes) -> str:
+    found = _ids(header_text(message, "Message-ID"))
+    if found:
+        return found[0]
+    return f"<{hashlib.sha256(data).hexdigest()[:32]}@khong-co-message-id>"
+
+
+def _date(message: Message) -> dt.datetime | None:
+    text = header_text(message, "Date")
+    if not text:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        return when.replace(microsecond=0)
+    try:
+        return when.astimezone().replace(tzinfo=None, microsecond=0)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+class _Walker:
+    """The attachments of a message and of the messages forwarded inside it, with bounds."""
+
+    def __init__(self) -> None:
+        self.parts = 0
+        self.attachments: list[Attachment] = []
+        self.notes: list[str] = []
+        self.names: set[str] = set()
+
+    def walk(self, part: Message, depth: int) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise MailReadError(f"thư có quá nhiều phần (hơn {MAX_PARTS})")
+        if depth > MAX_DEPTH:
+            raise MailReadError(f"cấu trúc thư lồng nhau quá sâu (hơn {MAX_DEPTH} lớp)")
+        kind = part.get_content_type()
+        if kind == "message/rfc822" or (kind == "application/octet-stream" and _filename(part).endswith(".eml")):
+            inner = _forwarded(part)  # a forwarded message: its attachments are this one's
+            if inner is not None:
+                self.walk(inner, depth + 1)
+            return
+        if part.is_multipart():
+            for child in _children(part):
+                self.walk(child, depth + 1)
+            return
+        if not _is_attachment(part):
+            return
+        name = _filename(part)
+        try:
+            data = part.get_payload(decode=True)
+        except Exception:
+            data = None
+        if not isinstance(data, bytes):
+            self.notes.append(f'tệp đính kèm "{name or "(không tên)"}" không giải mã được; đã bỏ qua')
+            return
+        if name.lower() == "winmail.dat" or kind == "application/ms-tnef":
+            from pipeline.mail.outlook import tnef_attachments
+
+            try:
+                inside = tnef_attachments(data)
+            except MailReadError as e:
+                self.notes.append(str(e))
+                return
+            for inner_name, inner_data in inside:
+                self.add(inner_name, inner_data)
+            return
+        if _BODY_PICTURE.fullmatch(kind) and part.get_content_disposition() != "attachment":
+            return  # a picture in the message's body
+        self.add(name, data)
+
+    def add(self, sent_as: str, data: bytes) -> None:
+        if len(self.attachments) >= MAX_ATTACHMENTS:
+            raise MailReadError(f"thư có quá nhiều tệp đính kèm (hơn {MAX_ATTACHMENTS})")
+        name = attachment_name(sent_as, len(self.attachments) + 1)
+        stem, dot, suffix = name.rpartition(".")
+        n = 2
+        while name.casefold() in self.names:  # two attachments of one name in one message
+            name = f"{stem} ({n}).{suffix}" if dot else f"{name} ({n})"
+            n += 1
+        self.names.add(name.casefold())
+        self.attachments.append(Attachment(name, header_text_value(sent_as), data))
+
+
+def _children(part: Message) -> list[Message]:
+    payload = part.get_payload()
+    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+
+
+def _forwarded(part: Message) -> Message | None:
+    payload = part.get_payload()
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if encoding in ("base64", "quoted-printable") and isinstance(payload, list) and payload:
+        # Forbidden by RFC 2046 but sent all the same: the parser took the encoded text for a
+        # message without headers. Decode it and read the message inside.
+        text = payload[0].get_payload()
+        if not isinstance(text, str):
+            return None
+        raw = text.encode("ascii", "replace")
+        data = binascii.a2b_base64(raw) if encoding == "base64" else quopri.decodestring(raw)
+        return _parse(data) if data.strip() else None
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        return payload[0]
+    data = part.get_payload(decode=True)
+    return _parse(data) if isinstance(data, bytes) and data.strip() else None
+
+
+def _filename(part: Message) -> str:
+    try:
+        name = part.get_filename() or ""
+    except Exception:  # a malformed RFC 2231 parameter
+        name = ""
+    if isinstance(name, tuple):  # an undecodable RFC 2231 value: (charset, language, text)
+        name = str(name[2])
+    return unicodedata.normalize("NFC", name)
+
+
+def _is_attachment(part: Message) -> bool:
+    disposition = part.get_content_disposition()
+    if disposition == "attachment":
+        return True
+    if _filename(part):
+        return True  # inline, but named: a file all the same
+    return part.get_content_maintype() not in ("text", "multipart", "message")
+
+
+def attachment_name(sent_as: str, number: int = 1) -> str:
+    """A safe file name for an attachment: the last part of any path it carries, without control or
+    direction characters, NFC, valid on Windows ("tệp đính kèm 2" when nothing is left)."""
+    text = _CONTROLS.sub("", unicodedata.normalize("NFC", sent_as))
+    text = PureWindowsPath(PurePosixPath(text.replace("\\", "/")).name).name
+    suffix = ""
+    if "." in text:
+        stem, suffix = text.rsplit(".", 1)
+        suffix = "." + re.sub(r"[^0-9A-Za-z]", "", suffix)[:8]
+        text = stem
+    safe = safe_filename(text, reserve=len(suffix)) if text.strip(" .") else ""
+    if not safe or safe == "_":
+        safe = f"tệp đính kèm {number}"
+    return safe + (suffix if suffix != "." else "")
