@@ -117,6 +117,59 @@ class Processing:
     memory_mb: Annotated[int, "bộ nhớ tối đa của mỗi tiến trình đọc (MB)"] = 1024
 
 
+Security = Literal["tls", "starttls", "none"]
+AfterFetch = Literal["keep", "seen", "move", "delete"]
+
+
+@dataclass(frozen=True)
+class Imap:
+    """The mailbox the unions write to (`pipeline mail fetch`). Without `host`, nothing is fetched."""
+
+    host: Annotated[str | None, "máy chủ nhận thư (IMAP)"] = None
+    # None: 993 with TLS, 143 otherwise.
+    port: Annotated[int | None, "cổng máy chủ IMAP"] = None
+    security: Annotated[Security, "cách mã hóa kết nối IMAP"] = "tls"
+    user: Annotated[str | None, "tên đăng nhập IMAP (mặc định: địa chỉ thư)"] = None
+    folder: Annotated[str, "thư mục thư cần đọc"] = "INBOX"
+    # What becomes of a message once fetched: left as it is unless the officer says otherwise.
+    after_fetch: Annotated[AfterFetch, "việc làm với thư đã tải"] = "keep"
+    move_to: Annotated[str | None, "thư mục chuyển thư đã tải đến"] = None
+
+    @property
+    def port_or_default(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
+
+@dataclass(frozen=True)
+class Smtp:
+    """The server that sends the drafts (`pipeline mail send --send`)."""
+
+    host: Annotated[str | None, "máy chủ gửi thư (SMTP)"] = None
+    # None: 465 with TLS, 587 with STARTTLS, 25 otherwise.
+    port: Annotated[int | None, "cổng máy chủ SMTP"] = None
+    security: Annotated[Security, "cách mã hóa kết nối SMTP"] = "starttls"
+    user: Annotated[str | None, "tên đăng nhập SMTP (mặc định: địa chỉ thư)"] = None
+
+    @property
+    def port_or_default(self) -> int:
+        return self.port or {"tls": 465, "starttls": 587}.get(self.security, 25)
+
+
+@dataclass(frozen=True)
+class Mail:
+    """The district's own mailbox: where the unions' reports arrive and the replies come from. The
+    password is never here: it is in the system's keyring, or an environment variable
+    (`pipeline.mail.password`)."""
+
+    address: Annotated[str | None, "địa chỉ thư của cơ quan"] = None
+    # Shown as the sender of every reply; None: the organisation's full name.
+    name: Annotated[str | None, "tên người gửi hiển thị"] = None
+    # A server with a certificate of its own (not from a public authority): its certificate file.
+    cafile: Annotated[Path | None, "tệp chứng chỉ riêng của máy chủ thư"] = None
+    imap: Annotated[Imap, "máy chủ nhận thư"] = Imap()
+    smtp: Annotated[Smtp, "máy chủ gửi thư"] = Smtp()
+
+
 @dataclass(frozen=True)
 class Settings:
     source: Path  # the configuration file itself: not a key of it
@@ -130,6 +183,7 @@ class Settings:
     limits: Annotated[Limits, "giới hạn của một tệp nhận được"] = field(default_factory=Limits)
     # How long a union has to send back a corrected file.
     correction_days: Annotated[int, "số ngày để CĐCS sửa và gửi lại tệp bị trả lại"] = DEFAULT_CORRECTION_DAYS
+    mail: Annotated[Mail, "thư điện tử"] = Mail()
 
     def reply_by(self, today: dt.date | None = None) -> dt.date:
         """The date a union is asked to send its corrected file by: `correction_days` after the

@@ -121,7 +121,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE drafts (
             message_id TEXT PRIMARY KEY,
             kind TEXT NOT NULL,
-            about TEXT NOT NULL,
+            about TEXT NOT NULL,  -- JSON: the Message-IDs (or file hashes) it answers
             unit_code TEXT,
             path TEXT NOT NULL,
             recipients TEXT NOT NULL,
@@ -131,7 +131,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             sent_at TEXT,
             error TEXT
         )""",
-        "CREATE INDEX drafts_about ON drafts (kind, about)",
     ),
 )
 
@@ -238,8 +237,8 @@ class StoredDraft:
     """A reply or reminder written as a draft, and whether it was sent."""
 
     message_id: str  # the draft's own Message-ID
-    kind: str  # reply | no_attachment | reminder | overdue
-    about: str  # what it answers: a message's Message-ID, or a union's code and the period
+    kind: str  # rejected | warnings | receipt | no_attachment | reminder | overdue
+    about: tuple[str, ...]  # what it answers: Message-IDs, or the hashes of files saved by hand
     unit_code: str | None
     path: str
     recipients: tuple[str, ...]
@@ -489,7 +488,7 @@ class Ledger:
             db.execute(
                 "INSERT INTO drafts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    draft.message_id, draft.kind, draft.about, draft.unit_code, draft.path,
+                    draft.message_id, draft.kind, _dumps(list(draft.about)), draft.unit_code, draft.path,
                     _dumps(list(draft.recipients)), draft.subject, draft.made_at.isoformat(timespec="seconds"),
                     draft.state, None, None,
                 ),
@@ -503,7 +502,8 @@ class Ledger:
         )
         return [
             StoredDraft(
-                mid, kind, about, unit, path, tuple(json.loads(to)), subject, dt.datetime.fromisoformat(made),
+                mid, kind, tuple(json.loads(about)), unit, path, tuple(json.loads(to)), subject,
+                dt.datetime.fromisoformat(made),
                 state, dt.datetime.fromisoformat(sent) if sent else None, error,
             )
             for mid, kind, about, unit, path, to, subject, made, state, sent, error in cursor

@@ -306,6 +306,9 @@ def test_the_declaration_gives_every_table_of_the_file():
         "paths": ["inbox", "outbox", "roster", "history", "report_text"],
         "processing": ["workers", "scheduler", "timeout_s", "memory_mb"],
         "limits": ["max_file_mb", "max_zip_entries", "max_uncompressed_mb", "max_ratio", "max_cells", "max_sheets"],
+        "mail": ["address", "name", "cafile"],
+        "mail.imap": ["host", "port", "security", "user", "folder", "after_fetch", "move_to"],
+        "mail.smtp": ["host", "port", "security", "user"],
     }
 
 

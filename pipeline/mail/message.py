@@ -243,20 +243,21 @@ def _children(part: Message) -> list[Message]:
 
 def _forwarded(part: Message) -> Message | None:
     payload = part.get_payload()
+    inner = payload[0] if isinstance(payload, list) and payload and isinstance(payload[0], Message) else None
     encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
-    if encoding in ("base64", "quoted-printable") and isinstance(payload, list) and payload:
+    if inner is not None and encoding in ("base64", "quoted-printable"):
         # Forbidden by RFC 2046 but sent all the same: the parser took the encoded text for a
         # message without headers. Decode it and read the message inside.
-        text = payload[0].get_payload()
+        text = inner.get_payload()
         if not isinstance(text, str):
             return None
         raw = text.encode("ascii", "replace")
         data = binascii.a2b_base64(raw) if encoding == "base64" else quopri.decodestring(raw)
         return _parse(data) if data.strip() else None
-    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-        return payload[0]
-    data = part.get_payload(decode=True)
-    return _parse(data) if isinstance(data, bytes) and data.strip() else None
+    if inner is not None:
+        return inner
+    decoded = part.get_payload(decode=True)
+    return _parse(decoded) if isinstance(decoded, bytes) and decoded.strip() else None
 
 
 def _filename(part: Message) -> str:
