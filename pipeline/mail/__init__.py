@@ -1,0 +1,1 @@
+"""Mail in and out: messages in the inbox, fetching, replies, reminders and sending."""
