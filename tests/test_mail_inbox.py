@@ -172,3 +172,25 @@ def test_compose_writes_what_the_library_reads_back():
     raw = compose("a@example.vn", "Tiêu đề", [(NAME, b"x")], name_form="utf8")
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert [p.get_filename() for p in parsed.iter_attachments()] == [NAME]
+
+
+@pytest.mark.slow
+def test_an_outlook_msg_in_the_inbox_is_read_like_an_eml(mail_period, filled):
+    from tests.msgfile import Attachment, Message, write_msg
+
+    drop, go, _ = mail_period
+    sent = dt.datetime(2022, 6, 2, 8, 0).astimezone()
+    msg = Message(
+        subject="Báo cáo sáng kiến",
+        sender_name="Trường THCS",
+        sender_address="vt021@example.vn",
+        message_id="<msg-1@example.vn>",
+        sent=sent,
+        attachments=[Attachment(unicodedata.normalize("NFD", NAME), filled(rows=[{}]).read_bytes())],
+    )
+    drop("Thư Outlook.msg", write_msg(msg))
+    result, summary = go()
+    assert [(f.name, f.status) for f in result.files] == [(f"Thư Outlook.msg/{NAME}", Status.ACCEPTED)]
+    [message] = summary["messages"]
+    assert message["message_id"] == "<msg-1@example.vn>" and message["sender"] == "vt021@example.vn"
+    assert result.files[0].received_at == dt.datetime(2022, 6, 2, 8, 0)

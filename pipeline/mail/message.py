@@ -27,6 +27,7 @@ from email.message import EmailMessage, Message
 from pathlib import PurePosixPath, PureWindowsPath
 
 from pipeline.files import safe_filename
+from pipeline.mail.outlook import MailReadError, msg_to_email, tnef_attachments
 
 # What one message may hold. A report with a cover letter is one or two attachments of a few
 # hundred KB; these leave a wide margin and bound the work any one message can cause.
@@ -39,10 +40,6 @@ MESSAGE_SUFFIXES = (".eml", ".msg")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 # Inline pictures of a message's body (a signature, a logo) are no one's report.
 _BODY_PICTURE = re.compile(r"image/.*")
-
-
-class MailReadError(Exception):
-    """A message (or a part of it) that cannot be read; its text is the reason, in Vietnamese."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +71,6 @@ def read_letter(data: bytes, name: str = "") -> Letter:
     if len(data) > MAX_MESSAGE_MB << 20:
         raise MailReadError(f"thư quá lớn ({len(data) / (1 << 20):.0f} MB, tối đa {MAX_MESSAGE_MB} MB)")
     if name.lower().endswith(".msg") or data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        from pipeline.mail.outlook import msg_to_email
-
         message: Message = msg_to_email(data)
     else:
         if not data.strip():
@@ -209,8 +204,6 @@ class _Walker:
             self.notes.append(f'tệp đính kèm "{name or "(không tên)"}" không giải mã được; đã bỏ qua')
             return
         if name.lower() == "winmail.dat" or kind == "application/ms-tnef":
-            from pipeline.mail.outlook import tnef_attachments
-
             try:
                 inside = tnef_attachments(data)
             except MailReadError as e:
