@@ -7,7 +7,8 @@ The public API (see `pipeline.api`):
     period = pipeline.open_period("pipeline.toml")
     result = pipeline.run(period)
 
-`open_period`, `Period`, `run`, `check`, `status`, `templates`; the results (`RunResult`,
+`open_period`, `Period`, `run`, `check`, `status`, `templates`; the mail (`fetch_mail`,
+`draft_replies`, `draft_reminders`, `send_drafts`); the results (`RunResult`,
 `FileResult`, `Status`), the findings (`Finding`, `Location`, `Severity`, `Code`), where a union
 stands (`UnitState`, `Reporting`), `Progress` and `PipelineError`. The names are loaded on first
 use, so that `import pipeline` stays light for the command line.
@@ -27,6 +28,10 @@ _EXPORTS = {
     "check": "pipeline.api",
     "status": "pipeline.api",
     "templates": "pipeline.api",
+    "fetch_mail": "pipeline.api",
+    "draft_replies": "pipeline.api",
+    "draft_reminders": "pipeline.api",
+    "send_drafts": "pipeline.api",
     "RunResult": "pipeline.results",
     "FileResult": "pipeline.results",
     "Status": "pipeline.results",
@@ -54,14 +59,29 @@ __all__ = [
     "UnitState",
     "__version__",
     "check",
+    "draft_reminders",
+    "draft_replies",
+    "fetch_mail",
     "open_period",
     "run",
+    "send_drafts",
     "status",
     "templates",
 ]
 
 if TYPE_CHECKING:
-    from pipeline.api import Period, check, open_period, run, status, templates
+    from pipeline.api import (
+        Period,
+        check,
+        draft_reminders,
+        draft_replies,
+        fetch_mail,
+        open_period,
+        run,
+        send_drafts,
+        status,
+        templates,
+    )
     from pipeline.errors import PipelineError
     from pipeline.findings import Code, Finding, Location, Severity
     from pipeline.merge import Reporting, UnitState

@@ -10,8 +10,10 @@
 A `Period` holds what every command needs, loaded once: the settings, the form and the roster.
 `run` takes the inbox through every stage and rebuilds the outputs; `check` reads given files and
 writes nothing; `status` tells where each union stands from the ledger; `templates` writes the
-forms to send. Errors a person can fix (a missing configuration, a roster that cannot be read)
-raise `PipelineError` with a Vietnamese message and the exit code the command line uses.
+forms to send. The mail: `fetch_mail` saves new messages into the inbox, `draft_replies` and
+`draft_reminders` write the drafts to send, `send_drafts` sends them when told. Errors a person
+can fix (a missing configuration, a roster that cannot be read, a mail server that refuses) raise
+`PipelineError` with a Vietnamese message and the exit code the command line uses.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.config import Settings, find_config, load_settings
 from pipeline.errors import PipelineError
@@ -28,6 +31,11 @@ from pipeline.merge import UnitState
 from pipeline.results import RunResult
 from pipeline.roster import Roster, load_roster
 from pipeline.stages import Progress
+
+if TYPE_CHECKING:
+    from pipeline.mail.drafts import Drafted
+    from pipeline.mail.fetch import Fetched
+    from pipeline.mail.send import Sending
 
 
 @dataclass(frozen=True)
@@ -116,3 +124,36 @@ def templates(period: Period, folder: Path | None = None) -> list[Path]:
 
     folder = folder or period.settings.paths.outbox / "bieu-mau"
     return write_templates(folder, period.form, period.settings, period.roster)
+
+
+def fetch_mail(period: Period) -> Fetched:
+    """Save the new messages of the district's IMAP folder (`[mail.imap]`) into the inbox, each
+    once; the next `run` reads them. The password comes from the keyring or the environment."""
+    from pipeline.mail.fetch import fetch
+
+    return fetch(period.settings)
+
+
+def draft_replies(period: Period) -> Drafted:
+    """Write a reply draft (.eml, `X-Unsent: 1`) for each union with something not yet answered:
+    what to fix, what to check, or a receipt; and for each message that carried nothing to read."""
+    from pipeline.mail.drafts import draft_replies as draft
+
+    return draft(period.settings, period.form, period.roster)
+
+
+def draft_reminders(period: Period, *, again: bool = False, today: dt.date | None = None) -> Drafted:
+    """Write a reminder (before the deadline) or an overdue notice (after it), with its template,
+    to each active union that has not reported or whose latest file was rejected; once per union
+    unless `again`."""
+    from pipeline.mail.drafts import draft_reminders as draft
+
+    return draft(period.settings, period.form, period.require_roster(), again=again, today=today)
+
+
+def send_drafts(period: Period, *, send: bool = False) -> Sending:
+    """The drafts not yet sent: listed, or sent over SMTP (`[mail.smtp]`) when `send` is True,
+    each once, recorded in the ledger."""
+    from pipeline.mail.send import send_drafts as go
+
+    return go(period.settings, send=send)

@@ -159,7 +159,62 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tình hình nộp báo cáo của các CĐCS so với danh sách.",
     )
     p.set_defaults(handler=_cmd_status)
+    _mail_commands(sub, common, paths)
     return parser
+
+
+def _mail_commands(sub: Any, common: argparse.ArgumentParser, paths: argparse.ArgumentParser) -> None:
+    mail = sub.add_parser(
+        "mail",
+        help="thư điện tử: tải thư của các CĐCS, soạn thư trả lời và thư nhắc, gửi thư",
+        description=(
+            "Thư điện tử của kỳ báo cáo. Thứ tự thường dùng: pipeline mail fetch, pipeline run, "
+            "pipeline mail drafts, pipeline mail reminders, rồi pipeline mail send --send."
+        ),
+    )
+    commands = mail.add_subparsers(dest="mail_command", metavar="VIỆC", title="Các việc")
+    p = commands.add_parser(
+        "fetch",
+        parents=[common, paths],
+        help="tải thư mới từ hộp thư (IMAP) vào thư mục nhận",
+        description="Tải các thư chưa tải từ thư mục đã cấu hình ([mail.imap]) vào thư mục nhận; không xóa thư.",
+    )
+    p.set_defaults(handler=_cmd_mail_fetch)
+    p = commands.add_parser(
+        "drafts",
+        parents=[common, paths],
+        help="soạn thư trả lời (thư nháp .eml) cho các CĐCS đã gửi báo cáo",
+        description=(
+            "Soạn một thư trả lời cho mỗi CĐCS có thư hoặc tệp chưa được trả lời: cần sửa (kèm tệp đánh dấu), "
+            "cần kiểm tra, hoặc xác nhận đã nhận. Thư nháp mở được bằng Outlook, Thunderbird."
+        ),
+    )
+    p.set_defaults(handler=_cmd_mail_drafts)
+    p = commands.add_parser(
+        "reminders",
+        parents=[common, paths],
+        help="soạn thư nhắc các CĐCS chưa nộp hoặc bị trả lại chưa nộp lại",
+        description="Soạn thư nhắc (trước hạn) hoặc báo quá hạn (sau hạn), kèm biểu mẫu riêng của từng CĐCS.",
+    )
+    p.add_argument("--again", action="store_true", help="nhắc cả các CĐCS đã được nhắc trước đây")
+    p.set_defaults(handler=_cmd_mail_reminders)
+    p = commands.add_parser(
+        "send",
+        parents=[common, paths],
+        help="gửi các thư nháp chưa gửi (chỉ gửi khi có --send)",
+        description="Liệt kê các thư nháp chưa gửi; với --send thì gửi qua máy chủ SMTP đã cấu hình ([mail.smtp]).",
+    )
+    p.add_argument("--send", action="store_true", help="gửi thật (không có: chỉ liệt kê)")
+    p.set_defaults(handler=_cmd_mail_send)
+    p = commands.add_parser(
+        "password",
+        parents=[common],
+        help="lưu mật khẩu hộp thư vào kho mật khẩu của máy",
+        description="Hỏi mật khẩu hộp thư và lưu vào kho mật khẩu của máy (Windows: Credential Manager).",
+    )
+    p.add_argument("--smtp", action="store_true", help="mật khẩu của máy chủ gửi thư, nếu khác máy chủ nhận thư")
+    p.set_defaults(handler=_cmd_mail_password)
+    mail.set_defaults(handler=lambda args: (mail.print_help(), 2)[1])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -493,6 +548,98 @@ def _cmd_status(args: argparse.Namespace) -> int:
         f"đúng hạn: {on_time}/{len(in_roster)} ({_percent(on_time, len(in_roster))}). "
         + " · ".join(f"{r.label}: {counts.get(r, 0)}" for r in Reporting)
     )
+    return 0
+
+
+# --- mail --------------------------------------------------------------------------------------
+
+
+def _cmd_mail_fetch(args: argparse.Namespace) -> int:
+    import pipeline
+
+    period = _period(args)
+    fetched = pipeline.fetch_mail(period)
+    out = _console()
+    out.print(f"Hộp thư {fetched.mailbox}: {len(fetched.saved)} thư mới, {fetched.already} thư đã tải trước đây.")
+    for path in fetched.saved:
+        out.print(f"  {path}")
+    for what in fetched.too_large:
+        out.print(f"  [yellow]Không tải thư {what}: quá lớn so với một báo cáo; thư vẫn nằm trên máy chủ.[/]")
+    if fetched.saved:
+        out.print("Chạy tiếp: pipeline run")
+    return 0
+
+
+def _print_drafted(drafted: Any, none: str) -> None:
+    from pipeline.mail.drafts import KIND_WORDS
+
+    out = _console()
+    if not drafted.made:
+        out.print(none)
+    for d in drafted.made:
+        attached = f" (kèm {', '.join(d.attachments)})" if d.attachments else ""
+        out.print(f"  {KIND_WORDS[d.kind]}: {', '.join(d.to)}{attached}\n    {d.path}")
+    for who, why in drafted.skipped:
+        out.print(f"  [yellow]Không soạn thư cho {who}: {why}.[/]")
+    if drafted.made:
+        out.print(
+            f"Đã soạn {len(drafted.made)} thư nháp. Mở bằng Outlook hoặc Thunderbird để xem, sửa và gửi; "
+            "hoặc gửi tất cả bằng: pipeline mail send --send"
+        )
+
+
+def _cmd_mail_drafts(args: argparse.Namespace) -> int:
+    import pipeline
+
+    _print_drafted(pipeline.draft_replies(_period(args)), "Không có thư nào cần trả lời.")
+    return 0
+
+
+def _cmd_mail_reminders(args: argparse.Namespace) -> int:
+    import pipeline
+
+    _print_drafted(pipeline.draft_reminders(_period(args), again=args.again), "Không có CĐCS nào cần nhắc.")
+    return 0
+
+
+def _cmd_mail_send(args: argparse.Namespace) -> int:
+    import pipeline
+
+    sending = pipeline.send_drafts(_period(args), send=args.send)
+    out = _console()
+    for d in sending.uncertain:
+        out.print(
+            f"  [yellow]Thư cho {', '.join(d.recipients)} ({d.path}) đang gửi thì chương trình dừng: có thể đã đi. "
+            "Xem thư mục Thư đã gửi; chương trình không tự gửi lại thư này.[/]"
+        )
+    if not sending.to_send:
+        out.print("Không có thư nháp nào chưa gửi.")
+        return 0
+    if not args.send:
+        out.print(f"{len(sending.to_send)} thư nháp chưa gửi:")
+        for d in sending.to_send:
+            out.print(f"  {', '.join(d.recipients)}: {d.subject}")
+        out.print("Chưa gửi thư nào. Để gửi tất cả: pipeline mail send --send")
+        return 0
+    out.print(f"Đã gửi {len(sending.sent)} thư.")
+    for d, why in sending.failed:
+        out.print(f"  [red]Không gửi được thư cho {', '.join(d.recipients)}: {why}[/]")
+    return 1 if sending.failed else 0
+
+
+def _cmd_mail_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from pipeline.mail.account import save_password
+
+    settings = _period(args).settings
+    server = settings.mail.smtp if args.smtp else settings.mail.imap
+    secret = getpass.getpass("Mật khẩu hộp thư (không hiện khi gõ): ")
+    if not secret:
+        _console(stderr=True).print("Chưa nhập mật khẩu; không lưu gì.")
+        return 2
+    where = save_password(settings, server, secret)
+    _console().print(f"Đã lưu mật khẩu vào {where}.")
     return 0
 
 
