@@ -194,3 +194,13 @@ def test_an_outlook_msg_in_the_inbox_is_read_like_an_eml(mail_period, filled):
     [message] = summary["messages"]
     assert message["message_id"] == "<msg-1@example.vn>" and message["sender"] == "vt021@example.vn"
     assert result.files[0].received_at == dt.datetime(2022, 6, 2, 8, 0)
+
+
+def test_an_outlook_message_attached_to_a_message_gives_its_attachments():
+    from tests.msgfile import Attachment, Message, write_msg
+
+    inner = write_msg(
+        Message(subject="Báo cáo", sender_address="vt021@example.vn", attachments=[Attachment(NAME, b"PK")])
+    )
+    letter = read_letter(compose("van.thu@example.vn", "Chuyển tiếp", [("Báo cáo VT021.msg", inner)]))
+    assert [(a.name, a.data) for a in letter.attachments] == [(NAME, b"PK")]

@@ -37,6 +37,7 @@ MAX_DEPTH = 8  # multiparts and forwarded messages, one inside the other
 MAX_ATTACHMENTS = 50
 
 MESSAGE_SUFFIXES = (".eml", ".msg")
+_CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE2 compound file: an Outlook .msg
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 # Inline pictures of a message's body (a signature, a logo) are no one's report.
 _BODY_PICTURE = re.compile(r"image/.*")
@@ -70,7 +71,7 @@ def read_letter(data: bytes, name: str = "") -> Letter:
     """A saved message's bytes -> its `Letter`. `name` tells an Outlook .msg from an .eml."""
     if len(data) > MAX_MESSAGE_MB << 20:
         raise MailReadError(f"thư quá lớn ({len(data) / (1 << 20):.0f} MB, tối đa {MAX_MESSAGE_MB} MB)")
-    if name.lower().endswith(".msg") or data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+    if name.lower().endswith(".msg") or data.startswith(_CFB):
         message: Message = msg_to_email(data)
     else:
         if not data.strip():
@@ -214,6 +215,14 @@ class _Walker:
             return
         if _BODY_PICTURE.fullmatch(kind) and part.get_content_disposition() != "attachment":
             return  # a picture in the message's body
+        if name.lower().endswith(".msg") and data.startswith(_CFB):  # an Outlook message forwarded as a file
+            try:
+                inner = msg_to_email(data)
+            except MailReadError as e:
+                self.notes.append(f'thư đính kèm "{name}": {e}')
+            else:
+                self.walk(inner, depth + 1)
+                return
         self.add(name, data)
 
     def add(self, sent_as: str, data: bytes) -> None:
