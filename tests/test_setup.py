@@ -132,7 +132,8 @@ def test_corpus_tests_skip_with_their_reason_without_shared_and_fail_ci(tmp_path
     """A clone with no ../shared: the corpus tests skip, saying why; with CI=true the run fails."""
     project = tmp_path / "clone"
     (project / "tests").mkdir(parents=True)
-    shutil.copy(ROOT / "tests" / "conftest.py", project / "tests" / "conftest.py")
+    for name in ("conftest.py", "servers.py"):  # the fixtures, and the mail servers they start
+        shutil.copy(ROOT / "tests" / name, project / "tests" / name)
     (project / "tests" / "__init__.py").write_text("")
     (project / "tests" / "test_x.py").write_text(_CORPUS_TEST)
     env = {**os.environ, "CI": "true" if ci else ""}
