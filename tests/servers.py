@@ -164,9 +164,9 @@ def dovecot_binary(search_path: str | None = None) -> str:
 
 
 class Reaper:
-    """The Dovecot masters told to stop, and their folders. A master takes a second to stop (it
-    waits for its children, then a second more for them to close their listening sockets), so a test
-    does not wait for its own: the session waits for them all at its end, together."""
+    """The Dovecot masters told to stop, and their folders. A master takes about a second to stop
+    (once its children have quit, it gives them one second more to close their listening sockets), so
+    a test does not wait for its own: the session waits for them all at its end, together."""
 
     def __init__(self) -> None:
         self._stopping: list[tuple[subprocess.Popen[bytes], Path]] = []
@@ -177,14 +177,16 @@ class Reaper:
         self._stopping.append((process, folder))
 
     def finish(self) -> None:
-        while self._stopping:
-            process, folder = self._stopping.pop()
+        stopping, self._stopping = self._stopping, []
+        for process, _ in stopping:
             try:
                 process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                # The master is still there, so its process group (its own session) is ours.
+                # The master is still there, so its process group (its own session) is ours:
+                # this ends its children too, even those still serving a client.
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        for _, folder in stopping:
             shutil.rmtree(folder)
 
 
@@ -294,7 +296,7 @@ service imap-login {{
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, which only it and its children are in
+            start_new_session=True,  # a process group of its own, for Reaper.finish's last resort
         )
 
 
