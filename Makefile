@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 BASE := $(VENV)/.installed-base
 TEST := $(VENV)/.installed-test
-DEBIAN_PACKAGES := libreoffice-calc-nogui libreoffice-writer-nogui poppler-utils fonts-dejavu fonts-liberation2 chromium gnumeric
+DEBIAN_PACKAGES := libreoffice-calc-nogui libreoffice-writer-nogui poppler-utils fonts-dejavu fonts-liberation2 chromium gnumeric dovecot-imapd
+# Where Debian puts dovecot: not on the PATH of a user who is not root.
+SBIN := /usr/sbin
 
 .PHONY: demo test quick lint system-deps bench soak clean
 
@@ -25,12 +27,15 @@ demo: $(BASE)
 # The PDF's font: LibreOffice puts Liberation Serif in place of Times New Roman, and only version 2
 # (fonts-liberation2; fonts-liberation is 1.07) has every Vietnamese letter, so fontconfig lists it
 # for the language "vi"; a machine set up without it gets it too.
+# Dovecot (dovecot-imapd) is the IMAP server that the mail tests start themselves on 127.0.0.1, with a
+# configuration of their own (tests/servers.py); a machine set up before them gets it too. The
+# service that the package starts on install, where policy-rc.d or systemd let it, is not used.
 system-deps:
-	@if command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 && command -v ssconvert >/dev/null 2>&1 && fc-list -q 'Liberation Serif:lang=vi' 2>/dev/null; then :; \
+	@if command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 && command -v ssconvert >/dev/null 2>&1 && { command -v dovecot || [ -x $(SBIN)/dovecot ]; } >/dev/null 2>&1 && fc-list -q 'Liberation Serif:lang=vi' 2>/dev/null; then :; \
 	elif [ "$$(id -u)" = "0" ]; then \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEBIAN_PACKAGES); \
 	else \
-		echo "Kiểm thử cần LibreOffice, Gnumeric, poppler-utils, Chromium và phông chữ Liberation Serif 2 (đủ chữ tiếng Việt, thay cho Times New Roman trong bản PDF). Cài bằng lệnh: sudo apt-get install $(DEBIAN_PACKAGES)"; exit 1; \
+		echo "Kiểm thử cần LibreOffice, Gnumeric, poppler-utils, Chromium, Dovecot (máy chủ IMAP mà kiểm thử tự chạy) và phông chữ Liberation Serif 2 (đủ chữ tiếng Việt, thay cho Times New Roman trong bản PDF). Cài bằng lệnh: sudo apt-get install $(DEBIAN_PACKAGES)"; exit 1; \
 	fi
 
 lint: $(TEST)

@@ -1,11 +1,12 @@
-"""Fixtures: the form, settings, the demo roster, a factory of filled templates, and the report's figures of a run."""
+"""Fixtures: the form, settings, the demo roster, a factory of filled templates, the report's figures of a run, and
+the mail servers of tests/servers.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from pipeline.merge import current_files, dataset
 from pipeline.results import RunResult
 from pipeline.roster import Roster, load_roster
 from pipeline.template import INITIATIVE_HEADER_ROW, UNIT_FIRST_ROW, UNIT_VALUE_COL, write_template
+from tests import servers
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "peer"
@@ -64,6 +66,39 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def roster(form: Form) -> Roster:
     return load_roster(demo_roster_path(), form)
+
+
+# The mail servers of tests/servers.py: one of each per test, on 127.0.0.1, with the session's certificate.
+
+
+@pytest.fixture(scope="session")
+def mail_tls(tmp_path_factory: pytest.TempPathFactory) -> servers.TlsFiles:
+    return servers.make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def dovecot_reaper() -> Iterator[servers.Reaper]:
+    reaper = servers.Reaper()
+    yield reaper
+    reaper.finish()
+
+
+@pytest.fixture
+def imap_server(mail_tls: servers.TlsFiles, dovecot_reaper: servers.Reaper) -> Iterator[servers.ImapServer]:
+    with servers.dovecot(mail_tls, dovecot_reaper) as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_server(mail_tls: servers.TlsFiles) -> Iterator[servers.SmtpServer]:
+    with servers.smtp(mail_tls, starttls=False) as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_starttls_server(mail_tls: servers.TlsFiles) -> Iterator[servers.SmtpServer]:
+    with servers.smtp(mail_tls, starttls=True) as server:
+        yield server
 
 
 def soffice() -> str:

@@ -132,7 +132,8 @@ def test_corpus_tests_skip_with_their_reason_without_shared_and_fail_ci(tmp_path
     """A clone with no ../shared: the corpus tests skip, saying why; with CI=true the run fails."""
     project = tmp_path / "clone"
     (project / "tests").mkdir(parents=True)
-    shutil.copy(ROOT / "tests" / "conftest.py", project / "tests" / "conftest.py")
+    for name in ("conftest.py", "servers.py"):  # the fixtures, and the mail servers they start
+        shutil.copy(ROOT / "tests" / name, project / "tests" / name)
     (project / "tests" / "__init__.py").write_text("")
     (project / "tests" / "test_x.py").write_text(_CORPUS_TEST)
     env = {**os.environ, "CI": "true" if ci else ""}
@@ -161,20 +162,23 @@ def test_ci_fails_at_once_without_the_corpus(tmp_path: Path) -> None:
     assert done.returncode == 1 and "corpus" in done.stderr and "make-ran" not in done.stdout
 
 
-def _as_a_user(folder: Path, tools: dict[str, int]) -> dict[str, str]:
-    """The environment of a user who is not root, whose PATH holds only `tools`, each a script
-    that exits with the given code."""
+def _as_a_user(folder: Path, tools: dict[str, int], uid: int = 1000) -> dict[str, str]:
+    """The environment of a user (not root unless `uid` is 0) whose PATH holds only `tools`, each a
+    script that exits with the given code."""
     folder.mkdir()
     for name, code in {"id": 0, **tools}.items():
-        (folder / name).write_text(f"#!/bin/sh\n{'echo 1000' if name == 'id' else ''}\nexit {code}\n")
+        (folder / name).write_text(f"#!/bin/sh\n{f'echo {uid}' if name == 'id' else ''}\nexit {code}\n")
         (folder / name).chmod(0o755)
     return {"PATH": str(folder)}
 
 
-def _system_deps(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _system_deps(env: dict[str, str], sbin: Path = Path("/nonexistent")) -> subprocess.CompletedProcess[str]:
+    """`make system-deps`, where Dovecot is looked for in `sbin` beside the PATH, not in this
+    machine's /usr/sbin."""
     make = shutil.which("make")
     assert make, "make is required by `make test` itself"
-    return subprocess.run([make, "-s", "-C", str(ROOT), "system-deps"], env=env, capture_output=True, text=True)
+    command = [make, "-s", "-C", str(ROOT), "system-deps", f"SBIN={sbin}"]
+    return subprocess.run(command, env=env, capture_output=True, text=True)
 
 
 def test_makes_missing_tools_message_names_every_tool(tmp_path: Path) -> None:
@@ -186,11 +190,13 @@ def test_makes_missing_tools_message_names_every_tool(tmp_path: Path) -> None:
         "Gnumeric",
         "poppler",
         "Chromium",
+        "Dovecot",
         "Liberation Serif 2",
         "tiếng Việt",
         "apt-get install",
         "chromium",
         "gnumeric",
+        "dovecot-imapd",
         "fonts-liberation2",
     ):
         assert tool in done.stdout, done.stdout
@@ -201,9 +207,40 @@ def test_makes_missing_tools_message_names_every_tool(tmp_path: Path) -> None:
 def test_make_notices_a_machine_with_every_tool_but_the_vietnamese_font(tmp_path: Path, font: bool) -> None:
     """Set up by an earlier Makefile: LibreOffice and the rest, but only the old Liberation Serif,
     which fontconfig does not list for Vietnamese."""
-    tools = dict.fromkeys(("soffice", "pdftotext", "chromium", "ssconvert"), 0)
+    tools = dict.fromkeys(("soffice", "pdftotext", "chromium", "ssconvert", "dovecot"), 0)
     done = _system_deps(_as_a_user(tmp_path / "bin", {**tools, "fc-list": 0 if font else 1}))
     if font:
         assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
     else:
         assert done.returncode != 0 and "Liberation Serif 2" in done.stdout and "fonts-liberation2" in done.stdout
+
+
+EVERY_TOOL_BUT_DOVECOT = dict.fromkeys(("soffice", "pdftotext", "chromium", "ssconvert", "fc-list"), 0)
+
+
+def test_make_finds_dovecot_off_the_path_of_a_user(tmp_path: Path) -> None:
+    """Debian puts dovecot in /usr/sbin, which is not on the PATH of a user who is not root."""
+    sbin = tmp_path / "sbin"
+    sbin.mkdir()
+    (sbin / "dovecot").write_text("#!/bin/sh\nexit 0\n")
+    (sbin / "dovecot").chmod(0o755)
+    done = _system_deps(_as_a_user(tmp_path / "bin", EVERY_TOOL_BUT_DOVECOT), sbin)
+    assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("uid", [1000, 0])
+def test_make_installs_dovecot_on_a_machine_set_up_before_the_mail_tests(tmp_path: Path, uid: int) -> None:
+    """Every tool but Dovecot: a user is told the packages to install; root installs them (here an
+    apt-get that prints its arguments)."""
+    env = _as_a_user(tmp_path / "bin", EVERY_TOOL_BUT_DOVECOT, uid)
+    apt_get = Path(env["PATH"]) / "apt-get"
+    apt_get.write_text('#!/bin/sh\necho "apt-get $*"\n')
+    apt_get.chmod(0o755)
+    done = _system_deps(env)
+    if uid:
+        assert done.returncode != 0 and "Dovecot" in done.stdout and "dovecot-imapd" in done.stdout, done.stdout
+    else:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.splitlines()[0] == "apt-get update -q"
+        assert done.stdout.splitlines()[1].startswith("apt-get install -y -q --no-install-recommends ")
+        assert "dovecot-imapd" in done.stdout.splitlines()[1].split()
