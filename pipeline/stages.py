@@ -27,7 +27,7 @@ from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, archived_pat
 from pipeline.isolate import Failure, Job, Runner, open_runner, read_books, timed
 from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile
 from pipeline.lock import exclusive
-from pipeline.mail.inbox import is_message_file, open_messages
+from pipeline.mail.inbox import attachment_of, is_message_file, open_messages
 from pipeline.merge import (
     Changes,
     UnitState,
@@ -518,7 +518,8 @@ def _feedback_jobs(
             records_sheet=form.sheets["initiatives"],
         )
         readable = r.readable and r.kind in SPREADSHEET_KINDS
-        jobs.append((make, (r.path, r.kind or "", r.name, r.findings, out_dir, settings, readable)))
+        shown = attachment_of(r.name) or r.name  # the union knows its attachment by its own name
+        jobs.append((make, (r.path, r.kind or "", shown, r.findings, out_dir, settings, readable)))
     return todo, jobs
 
 

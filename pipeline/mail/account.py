@@ -37,30 +37,38 @@ def user_of(settings: Settings, server: Imap | Smtp) -> str:
     return user
 
 
-def _keyring_key(host: str) -> str:
-    return f"{KEYRING_SERVICE}/{host}"
+def _keyring_key(server: Imap | Smtp) -> str:
+    """The keyring's entry for a server: "sang-kien-pipeline/imap/imap.gmail.com"."""
+    return f"{KEYRING_SERVICE}/{'imap' if isinstance(server, Imap) else 'smtp'}/{server.host or ''}"
 
 
 def password(settings: Settings, server: Imap | Smtp) -> str:
-    """The password for `server`: the environment variable, else the keyring."""
+    """The password for `server`: the environment variable, else the keyring. The SMTP server of
+    the same account takes the IMAP server's password unless one of its own was stored."""
     from_env = os.environ.get(ENV_PASSWORD)
     if from_env:
         return from_env
-    user, host = user_of(settings, server), server.host or ""
-    found = None
-    try:
-        import keyring
-
-        found = keyring.get_password(_keyring_key(host), user)
-    except Exception:  # no keyring backend on this machine (a server without a desktop session)
-        found = None
+    user = user_of(settings, server)
+    found = _stored(server, user)
+    imap = settings.mail.imap
+    if not found and isinstance(server, Smtp) and imap.host and user_of(settings, imap) == user:
+        found = _stored(imap, user)
     if not found:
         raise MailError(
-            f"Chưa có mật khẩu của hộp thư {user} trên máy chủ {host}. Chạy lệnh "
-            f"`pipeline mail password` để lưu mật khẩu vào kho mật khẩu của máy (Windows: Credential "
+            f"Chưa có mật khẩu của hộp thư {user} trên máy chủ {server.host}. Chạy lệnh "
+            "`pipeline mail password` để lưu mật khẩu vào kho mật khẩu của máy (Windows: Credential "
             f"Manager), hoặc đặt biến môi trường {ENV_PASSWORD}."
         )
     return found
+
+
+def _stored(server: Imap | Smtp, user: str) -> str | None:
+    try:
+        import keyring
+
+        return keyring.get_password(_keyring_key(server), user)
+    except Exception:  # no keyring backend on this machine (a server without a desktop session)
+        return None
 
 
 def save_password(settings: Settings, server: Imap | Smtp, secret: str) -> str:
@@ -68,14 +76,16 @@ def save_password(settings: Settings, server: Imap | Smtp, secret: str) -> str:
     import keyring
     from keyring.errors import KeyringError
 
-    user, host = user_of(settings, server), server.host or ""
+    user = user_of(settings, server)
+    if not server.host:
+        raise MailError("Chưa cấu hình máy chủ thư (khóa host trong [mail.imap] hoặc [mail.smtp]).")
     try:
-        keyring.set_password(_keyring_key(host), user, secret)
+        keyring.set_password(_keyring_key(server), user, secret)
     except KeyringError as e:
         raise MailError(
             f"Không lưu được mật khẩu vào kho mật khẩu của máy ({e}). Hãy đặt biến môi trường {ENV_PASSWORD}."
         ) from e
-    return f'kho mật khẩu của máy ({type(keyring.get_keyring()).__name__}), mục "{_keyring_key(host)}", tên {user}'
+    return f'kho mật khẩu của máy ({type(keyring.get_keyring()).__name__}), mục "{_keyring_key(server)}", tên {user}'
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:

@@ -39,6 +39,7 @@ from pipeline.intake import SPREADSHEET_KINDS
 from pipeline.ledger import LEDGER_NAME, Ledger, StoredDraft, StoredFile, StoredMessage
 from pipeline.lock import exclusive
 from pipeline.mail.account import MailError
+from pipeline.mail.inbox import attachment_of
 from pipeline.mail.message import header_text_value
 from pipeline.merge import Reporting, UnitState, arrival, file_statuses, unit_states
 from pipeline.roster import Roster, Unit
@@ -231,7 +232,7 @@ def _receipt(settings: Settings, state: UnitState, f: StoredFile) -> str:
     lines = [
         f"Kính gửi Ban Chấp hành {state.name} (mã {state.code}),",
         "",
-        f'{org} đã tiếp nhận tệp "{f.name.rpartition("/")[2]}" của đơn vị, gửi ngày {f.received_at:%d/%m/%Y}: '
+        f'{org} đã tiếp nhận tệp "{attachment_of(f.name) or f.name}" của đơn vị, gửi ngày {f.received_at:%d/%m/%Y}: '
         f"đã ghi nhận {counted}{as_of}. Đơn vị không cần gửi lại.",
         "Nếu sau này có thay đổi, đơn vị sửa trên chính tệp này và gửi lại; bản gửi sau sẽ thay cho bản này.",
         *_contact(settings),
@@ -325,8 +326,9 @@ def _reminder(settings: Settings, unit: Unit, state: UnitState, kind: str, today
     deadline = f"{settings.deadline:%d/%m/%Y}"
     rejected = state.latest_rejected or (state.files[-1] if state.reporting is Reporting.REJECTED else None)
     if rejected is not None:
+        shown = attachment_of(rejected.name) or rejected.name
         what = (
-            f'Tệp "{rejected.name.rpartition("/")[2]}" đơn vị gửi ngày {rejected.received_at:%d/%m/%Y} chưa được '
+            f'Tệp "{shown}" đơn vị gửi ngày {rejected.received_at:%d/%m/%Y} chưa được '
             "tiếp nhận vì còn lỗi (đã gửi phản hồi kèm tệp được đánh dấu), và đến nay LĐLĐ huyện chưa nhận "
             "được bản sửa."
         )

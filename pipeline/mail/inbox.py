@@ -26,7 +26,7 @@ from pipeline.mail.message import MAX_MESSAGE_MB, Letter, MailReadError, is_mess
 
 NO_ATTACHMENT = "thư không có tệp đính kèm"
 
-__all__ = ["NO_ATTACHMENT", "Received", "is_message_file", "open_messages"]
+__all__ = ["NO_ATTACHMENT", "Received", "attachment_of", "is_message_file", "open_messages"]
 
 
 @dataclass
@@ -56,6 +56,13 @@ class Received:
             self.problem,
             tuple((s.sha256, s.name) for s in self.submissions),
         )
+
+
+def attachment_of(name: str) -> str | None:
+    """The attachment's own name, for a file that came in a saved message ("thư/a.eml/Báo cáo.xlsx"
+    gives "Báo cáo.xlsx"); None for any other file."""
+    folder, _, own = name.rpartition("/")
+    return own if folder and is_message_file(folder) else None
 
 
 def open_messages(
