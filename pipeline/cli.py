@@ -2,7 +2,7 @@
 
 Exit codes: 0 the command worked (also when some files were rejected); 1 an operational failure;
 2 a usage mistake; 3 a configuration error; 4 a roster error; 6 another run holds the ledger;
-130 interrupted. Tracebacks are shown only with --debug.
+7 the mailbox or mail server cannot be used; 130 interrupted. Tracebacks are shown only with --debug.
 """
 
 from __future__ import annotations
@@ -212,7 +212,11 @@ def _mail_commands(sub: Any, common: argparse.ArgumentParser, paths: argparse.Ar
         help="lưu mật khẩu hộp thư vào kho mật khẩu của máy",
         description="Hỏi mật khẩu hộp thư và lưu vào kho mật khẩu của máy (Windows: Credential Manager).",
     )
-    p.add_argument("--smtp", action="store_true", help="mật khẩu của máy chủ gửi thư, nếu khác máy chủ nhận thư")
+    p.add_argument(
+        "--smtp",
+        action="store_true",
+        help="lưu mật khẩu riêng cho máy chủ gửi thư (chỉ cần khi máy chủ gửi thư dùng tài khoản hoặc mật khẩu khác)",
+    )
     p.set_defaults(handler=_cmd_mail_password)
     mail.set_defaults(handler=lambda args: (mail.print_help(), 2)[1])
 
@@ -230,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PipelineError as exc:
         if args.debug:
             raise
-        _console(stderr=True).print(f"[bold red]Lỗi:[/] {exc}", markup=True, highlight=False)
+        _console(stderr=True).print(f"[bold red]Lỗi:[/] {_escape(str(exc))}", markup=True, highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
         _console(stderr=True).print("Đã dừng theo yêu cầu.")
@@ -239,11 +243,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         _console(stderr=True).print(
-            f"[bold red]Lỗi không mong đợi:[/] {type(exc).__name__}: {exc}. Chạy lại với --debug để xem chi tiết.",
+            f"[bold red]Lỗi không mong đợi:[/] {type(exc).__name__}: {_escape(str(exc))}. "
+            "Chạy lại với --debug để xem chi tiết.",
             markup=True,
             highlight=False,
         )
         return 1
+
+
+def _escape(text: str) -> str:
+    """Text shown as it is: "[mail.smtp]" is not console markup."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def _utf8_console() -> None:
@@ -382,6 +394,7 @@ def _print_run(result: Any, settings: Any, pdf: bool = False) -> None:
             note,
         )
     console.print(table)
+    _print_messages(console, result.messages)
     if len(shown) < len(result.files):
         console.print(
             f"Bảng trên chỉ liệt kê {len(shown)} tệp cần xem lại; {len(result.files) - len(shown)} tệp còn lại được "
@@ -451,6 +464,17 @@ def _print_run(result: Any, settings: Any, pdf: bool = False) -> None:
             console.print("Bản PDF chưa sẵn sàng để gửi: còn mục chưa viết.", style="bold yellow")
 
 
+def _print_messages(console: Any, messages: Sequence[Any]) -> None:
+    """The e-mails of this run that gave no file to read: the officer sees each, with its reason."""
+    noted = [m for m in messages if m.new and (m.problem or m.duplicate_of)]
+    if noted:
+        console.print("Thư điện tử không có tệp để đọc:")
+    for m in noted:
+        why = f'trùng thư "{m.duplicate_of}" đã nhận' if m.duplicate_of else m.problem
+        sender = f" của {m.letter.sender}" if m.letter and m.letter.sender else ""
+        console.print(f"  {m.name}{sender}: {why}", markup=False)
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     import pipeline
 
@@ -470,6 +494,7 @@ def _print_check(result: Any) -> None:
     from pipeline.findings import Severity
 
     console = _console()
+    _print_messages(console, result.messages)
     for r in result.files:
         errors, warnings = r.count(Severity.ERROR), r.count(Severity.WARNING)
         console.print(f"[bold]{r.name}[/]: {r.status.label} ({errors} lỗi, {warnings} cảnh báo)", highlight=False)
@@ -560,11 +585,14 @@ def _cmd_mail_fetch(args: argparse.Namespace) -> int:
     period = _period(args)
     fetched = pipeline.fetch_mail(period)
     out = _console()
-    out.print(f"Hộp thư {fetched.mailbox}: {len(fetched.saved)} thư mới, {fetched.already} thư đã tải trước đây.")
+    out.print(
+        f"Hộp thư {_escape(fetched.mailbox)}: {len(fetched.saved)} thư mới, {fetched.already} thư đã tải trước đây.",
+        markup=False,
+    )
     for path in fetched.saved:
-        out.print(f"  {path}")
+        out.print(f"  {path}", markup=False)
     for what in fetched.too_large:
-        out.print(f"  [yellow]Không tải thư {what}: quá lớn so với một báo cáo; thư vẫn nằm trên máy chủ.[/]")
+        out.print(f"  [yellow]Không tải thư {_escape(what)}: quá lớn so với một báo cáo; thư vẫn nằm trên máy chủ.[/]")
     if fetched.saved:
         out.print("Chạy tiếp: pipeline run")
     return 0
@@ -578,9 +606,9 @@ def _print_drafted(drafted: Any, none: str) -> None:
         out.print(none)
     for d in drafted.made:
         attached = f" (kèm {', '.join(d.attachments)})" if d.attachments else ""
-        out.print(f"  {KIND_WORDS[d.kind]}: {', '.join(d.to)}{attached}\n    {d.path}")
+        out.print(f"  {KIND_WORDS[d.kind]}: {', '.join(d.to)}{attached}\n    {d.path}", markup=False)
     for who, why in drafted.skipped:
-        out.print(f"  [yellow]Không soạn thư cho {who}: {why}.[/]")
+        out.print(f"  [yellow]Không soạn thư cho {_escape(who)}: {_escape(why)}.[/]")
     if drafted.made:
         out.print(
             f"Đã soạn {len(drafted.made)} thư nháp. Mở bằng Outlook hoặc Thunderbird để xem, sửa và gửi; "
@@ -591,14 +619,14 @@ def _print_drafted(drafted: Any, none: str) -> None:
 def _cmd_mail_drafts(args: argparse.Namespace) -> int:
     import pipeline
 
-    _print_drafted(pipeline.draft_replies(_period(args)), "Không có thư nào cần trả lời.")
+    _print_drafted(pipeline.draft_replies(_period(args)), "Không có thư nào mới cần trả lời.")
     return 0
 
 
 def _cmd_mail_reminders(args: argparse.Namespace) -> int:
     import pipeline
 
-    _print_drafted(pipeline.draft_reminders(_period(args), again=args.again), "Không có CĐCS nào cần nhắc.")
+    _print_drafted(pipeline.draft_reminders(_period(args), again=args.again), "Không soạn thêm thư nhắc nào.")
     return 0
 
 
@@ -609,21 +637,24 @@ def _cmd_mail_send(args: argparse.Namespace) -> int:
     out = _console()
     for d in sending.uncertain:
         out.print(
-            f"  [yellow]Thư cho {', '.join(d.recipients)} ({d.path}) đang gửi thì chương trình dừng: có thể đã đi. "
-            "Xem thư mục Thư đã gửi; chương trình không tự gửi lại thư này.[/]"
+            f"  [yellow]Thư cho {_escape(', '.join(d.recipients))} ({_escape(d.path)}) đang gửi thì chương trình "
+            "dừng: có thể đã đi. Hỏi lại đơn vị hoặc xem thư mục Thư đã gửi của hộp thư; chương trình không tự "
+            "gửi lại thư này.[/]"
         )
+    for d in sending.withdrawn:
+        out.print(f"  Bỏ thư nháp cho {_escape(', '.join(d.recipients))}: tệp thư nháp đã bị xóa.", markup=False)
     if not sending.to_send:
         out.print("Không có thư nháp nào chưa gửi.")
         return 0
     if not args.send:
         out.print(f"{len(sending.to_send)} thư nháp chưa gửi:")
         for d in sending.to_send:
-            out.print(f"  {', '.join(d.recipients)}: {d.subject}")
+            out.print(f"  {', '.join(d.recipients)}: {d.subject}", markup=False)
         out.print("Chưa gửi thư nào. Để gửi tất cả: pipeline mail send --send")
         return 0
     out.print(f"Đã gửi {len(sending.sent)} thư.")
     for d, why in sending.failed:
-        out.print(f"  [red]Không gửi được thư cho {', '.join(d.recipients)}: {why}[/]")
+        out.print(f"  [red]Không gửi được thư cho {_escape(', '.join(d.recipients))}: {_escape(why)}[/]")
     return 1 if sending.failed else 0
 
 
@@ -639,7 +670,7 @@ def _cmd_mail_password(args: argparse.Namespace) -> int:
         _console(stderr=True).print("Chưa nhập mật khẩu; không lưu gì.")
         return 2
     where = save_password(settings, server, secret)
-    _console().print(f"Đã lưu mật khẩu vào {where}.")
+    _console().print(f"Đã lưu mật khẩu vào {where}.", markup=False)
     return 0
 
 

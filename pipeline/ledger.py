@@ -127,7 +127,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             recipients TEXT NOT NULL,
             subject TEXT NOT NULL,
             made_at TEXT NOT NULL,
-            state TEXT NOT NULL CHECK (state IN ('drafted', 'sending', 'sent', 'failed')),
+            state TEXT NOT NULL CHECK (state IN ('drafted', 'sending', 'sent', 'failed', 'withdrawn')),
             sent_at TEXT,
             error TEXT
         )""",
@@ -244,7 +244,7 @@ class StoredDraft:
     recipients: tuple[str, ...]
     subject: str
     made_at: dt.datetime
-    state: str = "drafted"  # drafted | sending | sent | failed
+    state: str = "drafted"  # drafted | sending | sent | failed | withdrawn
     sent_at: dt.datetime | None = None
     error: str | None = None
 
@@ -509,14 +509,21 @@ class Ledger:
             for mid, kind, about, unit, path, to, subject, made, state, sent, error in cursor
         ]  # fmt: skip
 
-    def set_draft_state(self, message_id: str, state: str, error: str | None = None) -> None:
+    def set_draft_state(
+        self, message_id: str, state: str, error: str | None = None, recipients: Sequence[str] | None = None
+    ) -> None:
         """Mark a draft: "sending" before it is handed to the server (so that a crash never sends it
-        again), then "sent" with the time, or "failed" with the server's answer."""
+        again) with the recipients it goes to, then "sent" with the time, or "failed" with the
+        server's answer; "withdrawn" when its file was deleted."""
         with self.transaction() as db:
             db.execute(
                 "UPDATE drafts SET state = ?, sent_at = ?, error = ? WHERE message_id = ?",
                 (state, _now() if state == "sent" else None, error, message_id),
             )
+            if recipients is not None:
+                db.execute(
+                    "UPDATE drafts SET recipients = ? WHERE message_id = ?", (_dumps(list(recipients)), message_id)
+                )
 
 
 _FILE_COLUMNS = (

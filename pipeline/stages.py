@@ -228,17 +228,18 @@ def process(
     given = [fingerprint(p, str(p)) for p in paths]
     with contextlib.ExitStack() as stack, open_runner(settings) as runner:
         mail = [s for s in given if is_message_file(s.name, s.kind)]
+        messages = []
         if mail:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kiem-tra-thu-")))
-            for message in open_messages(mail, folder):
-                given += message.submissions
+            messages = open_messages(mail, folder)
+            given += [s for m in messages for s in m.submissions]
         submissions, results = _split_new([s for s in given if s not in mail])
         if progress is not None:
             progress.start(len(submissions))
         advance = progress.advance if progress is not None else None
         books = read_books(submissions, form, runner=runner, limits=settings.limits, progress=advance)
         results += check_books(submissions, books, settings, form, roster)
-    return RunResult(results, settings.as_of)
+    return RunResult(results, settings.as_of, messages=messages)
 
 
 def check_books(

@@ -54,12 +54,14 @@ def test_each_union_gets_the_reply_its_latest_file_calls_for_threaded_and_once(p
     _drop(period, "b.eml", compose("vt030@example.vn", "Báo cáo", [(NAME, bad)], message_id="<b@x>"))
     _drop(period, "c.eml", compose("vt031@example.vn", "Gửi báo cáo", [(NAME, warned)], message_id="<c@x>"))
     _drop(period, "d.eml", compose("vt032@example.vn", "Báo cáo (quên đính kèm)", message_id="<d@x>"))
+    _drop(period, "tin.eml", compose("ban-tin@example.com", "Bản tin tháng 6", message_id="<tin@x>"))
     (period.settings.paths.inbox / "VT040.xlsx").write_bytes(
         filled(rows=own("VT040"), name="h.xlsx", code="VT040").read_bytes()
     )
     run(period)
     drafted = draft_replies(period)
     by_unit = {d.unit_code: d for d in drafted.made}
+    assert len(drafted.made) == 5 and [who for who, _ in drafted.skipped] == ["thư tin.eml (ban-tin@example.com)"]
     assert {code: d.kind for code, d in by_unit.items()} == {
         "VT021": "receipt",
         "VT030": "rejected",
@@ -70,6 +72,7 @@ def test_each_union_gets_the_reply_its_latest_file_calls_for_threaded_and_once(p
     rejected = parse(by_unit["VT030"].path)
     assert rejected["X-Unsent"] == "1" and rejected["To"] == "vt030@example.vn"
     assert rejected["From"].addresses[0].addr_spec == OFFICE
+    assert rejected["From"].addresses[0].display_name == "LĐLĐ huyện"
     assert (
         rejected["Subject"] == "Re: Báo cáo"
         and rejected["In-Reply-To"] == "<b@x>"
@@ -142,6 +145,8 @@ def test_reminders_before_and_after_the_deadline_with_the_template_once(period, 
     codes = {d.unit_code for d in first.made}
     assert "VT021" not in codes and "VT030" in codes and len(codes) == len(roster.active) - 1
     assert {d.kind for d in first.made} == {"reminder"}
+    for d in first.made:  # every space of a long Vietnamese subject survives the encoding
+        assert parse(d.path)["Subject"] == f"Nhắc nộp báo cáo sáng kiến - {roster.find(d.unit_code).name}"
     vt030 = parse(next(d.path for d in first.made if d.unit_code == "VT030"))
     [template] = vt030.iter_attachments()
     assert template.get_filename().startswith("VT030") and template.get_filename().endswith(".xlsx")
@@ -159,3 +164,23 @@ def test_drafts_need_the_offices_address(period):
     bare = period.with_settings(dataclasses.replace(period.settings, mail=Mail()))
     with pytest.raises(PipelineError, match=r"mail\.address"):
         draft_replies(bare)
+
+
+def test_a_deleted_draft_is_withdrawn_not_sent_nor_failed(period, filled, smtp_server):
+    _drop(period, "a.eml", compose("vt021@example.vn", "Báo cáo", [(NAME, filled(rows=own("VT021")).read_bytes())]))
+    run(period)
+    [draft] = draft_replies(period).made
+    draft.path.unlink()
+    sending = send_drafts(period, send=True)
+    assert sending.to_send == [] and sending.failed == [] and len(sending.withdrawn) == 1
+    assert smtp_server.messages == []
+
+
+def test_a_configuration_mistake_in_mail_is_said_with_its_section(tmp_path, capsys):
+    from pipeline.cli import main
+    from tests.conftest import ROOT
+
+    config = tmp_path / "pipeline.toml"
+    config.write_text((ROOT / "pipeline.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["mail", "fetch", "--config", str(config)]) == 7
+    assert "[mail.imap]" in capsys.readouterr().err  # shown as written, not taken for console markup

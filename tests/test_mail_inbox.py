@@ -204,3 +204,13 @@ def test_an_outlook_message_attached_to_a_message_gives_its_attachments():
     )
     letter = read_letter(compose("van.thu@example.vn", "Chuyển tiếp", [("Báo cáo VT021.msg", inner)]))
     assert [(a.name, a.data) for a in letter.attachments] == [(NAME, b"PK")]
+
+
+def test_the_officer_sees_each_message_that_gave_nothing_to_read(tmp_path, settings, form, roster, capsys):
+    from pipeline.cli import main
+
+    path = tmp_path / "trống.eml"
+    path.write_bytes(compose("vt031@example.vn", "Gửi báo cáo"))
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "trống.eml của vt031@example.vn: thư không có tệp đính kèm" in out

@@ -165,7 +165,7 @@ def test_without_extract_msg_the_error_names_the_extra(monkeypatch: pytest.Monke
     with pytest.raises(MailReadError) as raised:
         msg_to_email(write_msg(_message()))
     assert str(raised.value) == (
-        "tệp thư Outlook (.msg) cần gói extract-msg: cài bằng `pip install sang-kien-pipeline[outlook]`, "
+        'tệp thư Outlook (.msg) cần gói extract-msg: cài bằng `pip install ".[outlook]"` trong thư mục công cụ, '
         "hoặc lưu thư dạng .eml"
     )
 
@@ -280,4 +280,4 @@ def test_without_tnefparse_the_error_names_the_extra(monkeypatch: pytest.MonkeyP
     with pytest.raises(MailReadError) as raised:
         tnef_attachments(_tnef((b"BAOCAO~1.XLS", REPORT_BYTES, REPORT, None)))
     assert str(raised.value).startswith("tệp winmail.dat (định dạng riêng của Outlook) cần gói tnefparse để mở: ")
-    assert "sang-kien-pipeline[outlook]" in str(raised.value)
+    assert 'pip install ".[outlook]"' in str(raised.value)

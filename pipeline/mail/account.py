@@ -76,9 +76,8 @@ def save_password(settings: Settings, server: Imap | Smtp, secret: str) -> str:
     import keyring
     from keyring.errors import KeyringError
 
+    require_host(settings, server)
     user = user_of(settings, server)
-    if not server.host:
-        raise MailError("Chưa cấu hình máy chủ thư (khóa host trong [mail.imap] hoặc [mail.smtp]).")
     try:
         keyring.set_password(_keyring_key(server), user, secret)
     except KeyringError as e:
@@ -86,6 +85,15 @@ def save_password(settings: Settings, server: Imap | Smtp, secret: str) -> str:
             f"Không lưu được mật khẩu vào kho mật khẩu của máy ({e}). Hãy đặt biến môi trường {ENV_PASSWORD}."
         ) from e
     return f'kho mật khẩu của máy ({type(keyring.get_keyring()).__name__}), mục "{_keyring_key(server)}", tên {user}'
+
+
+def require_host(settings: Settings, server: Imap | Smtp) -> str:
+    if not server.host:
+        what, section = ("nhận thư", "mail.imap") if isinstance(server, Imap) else ("gửi thư", "mail.smtp")
+        raise MailError(
+            f'Chưa cấu hình máy chủ {what}: điền khóa host trong mục [{section}] của tệp "{settings.source}".'
+        )
+    return server.host
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
@@ -101,10 +109,7 @@ def imap_box(settings: Settings) -> Any:
     from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 
     imap = settings.mail.imap
-    if not imap.host:
-        raise MailError(
-            f'Chưa cấu hình máy chủ nhận thư: điền khóa host trong mục [mail.imap] của tệp "{settings.source}".'
-        )
+    require_host(settings, imap)
     port = imap.port_or_default
     try:
         if imap.security == "tls":
@@ -119,23 +124,21 @@ def imap_box(settings: Settings) -> Any:
 def smtp_connection(settings: Settings) -> smtplib.SMTP:
     """A logged-in SMTP connection for [mail.smtp]."""
     smtp = settings.mail.smtp
-    if not smtp.host:
-        raise MailError(
-            f'Chưa cấu hình máy chủ gửi thư: điền khóa host trong mục [mail.smtp] của tệp "{settings.source}".'
-        )
+    host = require_host(settings, smtp)
+    secret = password(settings, smtp)
     port = smtp.port_or_default
     try:
         connection: smtplib.SMTP
         if smtp.security == "tls":
-            connection = smtplib.SMTP_SSL(smtp.host, port, timeout=TIMEOUT_S, context=tls_context(settings))
+            connection = smtplib.SMTP_SSL(host, port, timeout=TIMEOUT_S, context=tls_context(settings))
         else:
-            connection = smtplib.SMTP(smtp.host, port, timeout=TIMEOUT_S)
+            connection = smtplib.SMTP(host, port, timeout=TIMEOUT_S)
             if smtp.security == "starttls":
                 connection.starttls(context=tls_context(settings))
     except (OSError, smtplib.SMTPException, ssl.SSLError) as e:
         raise MailError(f"Không kết nối được máy chủ gửi thư {smtp.host}:{port} ({e}).") from e
     try:
-        connection.login(user_of(settings, smtp), password(settings, smtp))
+        connection.login(user_of(settings, smtp), secret)
     except smtplib.SMTPAuthenticationError as e:
         connection.close()
         raise MailError(

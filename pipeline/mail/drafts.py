@@ -27,9 +27,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 
 from pipeline.config import Settings
@@ -39,7 +40,7 @@ from pipeline.intake import SPREADSHEET_KINDS
 from pipeline.ledger import LEDGER_NAME, Ledger, StoredDraft, StoredFile, StoredMessage
 from pipeline.lock import exclusive
 from pipeline.mail.account import MailError
-from pipeline.mail.inbox import attachment_of
+from pipeline.mail.inbox import NO_ATTACHMENT, attachment_of
 from pipeline.mail.message import header_text_value
 from pipeline.merge import Reporting, UnitState, arrival, file_statuses, unit_states
 from pipeline.roster import Roster, Unit
@@ -73,6 +74,19 @@ class Draft:
 class Drafted:
     made: list[Draft] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (who, why), in Vietnamese
+
+
+def _encoded(raw: bytes, fields: dict[str, str]) -> bytes:
+    """`raw` with the given header fields written as `email.header.Header` encodes them. The
+    generator of `policy.SMTP` folds a long Vietnamese subject between encoded words where a space
+    was, and a reader then drops that space ("Chương trình"01 triệu..."); `Header` keeps each space
+    inside an encoded word."""
+    head, blank, body = raw.partition(b"\r\n\r\n")
+    out = []
+    for line in re.split(rb"\r\n(?![ \t])", head):
+        name = line.split(b":", 1)[0].decode("ascii").lower()
+        out.append(f"{name.title()}: {fields[name]}".encode("ascii") if name in fields else line)
+    return b"\r\n".join(out) + blank + body
 
 
 def one_line(text: str) -> str:
@@ -130,8 +144,15 @@ class _Writer:
             msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
         who = f"{unit} - {unit_name}" if unit else unit_name
         target = self._free(safe_filename(f"{who} - {KIND_WORDS[kind]}", reserve=len(" (99).eml")))
+        raw = _encoded(
+            msg.as_bytes(),
+            {
+                "subject": Header(str(msg["Subject"]), "utf-8", header_name="Subject").encode(linesep="\r\n"),
+                "from": formataddr((self.sender.display_name, self.sender.addr_spec), "utf-8"),
+            },
+        )
         with atomic_path(target) as tmp:
-            tmp.write_bytes(msg.as_bytes())
+            tmp.write_bytes(raw)
         stored = StoredDraft(
             message_id, kind, tuple(about), unit, str(target), tuple(to), str(msg["Subject"]), dt.datetime.now()
         )
@@ -165,7 +186,12 @@ def draft_replies(settings: Settings, form: Form, roster: Roster | None) -> Draf
             carried = [by_sha[sha] for sha, _ in m.files if sha in by_sha]
             union = next((owner[f.sha256] for f in carried if f.sha256 in owner), None)
             if not carried or union is None:
-                _no_attachment(writer, m, union, roster)
+                known = roster.sent_by(m.sender) if roster else None
+                if known is None:  # a newsletter, an invoice, a stranger: the officer decides
+                    why = "người gửi không có trong danh sách CĐCS và thư không có tệp báo cáo của CĐCS nào"
+                    writer.result.skipped.append((f"thư {m.name} ({m.sender or 'không rõ người gửi'})", why))
+                    continue
+                _no_attachment(writer, m, known)
                 continue
             pending.setdefault(union.code, []).append(m)
         for f in files:
@@ -252,23 +278,15 @@ def _contact(settings: Settings) -> list[str]:
     return [f"Khi cần hỏi thêm, xin liên hệ {person}{phone}."]
 
 
-def _no_attachment(writer: _Writer, m: StoredMessage, union: UnitState | None, roster: Roster | None) -> None:
+def _no_attachment(writer: _Writer, m: StoredMessage, unit: Unit) -> None:
     settings = writer.settings
-    to = addresses(m.sender)
-    who = union.name if union else (m.sender_name or m.sender or m.name)
-    if not to:
-        writer.result.skipped.append((m.name, "không rõ địa chỉ người gửi để trả lời"))
-        return
-    sender_unit = union or (roster.sent_by(m.sender) if roster else None)
-    code = sender_unit.code if sender_unit else None
-    name = sender_unit.name if sender_unit else who
     org = settings.organisation.full_name
     sent = f" ngày {m.sent_at:%d/%m/%Y}" if m.sent_at else ""
     subject = f'"{m.subject}"' if m.subject else "(không có tiêu đề)"
     lines = [
-        f"Kính gửi {name}," if code is None else f"Kính gửi Ban Chấp hành {name} (mã {code}),",
+        f"Kính gửi Ban Chấp hành {unit.name} (mã {unit.code}),",
         "",
-        f"{org} đã nhận thư {subject}{sent} nhưng không lấy được tệp báo cáo nào từ thư này: {m.problem}.",
+        f"{org} đã nhận thư {subject}{sent} nhưng không lấy được tệp báo cáo nào từ thư này: {_union_reason(m)}.",
         "Đề nghị đơn vị gửi lại thư, đính kèm tệp biểu mẫu Excel (.xlsx) do LĐLĐ huyện gửi, đã điền số liệu "
         "của đơn vị. Không gửi ảnh chụp, tệp PDF hay đường liên kết thay cho tệp; nếu đã gửi tệp mà vẫn nhận "
         f"được thư này, vui lòng lưu tệp dạng .xlsx và gửi lại trước ngày {settings.reply_by():%d/%m/%Y}.",
@@ -278,8 +296,23 @@ def _no_attachment(writer: _Writer, m: StoredMessage, union: UnitState | None, r
         org,
     ]
     body = "\n".join(lines) + "\n"
-    subject = _subject(m, "no_attachment", name)
-    writer.write("no_attachment", code, name, to, subject, body, (), [m.message_id], m)
+    subject_line = _subject(m, "no_attachment", unit.name)
+    writer.write("no_attachment", unit.code, unit.name, addresses(m.sender), subject_line, body, (), [m.message_id], m)
+
+
+def _union_reason(m: StoredMessage) -> str:
+    """Why nothing could be taken from a message, in words for the union (not the officer's detail)."""
+    problem = m.problem or ""
+    if "winmail.dat" in problem:
+        return (
+            "thư được gửi từ Outlook ở định dạng riêng (RTF), tệp đính kèm nằm trong winmail.dat; "
+            "vui lòng đặt định dạng thư là HTML hoặc văn bản thường rồi gửi lại"
+        )
+    if problem.startswith(NO_ATTACHMENT):
+        return "thư không có tệp đính kèm"
+    if m.files:
+        return "các tệp đính kèm không phải biểu mẫu báo cáo của đơn vị"
+    return "không đọc được thư hoặc tệp đính kèm"
 
 
 def draft_reminders(
@@ -314,9 +347,7 @@ def draft_reminders(
                 continue
             template = write_template(folder / TEMPLATE_DIR / template_name(form, unit), form, settings, unit)
             body = _reminder(settings, unit, state, kind, today)
-            subject = f"{'Nhắc nộp' if kind == 'reminder' else 'Quá hạn nộp'} báo cáo Chương trình " + (
-                f'"{settings.programme.name}" - {unit.name}'
-            )
+            subject = f"{'Nhắc nộp' if kind == 'reminder' else 'Quá hạn nộp'} báo cáo sáng kiến - {unit.name}"
             writer.write(kind, unit.code, unit.name, to, subject, body, [template], [f"{unit.code}@{today}"])
         return writer.result
 
@@ -324,16 +355,18 @@ def draft_reminders(
 def _reminder(settings: Settings, unit: Unit, state: UnitState, kind: str, today: dt.date) -> str:
     org = settings.organisation.full_name
     deadline = f"{settings.deadline:%d/%m/%Y}"
-    rejected = state.latest_rejected or (state.files[-1] if state.reporting is Reporting.REJECTED else None)
+    rejected = state.latest_rejected
+    if rejected is None and state.reporting is Reporting.REJECTED:
+        workbooks = [f for f in state.files if f.kind in SPREADSHEET_KINDS] or state.files
+        rejected = workbooks[-1]
     if rejected is not None:
         shown = attachment_of(rejected.name) or rejected.name
         what = (
-            f'Tệp "{shown}" đơn vị gửi ngày {rejected.received_at:%d/%m/%Y} chưa được '
-            "tiếp nhận vì còn lỗi (đã gửi phản hồi kèm tệp được đánh dấu), và đến nay LĐLĐ huyện chưa nhận "
-            "được bản sửa."
+            f'tệp "{shown}" đơn vị gửi ngày {rejected.received_at:%d/%m/%Y} chưa được tiếp nhận vì còn lỗi '
+            "(đã gửi phản hồi kèm tệp được đánh dấu), và đến nay LĐLĐ huyện chưa nhận được bản sửa."
         )
     else:
-        what = f"Đến ngày {today:%d/%m/%Y}, {org} chưa nhận được báo cáo của đơn vị."
+        what = f"đến ngày {today:%d/%m/%Y}, {org} chưa nhận được báo cáo của đơn vị."
     if kind == "reminder":
         ask = f"Hạn nộp là ngày {deadline}. Đề nghị đơn vị điền biểu mẫu đính kèm và gửi lại trước hạn."
     else:
@@ -344,7 +377,7 @@ def _reminder(settings: Settings, unit: Unit, state: UnitState, kind: str, today
     lines = [
         f"Kính gửi Ban Chấp hành {unit.name} (mã {unit.code}),",
         "",
-        f'Thực hiện Chương trình "{settings.programme.name}", {what}',
+        f"Thực hiện {settings.programme.name}, {what}",
         ask,
         "Biểu mẫu đính kèm đã ghi sẵn thông tin của đơn vị; xin giữ nguyên các trang và dòng tiêu đề.",
         *_contact(settings),

@@ -11,6 +11,7 @@ listed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from pipeline.config import Settings
 from pipeline.files import atomic_path, safe_filename
 from pipeline.ledger import LEDGER_NAME, Ledger
 from pipeline.lock import exclusive
-from pipeline.mail.account import MailError, imap_box, password, user_of
+from pipeline.mail.account import MailError, imap_box, password, require_host, user_of
 from pipeline.mail.message import MAX_MESSAGE_MB
 
 MAIL_FOLDER = "thư"  # inside the inbox
@@ -29,7 +30,7 @@ BATCH = 20  # messages fetched per request
 
 @dataclass
 class Fetched:
-    mailbox: str  # user@host/folder
+    mailbox: str  # the login, server and folder, in words
     saved: list[Path] = field(default_factory=list)
     already: int = 0  # fetched by an earlier run
     too_large: list[str] = field(default_factory=list)  # left on the server: what they are
@@ -37,16 +38,16 @@ class Fetched:
 
 def fetch(settings: Settings) -> Fetched:
     """Save every message of the folder that no earlier fetch saved; see the module's text."""
-    from imap_tools import AND, MailMessage, MailMessageFlags
+    from imap_tools import MailMessage, MailMessageFlags
     from imap_tools.errors import MailboxLoginError, UnexpectedCommandStatusError
 
     imap = settings.mail.imap
     if imap.after_fetch == "move" and not imap.move_to:
         raise MailError('after_fetch = "move" cần khóa mail.imap.move_to (thư mục chuyển thư đến).')
+    require_host(settings, imap)
     user = user_of(settings, imap)
     secret = password(settings, imap)
     key = f"{user}@{imap.host}/{imap.folder}"
-    target = settings.paths.inbox / MAIL_FOLDER
     history = settings.paths.history_dir
 
     class _Raw(MailMessage):
@@ -56,53 +57,57 @@ def fetch(settings: Settings) -> Fetched:
             super().__init__(fetch_data)
             self.raw = self._get_message_data_parts(fetch_data)[0]
 
-    result = Fetched(key)
+    result = Fetched(f'{user} trên {imap.host}, thư mục "{imap.folder}"')
     with exclusive(history), Ledger(history / LEDGER_NAME) as ledger:
         box = imap_box(settings)
         box.email_message_class = _Raw
         try:
-            box.login(user, secret, initial_folder=None)
-        except MailboxLoginError as e:
-            raise MailError(
-                f"Máy chủ nhận thư {imap.host} từ chối đăng nhập của {user}: kiểm tra mật khẩu "
-                "(`pipeline mail password`; Gmail cần mật khẩu ứng dụng)."
-            ) from e
-        try:
+            try:
+                box.login(user, secret, initial_folder=None)
+            except MailboxLoginError as e:
+                raise MailError(
+                    f"Máy chủ nhận thư {imap.host} từ chối đăng nhập của {user}: kiểm tra mật khẩu "
+                    "(`pipeline mail password`; Gmail cần mật khẩu ứng dụng)."
+                ) from e
             try:
                 box.folder.set(imap.folder)
             except UnexpectedCommandStatusError as e:
                 raise MailError(f'Hộp thư không có thư mục "{imap.folder}" (khóa mail.imap.folder).') from e
-            validity = int(box.folder.status(imap.folder, ["UIDVALIDITY"])["UIDVALIDITY"])
-            seen = ledger.fetched(key)
-            uids = [u for u in box.uids("ALL") if (validity, int(u)) not in seen]
-            result.already = len(seen)
-            done: list[str] = []
-            for start in range(0, len(uids), BATCH):
-                batch = uids[start : start + BATCH]
-                sizes = {m.uid: m.size_rfc822 for m in box.fetch(AND(uid=batch), headers_only=True, mark_seen=False)}
-                wanted = [u for u in batch if sizes.get(u, 0) <= MAX_MESSAGE_MB << 20]
-                for u in batch:
-                    if u not in wanted:
-                        result.too_large.append(f"UID {u} ({sizes.get(u, 0) / (1 << 20):.0f} MB)")
-                if not wanted:
-                    continue
-                for message in box.fetch(AND(uid=wanted), mark_seen=False, bulk=True):
-                    path = target / _file_name(message)
-                    with atomic_path(path) as tmp:
-                        tmp.write_bytes(message.raw)
-                    when = message.date
-                    if when and when.year > 1900:
-                        stamp = when.timestamp()
-                        os.utime(path, (stamp, stamp))
-                    ledger.add_fetched(
-                        key, validity, int(message.uid), path.relative_to(settings.paths.inbox).as_posix()
-                    )
-                    result.saved.append(path)
-                    done.append(message.uid)
-            _after_fetch(box, settings, done, MailMessageFlags)
+            _fetch_new(box, ledger, key, settings, result, MailMessageFlags)
         finally:
-            box.logout()
+            try:
+                box.logout()  # also closes the connection
+            except Exception:  # the server went away: close the socket all the same
+                with contextlib.suppress(OSError):
+                    box.client.shutdown()
     return result
+
+
+def _fetch_new(box: Any, ledger: Ledger, key: str, settings: Settings, result: Fetched, flags: Any) -> None:
+    from imap_tools import AND
+
+    imap, target = settings.mail.imap, settings.paths.inbox / MAIL_FOLDER
+    validity = int(box.folder.status(imap.folder, ["UIDVALIDITY"])["UIDVALIDITY"])
+    seen = ledger.fetched(key)
+    uids = [u for u in box.uids("ALL") if (validity, int(u)) not in seen]
+    result.already = len(seen)
+    done: list[str] = []
+    for start in range(0, len(uids), BATCH):
+        batch = uids[start : start + BATCH]
+        sizes = {m.uid: m.size_rfc822 for m in box.fetch(AND(uid=batch), headers_only=True, mark_seen=False)}
+        wanted = [u for u in batch if sizes.get(u, 0) <= MAX_MESSAGE_MB << 20]
+        result.too_large += [f"UID {u} ({sizes.get(u, 0) / (1 << 20):.0f} MB)" for u in batch if u not in wanted]
+        for message in box.fetch(AND(uid=wanted), mark_seen=False, bulk=True) if wanted else ():
+            path = target / _file_name(message)
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(message.raw)
+            when = message.date
+            if when and when.year > 1900:
+                os.utime(path, (when.timestamp(), when.timestamp()))
+            ledger.add_fetched(key, validity, int(message.uid), path.relative_to(settings.paths.inbox).as_posix())
+            result.saved.append(path)
+            done.append(message.uid)
+    _after_fetch(box, settings, done, flags)
 
 
 def _file_name(message: Any) -> str:

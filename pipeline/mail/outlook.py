@@ -24,13 +24,13 @@ if TYPE_CHECKING:
 MAX_DEPTH = 5  # messages attached to messages: how many levels are opened
 
 _NEEDS_EXTRACT_MSG = (
-    "tệp thư Outlook (.msg) cần gói extract-msg: cài bằng `pip install sang-kien-pipeline[outlook]`, "
+    'tệp thư Outlook (.msg) cần gói extract-msg: cài bằng `pip install ".[outlook]"` trong thư mục công cụ, '
     "hoặc lưu thư dạng .eml"
 )
 _BROKEN_MSG = "tệp .msg bị hỏng hoặc không phải thư Outlook"
 _NEEDS_TNEFPARSE = (
     "tệp winmail.dat (định dạng riêng của Outlook) cần gói tnefparse để mở: cài bằng "
-    "`pip install sang-kien-pipeline[outlook]`, hoặc đề nghị đơn vị gửi lại thư ở dạng HTML thay cho RTF"
+    '`pip install ".[outlook]"` trong thư mục công cụ, hoặc đề nghị đơn vị gửi lại thư ở dạng HTML thay cho RTF'
 )
 _BROKEN_TNEF = "tệp winmail.dat bị hỏng"
 _TOO_DEEP = f"thư lồng trong thư quá {MAX_DEPTH} lớp: hãy mở thư bên trong và gửi riêng tệp đính kèm của nó"

@@ -6,7 +6,8 @@ The ledger marks it "sending" before and "sent" (with the time) after: a draft i
 even when the program stops in the middle of a batch. One left "sending" by such a stop may or may
 not have gone; it is listed, for the officer to look in the sent folder, and never sent again by
 itself. A recipient the server refuses marks that draft "failed" with the server's answer, and the
-others still go.
+others still go. A draft whose file the officer deleted is "withdrawn": never sent. The recipients
+are those of the file's To and Cc when it is sent (the officer may have edited them).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import smtplib
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 from pipeline.config import Settings
 from pipeline.ledger import LEDGER_NAME, Ledger, StoredDraft
@@ -28,31 +30,34 @@ class Sending:
     sent: list[StoredDraft] = field(default_factory=list)
     failed: list[tuple[StoredDraft, str]] = field(default_factory=list)
     uncertain: list[StoredDraft] = field(default_factory=list)  # left "sending" by an earlier stop
+    withdrawn: list[StoredDraft] = field(default_factory=list)  # the officer deleted its file
 
 
 def send_drafts(settings: Settings, *, send: bool = False) -> Sending:
     history = settings.paths.history_dir
     with exclusive(history), Ledger(history / LEDGER_NAME) as ledger:
         drafts = ledger.drafts()
+        for draft in drafts:  # a draft whose file the officer deleted is withdrawn, not sent
+            if draft.state == "drafted" and not Path(draft.path).is_file():
+                ledger.set_draft_state(draft.message_id, "withdrawn")
+        drafts = ledger.drafts()
         result = Sending(
             to_send=[d for d in drafts if d.state == "drafted"],
             uncertain=[d for d in drafts if d.state == "sending"],
+            withdrawn=[d for d in drafts if d.state == "withdrawn"],
         )
         if not send or not result.to_send:
             return result
         connection = smtp_connection(settings)
         try:
             for draft in result.to_send:
-                path = Path(draft.path)
-                if not path.is_file():
-                    ledger.set_draft_state(draft.message_id, "failed", "không còn tệp thư nháp")
-                    result.failed.append((draft, "không còn tệp thư nháp"))
-                    continue
-                message = message_from_bytes(path.read_bytes(), policy=policy.SMTP)
+                message = message_from_bytes(Path(draft.path).read_bytes(), policy=policy.SMTP)
                 del message["X-Unsent"]
-                ledger.set_draft_state(draft.message_id, "sending")
+                # To and Cc as the file has them now: the officer may have edited the draft.
+                recipients = _recipients(message) or list(draft.recipients)
+                ledger.set_draft_state(draft.message_id, "sending", recipients=recipients)
                 try:
-                    refused = connection.send_message(message, to_addrs=list(draft.recipients))
+                    refused = connection.send_message(message, to_addrs=recipients)
                 except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as e:
                     reason = _refusal(e)
                     ledger.set_draft_state(draft.message_id, "failed", reason)
@@ -71,6 +76,16 @@ def send_drafts(settings: Settings, *, send: bool = False) -> Sending:
             except (smtplib.SMTPException, OSError):
                 connection.close()
     return result
+
+
+def _recipients(message: Any) -> list[str]:
+    found: list[str] = []
+    for header in ("To", "Cc"):
+        try:
+            found += [a.addr_spec for a in getattr(message[header], "addresses", ()) if "@" in a.addr_spec]
+        except Exception:  # a header edited into something unreadable: the recorded recipients go
+            return []
+    return list(dict.fromkeys(found))
 
 
 def _refusal(error: smtplib.SMTPException) -> str:
