@@ -290,13 +290,19 @@ history = ""
 """
 
 
+DEMO_OFFICE = "ldld.vinhthuan@example.vn"  # the demo district's own address (no server behind it)
+_MAIL_ADDRESS = re.compile(r'^(\[mail\][^\[]*?^address = )""', re.MULTILINE)
+
+
 def write_demo_config(source: Path, folder: Path) -> Path:
     """The demo folder's own configuration: the given one with the demo's paths, so that the next
-    commands (`pipeline run`, `status`, `template`) work inside the folder as they are."""
+    commands (`pipeline run`, `status`, `template`) work inside the folder as they are; and the
+    district's address, so that `pipeline mail drafts` and `reminders` write their drafts there."""
     text = source.read_text(encoding="utf-8")
     text, found = _PATHS_TABLE.subn(lambda _: DEMO_PATHS, text, count=1)
     if not found:
         text = text.rstrip("\n") + "\n\n" + DEMO_PATHS
+    text = _MAIL_ADDRESS.sub(lambda m: f'{m[1]}"{DEMO_OFFICE}"', text, count=1)
     target = folder / CONFIG_NAME
     target.write_text(text, encoding="utf-8")
     return target
@@ -336,6 +342,9 @@ def build_demo(folder: Path, settings: Settings, form: Form, seed: int = DEFAULT
         roles[6]: _text_dates_and_numbers,
     }
     corrected, with_pdf = roles[7], roles[8]
+    # Some unions send by e-mail (their own random stream: the rest of the demo stays as it was).
+    plain = [i for i in range(len(submitting)) if i not in mistakes and i not in (corrected, with_pdf)]
+    by_mail = set(random.Random(f"{seed}-mail").sample(plain, min(6, len(plain))))
     for i, unit in enumerate(submitting):
         wb = openpyxl.load_workbook(templates / template_name(form, unit))
         filler = Filler(wb, form, settings, unit, random.Random(f"{seed}-{unit.code}"))
@@ -359,6 +368,8 @@ def build_demo(folder: Path, settings: Settings, form: Form, seed: int = DEFAULT
             mistakes[i](filler, unit, name)
             demo.mistakes.extend(replace(m, file=name) for m in filler.mistakes)
         _save(wb, inbox / name, received)
+        if i in by_mail:  # sent by e-mail: the officer keeps the saved message, not the attachment
+            name = _as_email(inbox, unit, received, inbox / name)
         demo.files.append(name)
         if i == with_pdf:
             pdf = f"Công văn gửi kèm {unit.code}.pdf"
@@ -370,7 +381,38 @@ def build_demo(folder: Path, settings: Settings, form: Form, seed: int = DEFAULT
             lock.write_bytes(b"\x0bNguoi dung" + b" " * 44 + b"\x0b\x00N\x00g\x00" + b"\x00" * 100)
             _touch(lock, received)
             demo.files.append(lock.name)
+    # One union that has not reported wrote, but forgot the attachment: its reply says so.
+    forgetful = units[sorted(silent)[0]]
+    if forgetful.email:
+        when = dt.datetime.combine(settings.deadline, dt.time(16, 45))
+        demo.files.append(_as_email(inbox, forgetful, when, subject="Báo cáo sáng kiến (gửi lại)"))
     return demo
+
+
+def _as_email(
+    inbox: Path, unit: Unit, when: dt.datetime, attachment: Path | None = None, subject: str = "Báo cáo sáng kiến"
+) -> str:
+    """A union's message carrying `attachment` (moved into it), saved as the officer saves one: an
+    .eml in the inbox's "thư" folder, dated when it was sent. Returns its name in the inbox."""
+    from email.message import EmailMessage
+    from email.utils import format_datetime, make_msgid
+
+    msg = EmailMessage()
+    msg["From"] = f"{unit.name} <{unit.email}>"
+    msg["To"] = DEMO_OFFICE
+    msg["Subject"] = f"{subject} - {unit.name}"
+    msg["Date"] = format_datetime(when.astimezone())
+    msg["Message-ID"] = make_msgid(idstring=unit.code, domain="example.vn")
+    msg.set_content(f"Kính gửi LĐLĐ huyện,\n{unit.name} gửi báo cáo Chương trình 01 triệu sáng kiến.\n")
+    if attachment is not None:
+        kind = ["application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"]
+        msg.add_attachment(attachment.read_bytes(), maintype=kind[0], subtype=kind[1], filename=attachment.name)
+        attachment.unlink()
+    name = f"thư/{when:%Y-%m-%d %H.%M} {unit.email}.eml"
+    (inbox / name).parent.mkdir(parents=True, exist_ok=True)
+    (inbox / name).write_bytes(msg.as_bytes())
+    _touch(inbox / name, when)
+    return name
 
 
 def _received(filler: Filler, rng: random.Random) -> dt.datetime:
