@@ -177,8 +177,8 @@ class StoredFile:
     columns: dict[str, str]  # initiative key -> column letter in that file
     feedback: str | None
     message: str | None
-    message_id: str | None  # the e-mail it first came in, if it came in one
-    sender: str | None  # that e-mail's sender
+    message_id: str | None = None  # the e-mail it first came in, if it came in one
+    sender: str | None = None  # that e-mail's sender
 
     @property
     def accepted(self) -> bool:

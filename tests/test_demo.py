@@ -141,7 +141,7 @@ def test_running_again_gives_the_same_totals_and_one_correction_changes_only_its
 
     before = pd.read_parquet(outbox / "du-lieu-tong-hop.parquet").groupby("ma_cdcs").size()
     state = next(s for s in again.units.values() if s.current is not None and s.current.initiatives >= 1)
-    source = demo.settings.paths.inbox / state.current.name
+    source = next(r.path for r in again.files if r.sha256 == state.current.sha256)  # the archived original
     wb = openpyxl.load_workbook(source)
     unit_ws, rows_ws = wb[form.sheets["unit"]], wb[form.sheets["initiatives"]]
     as_of_row = UNIT_FIRST_ROW + [f.key for f in form.unit].index("tinh_den_ngay")

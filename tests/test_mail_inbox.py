@@ -214,3 +214,15 @@ def test_the_officer_sees_each_message_that_gave_nothing_to_read(tmp_path, setti
     assert main(["check", str(path)]) == 0
     out = capsys.readouterr().out
     assert "trống.eml của vt031@example.vn: thư không có tệp đính kèm" in out
+
+
+@pytest.mark.slow
+def test_the_same_attachment_in_two_messages_counts_once(mail_period, filled):
+    drop, go, _ = mail_period
+    book = filled(rows=[{}]).read_bytes()
+    drop("một.eml", compose("vt021@example.vn", "Báo cáo", [(NAME, book)], date=dt.datetime(2022, 6, 1, 9, 0)))
+    drop("hai.eml", compose("vt021@example.vn", "Gửi lại", [(NAME, book)], date=dt.datetime(2022, 6, 2, 9, 0)))
+    result, summary = go()
+    statuses = sorted((f.name, f.status) for f in result.files)
+    assert statuses == [(f"hai.eml/{NAME}", Status.DUPLICATE), (f"một.eml/{NAME}", Status.ACCEPTED)]
+    assert len(summary["messages"]) == 2 and summary["totals"]["initiatives"] == 1

@@ -64,6 +64,10 @@ def test_fetch_leaves_the_mail_as_it_was_unless_told(period, imap_server):
     imap_server.append(compose("vt005@example.vn", "Báo cáo", [(NAME, b"PK")]))
     assert len(fetch_mail(moved).saved) == 1
     assert len(_flags(imap_server)) == 4 and len(_flags(imap_server, "Đã tải")) == 1
+    deleted = _with_imap(period, after_fetch="delete")
+    imap_server.append(compose("vt006@example.vn", "Báo cáo", [(NAME, b"PK")]))
+    assert len(fetch_mail(deleted).saved) == 1
+    assert len(_flags(imap_server)) == 4  # only when the configuration says so
 
 
 def test_fetch_over_tls_checks_the_servers_certificate(period, imap_server, tmp_path):
