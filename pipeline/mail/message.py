@@ -16,6 +16,7 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import email
+import email.feedparser
 import email.policy
 import email.utils
 import hashlib
@@ -24,6 +25,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
+from email.policy import Policy
 from pathlib import PurePosixPath, PureWindowsPath
 
 from pipeline.files import safe_filename
@@ -37,6 +39,8 @@ MAX_DEPTH = 8  # multiparts and forwarded messages, one inside the other
 MAX_ATTACHMENTS = 50
 
 MESSAGE_SUFFIXES = (".eml", ".msg")
+_TOO_DEEP = f"cấu trúc thư lồng nhau quá sâu (hơn {MAX_DEPTH} lớp)"
+_TOO_MANY_PARTS = f"thư có quá nhiều phần (hơn {MAX_PARTS})"
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 # Inline pictures of a message's body (a signature, a logo) are no one's report.
 _BODY_PICTURE = re.compile(r"image/.*")
@@ -93,13 +97,52 @@ def read_letter(data: bytes, name: str = "") -> Letter:
     )
 
 
-def _parse(data: bytes) -> EmailMessage:
+def _parse(data: bytes, depth: int = 0) -> EmailMessage:
+    """`data` parsed, its parts counted and their nesting bounded while the parser makes them
+    (`depth`: how deep the message lies in the one that carries it). Checked only afterwards, the
+    bounds would come too late: the parser's work on each line grows with the nesting (a thousand
+    multiparts one inside the other make a few MB take minutes), and a message of many tiny parts
+    takes as long."""
+    parts = _Parts(depth)
+    parser = email.feedparser.BytesFeedParser(parts.make, policy=email.policy.default)
+    parts.made = 0  # the parser made one part to try the factory
     try:
-        return email.message_from_bytes(data, policy=email.policy.default)
-    except RecursionError as e:
-        raise MailReadError("cấu trúc thư lồng nhau quá sâu") from e
+        parser.feed(data)
+        return parser.close()
+    except MailReadError:
+        raise
+    except RecursionError as e:  # a header's comments nested thousands deep
+        raise MailReadError(_TOO_DEEP) from e
     except Exception as e:  # the parser is lenient; anything it raises is a broken message
         raise MailReadError(f"cấu trúc thư bị hỏng ({type(e).__name__})") from e
+
+
+class _Part(EmailMessage):
+    """A part as the parser makes it, knowing how deep it lies: the parser attaches each part to
+    the part that holds it as soon as it meets it, before reading anything inside."""
+
+    depth = 0
+
+    def attach(self, payload: _Part) -> None:  # type: ignore[override]  # (as MIMEPart does)
+        payload.depth = self.depth + 1
+        if payload.depth > MAX_DEPTH:
+            raise MailReadError(_TOO_DEEP)
+        super().attach(payload)
+
+
+class _Parts:
+    """The parser's factory of parts: counts them, and refuses the part past `MAX_PARTS`."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth, self.made = depth, 0
+
+    def make(self, policy: Policy = email.policy.default) -> _Part:
+        self.made += 1
+        if self.made > MAX_PARTS:
+            raise MailReadError(_TOO_MANY_PARTS)
+        part = _Part(policy)
+        part.depth = self.depth
+        return part
 
 
 def header_text(message: Message, name: str) -> str:
@@ -180,12 +223,12 @@ class _Walker:
     def walk(self, part: Message, depth: int) -> None:
         self.parts += 1
         if self.parts > MAX_PARTS:
-            raise MailReadError(f"thư có quá nhiều phần (hơn {MAX_PARTS})")
+            raise MailReadError(_TOO_MANY_PARTS)
         if depth > MAX_DEPTH:
-            raise MailReadError(f"cấu trúc thư lồng nhau quá sâu (hơn {MAX_DEPTH} lớp)")
+            raise MailReadError(_TOO_DEEP)
         kind = part.get_content_type()
         if kind == "message/rfc822" or (kind == "application/octet-stream" and _filename(part).endswith(".eml")):
-            inner = _forwarded(part)  # a forwarded message: its attachments are this one's
+            inner = _forwarded(part, depth + 1)  # a forwarded message: its attachments are this one's
             if inner is not None:
                 self.walk(inner, depth + 1)
             return
@@ -234,7 +277,8 @@ def _children(part: Message) -> list[Message]:
     return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
 
 
-def _forwarded(part: Message) -> Message | None:
+def _forwarded(part: Message, depth: int) -> Message | None:
+    """The message forwarded in `part`, read as lying at `depth`; None when it has none."""
     payload = part.get_payload()
     inner = payload[0] if isinstance(payload, list) and payload and isinstance(payload[0], Message) else None
     encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
@@ -246,11 +290,11 @@ def _forwarded(part: Message) -> Message | None:
             return None
         raw = text.encode("ascii", "replace")
         data = binascii.a2b_base64(raw) if encoding == "base64" else quopri.decodestring(raw)
-        return _parse(data) if data.strip() else None
+        return _parse(data, depth) if data.strip() else None
     if inner is not None:
         return inner
     decoded = part.get_payload(decode=True)
-    return _parse(decoded) if isinstance(decoded, bytes) and decoded.strip() else None
+    return _parse(decoded, depth) if isinstance(decoded, bytes) and decoded.strip() else None
 
 
 def _filename(part: Message) -> str:
