@@ -111,8 +111,8 @@ def _parse(data: bytes, depth: int = 0) -> EmailMessage:
         return parser.close()
     except MailReadError:
         raise
-    except RecursionError as e:  # a header's comments nested thousands deep
-        raise MailReadError(_TOO_DEEP) from e
+    except RecursionError as e:  # a header's comments nested thousands deep (the parts are bounded)
+        raise MailReadError("tiêu đề thư có chú thích lồng nhau quá sâu") from e
     except Exception as e:  # the parser is lenient; anything it raises is a broken message
         raise MailReadError(f"cấu trúc thư bị hỏng ({type(e).__name__})") from e
 
@@ -226,19 +226,29 @@ class _Walker:
             raise MailReadError(_TOO_MANY_PARTS)
         if depth > MAX_DEPTH:
             raise MailReadError(_TOO_DEEP)
-        kind = part.get_content_type()
-        if kind == "message/rfc822" or (kind == "application/octet-stream" and _filename(part).endswith(".eml")):
-            inner = _forwarded(part, depth + 1)  # a forwarded message: its attachments are this one's
-            if inner is not None:
+        try:
+            kind, disposition, name = part.get_content_type(), part.get_content_disposition(), _filename(part)
+        except Exception as e:  # a header the policy cannot read at all (comments nested thousands deep)
+            self.notes.append(f"một phần của thư có tiêu đề không đọc được ({type(e).__name__}); đã bỏ qua")
+            return
+        if kind == "message/rfc822" or (kind == "application/octet-stream" and name.endswith(".eml")):
+            try:
+                inner = _forwarded(part, depth + 1)  # a forwarded message: its attachments are this one's
+            except MailReadError:
+                raise
+            except Exception:  # its base64 does not decode, or its headers cannot be read
+                inner = None
+            if inner is None:
+                self.notes.append("thư chuyển tiếp bên trong trống hoặc không giải mã được; đã bỏ qua")
+            else:
                 self.walk(inner, depth + 1)
             return
         if part.is_multipart():
             for child in _children(part):
                 self.walk(child, depth + 1)
             return
-        if not _is_attachment(part):
+        if not _is_attachment(kind, disposition, name):
             return
-        name = _filename(part)
         try:
             data = part.get_payload(decode=True)
         except Exception:
@@ -255,7 +265,7 @@ class _Walker:
             for inner_name, inner_data in inside:
                 self.add(inner_name, inner_data)
             return
-        if _BODY_PICTURE.fullmatch(kind) and part.get_content_disposition() != "attachment":
+        if _BODY_PICTURE.fullmatch(kind) and disposition != "attachment":
             return  # a picture in the message's body
         self.add(name, data)
 
@@ -281,7 +291,7 @@ def _forwarded(part: Message, depth: int) -> Message | None:
     """The message forwarded in `part`, read as lying at `depth`; None when it has none."""
     payload = part.get_payload()
     inner = payload[0] if isinstance(payload, list) and payload and isinstance(payload[0], Message) else None
-    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    encoding = header_text(part, "Content-Transfer-Encoding").lower()
     if inner is not None and encoding in ("base64", "quoted-printable"):
         # Forbidden by RFC 2046 but sent all the same: the parser took the encoded text for a
         # message without headers. Decode it and read the message inside.
@@ -307,13 +317,12 @@ def _filename(part: Message) -> str:
     return unicodedata.normalize("NFC", name)
 
 
-def _is_attachment(part: Message) -> bool:
-    disposition = part.get_content_disposition()
+def _is_attachment(kind: str, disposition: str | None, name: str) -> bool:
     if disposition == "attachment":
         return True
-    if _filename(part):
+    if name:
         return True  # inline, but named: a file all the same
-    return part.get_content_maintype() not in ("text", "multipart", "message")
+    return kind.partition("/")[0] not in ("text", "multipart", "message")
 
 
 def attachment_name(sent_as: str, number: int = 1) -> str:
