@@ -24,6 +24,7 @@ import quopri
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from email import errors
 from email.message import EmailMessage, Message
 from email.policy import Policy
 from pathlib import PurePosixPath, PureWindowsPath
@@ -42,6 +43,14 @@ MESSAGE_SUFFIXES = (".eml", ".msg")
 _TOO_DEEP = f"cấu trúc thư lồng nhau quá sâu (hơn {MAX_DEPTH} lớp)"
 _TOO_MANY_PARTS = f"thư có quá nhiều phần (hơn {MAX_PARTS})"
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# What the parser found broken in a message's structure, when it cost files (Vietnamese).
+_BROKEN: dict[type[errors.MessageDefect], str] = {
+    errors.NoBoundaryInMultipartDefect: "cấu trúc thư bị hỏng: thư nhiều phần không khai báo ranh giới (boundary) "
+    "giữa các phần nên không tách được tệp nào",
+    errors.StartBoundaryNotFoundDefect: "cấu trúc thư bị hỏng: không tìm thấy ranh giới (boundary) giữa các phần "
+    "nên không tách được tệp nào",
+    errors.CloseBoundaryNotFoundDefect: "thư bị cắt cụt (thiếu ranh giới kết thúc), tệp cuối có thể không đủ",
+}
 # Inline pictures of a message's body (a signature, a logo) are no one's report.
 _BODY_PICTURE = re.compile(r"image/.*")
 
@@ -231,6 +240,10 @@ class _Walker:
         except Exception as e:  # a header the policy cannot read at all (comments nested thousands deep)
             self.notes.append(f"một phần của thư có tiêu đề không đọc được ({type(e).__name__}); đã bỏ qua")
             return
+        for defect in part.defects:  # why the files of a broken message could not be separated
+            broken = _BROKEN.get(type(defect))
+            if broken is not None and broken not in self.notes:
+                self.notes.append(broken)
         if kind == "message/rfc822" or (kind == "application/octet-stream" and name.endswith(".eml")):
             try:
                 inner = _forwarded(part, depth + 1)  # a forwarded message: its attachments are this one's
