@@ -20,6 +20,7 @@ import email.feedparser
 import email.policy
 import email.utils
 import hashlib
+import math
 import quopri
 import re
 import unicodedata
@@ -31,6 +32,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 
 from pipeline.files import safe_filename
 from pipeline.mail.outlook import MailReadError, msg_to_email, tnef_attachments
+from pipeline.numbers import short
 
 # What one message may hold. A report with a cover letter is one or two attachments of a few
 # hundred KB; these leave a wide margin and bound the work any one message can cause.
@@ -79,10 +81,18 @@ def is_message_file(name: str, kind: str | None = None) -> bool:
     return kind == "msg" or name.lower().endswith(MESSAGE_SUFFIXES)
 
 
+def too_large(size: int) -> str | None:
+    """Why a message of `size` bytes is refused before anything reads it (Vietnamese), or None."""
+    if size <= MAX_MESSAGE_MB << 20:
+        return None
+    return f"thư quá lớn ({short(math.ceil(size / (1 << 20)))} MB, tối đa {short(MAX_MESSAGE_MB)} MB)"
+
+
 def read_letter(data: bytes, name: str = "") -> Letter:
     """A saved message's bytes -> its `Letter`. `name` tells an Outlook .msg from an .eml."""
-    if len(data) > MAX_MESSAGE_MB << 20:
-        raise MailReadError(f"thư quá lớn ({len(data) / (1 << 20):.0f} MB, tối đa {MAX_MESSAGE_MB} MB)")
+    refused = too_large(len(data))
+    if refused is not None:
+        raise MailReadError(refused)
     if name.lower().endswith(".msg") or data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         message: Message = msg_to_email(data)
     else:
