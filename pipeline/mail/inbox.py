@@ -92,6 +92,9 @@ def _open(message: Submission, archive_dir: Path) -> Received:
         letter = read_letter(message.path.read_bytes(), message.name)
     except MailReadError as e:
         return Received(message.name, message.sha256, fallback_id, None, f"không đọc được thư: {e}")
+    except Exception as e:  # a way to break the reader not foreseen: it costs this message, not the run
+        why = f"không đọc được thư: lỗi nội bộ khi đọc thư ({type(e).__name__}: {str(e)[:200]})"
+        return Received(message.name, message.sha256, fallback_id, None, why)
     sent_at = letter.sent_at or message.received_at
     submissions = []
     for attachment in letter.attachments:
