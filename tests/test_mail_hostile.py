@@ -98,6 +98,12 @@ MALFORMED = {
     "headers-without-body-or-blank-line": (HEAD.rstrip(b"\r\n"), [], None),
     "binary-garbage-after-headers": (HEAD + b"\r\n" + bytes(range(256)) * 64, [], None),
     "multipart-then-binary-garbage": (raw(b'multipart/mixed; boundary="b1"', bytes(range(256)) * 64), [], SEPARATE),
+    # A line that is no header among the headers: the rest, Content-Type included, is read as text.
+    "broken-header-line": (
+        raw(b'multipart/mixed; boundary="b1"', b"--b1\r\n" + part() + b"\r\n--b1--\r\n", HEAD + b"Mes\x8bage x\r\n"),
+        [],
+        "tiêu đề thư bị hỏng",
+    ),
     # Cut before its closing boundary: what arrived is taken, and the message says it was cut.
     "unterminated-multipart": (mixed(part(), close=False), [("a.xlsx", PK)], "thư bị cắt cụt"),
     # An encoding no program knows: the part is kept as it came; the guard judges its bytes.
@@ -455,6 +461,7 @@ REFUSED = {
     "hỏng/headers-without-body-or-blank-line.eml": NO_ATTACHMENT,
     "hỏng/binary-garbage-after-headers.eml": NO_ATTACHMENT,
     "hỏng/multipart-then-binary-garbage.eml": f"{NO_ATTACHMENT}; cấu trúc thư bị hỏng",
+    "hỏng/broken-header-line.eml": f"{NO_ATTACHMENT}; tiêu đề thư bị hỏng: có dòng không đúng dạng tiêu đề",
     "hỏng/forwarded-base64-broken.eml": f"{NO_ATTACHMENT}; thư chuyển tiếp bên trong trống hoặc không giải mã",
     "lớn.eml": "thư quá lớn (4 MB, tối đa 2 MB)",
     "lồng nhau/multipart-5000.eml": f"không đọc được thư: cấu trúc thư lồng nhau quá sâu (hơn {MAX_DEPTH} lớp)",

@@ -52,6 +52,8 @@ _BROKEN: dict[type[errors.MessageDefect], str] = {
     errors.StartBoundaryNotFoundDefect: "cấu trúc thư bị hỏng: không tìm thấy ranh giới (boundary) giữa các phần "
     "nên không tách được tệp nào",
     errors.CloseBoundaryNotFoundDefect: "thư bị cắt cụt (thiếu ranh giới kết thúc), tệp cuối có thể không đủ",
+    errors.MissingHeaderBodySeparatorDefect: "tiêu đề thư bị hỏng: có dòng không đúng dạng tiêu đề, nên phần sau "
+    "dòng đó bị đọc như nội dung thư",
 }
 # Inline pictures of a message's body (a signature, a logo) are no one's report.
 _BODY_PICTURE = re.compile(r"image/.*")
