@@ -26,7 +26,7 @@ def safe_filename(name: str, suffix: str = "", reserve: int = 0) -> str:
     text = unicodedata.normalize("NFC", name)
     text = _FORBIDDEN.sub("-", text)
     text = re.sub(r"\s+", " ", text).strip(" .-")
-    if not text or text.split(".")[0].upper() in _RESERVED:
+    if not text or text.split(".")[0].rstrip(" ").upper() in _RESERVED:  # Windows ignores "nul .x"'s space
         text = f"_{text}"
     return text[: MAX_NAME - len(suffix) - reserve].rstrip(" .") + suffix
 

@@ -117,6 +117,7 @@ def run_summary(result: RunResult, run_id: int) -> dict[str, Any]:
                 "new": m.new,
                 "attachments": [s.name for s in m.submissions],
                 "problem": m.problem,
+                "notes": list(m.letter.notes) if m.letter else [],
                 "duplicate_of": m.duplicate_of,
             }
             for m in sorted(result.messages, key=lambda m: m.name)

@@ -22,7 +22,7 @@ from pathlib import Path
 from pipeline.files import atomic_path
 from pipeline.intake import Submission, archived_path, sniff
 from pipeline.ledger import StoredMessage
-from pipeline.mail.message import MAX_MESSAGE_MB, Letter, MailReadError, is_message_file, read_letter
+from pipeline.mail.message import Letter, MailReadError, is_message_file, read_letter, too_large
 
 NO_ATTACHMENT = "thư không có tệp đính kèm"
 
@@ -92,13 +92,16 @@ def _sent(received: Received) -> dt.datetime | None:
 
 def _open(message: Submission, archive_dir: Path) -> Received:
     fallback_id = f"<{message.sha256[:32]}@thu-khong-doc-duoc>"
-    if message.size > MAX_MESSAGE_MB << 20:
-        too_large = f"thư quá lớn ({message.size / (1 << 20):.0f} MB, tối đa {MAX_MESSAGE_MB} MB)"
-        return Received(message.name, message.sha256, fallback_id, None, too_large)
+    refused = too_large(message.size)  # before the message is read into memory
+    if refused is not None:
+        return Received(message.name, message.sha256, fallback_id, None, refused)
     try:
         letter = read_letter(message.path.read_bytes(), message.name)
     except MailReadError as e:
         return Received(message.name, message.sha256, fallback_id, None, f"không đọc được thư: {e}")
+    except Exception as e:  # a way to break the reader not foreseen: it costs this message, not the run
+        why = f"không đọc được thư: lỗi nội bộ khi đọc thư ({type(e).__name__}: {str(e)[:200]})"
+        return Received(message.name, message.sha256, fallback_id, None, why)
     sent_at = letter.sent_at or message.received_at
     submissions = []
     for attachment in letter.attachments:

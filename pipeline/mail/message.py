@@ -16,29 +16,46 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import email
+import email.feedparser
 import email.policy
 import email.utils
 import hashlib
+import math
 import quopri
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from email import errors
 from email.message import EmailMessage, Message
+from email.policy import Policy
 from pathlib import PurePosixPath, PureWindowsPath
 
 from pipeline.files import safe_filename
 from pipeline.mail.outlook import MailReadError, msg_to_email, tnef_attachments
+from pipeline.numbers import short
 
 # What one message may hold. A report with a cover letter is one or two attachments of a few
 # hundred KB; these leave a wide margin and bound the work any one message can cause.
 MAX_MESSAGE_MB = 60  # encoded, as it arrives (attachments in base64 are a third larger)
 MAX_PARTS = 200
-MAX_DEPTH = 8  # multiparts and forwarded messages, one inside the other
+MAX_DEPTH = 16  # multiparts and forwarded messages, one inside the other
 MAX_ATTACHMENTS = 50
 
 MESSAGE_SUFFIXES = (".eml", ".msg")
 _CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE2 compound file: an Outlook .msg
+_TOO_DEEP = f"cấu trúc thư lồng nhau quá sâu (hơn {MAX_DEPTH} lớp)"
+_TOO_MANY_PARTS = f"thư có quá nhiều phần (hơn {MAX_PARTS})"
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# What the parser found broken in a message's structure, when it cost files (Vietnamese).
+_BROKEN: dict[type[errors.MessageDefect], str] = {
+    errors.NoBoundaryInMultipartDefect: "cấu trúc thư bị hỏng: thư nhiều phần không khai báo ranh giới (boundary) "
+    "giữa các phần nên không tách được tệp nào",
+    errors.StartBoundaryNotFoundDefect: "cấu trúc thư bị hỏng: không tìm thấy ranh giới (boundary) giữa các phần "
+    "nên không tách được tệp nào",
+    errors.CloseBoundaryNotFoundDefect: "thư bị cắt cụt (thiếu ranh giới kết thúc), tệp cuối có thể không đủ",
+    errors.MissingHeaderBodySeparatorDefect: "tiêu đề thư bị hỏng: có dòng không đúng dạng tiêu đề, nên phần sau "
+    "dòng đó bị đọc như nội dung thư",
+}
 # Inline pictures of a message's body (a signature, a logo) are no one's report.
 _BODY_PICTURE = re.compile(r"image/.*")
 
@@ -67,10 +84,18 @@ def is_message_file(name: str, kind: str | None = None) -> bool:
     return kind == "msg" or name.lower().endswith(MESSAGE_SUFFIXES)
 
 
+def too_large(size: int) -> str | None:
+    """Why a message of `size` bytes is refused before anything reads it (Vietnamese), or None."""
+    if size <= MAX_MESSAGE_MB << 20:
+        return None
+    return f"thư quá lớn ({short(math.ceil(size / (1 << 20)))} MB, tối đa {short(MAX_MESSAGE_MB)} MB)"
+
+
 def read_letter(data: bytes, name: str = "") -> Letter:
     """A saved message's bytes -> its `Letter`. `name` tells an Outlook .msg from an .eml."""
-    if len(data) > MAX_MESSAGE_MB << 20:
-        raise MailReadError(f"thư quá lớn ({len(data) / (1 << 20):.0f} MB, tối đa {MAX_MESSAGE_MB} MB)")
+    refused = too_large(len(data))
+    if refused is not None:
+        raise MailReadError(refused)
     if name.lower().endswith(".msg") or data.startswith(_CFB):
         message: Message = msg_to_email(data)
     else:
@@ -94,13 +119,52 @@ def read_letter(data: bytes, name: str = "") -> Letter:
     )
 
 
-def _parse(data: bytes) -> EmailMessage:
+def _parse(data: bytes, depth: int = 0) -> EmailMessage:
+    """`data` parsed, its parts counted and their nesting bounded while the parser makes them
+    (`depth`: how deep the message lies in the one that carries it). Checked only afterwards, the
+    bounds would come too late: the parser's work on each line grows with the nesting (a thousand
+    multiparts one inside the other make a few MB take minutes), and a message of many tiny parts
+    takes as long."""
+    parts = _Parts(depth)
+    parser = email.feedparser.BytesFeedParser(parts.make, policy=email.policy.default)
+    parts.made = 0  # the parser made one part to try the factory
     try:
-        return email.message_from_bytes(data, policy=email.policy.default)
-    except RecursionError as e:
-        raise MailReadError("cấu trúc thư lồng nhau quá sâu") from e
+        parser.feed(data)
+        return parser.close()
+    except MailReadError:
+        raise
+    except RecursionError as e:  # a header's comments nested thousands deep (the parts are bounded)
+        raise MailReadError("tiêu đề thư có chú thích lồng nhau quá sâu") from e
     except Exception as e:  # the parser is lenient; anything it raises is a broken message
         raise MailReadError(f"cấu trúc thư bị hỏng ({type(e).__name__})") from e
+
+
+class _Part(EmailMessage):
+    """A part as the parser makes it, knowing how deep it lies: the parser attaches each part to
+    the part that holds it as soon as it meets it, before reading anything inside."""
+
+    depth = 0
+
+    def attach(self, payload: _Part) -> None:  # type: ignore[override]  # (as MIMEPart does)
+        payload.depth = self.depth + 1
+        if payload.depth > MAX_DEPTH:
+            raise MailReadError(_TOO_DEEP)
+        super().attach(payload)
+
+
+class _Parts:
+    """The parser's factory of parts: counts them, and refuses the part past `MAX_PARTS`."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth, self.made = depth, 0
+
+    def make(self, policy: Policy = email.policy.default) -> _Part:
+        self.made += 1
+        if self.made > MAX_PARTS:
+            raise MailReadError(_TOO_MANY_PARTS)
+        part = _Part(policy)
+        part.depth = self.depth
+        return part
 
 
 def header_text(message: Message, name: str) -> str:
@@ -181,22 +245,36 @@ class _Walker:
     def walk(self, part: Message, depth: int) -> None:
         self.parts += 1
         if self.parts > MAX_PARTS:
-            raise MailReadError(f"thư có quá nhiều phần (hơn {MAX_PARTS})")
+            raise MailReadError(_TOO_MANY_PARTS)
         if depth > MAX_DEPTH:
-            raise MailReadError(f"cấu trúc thư lồng nhau quá sâu (hơn {MAX_DEPTH} lớp)")
-        kind = part.get_content_type()
-        if kind == "message/rfc822" or (kind == "application/octet-stream" and _filename(part).endswith(".eml")):
-            inner = _forwarded(part)  # a forwarded message: its attachments are this one's
-            if inner is not None:
+            raise MailReadError(_TOO_DEEP)
+        try:
+            kind, disposition, name = part.get_content_type(), part.get_content_disposition(), _filename(part)
+        except Exception as e:  # a header the policy cannot read at all (comments nested thousands deep)
+            self.notes.append(f"một phần của thư có tiêu đề không đọc được ({type(e).__name__}); đã bỏ qua")
+            return
+        for defect in part.defects:  # why the files of a broken message could not be separated
+            broken = _BROKEN.get(type(defect))
+            if broken is not None and broken not in self.notes:
+                self.notes.append(broken)
+        if kind == "message/rfc822" or (kind == "application/octet-stream" and name.endswith(".eml")):
+            try:
+                inner = _forwarded(part, depth + 1)  # a forwarded message: its attachments are this one's
+            except MailReadError:
+                raise
+            except Exception:  # its base64 does not decode, or its headers cannot be read
+                inner = None
+            if inner is None:
+                self.notes.append("thư chuyển tiếp bên trong trống hoặc không giải mã được; đã bỏ qua")
+            else:
                 self.walk(inner, depth + 1)
             return
         if part.is_multipart():
             for child in _children(part):
                 self.walk(child, depth + 1)
             return
-        if not _is_attachment(part):
+        if not _is_attachment(kind, disposition, name):
             return
-        name = _filename(part)
         try:
             data = part.get_payload(decode=True)
         except Exception:
@@ -213,7 +291,7 @@ class _Walker:
             for inner_name, inner_data in inside:
                 self.add(inner_name, inner_data)
             return
-        if _BODY_PICTURE.fullmatch(kind) and part.get_content_disposition() != "attachment":
+        if _BODY_PICTURE.fullmatch(kind) and disposition != "attachment":
             return  # a picture in the message's body
         if name.lower().endswith(".msg") and data.startswith(_CFB):  # an Outlook message forwarded as a file
             try:
@@ -243,10 +321,11 @@ def _children(part: Message) -> list[Message]:
     return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
 
 
-def _forwarded(part: Message) -> Message | None:
+def _forwarded(part: Message, depth: int) -> Message | None:
+    """The message forwarded in `part`, read as lying at `depth`; None when it has none."""
     payload = part.get_payload()
     inner = payload[0] if isinstance(payload, list) and payload and isinstance(payload[0], Message) else None
-    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    encoding = header_text(part, "Content-Transfer-Encoding").lower()
     if inner is not None and encoding in ("base64", "quoted-printable"):
         # Forbidden by RFC 2046 but sent all the same: the parser took the encoded text for a
         # message without headers. Decode it and read the message inside.
@@ -255,11 +334,11 @@ def _forwarded(part: Message) -> Message | None:
             return None
         raw = text.encode("ascii", "replace")
         data = binascii.a2b_base64(raw) if encoding == "base64" else quopri.decodestring(raw)
-        return _parse(data) if data.strip() else None
+        return _parse(data, depth) if data.strip() else None
     if inner is not None:
         return inner
     decoded = part.get_payload(decode=True)
-    return _parse(decoded) if isinstance(decoded, bytes) and decoded.strip() else None
+    return _parse(decoded, depth) if isinstance(decoded, bytes) and decoded.strip() else None
 
 
 def _filename(part: Message) -> str:
@@ -272,13 +351,12 @@ def _filename(part: Message) -> str:
     return unicodedata.normalize("NFC", name)
 
 
-def _is_attachment(part: Message) -> bool:
-    disposition = part.get_content_disposition()
+def _is_attachment(kind: str, disposition: str | None, name: str) -> bool:
     if disposition == "attachment":
         return True
-    if _filename(part):
+    if name:
         return True  # inline, but named: a file all the same
-    return part.get_content_maintype() not in ("text", "multipart", "message")
+    return kind.partition("/")[0] not in ("text", "multipart", "message")
 
 
 def attachment_name(sent_as: str, number: int = 1) -> str:
