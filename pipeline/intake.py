@@ -118,8 +118,12 @@ def fingerprint(path: Path, name: str) -> Submission:
 
 
 def by_arrival(submissions: list[Submission]) -> list[Submission]:
-    """Submissions in the order they arrived (then by name, for files that arrived in the same second)."""
-    return sorted(submissions, key=lambda s: (s.received_at or dt.datetime.min, s.name))
+    """Submissions in the order they arrived; for files that arrived in the same second, by folder,
+    then in the order given (the inbox's by name, a message's in the order it carries them)."""
+    order = {id(s): i for i, s in enumerate(submissions)}
+    return sorted(
+        submissions, key=lambda s: (s.received_at or dt.datetime.min, s.name.rpartition("/")[0], order[id(s)])
+    )
 
 
 def sniff(path: Path, head: bytes) -> str:

@@ -609,6 +609,7 @@ def test_the_zip_bomb_is_refused_and_a_repeated_attachment_counts_once(mail_run)
     assert len(repeated) == 40
     assert Counter(r.status for r in repeated) == {Status.ACCEPTED: 1, Status.DUPLICATE: 39}
     [first] = [r for r in repeated if r.status is Status.ACCEPTED]
+    assert first.name == f"bom/lặp 40 lần.eml/{NAME}"  # the first the message carries, not "(10)"
     assert all(r.reason == f'giống hệt tệp "{first.name}"' for r in repeated if r is not first)
     unit = next(u for u in mail_run.summary["units"] if u["code"] == first.unit_code)
     assert unit["current_file"] == first.name
