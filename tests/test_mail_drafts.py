@@ -184,3 +184,12 @@ def test_a_configuration_mistake_in_mail_is_said_with_its_section(tmp_path, caps
     config.write_text((ROOT / "pipeline.toml").read_text(encoding="utf-8"), encoding="utf-8")
     assert main(["mail", "fetch", "--config", str(config)]) == 7
     assert "[mail.imap]" in capsys.readouterr().err  # shown as written, not taken for console markup
+
+
+def test_a_reminder_written_after_the_report_date_is_dated_the_report_date(period):
+    run(period)
+    made = draft_reminders(period).made  # today is long after this period's report date
+    as_of = period.settings.as_of
+    text = parse(made[0].path).get_body(("plain",)).get_content()
+    assert {d.kind for d in made} == {"overdue"} and f"đến ngày {as_of:%d/%m/%Y}" in text
+    assert f"trước ngày {period.settings.reply_by(as_of):%d/%m/%Y}" in text

@@ -322,7 +322,9 @@ def draft_reminders(
     latest file was rejected and not corrected; see the module."""
     from pipeline.template import template_name, write_template
 
-    today = today or dt.date.today()
+    # The day it is written: today, or the report date when that is earlier (a period looked at
+    # afterwards, as the demo is), as for the date a correction is asked by (`Settings.reply_by`).
+    today = today or min(dt.date.today(), settings.as_of)
     kind = "reminder" if today <= settings.deadline else "overdue"
     history = settings.paths.history_dir
     folder = settings.paths.outbox / REMINDER_DIR
