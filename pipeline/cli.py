@@ -159,6 +159,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tình hình nộp báo cáo của các CĐCS so với danh sách.",
     )
     p.set_defaults(handler=_cmd_status)
+
+    p = sub.add_parser(
+        "serve",
+        parents=[common, paths],
+        help="mở trang làm việc của kỳ báo cáo trong trình duyệt (chỉ trên máy này)",
+        description=(
+            "Mở trang làm việc: tình hình nộp của các CĐCS, nhận tệp, chạy kiểm tra, viết và tải báo cáo. "
+            "Trang chỉ mở được trên máy này; tắt bằng Ctrl+C trong cửa sổ lệnh."
+        ),
+    )
+    p.add_argument("--port", type=int, default=0, metavar="CỔNG", help="cổng (mặc định: một cổng trống bất kỳ)")
+    p.add_argument("--no-browser", action="store_true", help="không tự mở trình duyệt, chỉ in đường dẫn")
+    p.set_defaults(handler=_cmd_serve)
     _mail_commands(sub, common, paths)
     return parser
 
@@ -573,6 +586,20 @@ def _cmd_status(args: argparse.Namespace) -> int:
         f"đúng hạn: {on_time}/{len(in_roster)} ({_percent(on_time, len(in_roster))}). "
         + " · ".join(f"{r.label}: {counts.get(r, 0)}" for r in Reporting)
     )
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from pipeline.web.serve import serve
+
+    console = _console()
+
+    def told(address: Any) -> None:
+        console.print("Trang làm việc đang chạy trên máy này. Mở trong trình duyệt:", markup=False)
+        console.print(f"  {address.url}", markup=False)
+        console.print("Để tắt: bấm Ctrl+C trong cửa sổ này.", markup=False)
+
+    serve(lambda: _period(args), port=args.port, open_browser=not args.no_browser, told=told)
     return 0
 
 

@@ -179,3 +179,28 @@ def _parts(lines: list[str]) -> tuple[str | tuple[str, ...], ...]:
 
 def _plain(parts: tuple[str | tuple[str, ...], ...]) -> str:
     return fold(" ".join(p if isinstance(p, str) else " ".join(p) for p in parts))
+
+
+def section_texts(settings: Settings) -> dict[str, str]:
+    """Each section's text as the file has it (its hint when not written yet), by key ("I", "IV",
+    "V", "closing"): what a form shows for editing."""
+    officer = load_text(settings)
+    out = {}
+    for key, passage in (*officer.sections.items(), ("closing", officer.closing)):
+        out[key] = "\n\n".join(p if isinstance(p, str) else "\n".join(p) for p in passage.parts)
+    return out
+
+
+def save_sections(settings: Settings, texts: dict[str, str]) -> Path:
+    """Write the officer's file with the given sections' texts (the others as they are): the same
+    file the officer may edit by hand, which every format of the report reads."""
+    current = section_texts(settings)
+    parts = [INTRO]
+    for key, heading, _hint in (*SECTIONS, CLOSING):
+        text = texts.get(key, current[key]).replace("\r\n", "\n").strip()
+        text = re.sub(r"\n{3,}", "\n\n", text)
+        parts.append(f"## {heading}\n\n{text}\n")
+    path = settings.paths.report_text
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(parts), encoding="utf-8")
+    return path
