@@ -599,7 +599,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         console.print(f"  {address.url}", markup=False)
         console.print("Để tắt: bấm Ctrl+C trong cửa sổ này.", markup=False)
 
-    serve(lambda: _period(args), port=args.port, open_browser=not args.no_browser, told=told)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how the page is stopped, not an interruption
+        serve(lambda: _period(args), port=args.port, open_browser=not args.no_browser, told=told)
+    console.print("Đã tắt trang làm việc.", markup=False)
     return 0
 
 

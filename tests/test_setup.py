@@ -69,6 +69,9 @@ def test_the_readme_windows_steps_pasted_line_by_line_end_with_a_report(tmp_path
             env["VIRTUAL_ENV"] = str(venv)
             env["PATH"] = str(venv / scripts) + os.pathsep + env["PATH"]
             continue
+        if words[:2] == ["pipeline", "serve"]:
+            outputs[step] = _serve_answers_then_stops(cwd, env)
+            continue
         if words[0] == "py":
             words[0] = sys.executable
         else:
@@ -104,6 +107,40 @@ def test_the_readme_windows_steps_pasted_line_by_line_end_with_a_report(tmp_path
     assert "Lỗi:" not in run and "Lỗi không mong đợi" not in run
     assert (demo / "outbox" / "bieu-mau" / "Mẫu báo cáo sáng kiến v1.0.xlsx").is_file()  # from `pipeline template`
     assert "Tỷ lệ nộp báo cáo" in outputs["pipeline status"]
+    assert "Ctrl+C" in outputs["pipeline serve"]
+
+
+def _serve_answers_then_stops(cwd: Path, env: dict[str, str]) -> str:
+    """`pipeline serve` as the officer starts it: it prints the page's address, the page answers
+    (the token of the address, then its cookie), and Ctrl+C stops it cleanly."""
+    import http.cookiejar
+    import signal
+    import urllib.request
+
+    found = shutil.which("pipeline", path=env["PATH"])
+    assert found
+    browser = {**env, "BROWSER": "true"}  # the browser it opens: a command that does nothing
+    server = subprocess.Popen(
+        [found, "serve"], cwd=cwd, env=browser, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        encoding="utf-8",
+    )  # fmt: skip
+    lines = []
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:
+            lines.append(line)
+            if "http://127.0.0.1:" in line:
+                break
+        url = next(w for line in lines for w in line.split() if w.startswith("http://127.0.0.1:"))
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        with opener.open(url, timeout=60) as answer:
+            page = answer.read().decode("utf-8")
+        assert answer.status == 200 and "Tình hình nộp" in page and "?t=" not in answer.url
+    finally:
+        server.send_signal(signal.SIGINT)  # Ctrl+C
+        rest, _ = server.communicate(timeout=60)
+    assert server.returncode == 0, rest
+    return "".join(lines) + rest
 
 
 def test_the_shipped_folders_do_not_appear_in_results(tmp_path: Path, settings, form, roster) -> None:

@@ -43,6 +43,7 @@ from pipeline.mail.account import MailError
 from pipeline.mail.inbox import NO_ATTACHMENT, attachment_of
 from pipeline.mail.message import header_text_value
 from pipeline.merge import Reporting, UnitState, arrival, file_statuses, unit_states
+from pipeline.render.feedback import letter
 from pipeline.roster import Roster, Unit
 
 REPLY_DIR = "thu-tra-loi"  # in the outbox
@@ -261,21 +262,8 @@ def _receipt(settings: Settings, state: UnitState, f: StoredFile) -> str:
         f'{org} đã tiếp nhận tệp "{attachment_of(f.name) or f.name}" của đơn vị, gửi ngày {f.received_at:%d/%m/%Y}: '
         f"đã ghi nhận {counted}{as_of}. Đơn vị không cần gửi lại.",
         "Nếu sau này có thay đổi, đơn vị sửa trên chính tệp này và gửi lại; bản gửi sau sẽ thay cho bản này.",
-        *_contact(settings),
-        "",
-        "Trân trọng,",
-        org,
     ]
-    return "\n".join(lines) + "\n"
-
-
-def _contact(settings: Settings) -> list[str]:
-    contact = settings.organisation
-    if not (contact.contact_name or contact.contact_phone):
-        return []
-    person = f"đồng chí {contact.contact_name}" if contact.contact_name else "cán bộ phụ trách"
-    phone = f", điện thoại {contact.contact_phone}" if contact.contact_phone else ""
-    return [f"Khi cần hỏi thêm, xin liên hệ {person}{phone}."]
+    return letter(settings, lines)
 
 
 def _no_attachment(writer: _Writer, m: StoredMessage, unit: Unit) -> None:
@@ -290,12 +278,8 @@ def _no_attachment(writer: _Writer, m: StoredMessage, unit: Unit) -> None:
         "Đề nghị đơn vị gửi lại thư, đính kèm tệp biểu mẫu Excel (.xlsx) do LĐLĐ huyện gửi, đã điền số liệu "
         "của đơn vị. Không gửi ảnh chụp, tệp PDF hay đường liên kết thay cho tệp; nếu đã gửi tệp mà vẫn nhận "
         f"được thư này, vui lòng lưu tệp dạng .xlsx và gửi lại trước ngày {settings.reply_by():%d/%m/%Y}.",
-        *_contact(settings),
-        "",
-        "Trân trọng,",
-        org,
     ]
-    body = "\n".join(lines) + "\n"
+    body = letter(settings, lines)
     subject_line = _subject(m, "no_attachment", unit.name)
     writer.write("no_attachment", unit.code, unit.name, addresses(m.sender), subject_line, body, (), [m.message_id], m)
 
@@ -382,12 +366,8 @@ def _reminder(settings: Settings, unit: Unit, state: UnitState, kind: str, today
         f"Thực hiện {settings.programme.name}, {what}",
         ask,
         "Biểu mẫu đính kèm đã ghi sẵn thông tin của đơn vị; xin giữ nguyên các trang và dòng tiêu đề.",
-        *_contact(settings),
-        "",
-        "Trân trọng,",
-        org,
     ]
-    return "\n".join(lines) + "\n"
+    return letter(settings, lines)
 
 
 __all__ = ["REMINDER_DIR", "REPLY_DIR", "Draft", "Drafted", "addresses", "draft_reminders", "draft_replies"]

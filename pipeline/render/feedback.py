@@ -138,13 +138,17 @@ def message_text(
             f"Nếu có điểm cần sửa, đề nghị đơn vị sửa trên tệp của mình và gửi lại trước ngày {due}; "
             "bản gửi sau sẽ thay cho bản này. Nếu số liệu đã đúng, không cần gửi lại."
         )
+    return letter(settings, lines)
+
+
+def letter(settings: Settings, lines: list[str]) -> str:
+    """A message to a union as every one ends: whom to call, then the district's signature."""
     contact = settings.organisation
     if contact.contact_name or contact.contact_phone:
         person = f"đồng chí {contact.contact_name}" if contact.contact_name else "cán bộ phụ trách"
         phone = f", điện thoại {contact.contact_phone}" if contact.contact_phone else ""
-        lines.append(f"Khi cần hỏi thêm, xin liên hệ {person}{phone}.")
-    lines += ["", "Trân trọng,", org]
-    return "\n".join(lines) + "\n"
+        lines = [*lines, f"Khi cần hỏi thêm, xin liên hệ {person}{phone}."]
+    return "\n".join([*lines, "", "Trân trọng,", settings.organisation.full_name]) + "\n"
 
 
 def _numbered(findings: Sequence[Finding], records_sheet: str) -> list[str]:
