@@ -202,3 +202,12 @@ def test_the_settings_page_shows_the_configuration_and_where_to_change_it(client
     text = _text(client.get("/cai-dat").text)
     assert str(period.settings.source) in text and period.settings.organisation.full_name in text
     assert f"phiên bản {period.form.version}" in text and "[mail.imap]" in text
+
+
+@pytest.mark.slow
+def test_the_report_pages_run_makes_the_pdf_to_sign(client):
+    assert client.post("/chay?pdf=1", headers=ORIGIN).status_code == 200
+    assert '"kind": "done"' in client.get("/tien-do").text
+    assert "/tai/ket-qua/report_pdf" in client.get("/bao-cao").text
+    pdf = client.get("/tai/ket-qua/report_pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import json
 import re
+import shutil
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -77,15 +78,15 @@ class Desk:
 
     # --- the run, in a thread of its own; the library's lock keeps a command-line run out ------
 
-    def start(self) -> bool:
+    def start(self, pdf: bool = False) -> bool:
         with self.lock:
             if self.run.running:
                 return False
             self.run = RunState(True, [], self.run.number + 1)
-        threading.Thread(target=self._go, args=(self.run,), daemon=True).start()
+        threading.Thread(target=self._go, args=(self.run, pdf), daemon=True).start()
         return True
 
-    def _go(self, state: RunState) -> None:
+    def _go(self, state: RunState, pdf: bool) -> None:
         import pipeline
 
         class Told:
@@ -96,7 +97,7 @@ class Desk:
                 state.events.append({"kind": "file", "name": name})
 
         try:
-            result = pipeline.run(self.load(), progress=Told())
+            result = pipeline.run(self.load(), progress=Told(), pdf=pdf)
             counts = {s.label: n for s, n in result.counts.items()}
             state.events.append({"kind": "done", "counts": counts, "unfilled": list(result.unfilled)})
         except PipelineError as e:
@@ -154,7 +155,9 @@ def create_app(load: Callable[[], Period], *, token: str, port: int) -> Guard:
         return JSONResponse({"saved": saved, "refused": refused}, status_code=200 if saved or not refused else 413)
 
     async def start_run(request: Request) -> Response:
-        started = desk.start()
+        # From the report's page, the PDF too (when LibreOffice is installed): the report to sign.
+        pdf = request.query_params.get("pdf") == "1" and bool(shutil.which("soffice") or shutil.which("libreoffice"))
+        started = desk.start(pdf)
         if not started:
             return JSONResponse({"message": "Đang có một lần chạy; đợi lần này xong rồi bấm lại."}, status_code=409)
         return JSONResponse({"run": desk.run.number})
