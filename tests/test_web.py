@@ -211,3 +211,28 @@ def test_the_report_pages_run_makes_the_pdf_to_sign(client):
     assert "/tai/ket-qua/report_pdf" in client.get("/bao-cao").text
     pdf = client.get("/tai/ket-qua/report_pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+def test_a_run_from_the_command_line_holding_the_ledger_is_said_on_the_page(client, period):
+    """The page's run takes the same lock as `pipeline run`: while another holds it, the page says so."""
+    import multiprocessing
+
+    from pipeline.lock import exclusive
+
+    ready, done = multiprocessing.Event(), multiprocessing.Event()
+
+    def hold(folder: Path) -> None:
+        with exclusive(folder):
+            ready.set()
+            done.wait(60)
+
+    other = multiprocessing.get_context("fork").Process(target=hold, args=(period.settings.paths.history_dir,))
+    other.start()
+    try:
+        assert ready.wait(30)
+        assert client.post("/chay", headers=ORIGIN).status_code == 200
+        events = client.get("/tien-do").text
+        assert '"kind": "error"' in events and "đang" in events.lower()
+    finally:
+        done.set()
+        other.join(30)
