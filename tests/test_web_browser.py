@@ -162,7 +162,7 @@ def test_the_officers_journey(page: Page, console: list[str], live_server, desk:
     # The rejected union's page: its finding, and its feedback workbook to send back.
     union_row(page, "VT030").get_by_role("link").click()
     expect(page.locator("h1")).to_have_text("VT030 – " + desk.roster.find("VT030").name)  # type: ignore[union-attr]
-    expect(page.locator("main .badge")).to_have_text("Bị trả lại, chưa nộp lại")
+    expect(page.locator("main .badge").first).to_have_text("Bị trả lại, chưa nộp lại")
     expect(page.locator("table.findings")).to_contain_text("Sáng kiến!C4")
     with page.expect_download() as waiting:
         page.get_by_role("link", name="Tải tệp đánh dấu lỗi").click()
@@ -179,12 +179,14 @@ def test_the_officers_journey(page: Page, console: list[str], live_server, desk:
     expect(union_row(page, "VT030").locator(".badge")).to_have_text("Trễ hạn")
     expect(page.locator("main")).to_contain_text("1 tệp mới được kiểm tra")
     union_row(page, "VT030").get_by_role("link").click()
-    expect(page.locator("main .badge")).to_have_text("Đã nộp, trễ hạn")
+    expect(page.locator("main .badge").first).to_have_text("Đã nộp, trễ hạn")
     files = page.locator("article.file")
     expect(files).to_have_count(2)
     expect(files.nth(0)).to_contain_text("Trả lại")
     expect(files.nth(1)).to_contain_text("Báo cáo VT030 (sửa lại).xlsx")
     expect(page.locator("table.counted")).to_contain_text(CORRECTED[0]["ten_sang_kien"])
+    registered = desk.form.example[desk.form.key("registered_on")]
+    expect(page.locator("table.counted")).to_contain_text(f"{registered:%d/%m/%Y}")  # a date is day first
 
     # The report: section I written and saved, the report run again and downloaded.
     page.get_by_role("link", name="Báo cáo", exact=True).click()
