@@ -188,6 +188,7 @@ def test_the_officers_sections_are_written_from_the_page_and_reach_the_report(cl
     before = _text(client.get("/bao-cao").text)
     assert "Còn 3 mục chưa viết" in before
     saved = client.post("/bao-cao", data={"I": "Ban Thường vụ đã ban hành Kế hoạch số 12."}, headers=ORIGIN)
+    assert saved.history[0].status_code == 303  # then a GET, which a reload does not send again
     assert "Đã lưu" in saved.text and "Còn 2 mục chưa viết" in _text(saved.text)
     run(period)
     page = client.get("/bao-cao").text

@@ -40,7 +40,10 @@ function follow(button) {
       const counts = Object.entries(step.counts).map(([k, v]) => k + ": " + v).join(" · ");
       state.textContent = "Xong. " + counts;
       button.disabled = false;
-      window.setTimeout(() => window.location.reload(), 1200);
+      // The page again, with the run's results (and without the note that the text was saved).
+      const address = new URL(window.location.href);
+      address.searchParams.delete("da_luu");
+      window.setTimeout(() => window.location.replace(address.href), 1200);
     } else if (step.kind === "error") {
       source.close();
       state.textContent = step.message;
