@@ -34,6 +34,7 @@ GOOD = [
 ]
 CORRECTED = [{"ten_sang_kien": "Phần mềm chấm công cho tổ bảo vệ", "tac_gia": "Đỗ Thị Hạnh"}]
 SECTION_I = "Ban Thường vụ LĐLĐ huyện đã ban hành Kế hoạch số 12/KH-LĐLĐ triển khai Chương trình."
+SECTION_IV = "Tiếp tục vận động đoàn viên đăng ký sáng kiến trong giai đoạn 2."
 
 
 # --- the server ------------------------------------------------------------------------------------
@@ -136,7 +137,8 @@ def workbook(filled: Callable[..., Path], name: str, code: str, rows: list[dict[
 
 def test_the_officers_journey(page: Page, console: list[str], live_server, desk: Period, filled, tmp_path: Path):
     """From the printed address to the report: two files dropped and run, the rejected union's
-    feedback downloaded, its correction dropped and run, section I written, the report downloaded."""
+    feedback downloaded, its correction dropped and run, sections I and IV written, the report run
+    and downloaded."""
     import docx
 
     address = live_server(desk)
@@ -193,18 +195,23 @@ def test_the_officers_journey(page: Page, console: list[str], live_server, desk:
     expect(page.locator("h1")).to_have_text("Báo cáo tổng hợp gửi LĐLĐ tỉnh")
     expect(page.locator("main .warn")).to_contain_text("Còn 3 mục chưa viết")
     page.fill("#s-I", SECTION_I)
-    page.get_by_role("button", name="Lưu").click()
+    page.get_by_role("button", name="Lưu", exact=True).click()
     expect(page.locator("[role=status]")).to_contain_text("Đã lưu")
     expect(page.locator("main .warn")).to_contain_text("Còn 2 mục chưa viết")
     expect(page.locator("#s-I")).to_have_value(SECTION_I)
+    # Section IV written and the report run at once, without "Lưu": the run saves it first.
+    page.fill("#s-IV", SECTION_IV)
     run_from(page)
+    expect(page.locator("#s-IV")).to_have_value(SECTION_IV)
+    expect(page.locator("main .warn")).to_contain_text("Còn 1 mục chưa viết")
     expect(page.frame_locator("iframe.preview").locator("body")).to_contain_text("Kế hoạch số 12/KH-LĐLĐ")
     with page.expect_download() as waiting:
         page.get_by_role("link", name="Báo cáo (Word)").click()
     report = waiting.value
     assert report.suggested_filename.endswith(".docx"), report.suggested_filename
     report.save_as(tmp_path / "bao-cao.docx")
-    assert SECTION_I in [p.text for p in docx.Document(str(tmp_path / "bao-cao.docx")).paragraphs]
+    paragraphs = [p.text for p in docx.Document(str(tmp_path / "bao-cao.docx")).paragraphs]
+    assert SECTION_I in paragraphs and SECTION_IV in paragraphs
 
 
 # --- screenshots (SCREENSHOTS=1) ----------------------------------------------------------------------
