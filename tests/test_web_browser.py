@@ -221,8 +221,8 @@ SIZES = {1366: 768, 390: 844}  # a laptop, a phone
 
 @pytest.fixture
 def demo_desk(tmp_path: Path, settings, form) -> tuple[Period, str]:
-    """The demo period (`pipeline demo`), run, with section I written: and the union whose page is
-    shown, the one that sent a file with a mistake and then its correction."""
+    """The demo period (`pipeline demo`), run, with section I written; and the union whose page is
+    shown: the one that sent a file with a mistake, then its correction."""
     import pipeline
     from pipeline.demo import build_demo
     from pipeline.report.officer import save_sections
@@ -231,8 +231,27 @@ def demo_desk(tmp_path: Path, settings, form) -> tuple[Period, str]:
     period = Period(demo.settings, form, demo.roster)
     save_sections(period.settings, {"I": SECTION_I})
     result = pipeline.run(period)
-    corrected = next(u for u in result.units.values() if len(u.files) == 2 and u.current is not None)
+    [corrected] = [
+        u
+        for u in result.units.values()
+        if u.current is not None and any(not f.accepted and f not in u.attachments for f in u.files)
+    ]
     return period, corrected.code
+
+
+def whole_page(page: Page, path: Path) -> None:
+    """A screenshot of the whole page, the report's preview painted in it: Playwright's full-page
+    screenshot leaves the preview (a sandboxed iframe, in a process of its own) blank
+    (microsoft/playwright#40583), so the viewport is made as tall as the page instead, the preview
+    kept at the height it has on the real screen."""
+    size = page.viewport_size
+    assert size is not None
+    page.evaluate("for (const f of document.querySelectorAll('iframe')) f.style.height = f.offsetHeight + 'px'")
+    page.set_viewport_size({"width": size["width"], "height": page.evaluate("document.documentElement.scrollHeight")})
+    for frame in page.frames:
+        frame.wait_for_load_state()
+    page.screenshot(path=path)
+    page.set_viewport_size(size)
 
 
 @pytest.mark.skipif(os.environ.get("SCREENSHOTS") != "1", reason="writes docs/img/serve-*.png when SCREENSHOTS=1")
@@ -247,4 +266,5 @@ def test_screenshots(page: Page, console: list[str], live_server, demo_desk: tup
         for name, path in (("tong-quan", "/"), ("don-vi", f"/don-vi/{code}"), ("bao-cao", "/bao-cao")):
             page.goto(f"http://127.0.0.1:{address.port}{path}")
             page.wait_for_load_state("networkidle")
-            page.screenshot(path=SHOTS / f"serve-{name}-{width}.png", full_page=True)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{path} is wider than the screen"
+            whole_page(page, SHOTS / f"serve-{name}-{width}.png")
