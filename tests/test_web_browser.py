@@ -6,6 +6,7 @@ the page in docs/img/.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import re
@@ -106,9 +107,32 @@ def console(page: Page) -> Iterator[list[str]]:
 # --- what the officer does ---------------------------------------------------------------------------
 
 
-def drop(page: Page, files: list[Path]) -> None:
+def pick(page: Page, files: list[Path]) -> None:
     """Picks the files with the drop zone's file chooser; the page lists each as received."""
     page.set_input_files("#pick", [str(f) for f in files])
+    for f in files:
+        expect(page.locator("#uploads")).to_contain_text(f"Đã nhận: {f.name}")
+
+
+def drag_and_drop(page: Page, files: list[Path]) -> None:
+    """Drops the files on the drop zone as from a file manager (a `drop` event whose DataTransfer
+    holds them); the page lists each as received."""
+    payload = [{"name": f.name, "data": base64.b64encode(f.read_bytes()).decode()} for f in files]
+    transfer = page.evaluate_handle(
+        """files => {
+            const transfer = new DataTransfer();
+            for (const f of files) {
+                const bytes = Uint8Array.from(atob(f.data), c => c.charCodeAt(0));
+                transfer.items.add(new File([bytes], f.name));
+            }
+            return transfer;
+        }""",
+        payload,
+    )
+    page.dispatch_event("#drop", "dragover", {"dataTransfer": transfer})
+    expect(page.locator("#drop")).to_have_class(re.compile(r"\bover\b"))
+    page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
+    expect(page.locator("#drop")).not_to_have_class(re.compile(r"\bover\b"))
     for f in files:
         expect(page.locator("#uploads")).to_contain_text(f"Đã nhận: {f.name}")
 
@@ -154,7 +178,7 @@ def test_the_officers_journey(page: Page, console: list[str], live_server, desk:
     # A good file and one with an error, dropped and run.
     good = workbook(filled, "VT021.xlsx", "VT021", GOOD, dt.date(2022, 5, 31))
     bad = workbook(filled, "Báo cáo VT030.xlsx", "VT030", [{"tac_gia": ""}], dt.date(2022, 5, 31))
-    drop(page, [good, bad])
+    pick(page, [good, bad])
     run_from(page)
     expect(page.locator(".numbers")).not_to_contain_text("Chưa chạy lần nào")
     expect(union_row(page, "VT021").locator(".badge")).to_have_text("Trễ hạn")  # the deadline was in 2022
@@ -173,10 +197,10 @@ def test_the_officers_journey(page: Page, console: list[str], live_server, desk:
     feedback.save_as(tmp_path / "phản hồi.xlsx")
     assert (tmp_path / "phản hồi.xlsx").read_bytes()[:2] == b"PK"
 
-    # Its correction, dropped from the overview and run: the union is accepted.
+    # Its correction, dragged from a folder onto the overview and run: the union is accepted.
     page.get_by_role("link", name="Tình hình nộp", exact=True).click()
     correction = workbook(filled, "Báo cáo VT030 (sửa lại).xlsx", "VT030", CORRECTED, dt.date(2022, 6, 2))
-    drop(page, [correction])
+    drag_and_drop(page, [correction])
     run_from(page)
     expect(union_row(page, "VT030").locator(".badge")).to_have_text("Trễ hạn")
     expect(page.locator("main")).to_contain_text("1 tệp mới được kiểm tra")
