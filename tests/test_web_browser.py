@@ -274,6 +274,8 @@ def whole_page(page: Page, path: Path) -> None:
     page.set_viewport_size({"width": size["width"], "height": page.evaluate("document.documentElement.scrollHeight")})
     for frame in page.frames:
         frame.wait_for_load_state()
+    for preview in page.locator("iframe").all():
+        preview.screenshot()  # waits for the frame to be painted at its new place
     page.screenshot(path=path)
     page.set_viewport_size(size)
 
