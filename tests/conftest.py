@@ -1,5 +1,5 @@
-"""Fixtures: the form, settings, the demo roster, a factory of filled templates, the report's figures of a run, and
-the mail servers of tests/servers.py."""
+"""Fixtures: the form, settings, the demo roster, a factory of filled templates, the report's figures of a run, the
+mail servers of tests/servers.py, and Debian's Chromium for pytest-playwright."""
 
 from __future__ import annotations
 
@@ -99,6 +99,43 @@ def smtp_server(mail_tls: servers.TlsFiles) -> Iterator[servers.SmtpServer]:
 def smtp_starttls_server(mail_tls: servers.TlsFiles) -> Iterator[servers.SmtpServer]:
     with servers.smtp(mail_tls, starttls=True) as server:
         yield server
+
+
+# pytest-playwright's browser: Debian's Chromium (Playwright's own browser download cannot reach its
+# host here, and `make test` installs the package chromium), headless. The flags: no sandbox (the
+# tests run as root in CI), no GPU, /tmp instead of a small /dev/shm, and none of Chromium's own
+# connections (updates, sync, first-run pages), which a machine without a network refuses, many at a
+# time, at every start.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright's launch options, with Debian's Chromium. Without it the browser tests skip,
+    each with the reason; in CI (CI=true) they fail, so that CI never skips them."""
+    if not CHROMIUM.is_file():
+        reason = f"Chromium is required at {CHROMIUM}: `make test` installs it (Debian's package chromium)"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"CI=true, and {reason}")
+        pytest.skip(reason)
+    return {"headless": True, **browser_type_launch_args, "executable_path": str(CHROMIUM), "args": list(CHROMIUM_ARGS)}
+
+
+@pytest.fixture(scope="session")
+def base_url() -> None:
+    """No base URL: each test's server has a port of its own. Defined here because pytest-playwright's
+    stand-in for pytest-base-url (0.10) is a session fixture on an instance method, which pytest 9
+    warns about, and warnings are errors here."""
+    return None
 
 
 def soffice() -> str:

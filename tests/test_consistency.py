@@ -178,7 +178,8 @@ def test_every_rule_is_the_specs_with_the_specs_severity(form):
 
 
 def test_every_package_and_template_is_installed_by_pip():
-    """`pip install .` (the Windows way) must ship every subpackage and the report templates."""
+    """`pip install .` (the Windows way) must ship every subpackage, the report templates and the page's
+    static files."""
     import tomllib
 
     from tests.conftest import ROOT
@@ -198,6 +199,9 @@ def test_every_package_and_template_is_installed_by_pip():
     for template in (ROOT / "pipeline" / "templates").iterdir():
         if template.suffix in (".j2", ".docx"):
             assert f"*{template.suffix}" in shipped
+    static = config["package-data"]["pipeline.web.static"]
+    for path in (ROOT / "pipeline" / "web" / "static").iterdir():
+        assert f"*{path.suffix}" in static, f"pipeline/web/static/{path.name} is not shipped"
 
 
 def test_the_readme_lists_every_output_of_the_registry():

@@ -81,6 +81,8 @@ def test_every_answer_forbids_inline_script_and_framing(client):
         csp = answer.headers["content-security-policy"]
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
         assert "frame-ancestors 'none'" in csp and answer.headers["x-content-type-options"] == "nosniff"
+        # Not no-referrer: Chromium would send the report form's POST with `Origin: null` (refused).
+        assert answer.headers["referrer-policy"] == "same-origin"
         assert not re.search(r"<script(?![^>]*\bsrc=)", answer.text)  # every script is a file of the package
         assert not re.search(r"\son[a-z]+\s*=", answer.text)  # no inline event handler
         assert "http://" not in re.sub(r"http://127\.0\.0\.1:\d+", "", answer.text.split("<footer")[0])
@@ -186,6 +188,7 @@ def test_the_officers_sections_are_written_from_the_page_and_reach_the_report(cl
     before = _text(client.get("/bao-cao").text)
     assert "Còn 3 mục chưa viết" in before
     saved = client.post("/bao-cao", data={"I": "Ban Thường vụ đã ban hành Kế hoạch số 12."}, headers=ORIGIN)
+    assert saved.history[0].status_code == 303  # then a GET, which a reload does not send again
     assert "Đã lưu" in saved.text and "Còn 2 mục chưa viết" in _text(saved.text)
     run(period)
     page = client.get("/bao-cao").text

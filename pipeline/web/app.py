@@ -28,7 +28,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -183,12 +183,14 @@ def create_app(load: Callable[[], Period], *, token: str, port: int) -> Guard:
         period = period_or_error(request)
         if isinstance(period, HTMLResponse):
             return period
-        saved = False
         if request.method == "POST":
             form = await request.form()
             keys = [k for k, _, _ in SECTIONS] + ["closing"]
             save_sections(period.settings, {k: str(form[k]) for k in keys if k in form})
-            saved = True
+            # Then a GET: reloading the page (as it does after a run) must not send the text again,
+            # which would put back what the form held then over what was saved since.
+            return RedirectResponse("/bao-cao?da_luu=1", status_code=303)
+        saved = request.query_params.get("da_luu") == "1"
         officer = load_text(period.settings)
         outputs = _outputs(period)
         return page(

@@ -105,7 +105,10 @@ def _security_headers(csp: str) -> list[tuple[bytes, bytes]]:
     return [
         (b"content-security-policy", csp.encode()),
         (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"no-referrer"),
+        # Not "no-referrer": under it Chromium sends `Origin: null` with a form's POST (the report's
+        # sections), which the Origin check must refuse. "same-origin" gives this server its own
+        # origin and every other site nothing.
+        (b"referrer-policy", b"same-origin"),
         (b"cache-control", b"no-store"),
         (b"cross-origin-opener-policy", b"same-origin"),
         (b"cross-origin-resource-policy", b"same-origin"),

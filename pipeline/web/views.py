@@ -147,6 +147,7 @@ def unit(period: Period, code: str) -> dict[str, Any] | None:
                 {
                     "file": f,
                     "status": Status(statuses[f.sha256]).label,
+                    "status_key": Status(statuses[f.sha256]).value,
                     "findings": findings.get(f.sha256, []),
                     "changes": change,
                     "feedback": bool(f.feedback and Path(f.feedback).is_file()),
@@ -158,9 +159,10 @@ def unit(period: Period, code: str) -> dict[str, Any] | None:
         if state.current is not None:
             form = period.form
             keys = [form.key(role) for role in ("title", "author", "coauthors", "registered_on") if form.field(role)]
-            labels = [form.by_key(k).label for k in keys]
+            fields = [form.by_key(k) for k in keys]
+            labels = [f.label for f in fields]
             for r in rows.get(state.current.sha256, []):
-                counted.append({"row": r.row, "values": [r.data.get(k) or "" for k in keys]})
+                counted.append({"row": r.row, "values": [_shown(r.data.get(f.key), f.type) for f in fields]})
             return _unit_values(state, history, counted, labels, drafts)
     return _unit_values(state, history, counted, [], drafts)
 
@@ -176,6 +178,18 @@ def _unit_values(
         "labels": labels,
         "drafts": drafts,
     }
+
+
+def _shown(value: Any, kind: str) -> str:
+    """A stored value as the officer reads it: a date (kept as ISO text) day first, as in Vietnam."""
+    if value is None:
+        return ""
+    if kind == "date" and isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value[:10]).strftime("%d/%m/%Y")
+        except ValueError:
+            return value
+    return str(value)
 
 
 def _text(path: str | None) -> str | None:

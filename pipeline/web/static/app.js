@@ -40,7 +40,10 @@ function follow(button) {
       const counts = Object.entries(step.counts).map(([k, v]) => k + ": " + v).join(" · ");
       state.textContent = "Xong. " + counts;
       button.disabled = false;
-      window.setTimeout(() => window.location.reload(), 1200);
+      // The page again, with the run's results (and without the note that the text was saved).
+      const address = new URL(window.location.href);
+      address.searchParams.delete("da_luu");
+      window.setTimeout(() => window.location.replace(address.href), 1200);
     } else if (step.kind === "error") {
       source.close();
       state.textContent = step.message;
@@ -50,9 +53,23 @@ function follow(button) {
   source.onerror = () => { source.close(); button.disabled = false; };
 }
 
+async function save(form) {
+  // The officer's text goes with the run: saved first, or the page that loads after the run
+  // would show the text as it was before and what was typed would be lost.
+  const body = new URLSearchParams(new FormData(form));
+  const answer = await fetch(form.action, { method: "POST", body, credentials: "same-origin" });
+  return answer.ok;
+}
+
 async function run(button) {
   const state = document.getElementById("run-state");
+  const form = button.closest("form");
   button.disabled = true;
+  if (form && !(await save(form))) {
+    state.textContent = "Chưa lưu được nội dung đã viết; bấm Lưu rồi chạy lại.";
+    button.disabled = false;
+    return;
+  }
   const answer = await fetch(button.dataset.url, { method: "POST", credentials: "same-origin" });
   if (answer.status === 409) {
     const result = await answer.json();
