@@ -239,3 +239,11 @@ def test_a_run_from_the_command_line_holding_the_ledger_is_said_on_the_page(clie
     finally:
         done.set()
         other.join(30)
+
+
+@pytest.mark.slow
+def test_a_cover_letter_beside_the_workbook_shows_its_note_not_a_rejection(client, period):
+    (period.settings.paths.inbox / "Công văn gửi kèm VT021.pdf").write_bytes(b"%PDF-1.4 a cover letter")
+    run(period)
+    text = _text(client.get("/don-vi/VT021").text)
+    assert "gửi kèm bảng tính" in text and "không phải bảng tính" not in text

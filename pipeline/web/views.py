@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from pipeline.api import Period
 from pipeline.ledger import LEDGER_NAME, Ledger, StoredFile
-from pipeline.merge import Reporting, UnitState, arrival, changes, file_statuses, unit_states
+from pipeline.merge import Reporting, UnitState, arrival, attachment_notes, changes, file_statuses, unit_states
 from pipeline.results import Status
 
 STATE_KEYS = ("on_time", "late", "warnings", "rejected", "missing")
@@ -131,6 +131,7 @@ def unit(period: Period, code: str) -> dict[str, Any] | None:
     drafts = []
     if files:
         statuses = file_statuses(states, files)
+        notes = attachment_notes(states)
         with Ledger(path) as ledger:
             findings = ledger.findings([f.sha256 for f in state.files])
             accepted = [f for f in sorted(state.files, key=arrival) if f.accepted]
@@ -148,7 +149,9 @@ def unit(period: Period, code: str) -> dict[str, Any] | None:
                     "file": f,
                     "status": Status(statuses[f.sha256]).label,
                     "status_key": Status(statuses[f.sha256]).value,
-                    "findings": findings.get(f.sha256, []),
+                    # A cover letter beside the union's workbook: its note, no finding (as in a run's results).
+                    "findings": [] if f.sha256 in notes else findings.get(f.sha256, []),
+                    "note": notes.get(f.sha256),
                     "changes": change,
                     "feedback": bool(f.feedback and Path(f.feedback).is_file()),
                     "message": Path(f.message).read_text(encoding="utf-8-sig")
