@@ -41,19 +41,19 @@ SECTION_IV = "Tiếp tục vận động đoàn viên đăng ký sáng kiến tr
 # --- the server ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def live_server() -> Iterator[Callable[[Period], Address]]:
-    """Starts the page for a period as `pipeline serve` does (pipeline.web.serve.serve): uvicorn on a
-    listening socket of 127.0.0.1 at a free port, with a token of this start, in a thread of its own;
-    gives its address. Every server it started is stopped, and its thread joined, at teardown."""
-    import uvicorn
+class LiveServers:
+    """The page for a period as `pipeline serve` runs it (pipeline.web.serve.serve): uvicorn on a
+    listening socket of 127.0.0.1 at a free port, with a token of this start, in a thread of its own."""
 
-    from pipeline.web.app import create_app
-    from pipeline.web.serve import bind
+    def __init__(self) -> None:
+        self.running: dict[int, tuple[Any, threading.Thread]] = {}
 
-    running: list[tuple[uvicorn.Server, threading.Thread]] = []
+    def start(self, period: Period) -> Address:
+        import uvicorn
 
-    def start(period: Period) -> Address:
+        from pipeline.web.app import create_app
+        from pipeline.web.serve import bind
+
         sock = bind(0)
         address = Address(sock.getsockname()[1], secrets.token_urlsafe(24))
         app = create_app(lambda: period, token=address.token, port=address.port)
@@ -61,7 +61,7 @@ def live_server() -> Iterator[Callable[[Period], Address]]:
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"serve-{address.port}")
         thread.start()
-        running.append((server, thread))
+        self.running[address.port] = (server, thread)
         for _ in range(500):  # 10 s at most
             if server.started or not thread.is_alive():
                 break
@@ -69,12 +69,22 @@ def live_server() -> Iterator[Callable[[Period], Address]]:
         assert server.started, "the server did not start"
         return address
 
-    yield start
-    for server, _ in running:
+    def stop(self, address: Address) -> None:
+        """As when the officer closes the command window: uvicorn told to exit, its thread joined."""
+        server, thread = self.running.pop(address.port)
         server.should_exit = True
-    for _, thread in running:
         thread.join(30)
         assert not thread.is_alive(), "the server did not stop within 30 s"
+
+
+@pytest.fixture
+def live_server() -> Iterator[LiveServers]:
+    """Starts the real server for a period (`live_server.start(period)` gives its address); every
+    server still running is stopped at teardown."""
+    servers = LiveServers()
+    yield servers
+    for port in list(servers.running):
+        servers.stop(Address(port, ""))
 
 
 @pytest.fixture
@@ -165,7 +175,7 @@ def test_the_officers_journey(page: Page, console: list[str], live_server, desk:
     and downloaded."""
     import docx
 
-    address = live_server(desk)
+    address = live_server.start(desk)
     origin = f"http://127.0.0.1:{address.port}"
 
     # The address the command printed: the token goes into a cookie and leaves the address bar.
@@ -238,6 +248,28 @@ def test_the_officers_journey(page: Page, console: list[str], live_server, desk:
     assert SECTION_I in paragraphs and SECTION_IV in paragraphs
 
 
+def test_the_page_says_so_when_the_command_window_was_closed(page: Page, live_server, desk: Period, filled):
+    """The server gone (its window closed): a file dropped, the run button and the report's run each
+    say so in Vietnamese, and the text written in the report stays on the page."""
+    address = live_server.start(desk)
+    page.goto(address.url)
+    report = page.context.new_page()
+    report.goto(f"http://127.0.0.1:{address.port}/bao-cao")
+    live_server.stop(address)
+
+    page.set_input_files("#pick", [str(filled(name="VT021.xlsx"))])
+    expect(page.locator("#uploads")).to_contain_text("Chưa gửi được tệp. Trang không kết nối được với chương trình")
+    page.click("#run")
+    expect(page.locator("#run-state")).to_have_text(re.compile("^Trang không kết nối được với chương trình"))
+    expect(page.locator("#run")).to_be_enabled()
+
+    report.fill("#s-IV", SECTION_IV)
+    report.click("#run")
+    expect(report.locator("#run-state")).to_contain_text("đừng đóng trang này kẻo mất chữ")
+    expect(report.locator("#run-state")).to_contain_text("cửa sổ lệnh pipeline serve có còn mở không")
+    expect(report.locator("#s-IV")).to_have_value(SECTION_IV)
+
+
 # --- screenshots (SCREENSHOTS=1) ----------------------------------------------------------------------
 
 SIZES = {1366: 768, 390: 844}  # a laptop, a phone
@@ -285,7 +317,7 @@ def test_screenshots(page: Page, console: list[str], live_server, demo_desk: tup
     """The overview, a union's page and the report page of the demo period, as the officer sees them
     on a laptop and on a phone: docs/img/serve-<page>-<width>.png."""
     period, code = demo_desk
-    address = live_server(period)
+    address = live_server.start(period)
     page.goto(address.url)
     for width, height in SIZES.items():
         page.set_viewport_size({"width": width, "height": height})

@@ -1,6 +1,10 @@
 // The officer's desk: dropping files, starting a run and following it. No framework, no CDN.
 "use strict";
 
+// What the page says when the server does not answer: the command window was closed, most often.
+const OFFLINE = "Trang không kết nối được với chương trình: cửa sổ lệnh pipeline serve có còn mở không? " +
+  "Mở lại bằng lệnh đó rồi thử lại.";
+
 function line(list, text) {
   const item = document.createElement("li");
   item.textContent = text;
@@ -13,7 +17,11 @@ async function upload(files) {
   if (!drop || !files.length) return;
   const body = new FormData();
   for (const file of files) body.append("tep", file, file.name);
-  const answer = await fetch(drop.dataset.url, { method: "POST", body, credentials: "same-origin" });
+  const answer = await fetch(drop.dataset.url, { method: "POST", body, credentials: "same-origin" }).catch(() => null);
+  if (!answer) {
+    line(list, "Chưa gửi được tệp. " + OFFLINE);
+    return;
+  }
   const result = await answer.json().catch(() => ({ saved: [], refused: ["không gửi được tệp"] }));
   for (const name of result.saved || []) line(list, "Đã nhận: " + name);
   for (const why of result.refused || []) line(list, "Không nhận: " + why);
@@ -50,27 +58,38 @@ function follow(button) {
       button.disabled = false;
     }
   };
-  source.onerror = () => { source.close(); button.disabled = false; };
+  source.onerror = () => {
+    source.close();
+    button.disabled = false;
+    state.textContent = "Mất kết nối giữa chừng. " + OFFLINE;
+  };
 }
 
 async function save(form) {
   // The officer's text goes with the run: saved first, or the page that loads after the run
   // would show the text as it was before and what was typed would be lost.
   const body = new URLSearchParams(new FormData(form));
-  const answer = await fetch(form.action, { method: "POST", body, credentials: "same-origin" });
-  return answer.ok;
+  const answer = await fetch(form.action, { method: "POST", body, credentials: "same-origin" }).catch(() => null);
+  if (!answer) return "Chưa lưu được nội dung đã viết: đừng đóng trang này kẻo mất chữ. " + OFFLINE;
+  return answer.ok ? "" : "Chưa lưu được nội dung đã viết; bấm Lưu rồi chạy lại.";
 }
 
 async function run(button) {
   const state = document.getElementById("run-state");
   const form = button.closest("form");
   button.disabled = true;
-  if (form && !(await save(form))) {
-    state.textContent = "Chưa lưu được nội dung đã viết; bấm Lưu rồi chạy lại.";
+  const unsaved = form ? await save(form) : "";
+  if (unsaved) {
+    state.textContent = unsaved;
     button.disabled = false;
     return;
   }
-  const answer = await fetch(button.dataset.url, { method: "POST", credentials: "same-origin" });
+  const answer = await fetch(button.dataset.url, { method: "POST", credentials: "same-origin" }).catch(() => null);
+  if (!answer) {
+    state.textContent = OFFLINE;
+    button.disabled = false;
+    return;
+  }
   if (answer.status === 409) {
     const result = await answer.json();
     state.textContent = result.message;
