@@ -247,3 +247,12 @@ def test_a_cover_letter_beside_the_workbook_shows_its_note_not_a_rejection(clien
     run(period)
     text = _text(client.get("/don-vi/VT021").text)
     assert "gửi kèm bảng tính" in text and "không phải bảng tính" not in text
+
+
+def test_a_section_not_written_yet_is_an_empty_box_with_its_hint_as_placeholder(client):
+    page = client.get("/bao-cao").text
+    box = re.search(r'<textarea id="s-IV"[^>]*placeholder="([^"]+)"[^>]*>([^<]*)</textarea>', page)
+    assert box and box.group(1).startswith("(Đơn vị bổ sung") and box.group(2) == ""
+    saved = client.post("/bao-cao", data={"I": "Đã ban hành Kế hoạch.", "IV": ""}, headers=ORIGIN)
+    assert "Còn 2 mục chưa viết" in _text(saved.text)  # IV left empty: still unwritten, not an error
+    assert re.search(r'<textarea id="s-I"[^>]*>Đã ban hành Kế hoạch.</textarea>', saved.text)

@@ -193,11 +193,17 @@ def create_app(load: Callable[[], Period], *, token: str, port: int) -> Guard:
         saved = request.query_params.get("da_luu") == "1"
         officer = load_text(period.settings)
         outputs = _outputs(period)
+        passages = {**officer.sections, "closing": officer.closing}
+        unwritten = {k for k, passage in passages.items() if passage.hint}
+        hints = {k: " ".join(p for p in passage.parts if isinstance(p, str)) for k, passage in passages.items()}
         return page(
             "report",
             request,
             sections=[(k, h) for k, h, _ in SECTIONS] + [("closing", officer.closing.heading)],
-            texts=section_texts(period.settings),
+            # A section not written yet is an empty box with its hint as the placeholder: nothing to
+            # delete before writing (saved empty, it keeps its hint in the file and the report).
+            texts={k: "" if k in unwritten else v for k, v in section_texts(period.settings).items()},
+            hints=hints,
             unfilled=[p.heading for p in officer.unfilled()],
             downloads=[(k, label) for k, label in DOWNLOADS.items() if k in outputs],
             has_preview="report_html" in outputs,
