@@ -138,7 +138,12 @@ def _serve_answers_then_stops(cwd: Path, env: dict[str, str]) -> str:
         assert answer.status == 200 and "Tình hình nộp" in page and "?t=" not in answer.url
     finally:
         server.send_signal(signal.SIGINT)  # Ctrl+C
-        rest, _ = server.communicate(timeout=60)
+        # The rest through the same reader: communicate() would read the pipe under it, and lose
+        # what the reader had already taken in.
+        rest = server.stdout.read() if server.stdout else ""
+        server.wait(timeout=60)
+        if server.stdout:
+            server.stdout.close()
     assert server.returncode == 0, rest
     return "".join(lines) + rest
 
