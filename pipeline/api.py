@@ -120,9 +120,9 @@ def status(period: Period) -> dict[str, UnitState]:
 def templates(period: Period, folder: Path | None = None) -> list[Path]:
     """Write the blank template and, with a roster, one pre-filled template per active union into
     `folder` (default: bieu-mau in the outbox); the blank template's path first."""
-    from pipeline.template import write_templates
+    from pipeline.template import OUTBOX_FOLDER, write_templates
 
-    folder = folder or period.settings.paths.outbox / "bieu-mau"
+    folder = folder or period.settings.paths.outbox / OUTBOX_FOLDER
     return write_templates(folder, period.form, period.settings, period.roster)
 
 

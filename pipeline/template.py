@@ -58,6 +58,9 @@ class _Formats:
     cell: Callable[[Field], Any]
 
 
+OUTBOX_FOLDER = "bieu-mau"  # where `pipeline template` and the officer's page write them, in the outbox
+
+
 def template_name(form: Form, unit: Unit | None = None) -> str:
     if unit is None:
         return safe_filename(f"Mẫu báo cáo sáng kiến v{form.version}", ".xlsx")

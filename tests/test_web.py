@@ -256,3 +256,20 @@ def test_a_section_not_written_yet_is_an_empty_box_with_its_hint_as_placeholder(
     saved = client.post("/bao-cao", data={"I": "Đã ban hành Kế hoạch.", "IV": ""}, headers=ORIGIN)
     assert "Còn 2 mục chưa viết" in _text(saved.text)  # IV left empty: still unwritten, not an error
     assert re.search(r'<textarea id="s-I"[^>]*>Đã ban hành Kế hoạch.</textarea>', saved.text)
+
+
+def test_the_templates_to_send_are_downloaded_from_the_page(client, period):
+    import openpyxl
+
+    assert "/tai/mau/trong" in client.get("/").text and "/tai/mau/VT021" in client.get("/don-vi/VT021").text
+    blank = client.get("/tai/mau/trong")
+    own = client.get("/tai/mau/VT021")
+    assert blank.status_code == own.status_code == 200 and own.content[:2] == b"PK"
+    assert "VT021" in own.headers["content-disposition"]
+    path = period.settings.paths.outbox / "mẫu.xlsx"
+    path.write_bytes(own.content)
+    book = openpyxl.load_workbook(path)
+    values = [c for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for c in row]
+    assert "VT021" in values  # the union's own details, pre-filled
+    for bad in ("ZZ999", "vt021", "..%2Fpipeline.toml", "VT021%00"):
+        assert client.get(f"/tai/mau/{bad}").status_code == 404, bad

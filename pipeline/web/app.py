@@ -240,6 +240,8 @@ def create_app(load: Callable[[], Period], *, token: str, port: int) -> Guard:
             path = _outputs(period).get(ident)
         elif kind in ("phan-hoi", "loi-nhan", "thu") and _HASH.fullmatch(ident):
             path = file_paths(period, ident).get(kind)
+        elif kind == "mau":
+            path = _template(period, ident)
         outbox = period.settings.paths.outbox.resolve()
         if path is None or not path.is_file() or not path.resolve().is_relative_to(outbox):
             return page("error", request, 404, message="Không có tệp này (có thể cần bấm Chạy lại).")
@@ -274,6 +276,20 @@ def _outputs(period: Period) -> dict[str, Path]:
     except (OSError, ValueError):
         return {}
     return {k: Path(v) for k, v in outputs.items() if isinstance(v, str) and Path(v).is_file()}
+
+
+def _template(period: Period, ident: str) -> Path | None:
+    """The blank template ("trong") or a union's of the roster (by its code), written into the
+    outbox's template folder as `pipeline template` writes it."""
+    from pipeline.template import OUTBOX_FOLDER, template_name, write_template
+
+    unit = None
+    if ident != "trong":
+        unit = period.roster.find(ident) if period.roster else None
+        if unit is None or unit.code != ident:
+            return None
+    path = period.settings.paths.outbox / OUTBOX_FOLDER / template_name(period.form, unit)
+    return write_template(path, period.form, period.settings, unit)
 
 
 def safe_upload_name(name: str, folder: Path) -> Path:
