@@ -273,3 +273,12 @@ def test_the_templates_to_send_are_downloaded_from_the_page(client, period):
     assert "VT021" in values  # the union's own details, pre-filled
     for bad in ("ZZ999", "vt021", "..%2Fpipeline.toml", "VT021%00"):
         assert client.get(f"/tai/mau/{bad}").status_code == 404, bad
+
+
+@pytest.mark.slow
+def test_the_overview_says_how_many_files_wait_in_the_inbox(client, period, filled):
+    assert "Có 3 tệp trong thư mục nhận chưa được đọc" in _text(client.get("/").text)
+    run(period)
+    assert "chưa được đọc" not in client.get("/").text
+    (period.settings.paths.inbox / "mới.xlsx").write_bytes(filled(rows=[{}], name="d.xlsx", code="VT031").read_bytes())
+    assert "Có 1 tệp trong thư mục nhận chưa được đọc" in _text(client.get("/").text)

@@ -119,6 +119,7 @@ def console(page: Page) -> Iterator[list[str]]:
 
 def pick(page: Page, files: list[Path]) -> None:
     """Picks the files with the drop zone's file chooser; the page lists each as received."""
+    page.wait_for_load_state()  # its script listens once the page has loaded
     page.set_input_files("#pick", [str(f) for f in files])
     for f in files:
         expect(page.locator("#uploads")).to_contain_text(f"Đã nhận: {f.name}")
@@ -127,6 +128,7 @@ def pick(page: Page, files: list[Path]) -> None:
 def drag_and_drop(page: Page, files: list[Path]) -> None:
     """Drops the files on the drop zone as from a file manager (a `drop` event whose DataTransfer
     holds them); the page lists each as received."""
+    page.wait_for_load_state()  # after a click to this page: its script listens once the page has loaded
     payload = [{"name": f.name, "data": base64.b64encode(f.read_bytes()).decode()} for f in files]
     transfer = page.evaluate_handle(
         """files => {
@@ -150,6 +152,7 @@ def drag_and_drop(page: Page, files: list[Path]) -> None:
 def run_from(page: Page) -> None:
     """Presses the page's run button, sees the progress reach "Xong", and waits for the page to load
     again with the run's results."""
+    page.wait_for_load_state()
     with page.expect_navigation(timeout=RUN_TIMEOUT):
         page.click("#run")
         expect(page.locator("#run-state")).to_contain_text("Xong", timeout=RUN_TIMEOUT)

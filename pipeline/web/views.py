@@ -58,6 +58,24 @@ def _states(period: Period) -> tuple[dict[str, UnitState], list[StoredFile]]:
     return unit_states(files, period.roster, period.settings), files
 
 
+def waiting(period: Period) -> list[str]:
+    """The files of the inbox that no run has read yet, by the names the ledger has seen (a saved
+    e-mail, by its own name): what pressing Chạy would read."""
+    from pipeline.intake import scan_inbox
+
+    inbox = period.settings.paths.inbox
+    if not inbox.is_dir():
+        return []
+    paths, _ = scan_inbox(inbox)
+    seen: set[str] = set()
+    path = period.settings.paths.history_dir / LEDGER_NAME
+    if path.exists():
+        with Ledger(path) as ledger:
+            seen = {name for names in ledger.names().values() for name in names}
+            seen |= {m.name for m in ledger.messages()}
+    return [name for p in paths if (name := p.relative_to(inbox).as_posix()) not in seen]
+
+
 def overview(period: Period, query: dict[str, str]) -> dict[str, Any]:
     """Every union of the roster by khối with its state, the counts against the targets, the days
     left to the deadline, what the last run changed; filtered by state, khối and a search."""
@@ -114,6 +132,7 @@ def overview(period: Period, query: dict[str, str]) -> dict[str, Any]:
         "changed": changed,
         "new_files": new_files,
         "ran": bool(files),
+        "waiting": waiting(period),
         "organisation": settings.organisation.full_name,
     }
 
