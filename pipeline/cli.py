@@ -541,7 +541,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     console.print(f"Kết quả chạy thử: {demo.settings.paths.outbox}")
     console.print(
         f'Thư mục chạy thử có tệp cấu hình riêng "{demo.settings.source.name}". Để thử tiếp các lệnh khác '
-        f"trên kỳ báo cáo mẫu, chuyển vào thư mục đó (cd {args.out}) rồi gõ, ví dụ: pipeline status"
+        f"trên kỳ báo cáo mẫu, chuyển vào thư mục đó (cd {args.out}) rồi gõ, ví dụ: pipeline status; "
+        "hoặc mở trang làm việc của kỳ mẫu trong trình duyệt: pipeline serve"
     )
     return 0
 
