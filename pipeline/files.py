@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 _FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]+')
@@ -29,6 +29,18 @@ def safe_filename(name: str, suffix: str = "", reserve: int = 0) -> str:
     if not text or text.split(".")[0].rstrip(" ").upper() in _RESERVED:  # Windows ignores "nul .x"'s space
         text = f"_{text}"
     return text[: MAX_NAME - len(suffix) - reserve].rstrip(" .") + suffix
+
+
+def numbered(name: str, taken: Callable[[str], bool]) -> str:
+    """`name`, or else "stem (2).ext", "stem (3).ext" and on: the first that `taken` does not hold
+    (another file in the folder, another attachment of the message)."""
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    candidate, n = name, 2
+    while taken(candidate):
+        candidate, n = f"{stem} ({n}){dot}{suffix}", n + 1
+    return candidate
 
 
 @contextlib.contextmanager

@@ -53,3 +53,12 @@ def test_feedback_names_from_a_file_name_and_a_union_code(name: str, code: str |
 )
 def test_examples(name: str, expected: str) -> None:
     assert safe_filename(name) == expected
+
+
+def test_a_name_taken_is_numbered_from_two_with_or_without_an_extension():
+    from pipeline.files import numbered
+
+    taken = {"Báo cáo.xlsx", "Báo cáo (2).xlsx", "thư", "thư (2)"}
+    assert numbered("Báo cáo.xlsx", taken.__contains__) == "Báo cáo (3).xlsx"
+    assert numbered("thư", taken.__contains__) == "thư (3)"
+    assert numbered("mới.xlsx", taken.__contains__) == "mới.xlsx"

@@ -34,14 +34,14 @@ from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 
 from pipeline.config import Settings
-from pipeline.files import atomic_path, safe_filename
+from pipeline.files import atomic_path, numbered, safe_filename
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS
 from pipeline.ledger import LEDGER_NAME, Ledger, StoredDraft, StoredFile, StoredMessage
 from pipeline.lock import exclusive
 from pipeline.mail.account import MailError
 from pipeline.mail.inbox import NO_ATTACHMENT, attachment_of
-from pipeline.mail.message import header_text_value
+from pipeline.mail.message import one_line
 from pipeline.merge import Reporting, UnitState, arrival, file_statuses, unit_states
 from pipeline.render.feedback import letter
 from pipeline.roster import Roster, Unit
@@ -88,11 +88,6 @@ def _encoded(raw: bytes, fields: dict[str, str]) -> bytes:
         name = line.split(b":", 1)[0].decode("ascii").lower()
         out.append(f"{name.title()}: {fields[name]}".encode("ascii") if name in fields else line)
     return b"\r\n".join(out) + blank + body
-
-
-def one_line(text: str) -> str:
-    """Text from a workbook or a message, safe in a header: one line, no control characters."""
-    return header_text_value(text)
 
 
 def addresses(text: str | None) -> tuple[str, ...]:
@@ -163,10 +158,7 @@ class _Writer:
         return draft
 
     def _free(self, stem: str) -> Path:
-        path, n = self.folder / f"{stem}.eml", 2
-        while path.exists():
-            path, n = self.folder / f"{stem} ({n}).eml", n + 1
-        return path
+        return self.folder / numbered(f"{stem}.eml", lambda name: (self.folder / name).exists())
 
 
 def draft_replies(settings: Settings, form: Form, roster: Roster | None) -> Drafted:

@@ -30,7 +30,7 @@ from email.message import EmailMessage, Message
 from email.policy import Policy
 from pathlib import PurePosixPath, PureWindowsPath
 
-from pipeline.files import safe_filename
+from pipeline.files import numbered, safe_filename
 from pipeline.mail.outlook import MailReadError, msg_to_email, tnef_attachments
 from pipeline.numbers import short
 
@@ -179,7 +179,7 @@ def header_text(message: Message, name: str) -> str:
         text = str(value)
     except Exception:
         text = ""
-    return re.sub(r"\s+", " ", _CONTROLS.sub(" ", unicodedata.normalize("NFC", text))).strip()
+    return one_line(text)
 
 
 def _sender(message: Message) -> tuple[str | None, str | None]:
@@ -193,7 +193,7 @@ def _sender(message: Message) -> tuple[str | None, str | None]:
             first = addresses[0]
             address = (first.addr_spec or "").strip().lower()
             if "@" in address and not _CONTROLS.search(address):
-                name = header_text_value(first.display_name)
+                name = one_line(first.display_name)
                 return name or None, address
         text = header_text(message, header)
         _, address = email.utils.parseaddr(text)
@@ -202,7 +202,8 @@ def _sender(message: Message) -> tuple[str | None, str | None]:
     return None, None
 
 
-def header_text_value(value: str | None) -> str:
+def one_line(value: str | None) -> str:
+    """Text from a message or a workbook, safe in a header: NFC, one line, no control character."""
     return re.sub(r"\s+", " ", _CONTROLS.sub(" ", unicodedata.normalize("NFC", value or ""))).strip()
 
 
@@ -306,14 +307,10 @@ class _Walker:
     def add(self, sent_as: str, data: bytes) -> None:
         if len(self.attachments) >= MAX_ATTACHMENTS:
             raise MailReadError(f"thư có quá nhiều tệp đính kèm (hơn {MAX_ATTACHMENTS})")
-        name = attachment_name(sent_as, len(self.attachments) + 1)
-        stem, dot, suffix = name.rpartition(".")
-        n = 2
-        while name.casefold() in self.names:  # two attachments of one name in one message
-            name = f"{stem} ({n}).{suffix}" if dot else f"{name} ({n})"
-            n += 1
+        # Two attachments of one name in one message are told apart.
+        name = numbered(attachment_name(sent_as, len(self.attachments) + 1), lambda n: n.casefold() in self.names)
         self.names.add(name.casefold())
-        self.attachments.append(Attachment(name, header_text_value(sent_as), data))
+        self.attachments.append(Attachment(name, one_line(sent_as), data))
 
 
 def _children(part: Message) -> list[Message]:

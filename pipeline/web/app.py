@@ -266,15 +266,9 @@ def create_app(load: Callable[[], Period], *, token: str, port: int) -> Guard:
 
 def _outputs(period: Period) -> dict[str, Path]:
     """The outputs of the last run, by key (run.json's `outputs`), that are still in the outbox."""
-    from pipeline.outputs import RUN_JSON
+    from pipeline.web.views import last_run
 
-    path = period.settings.paths.outbox / RUN_JSON
-    if not path.is_file():
-        return {}
-    try:
-        outputs = json.loads(path.read_text(encoding="utf-8")).get("outputs", {})
-    except (OSError, ValueError):
-        return {}
+    outputs = last_run(period).get("outputs", {})
     return {k: Path(v) for k, v in outputs.items() if isinstance(v, str) and Path(v).is_file()}
 
 
@@ -294,14 +288,10 @@ def _template(period: Period, ident: str) -> Path | None:
 
 def safe_upload_name(name: str, folder: Path) -> Path:
     """Where an uploaded file goes: its own name made safe, in the inbox, beside none of another."""
+    from pipeline.files import numbered
     from pipeline.mail.message import attachment_name
 
-    safe = attachment_name(name)
-    stem, dot, suffix = safe.rpartition(".")
-    target, n = folder / safe, 2
-    while target.exists():
-        target, n = folder / (f"{stem} ({n}).{suffix}" if dot else f"{safe} ({n})"), n + 1
-    return target
+    return folder / numbered(attachment_name(name), lambda taken: (folder / taken).exists())
 
 
 __all__ = ["create_app", "safe_upload_name"]

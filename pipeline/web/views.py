@@ -39,7 +39,8 @@ def _state_key(state: UnitState) -> str:
     return "on_time" if state.reporting is Reporting.ON_TIME else "late"
 
 
-def _run_summary(period: Period) -> dict[str, Any]:
+def last_run(period: Period) -> dict[str, Any]:
+    """The last run's run.json, or nothing when there is none (or it cannot be read)."""
     from pipeline.outputs import RUN_JSON
 
     path = period.settings.paths.outbox / RUN_JSON
@@ -106,7 +107,7 @@ def overview(period: Period, query: dict[str, str]) -> dict[str, Any]:
     sectors: dict[str, list[Row]] = {}
     for r in sorted(shown, key=lambda r: (r.sector, r.code)):
         sectors.setdefault(r.sector, []).append(r)
-    summary = _run_summary(period)
+    summary = last_run(period)
     totals = summary.get("totals", {})
     changed = [
         {"code": u["code"], "name": u["name"], **(u["changes"] or {})}
