@@ -440,6 +440,11 @@ def _print_run(result: Any, settings: Any, pdf: bool = False) -> None:
         f"({t['units_on_time']} đúng hạn, {t['units_late']} trễ hạn); {t['units_rejected']} CĐCS bị trả lại "
         f"chưa nộp lại; {t['units_missing']} CĐCS chưa nộp. Tổng cộng {t['initiatives']} sáng kiến."
     )
+    if result.unchanged:
+        console.print(
+            "Không có tệp mới, cấu hình, danh sách CĐCS và nội dung báo cáo cũng không đổi từ lần chạy trước: "
+            "báo cáo và các kết quả dưới đây giữ nguyên như lần đó, không ghi lại."
+        )
     console.print()
     outputs = result.outputs
     for o in OUTPUTS:

@@ -89,6 +89,9 @@ class Runner(Protocol):
 
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]: ...
 
+    def prestart(self) -> None:
+        """Get ready for jobs to come (start the workers), without waiting; called again, nothing."""
+
 
 class LocalRunner:
     """Long-lived worker processes of this machine, started on first use, where a job that crashes
@@ -134,6 +137,9 @@ class ExecutorRunner:
     def __init__(self, executor: concurrent.futures.Executor, timeout_s: float = 60) -> None:
         self.executor, self.timeout_s = executor, timeout_s
 
+    def prestart(self) -> None:
+        """Nothing: the executor's workers are started by whoever runs it."""
+
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]:
         futures = {self.executor.submit(job[0], *job[1]): i for i, job in enumerate(jobs)}
         timeout_s = max([self.timeout_s, *(job[2] for job in jobs if len(job) > 2)])
@@ -161,7 +167,6 @@ def open_runner(settings: Settings) -> Iterator[Runner]:
     processing = settings.processing
     if not processing.scheduler:
         with LocalRunner(processing.workers, processing.timeout_s, processing.memory_mb) as local:
-            local.prestart()  # the workers import the readers while intake hashes the files
             yield local
         return
     try:

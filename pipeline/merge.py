@@ -12,9 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from pipeline.config import Settings
 from pipeline.form import Form
@@ -24,6 +22,9 @@ from pipeline.ledger import StoredFile, StoredRow
 from pipeline.roster import Roster, normalise_code
 from pipeline.rules import split_names
 from pipeline.text import fold
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: a run with nothing new makes none
+    import pandas as pd
 
 SUPERSEDED = "superseded"
 ATTACHMENT = "ignored"  # the status of a file set aside: no submission, nothing to reject
@@ -220,6 +221,8 @@ def dataset_leading(form: Form) -> tuple[str, ...]:
 
 
 def _typed_frame(columns: dict[str, list[Any]], form: Form) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame(columns)
     for f in form.initiative:
         if f.type == "integer":
@@ -234,6 +237,8 @@ def _typed_frame(columns: dict[str, list[Any]], form: Form) -> pd.DataFrame:
 def _concat(chunks: list[pd.DataFrame]) -> pd.DataFrame:
     """The chunks as one frame with the types one frame of all the rows would have had: a text
     column blank throughout one chunk is text all the same."""
+    import pandas as pd
+
     if len(chunks) == 1:
         return chunks[0]
     texts = {c for chunk in chunks for c in chunk.columns if isinstance(chunk[c].dtype, pd.StringDtype)}

@@ -15,14 +15,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Literal
 
 from pipeline.config import Settings
 from pipeline.form import Form
-from pipeline.report.model import Report
 from pipeline.results import RunResult
+
+if TYPE_CHECKING:  # a run with nothing new imports neither
+    import pandas as pd
+
+    from pipeline.report.model import Report
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Context:
     pdf: bool = False
 
     def dataset(self) -> pd.DataFrame:
+        import pandas as pd
+
         return self.frame if self.frame is not None else pd.read_parquet(self.parquet)
 
 

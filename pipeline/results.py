@@ -64,6 +64,7 @@ class RunResult:
     stages: dict[str, float] = field(default_factory=dict)
     unfilled: tuple[str, ...] = ()  # the officer's sections of the report still showing their hint
     messages: list[Received] = field(default_factory=list)  # the e-mails saved in the inbox
+    unchanged: bool = False  # nothing new and nothing else changed: the outputs of the last run stand
 
     @property
     def counts(self) -> Counter[Status]:

@@ -12,15 +12,15 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import functools
+import json
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.config import Settings
-from pipeline.figures import compute, period_totals
 from pipeline.findings import Code, Finding, Location, Severity, make, row_place
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, archived_path, by_arrival, fingerprint, scan_inbox
@@ -40,12 +40,12 @@ from pipeline.merge import (
 )
 from pipeline.outputs import DATASET_PARQUET, RUN_JSON, Context, Output, outputs_for, run_output
 from pipeline.read import Value, WorkbookData
-from pipeline.render.outputs import write_dataset_parquet, write_json
-from pipeline.report.model import Report, build_report
-from pipeline.report.officer import load_text
 from pipeline.results import FileResult, RunResult, Status, run_summary
 from pipeline.roster import Roster, Unit
-from pipeline.validate import ContextRow, validate
+
+if TYPE_CHECKING:  # imported where they are used: a run with nothing new needs neither pandas nor pandera
+    from pipeline.report.model import Report
+    from pipeline.validate import ContextRow
 
 ARCHIVE_DIR = "luu-tru"
 FEEDBACK_DIR = "phan-hoi"
@@ -80,32 +80,48 @@ def run(
     *,
     pdf: bool = False,
 ) -> RunResult:
-    """The whole inbox through every stage; the report too when there is a roster (PDF on request)."""
+    """The whole inbox through every stage; the report too when there is a roster (PDF on request).
+
+    A run that finds nothing new, with the same configuration, roster, officer's text, code and
+    outputs as the run before it, rewrites nothing: its result comes from the ledger and from the
+    last run.json (`RunResult.unchanged`)."""
     inbox, outbox, history = settings.paths.inbox, settings.paths.outbox, settings.paths.history_dir
     stage = _Stages()
     with exclusive(history), Ledger(history / LEDGER_NAME) as ledger, open_runner(settings) as runner:
         with stage("intake"):
             run_id = ledger.start_run(settings.as_of, inbox)
             paths, skipped = scan_inbox(inbox)
+            known = {f.sha256: f for f in ledger.files()}  # a run adds no file before it has read them all
             submissions: list[Submission] = []
             saved_mail: list[Submission] = []
             for path in paths:
                 submission = fingerprint(path, path.relative_to(inbox).as_posix())
                 archive(submission, history / ARCHIVE_DIR)  # before anything else happens to it
                 is_mail = is_message_file(submission.name, submission.kind)
+                if not is_mail and submission.sha256 not in known:
+                    runner.prestart()  # a file to read: the workers import the readers while intake hashes
                 (saved_mail if is_mail else submissions).append(submission)
             known_mail = {m.message_id: m for m in ledger.messages()}
             messages = open_messages(saved_mail, history / ARCHIVE_DIR, known_mail)
             submissions += [s for m in messages for s in m.submissions]
+            if any(s.sha256 not in known for m in messages for s in m.submissions):
+                runner.prestart()
             # In arrival order, so that the ledger meets them in that order (its `seq`), whatever their names.
             submissions = by_arrival(submissions)
             ledger.add_sightings(run_id, [(s.sha256, s.name) for s in submissions])
-            known = {f.sha256: f for f in ledger.files()}
             extra = [FileResult(s.name, Status.IGNORED, reason=s.reason, new=False) for s in skipped]
             names = ledger.names()  # this run's sightings too: the first name of the files known already
             new, extra_names = _split_new(submissions, {sha: names[sha][0] for sha in known if names.get(sha)})
             extra += extra_names
             before = unit_states(list(known.values()), roster, settings)
+            state = None if new else _state(settings, roster, pdf, submissions, extra, messages, known.values())
+            last = _unchanged_since(state, outbox / RUN_JSON) if state is not None else None
+        if last is not None:  # nothing new and nothing else changed: the outputs stand as they are
+            result = _as_before(last, ledger, known, history, before, extra, messages, settings)
+            result.stages = stage.seconds
+            ledger.finish_run(run_id)
+            result.files.sort(key=lambda r: r.name)
+            return result
         with stage("read"):
             # Meanwhile this process only waits for the workers: warm up pandera in the time.
             warm = concurrent.futures.ThreadPoolExecutor(1)
@@ -143,6 +159,10 @@ def run(
             )
             result.changes = _changes(before, states, ledger, form)
         with stage("figures"):
+            from pipeline.figures import compute, period_totals
+            from pipeline.report.model import build_report
+            from pipeline.report.officer import load_text
+
             result.totals = period_totals(states, frame, settings, form)
             report = None
             if roster is not None:
@@ -154,9 +174,127 @@ def run(
         for name, spent in seconds.items():
             stage.seconds[name] = spent
         result.stages = stage.seconds
-        write_json(run_summary(result, run_id), outbox / RUN_JSON)
+        # What this run's outputs were made from (after the feedback: the ledger records it).
+        fresh = _state(settings, roster, pdf, submissions, extra, messages, ledger.files())
+        _write_summary(result, run_id, outbox / RUN_JSON, fresh)
         ledger.finish_run(run_id)
     result.files.sort(key=lambda r: r.name)
+    return result
+
+
+# run.json's key for what the run's outputs were made from, and the size and time of each output
+# file, so that the next run can tell whether anything changed.
+STATE_KEY = "state"
+
+
+def _state(
+    settings: Settings,
+    roster: Roster | None,
+    pdf: bool,
+    submissions: Sequence[Submission],
+    extra: Sequence[FileResult],
+    messages: Sequence[Any],
+    stored: Iterable[StoredFile],
+) -> str:
+    """A digest of everything the outputs are made from: the code, the configuration (the report
+    date with it), the roster, the officer's text, the inbox as found, the messages, and the
+    ledger's files with their feedback."""
+    import hashlib
+
+    from pipeline import __version__
+    from pipeline.report.officer import ensure_text
+
+    digest = hashlib.sha256()
+
+    def add(*parts: Any) -> None:
+        digest.update(repr(parts).encode("utf-8", "surrogatepass"))
+
+    add(__version__, _code_stamp(), repr(settings), repr(roster), pdf)
+    text = ensure_text(settings)  # created with its hints on a first run, as the report does
+    add(text.read_bytes() if text.exists() else None)
+    add([(s.name, s.sha256) for s in submissions], [(r.name, r.status.value, r.reason) for r in extra])
+    add([(m.name, m.sha256, m.message_id, m.problem, m.duplicate_of) for m in messages])
+    add([(f.sha256, f.name, f.status, f.unit_code, f.feedback, f.message) for f in stored])
+    return digest.hexdigest()
+
+
+@functools.cache
+def _code_stamp() -> tuple[tuple[str, int, int], ...]:
+    """The package's files by name, size and modification time: a changed program makes new outputs."""
+    package = Path(__file__).parent
+    return tuple(
+        (p.relative_to(package).as_posix(), st.st_size, st.st_mtime_ns)
+        for p in sorted(package.rglob("*"))
+        if "__pycache__" not in p.parts and p.is_file() and (st := p.stat())
+    )
+
+
+# The outputs that are not made from the run's state: the ledger and run.json change with every
+# run, the archive and the feedback's folder are folders (each file's feedback is in the ledger).
+_NOT_STATE = frozenset({"ledger", "run_json", "archive", "feedback"})
+
+
+def _output_files(outputs: Mapping[str, Any]) -> dict[str, list[int]]:
+    """The size and modification time of each output file (run.json's `outputs`)."""
+    out = {}
+    for key, value in outputs.items():
+        if key in _NOT_STATE:
+            continue
+        path = Path(value)
+        if path.is_file():
+            st = path.stat()
+            out[str(path)] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
+def _write_summary(result: RunResult, run_id: int, path: Path, state: str) -> None:
+    from pipeline.render.outputs import write_json
+
+    summary = run_summary(result, run_id)
+    summary[STATE_KEY] = {"digest": state, "files": _output_files(result.outputs)}
+    write_json(summary, path)
+
+
+def _unchanged_since(state: str, path: Path) -> dict[str, Any] | None:
+    """The last run's run.json when its outputs were made from `state` and are all still there,
+    as they were written; otherwise None."""
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict):
+        return None
+    recorded = summary.get(STATE_KEY)
+    if not isinstance(recorded, dict) or recorded.get("digest") != state:
+        return None
+    files = recorded.get("files")
+    outputs = summary.get("outputs")
+    if not isinstance(outputs, dict) or not isinstance(files, dict) or _output_files(outputs) != files:
+        return None
+    return summary if outputs.keys() >= _NOT_STATE else None
+
+
+def _as_before(
+    last: dict[str, Any],
+    ledger: Ledger,
+    known: dict[str, StoredFile],
+    history: Path,
+    states: dict[str, UnitState],
+    extra: list[FileResult],
+    messages: list[Any],
+    settings: Settings,
+) -> RunResult:
+    """The result of a run that found nothing new: the files and unions from the ledger, the totals,
+    the report's state and the outputs from the last run.json."""
+    stored = list(known.values())
+    statuses = file_statuses(states, stored)
+    notes = attachment_notes(states)
+    files = _file_results(stored, statuses, ledger.findings(), history, set(), notes, states)
+    result = RunResult(files + extra, settings.as_of, units=states, messages=messages)
+    result.totals = last.get("totals", {})
+    result.unfilled = tuple(last.get("report", {}).get("unfilled", ()))
+    result.outputs = {k: Path(v) for k, v in last["outputs"].items()}
+    result.unchanged = True
     return result
 
 
@@ -206,6 +344,8 @@ def _context(
 ) -> list[ContextRow]:
     """The initiatives accepted in earlier runs that the rules across files need: those with the
     same key (title and author) as an initiative of `books`, found by the ledger's index."""
+    from pipeline.validate import ContextRow
+
     keys = {key for book in books for values in book.records() if (key := form.record_key(values)) is not None}
     current = current_files(states)
     by_sha = {f.sha256: f for f in current}
@@ -227,6 +367,7 @@ def process(
     not consulted."""
     given = [fingerprint(p, str(p)) for p in paths]
     with contextlib.ExitStack() as stack, open_runner(settings) as runner:
+        runner.prestart()  # the workers import the readers while the files are hashed
         mail = [s for s in given if is_message_file(s.name, s.kind)]
         messages = []
         if mail:
@@ -261,6 +402,8 @@ def check_books(
                 kind=sub.kind,
             )
             book.findings.insert(0, mismatch)
+    from pipeline.validate import validate
+
     by_file: dict[str, list[Finding]] = {}
     for f in validate(books, form, settings, roster, context=context):
         by_file.setdefault(f.location.file, []).append(f)
@@ -451,6 +594,8 @@ def _write_outputs(
         "ledger": history / LEDGER_NAME,
         "run_json": outbox / RUN_JSON,
     }
+    from pipeline.render.outputs import write_dataset_parquet
+
     seconds: dict[str, float] = {}
     parquet, seconds["dataset_parquet"] = timed(write_dataset_parquet, (frame, outbox / DATASET_PARQUET))
     result.outputs["dataset_parquet"] = parquet

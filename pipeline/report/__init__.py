@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # the package is light: the officer's text is read by runs that render nothing
+    import pandas as pd
 
-from pipeline.config import Settings
-from pipeline.form import Form
-from pipeline.report.model import Report
-from pipeline.results import RunResult
+    from pipeline.config import Settings
+    from pipeline.form import Form
+    from pipeline.report.model import Report
+    from pipeline.results import RunResult
 
 REPORT_STEM = "bao-cao-tong-hop"
 AUDIT_STEM = "ho-so-so-lieu"
@@ -52,6 +54,8 @@ def write_report_xlsx(
     from pipeline.report.xlsx import write_report_xlsx as write
 
     if isinstance(frame, Path):
+        import pandas as pd
+
         frame = pd.read_parquet(frame)
     return write(path, report, frame, result, settings, form)
 
@@ -61,5 +65,7 @@ def write_audit(path: Path, report: Report, frame: pd.DataFrame | Path, form: Fo
     from pipeline.report.audit import write_audit as write
 
     if isinstance(frame, Path):
+        import pandas as pd
+
         frame = pd.read_parquet(frame)
     return write(path, report, frame, form)

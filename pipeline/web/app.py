@@ -99,7 +99,8 @@ class Desk:
         try:
             result = pipeline.run(self.load(), progress=Told(), pdf=pdf)
             counts = {s.label: n for s, n in result.counts.items()}
-            state.events.append({"kind": "done", "counts": counts, "unfilled": list(result.unfilled)})
+            done = {"kind": "done", "counts": counts, "unfilled": list(result.unfilled), "unchanged": result.unchanged}
+            state.events.append(done)
         except PipelineError as e:
             state.events.append({"kind": "error", "message": str(e)})
         except Exception as e:  # shown, never lost: the page says what happened

@@ -46,7 +46,9 @@ function follow(button) {
       source.close();
       bar.value = bar.max;
       const counts = Object.entries(step.counts).map(([k, v]) => k + ": " + v).join(" · ");
-      state.textContent = "Xong. " + counts;
+      state.textContent = step.unchanged
+        ? "Xong. Không có gì mới từ lần chạy trước: kết quả giữ nguyên. " + counts
+        : "Xong. " + counts;
       button.disabled = false;
       // The page again, with the run's results (and without the note that the text was saved).
       const address = new URL(window.location.href);
