@@ -10,6 +10,9 @@ On one generated inbox (`bench.generate`), in one run, side by side:
 * incremental: `pipeline run` again after one union sends a corrected file;
 * scaling: the cold run at 10% and 50% of the files as well (seconds per file);
 * large file: `pipeline run` on one workbook of 50,000 initiatives;
+* a district's day (`bench.district`): on the demo's period, a cold run, a run after one corrected
+  file and a run that finds nothing new, as the officer waits for each from the command line and
+  from the page's warm process;
 * peak memory: the largest resident set of any process of the cold run, and of all its processes
   together (sampled).
 
@@ -83,12 +86,16 @@ def main(argv: list[str] | None = None) -> int:
         scaling[size] = pipeline_run(part, part.parent / ROSTER_NAME, runs / f"out-{size}").seconds / size
     print(f"large file: one workbook of {LARGE_ROWS} initiatives ...", flush=True)
     large = pipeline_run(large_inbox(inbox, runs / "large-inbox"), inbox.roster, runs / "large")
+    print("district: cold, one corrected file, nothing new (command line and page) ...", flush=True)
+    from bench.district import district
+
+    day = district(args.work)
     print("naive: pandas.read_excel(openpyxl) + pandera per file, concat, to_excel ...", flush=True)
     from bench.naive import naive
 
     naive_s = naive(inbox.files, runs / "naive.xlsx")
 
-    results = summarise(inbox, floor_s, naive_s, cold, incremental, scaling, large)
+    results = summarise(inbox, floor_s, naive_s, cold, incremental, scaling, large) | day
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print_table(results)
     print(f"\nWritten to {args.out}")
@@ -315,6 +322,7 @@ TARGETS = (
     ("scaling_spread", "per-file cost spread over sizes", "<=", 0.20),
     ("peak_rss_mb", "peak memory of one process (MB)", "<=", 500),
     ("large_file_peak_rss_mb", "large file: peak memory of one process (MB)", "<=", 500),
+    ("district_nothing_new_s", "district: run with nothing new, command line (s)", "<=", 0.5),
 )
 
 
@@ -339,6 +347,11 @@ def print_table(r: dict[str, Any]) -> None:
         f"large file: {r['large_file_rows']} initiatives in one workbook, {r['large_file_s']:.1f} s, "
         f"peak {r['large_file_peak_rss_mb']} MB\n"
     )
+    if "district_cold_s" in r:
+        print(f"a district's day ({r['district_files']} files)   command line   page")
+        for step, label in (("cold", "cold"), ("incremental", "one corrected file"), ("nothing_new", "nothing new")):
+            print(f"  {label:<30}{r[f'district_{step}_s']:>10.2f} s{r[f'district_web_{step}_s']:>8.2f} s")
+        print(f"  outputs rewritten by the run with nothing new: {r['district_nothing_new_rewrote'] or 'none'}\n")
     print(f"{'target':<50}{'value':>10}{'goal':>10}  met")
     for key, label, op, goal in TARGETS:
         value = r.get(key)

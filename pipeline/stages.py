@@ -87,7 +87,22 @@ def run(
     last run.json (`RunResult.unchanged`)."""
     inbox, outbox, history = settings.paths.inbox, settings.paths.outbox, settings.paths.history_dir
     stage = _Stages()
-    with exclusive(history), Ledger(history / LEDGER_NAME) as ledger, open_runner(settings) as runner:
+    warming: list[concurrent.futures.Future[None]] = []
+    with (
+        exclusive(history),
+        Ledger(history / LEDGER_NAME) as ledger,
+        open_runner(settings) as runner,
+        concurrent.futures.ThreadPoolExecutor(1) as warm,
+    ):
+
+        def ready() -> None:
+            """A file to read: the workers import the readers, and pandera makes its first validation
+            in a thread of this process, while intake hashes the rest (a run with nothing new needs
+            neither)."""
+            runner.prestart()
+            if not warming:
+                warming.append(warm.submit(_warm_up, form, settings, roster))
+
         with stage("intake"):
             run_id = ledger.start_run(settings.as_of, inbox)
             paths, skipped = scan_inbox(inbox)
@@ -99,13 +114,13 @@ def run(
                 archive(submission, history / ARCHIVE_DIR)  # before anything else happens to it
                 is_mail = is_message_file(submission.name, submission.kind)
                 if not is_mail and submission.sha256 not in known:
-                    runner.prestart()  # a file to read: the workers import the readers while intake hashes
+                    ready()
                 (saved_mail if is_mail else submissions).append(submission)
             known_mail = {m.message_id: m for m in ledger.messages()}
             messages = open_messages(saved_mail, history / ARCHIVE_DIR, known_mail)
             submissions += [s for m in messages for s in m.submissions]
             if any(s.sha256 not in known for m in messages for s in m.submissions):
-                runner.prestart()
+                ready()
             # In arrival order, so that the ledger meets them in that order (its `seq`), whatever their names.
             submissions = by_arrival(submissions)
             ledger.add_sightings(run_id, [(s.sha256, s.name) for s in submissions])
@@ -123,16 +138,12 @@ def run(
             result.files.sort(key=lambda r: r.name)
             return result
         with stage("read"):
-            # Meanwhile this process only waits for the workers: warm up pandera in the time.
-            warm = concurrent.futures.ThreadPoolExecutor(1)
-            warming = warm.submit(_warm_up, form, settings, roster) if new else None
             if progress is not None:
                 progress.start(len(new))
             advance = progress.advance if progress is not None else None
             books = read_books(new, form, runner=runner, limits=settings.limits, progress=advance)
-            if warming is not None:
-                warming.result()
-            warm.shutdown()
+            for w in warming:
+                w.result()
         with stage("validate"):
             context = _context(before, ledger, books, form) if new else []
             results = check_books(new, books, settings, form, roster, context=context) if new else []
