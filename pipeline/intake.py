@@ -7,12 +7,16 @@ rather than its extension, and an untouched copy is kept in the archive before a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import io
 import shutil
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from pipeline.sheets import ZIP_ERRORS
 
@@ -105,16 +109,33 @@ def scan_inbox(inbox: Path) -> tuple[list[Path], list[Skipped]]:
     return files, skipped
 
 
-def fingerprint(path: Path, name: str) -> Submission:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-        digest.update(head)
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+# A file up to this size is read once into memory, hashed, sniffed and archived from there; a larger
+# one is hashed and copied in chunks.
+_IN_ONE_READ = 32 << 20
+
+
+def fingerprint(path: Path, name: str, archive_dir: Path | None = None) -> Submission:
+    """The file as a submission: its hash, size, kind and arrival time. With `archive_dir`, its
+    untouched copy is kept there too (`archive`), from the same read: the archive holds exactly the
+    bytes that were hashed, even if the file changes meanwhile."""
     stat = path.stat()
     received = dt.datetime.fromtimestamp(stat.st_mtime).replace(microsecond=0)
-    return Submission(path, name, digest.hexdigest(), stat.st_size, sniff(path, head), received)
+    if stat.st_size > _IN_ONE_READ:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            digest.update(head)
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        submission = Submission(path, name, digest.hexdigest(), stat.st_size, sniff(path, head), received)
+        if archive_dir is not None:
+            archive(submission, archive_dir)
+        return submission
+    data = path.read_bytes()
+    submission = Submission(path, name, hashlib.sha256(data).hexdigest(), len(data), sniff_bytes(data), received)
+    if archive_dir is not None:
+        _keep(archive_dir, submission, lambda tmp: tmp.write_bytes(data))
+    return submission
 
 
 def by_arrival(submissions: list[Submission]) -> list[Submission]:
@@ -127,14 +148,24 @@ def by_arrival(submissions: list[Submission]) -> list[Submission]:
 
 
 def sniff(path: Path, head: bytes) -> str:
+    """The kind of the file at `path`, whose first bytes are `head`."""
+    return _sniff(head, lambda: path)
+
+
+def sniff_bytes(data: bytes) -> str:
+    """The kind of a file held in memory."""
+    return _sniff(data[:8], lambda: io.BytesIO(data))
+
+
+def _sniff(head: bytes, source: Callable[[], Path | BinaryIO]) -> str:
     if not head:
         return "empty"
     if head.startswith(b"%PDF"):
         return "pdf"
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        return _cfb_kind(path)
+        return _cfb_kind(source())
     if head.startswith(b"PK"):
-        return _zip_kind(path)
+        return _zip_kind(source())
     return "unknown"
 
 
@@ -144,9 +175,9 @@ _MAIN_TYPES = {
 }
 
 
-def _zip_kind(path: Path) -> str:
+def _zip_kind(source: Path | BinaryIO) -> str:
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(source) as zf:
             # Excel accepts "\" in part names and any case; so do we, when deciding the kind.
             names = {n.replace("\\", "/").lower(): n for n in zf.namelist()}
             macros = "xl/vbaproject.bin" in names
@@ -169,9 +200,9 @@ def _zip_kind(path: Path) -> str:
         return "unknown"
 
 
-def _cfb_kind(path: Path) -> str:
+def _cfb_kind(source: Path | BinaryIO) -> str:
     """An OLE2 compound file: an Excel 97-2003 workbook, or something else (Word, Outlook)."""
-    with open(path, "rb") as fh:
+    with open(source, "rb") if isinstance(source, Path) else contextlib.nullcontext(source) as fh:
         data = fh.read(1 << 22).lower()  # stream names in the directory, in any case
     if "workbook".encode("utf-16-le") in data or "book".encode("utf-16-le") in data:
         return "xls"
@@ -189,10 +220,14 @@ def archived_path(archive_dir: Path, sha256: str, name: str) -> Path:
 
 def archive(submission: Submission, archive_dir: Path) -> Path:
     """An untouched copy of the original, named by its hash, written once."""
+    return _keep(archive_dir, submission, lambda tmp: shutil.copyfile(submission.path, tmp))
+
+
+def _keep(archive_dir: Path, submission: Submission, write: Callable[[Path], object]) -> Path:
     archive_dir.mkdir(parents=True, exist_ok=True)
     target = archived_path(archive_dir, submission.sha256, submission.path.name)
     if not target.exists():
         tmp = target.with_name(f".tmp-{target.name}")
-        shutil.copyfile(submission.path, tmp)
+        write(tmp)
         tmp.replace(target)
     return target

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pipeline.config import Settings
 from pipeline.findings import Code, Finding, Location, Severity, make, row_place
 from pipeline.form import Form
-from pipeline.intake import SPREADSHEET_KINDS, Submission, archive, archived_path, by_arrival, fingerprint, scan_inbox
+from pipeline.intake import SPREADSHEET_KINDS, Submission, archived_path, by_arrival, fingerprint, scan_inbox
 from pipeline.isolate import Failure, Job, Runner, open_runner, read_books, timed
 from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile
 from pipeline.lock import exclusive
@@ -110,8 +110,8 @@ def run(
             submissions: list[Submission] = []
             saved_mail: list[Submission] = []
             for path in paths:
-                submission = fingerprint(path, path.relative_to(inbox).as_posix())
-                archive(submission, history / ARCHIVE_DIR)  # before anything else happens to it
+                # Kept in the archive from the very bytes it was hashed from, before anything else happens to it.
+                submission = fingerprint(path, path.relative_to(inbox).as_posix(), history / ARCHIVE_DIR)
                 is_mail = is_message_file(submission.name, submission.kind)
                 if not is_mail and submission.sha256 not in known:
                     ready()

@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from pipeline import Period, run
-from pipeline.intake import archive, fingerprint, scan_inbox
+from pipeline import Period, intake, run
+from pipeline.intake import archive, fingerprint, scan_inbox, sniff
 from pipeline.results import Status
 from tests.conftest import soffice
 
@@ -51,6 +51,26 @@ def test_format_is_read_from_the_bytes(tmp_path, filled):
         (tmp_path / name).write_bytes(data)
     kinds = {name: fingerprint(tmp_path / name, name).kind for name in cases}
     assert kinds == {"ok.xlsx": "xlsx", "pdf.xlsx": "pdf", "empty.xlsx": "empty", "text.xls": "unknown"}
+    # A file too large to be read at once is sniffed from the disk, the same way.
+    assert {name: sniff(tmp_path / name, data[:8]) for name, data in cases.items()} == kinds
+
+
+def test_a_large_file_is_hashed_and_archived_in_chunks_with_the_same_result(tmp_path, filled, monkeypatch):
+    good = filled()
+    small = fingerprint(good, "a", tmp_path / "a")
+    monkeypatch.setattr(intake, "_IN_ONE_READ", 1024)
+    large = fingerprint(good, "a", tmp_path / "b")
+    assert (
+        (small.sha256, small.size, small.kind)
+        == (large.sha256, large.size, large.kind)
+        == (
+            hashlib.sha256(good.read_bytes()).hexdigest(),
+            good.stat().st_size,
+            "xlsx",
+        )
+    )
+    assert [p.read_bytes() for p in (tmp_path / "a").iterdir()] == [good.read_bytes()]
+    assert [p.read_bytes() for p in (tmp_path / "b").iterdir()] == [good.read_bytes()]
 
 
 @pytest.mark.slow
