@@ -164,6 +164,13 @@ def test_a_run_from_the_page_streams_its_progress_and_the_overview_shows_the_uni
     rejected = _text(client.get("/?trang_thai=rejected").text)
     assert "VT030" in rejected and "VT021" not in rejected
     assert "VT021" in _text(client.get("/?tim=vt021").text) and "VT030" not in _text(client.get("/?tim=vt021").text)
+    # The button again, with nothing new: the run says so and rewrites nothing.
+    assert '"unchanged": false' in events
+    docx = period.settings.paths.outbox / "bao-cao-tong-hop.docx"
+    written = docx.stat().st_mtime_ns
+    assert client.post("/chay", headers=ORIGIN).status_code == 200
+    assert '"unchanged": true' in client.get("/tien-do").text
+    assert docx.stat().st_mtime_ns == written
 
 
 @pytest.mark.slow

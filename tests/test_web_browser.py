@@ -217,6 +217,11 @@ def test_the_officers_journey(page: Page, console: list[str], live_server, desk:
     run_from(page)
     expect(union_row(page, "VT030").locator(".badge")).to_have_text("Trễ hạn")
     expect(page.locator("main")).to_contain_text("1 tệp mới được kiểm tra")
+    # The button again with nothing new: the page says the results stand as they were.
+    page.wait_for_load_state()
+    with page.expect_navigation(timeout=RUN_TIMEOUT):
+        page.click("#run")
+        expect(page.locator("#run-state")).to_contain_text("Không có gì mới", timeout=RUN_TIMEOUT)
     union_row(page, "VT030").get_by_role("link").click()
     expect(page.locator("main .badge").first).to_have_text("Đã nộp, trễ hạn")
     files = page.locator("article.file")
