@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import io
 import posixpath
 import re
 import shutil
@@ -61,6 +62,7 @@ _MAIN_TYPES = {
     "application/vnd.ms-excel.template.macroEnabled.main+xml",
 }
 _VBA_TYPE = "application/vnd.ms-office.vbaProject"
+_RELS_TYPE = "application/vnd.openxmlformats-package.relationships+xml"
 _REL_TYPE = f"{REL}/"  # + worksheet, comments, vmlDrawing
 
 # Relationships by the last segment of their type. Kept: parts a plain workbook is made of, copied
@@ -100,6 +102,7 @@ _KEPT = frozenset(
         "diagramColors",
         "diagramDrawing",
         "threadedComment",
+        "classificationlabels",
     ]
 )
 _DROPPED = frozenset(
@@ -122,6 +125,8 @@ _AFTER_LEGACY = frozenset(
 # nothing) is rewritten; any other one not marked is copied as it is.
 _REWRITE = re.compile(rb"<(?:\w+:)?f[\s>/]|tabSelected\s*=\s*[\"'](?:1|true)[\"']")
 _UTF16 = (b"\xff\xfe", b"\xfe\xff", b"\x00<", b"<\x00")
+# What a marked sheet is parsed for before it is written, when its bytes have any.
+_SCANNED = re.compile(rb"<(?:\w+:)?(?:mergeCell|legacyDrawing|AlternateContent)[\s>/]")
 _SAFE: dict[str, Any] = {"resolve_entities": False, "no_network": True, "huge_tree": False, "load_dtd": False}
 _PARSER = etree.XMLParser(**_SAFE)
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -233,10 +238,13 @@ class _Plan:
 
     marks: dict[tuple[int, int], Note] = field(default_factory=dict)
     legacy_rid: str | None = None  # a <legacyDrawing r:id> to add
+    fit: bool = False
+    merges: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
+    # read from <cols> as the sheet is written
     widths: dict[int, float] = field(default_factory=dict)
     styles: dict[int, int] = field(default_factory=dict)  # column -> its default cell format
     spans: dict[tuple[int, int], float] = field(default_factory=dict)  # merged cell -> its width
-    fit: bool = False
+    fonts: Counter[tuple[str, float]] = field(default_factory=Counter)  # of its top left corner
 
 
 def _rels_name(part: str) -> str:
@@ -433,7 +441,6 @@ class Package:
                 plans[sheet.part] = self._plan(sheet, own, taken, changed, new_types)
             elif self._needs_rewrite(sheet.part):
                 plans[sheet.part] = _Plan()
-        font = self._own_font(styles)
 
         sheet_part = _free_name(taken, posixpath.join(posixpath.dirname(self.workbook), "worksheets/sheet{}.xml"))
         new_types[sheet_part] = _WORKSHEET_TYPE
@@ -459,6 +466,7 @@ class Package:
                         _rewrite_sheet(src, dst, plans[name], styles, self.strings)
                     else:
                         shutil.copyfileobj(src, dst, 1 << 20)
+            font = self._own_font(styles, plans)
             out.writestr(_info(sheet_part), _listing_sheet(listing, styles, font))
             changed[self.styles_part] = styles.serialise()
             for name, data in changed.items():
@@ -478,29 +486,21 @@ class Package:
         legacy: str | None = None
         alternate = False
         with self.zf.open(sheet.part) as fh:
-            for _, element in _iterparse(
-                fh, ("end",), (q("col"), q("mergeCell"), q("legacyDrawing"), f"{{{_MC}}}AlternateContent")
-            ):
+            data = fh.read()
+        if _SCANNED.search(data):  # only then worth a parse of its own
+            tags = (q("mergeCell"), q("legacyDrawing"), f"{{{_MC}}}AlternateContent")
+            for _, element in _iterparse(io.BytesIO(data), ("end",), tags):
                 name = _local(element.tag)
-                if name == "col" and element.getparent() is not None and _local(element.getparent().tag) == "cols":
-                    low, high = _number_in(element, "min", 0), _number_in(element, "max", 0)
-                    width, style = _number_in(element, "width", 0.0), _number_in(element, "style", 0)
-                    for c in range(max(int(low), 1), min(int(high), 16_384) + 1):
-                        if width:
-                            plan.widths[c] = width
-                        if style:
-                            plan.styles[c] = int(style)
-                elif name == "mergeCell":
+                if name == "mergeCell":
                     first, _, last = element.get("ref", "").partition(":")
                     a, b = parse_ref(first), parse_ref(last or first)
                     if a and b:
-                        plan.spans[a] = sum(plan.widths.get(c) or DEFAULT_WIDTH for c in range(a[1], b[1] + 1))
+                        plan.merges.append((a, b))
                 elif name == "legacyDrawing":
                     legacy = element.get(f"{{{REL}}}id")
                 elif element.getparent() is not None and element.getparent().getparent() is None:
                     alternate = True
                 _forget(element)
-        # (a merged cell's width counts the columns read before it: <cols> comes first, as the schema has it)
         folder = posixpath.dirname(self.workbook)
         rels = self.rels.get(sheet.part)
         if rels is None:
@@ -549,11 +549,15 @@ class Package:
         self._blocks.add(block)
         return block
 
-    def _own_font(self, styles: _Styles) -> tuple[str, float] | None:
-        """The font of most filled cells in the top left corner of the worksheets."""
+    def _own_font(self, styles: _Styles, plans: Mapping[str, _Plan]) -> tuple[str, float] | None:
+        """The font of most filled cells in the top left corner of the worksheets (counted as they
+        were written, for those rewritten)."""
         seen: Counter[tuple[str, float]] = Counter()
         for sheet in self.sheets:
             if sheet.kind != "worksheet":
+                continue
+            if sheet.part in plans:
+                seen.update(plans[sheet.part].fonts)
                 continue
             with self.zf.open(sheet.part) as fh:
                 last = 0
@@ -561,13 +565,7 @@ class Package:
                     last = int(row.get("r") or last + 1)
                     if last > _OWN_FONT_ROWS:
                         break
-                    for column, cell in _cells(row):
-                        if column > _OWN_FONT_COLUMNS:
-                            break
-                        if _has_value(cell):
-                            name, size, _ = styles.font_of(_style(cell))
-                            if name:
-                                seen[(name, size)] += 1
+                    _count_fonts(row, styles, seen)
                     _forget(row)
         return seen.most_common(1)[0][0] if seen else None
 
@@ -648,6 +646,10 @@ class Package:
             element.set("PartName", f"/{part}")
             element.set("ContentType", kind)
         for part in output:
+            if part.lower().endswith(".rels") and self.content_type(part) is None:  # Overrides for every part
+                element = etree.SubElement(types, f"{{{_CONTENT_TYPES}}}Override")
+                element.set("PartName", f"/{part}")
+                element.set("ContentType", _RELS_TYPE)
             if part.lower() != "[content_types].xml" and self.content_type(part) is None:
                 raise Unpatchable(f"no content type for {part}")
         return _serialise(types)
@@ -699,28 +701,49 @@ def _forget(element: Any) -> None:
             del parent[0]
 
 
+def _count_fonts(row: Any, styles: _Styles, seen: Counter[tuple[str, float]]) -> None:
+    for column, cell in _cells(row, _filled):
+        if column > _OWN_FONT_COLUMNS:
+            break
+        name, size, _ = styles.font_of(_style(cell))
+        if name:
+            seen[(name, size)] += 1
+
+
 def _rich_text(element: Any) -> str:
     """The text of a string item (<si>, <is>): its runs, not its phonetic guides."""
     return "".join(t.text or "" for t in element.iter(q("t")) if _local(t.getparent().tag) != "rPh")
 
 
-def _cells(row: Any) -> Iterator[tuple[int, Any]]:
-    """A row's cells with their column numbers (a cell without a reference follows the one before)."""
-    column = 0
-    for cell in row.iterchildren(q("c")):
-        at = parse_ref(cell.get("r", ""))
-        column = at[1] if at else column + 1
-        yield column, cell
+_C, _V, _IS = q("c"), q("v"), q("is")
+_TEXT_TYPES = frozenset({"s", "inlineStr", "str", "e"})
+
+
+def _cells(row: Any, keep: Callable[[Any], bool] | None = None) -> Iterator[tuple[int, Any]]:
+    """A row's cells (those `keep` keeps) with their column numbers: a cell without a reference
+    follows the one before."""
+    ref, after = None, 0  # the last reference seen, and the cells since
+    for cell in row.iterchildren(_C):
+        own = cell.get("r")
+        if own is not None:
+            ref, after = own, 0
+        else:
+            after += 1
+        if keep is None or keep(cell):
+            at = parse_ref(ref) if ref is not None else (0, 0)
+            if at is None:
+                raise Unpatchable(f"cell reference {ref!r}")
+            yield at[1] + after, cell
+
+
+def _filled(cell: Any) -> bool:
+    """Whether a cell has a value as the openpyxl copy read it (the result of a formula, not the formula)."""
+    return len(cell) > 0 and (bool(cell.findtext(_V)) or cell.find(_IS) is not None)
 
 
 def _style(cell: Any) -> int:
     s = cell.get("s")
     return int(s) if s and s.isdigit() else 0
-
-
-def _has_value(cell: Any) -> bool:
-    """Whether a cell has a value as the openpyxl copy read it (the result of a formula, not the formula)."""
-    return bool(cell.findtext(q("v"))) or cell.find(q("is")) is not None
 
 
 def _text(cell: Any, strings: Callable[[int], str | None]) -> str | None:
@@ -752,6 +775,8 @@ class _Styles:
         self.fonts, self.fills, self.xfs = parts["fonts"], parts["fills"], parts["cellXfs"]
         self._fonts = [_font(f) for f in self.fonts.iterchildren(q("font"))]
         self._xfs = list(self.xfs.iterchildren(q("xf")))
+        self._xf_fonts = [self._fonts_of(xf) for xf in self._xfs]
+        self._wraps = [_wraps(xf) for xf in self._xfs]
         self._font_ids: dict[tuple[Any, ...], int] = {}
         self._fill_ids: dict[str, int] = {}
         self._xf_ids: dict[tuple[Any, ...], int] = {}
@@ -762,14 +787,33 @@ class _Styles:
             raise Unpatchable(f"cell format {index} of {len(self._xfs)}")
         return self._xfs[index]
 
-    def font_of(self, index: int) -> tuple[str | None, float, bool]:
-        font = self._xf(index).get("fontId", "0")
+    def _fonts_of(self, xf: Any) -> tuple[str | None, float, bool]:
+        font = xf.get("fontId", "0")
         number = int(font) if font.isdigit() else 0
         return self._fonts[number] if number < len(self._fonts) else (None, 11.0, False)
 
+    def font_of(self, index: int) -> tuple[str | None, float, bool]:
+        """The (name, size, bold) of a cell format's font."""
+        if not 0 <= index < len(self._xf_fonts):
+            raise Unpatchable(f"cell format {index} of {len(self._xfs)}")
+        return self._xf_fonts[index]
+
     def wraps(self, index: int) -> bool:
-        alignment = self._xf(index).find(q("alignment"))
-        return alignment is not None and alignment.get("wrapText") in ("1", "true")
+        if not 0 <= index < len(self._wraps):
+            raise Unpatchable(f"cell format {index} of {len(self._xfs)}")
+        return self._wraps[index]
+
+    def wrapped_text(self, data: Any) -> Iterator[Any]:
+        """The cells of text in a wrapping format among the rows under `data`."""
+        wraps = self._wraps
+        for cell in data.iter(_C):
+            if cell.get("t") in _TEXT_TYPES:
+                s = cell.get("s")
+                index = int(s) if s and s.isdigit() else 0
+                if index >= len(wraps):
+                    raise Unpatchable(f"cell format {index} of {len(wraps)}")
+                if wraps[index]:
+                    yield cell
 
     def highlighted(self, index: int, colour: str) -> int:
         """A cell format like `index` filled with `colour`."""
@@ -807,6 +851,8 @@ class _Styles:
     def _append_xf(self, xf: Any) -> int:
         self.xfs.append(xf)
         self._xfs.append(xf)
+        self._xf_fonts.append(self._fonts_of(xf))
+        self._wraps.append(_wraps(xf))
         self.xfs.set("count", str(len(self._xfs)))
         return len(self._xfs) - 1
 
@@ -843,6 +889,11 @@ class _Styles:
         return _serialise(self.root)
 
 
+def _wraps(xf: Any) -> bool:
+    alignment = xf.find(q("alignment"))
+    return alignment is not None and alignment.get("wrapText") in ("1", "true")
+
+
 def _font(element: Any) -> tuple[str | None, float, bool]:
     name, size, bold = element.find(q("name")), element.find(q("sz")), element.find(q("b"))
     try:
@@ -866,23 +917,21 @@ def _prefixed(element: Any) -> str:
 def _rewrite_sheet(
     src: IO[bytes], out: IO[bytes], plan: _Plan, styles: _Styles, strings: Callable[[int], str | None]
 ) -> None:
-    """One worksheet part, as a stream of rows: formulas out (each cell keeps its saved result), the
-    marked cells (created where the sheet has none) in their highlighted formats, rows of wrapped
-    text tall enough, no tab selected, and the <legacyDrawing> of the comments in its place."""
-    by_row: dict[int, dict[int, Note]] = {}
-    for (r, c), note in plan.marks.items():
-        by_row.setdefault(r, {})[c] = note
-    pending = sorted(by_row)  # marked rows not yet written
+    """One worksheet part, as a stream of rows (`_BATCH` at a time): formulas out (each cell keeps
+    its saved result), the marked cells (created where the sheet has none) in their highlighted
+    formats, rows of wrapped text tall enough, no tab selected, and the <legacyDrawing> of the
+    comments in its place."""
+    batch = _Batch(plan, styles, strings)
     writer: _SheetWriter | None = None
     data: Any = None
-    last = 0
-    for event, element in _iterparse(src, ("start", "end"), (q("sheetData"), q("row"))):
+    last = held = 0
+    for event, element in _iterparse(src, ("start", "end"), (_SHEET_DATA, _ROW)):
         if writer is None:
             root = element.getroottree().getroot()
             if root.tag != q("worksheet"):
                 raise Unpatchable("not a worksheet")
             writer = _SheetWriter(out, root, needs_r=plan.legacy_rid is not None)
-        if element.tag == q("sheetData"):
+        if element.tag == _SHEET_DATA:
             if event == "start":
                 if data is not None or element.getparent() is not root:
                     raise Unpatchable("sheet data twice")
@@ -890,12 +939,15 @@ def _rewrite_sheet(
                 for child in root:
                     if child is element:
                         break
+                    if child.tag == q("cols"):
+                        _read_columns(child, plan)
                     writer.element(_top(child, plan))
+                for a, b in plan.merges:
+                    plan.spans[a] = sum(plan.widths.get(c) or DEFAULT_WIDTH for c in range(a[1], b[1] + 1))
                 writer.open(element)
             else:
-                for r in pending:
-                    writer.element(_new_row(r, by_row[r], plan, styles, writer.nsmap))
-                pending = []
+                batch.flush(data, final=True)
+                writer.rows(data)
                 writer.close(element)
             continue
         if event != "end" or element.getparent() is not data:
@@ -904,15 +956,12 @@ def _rewrite_sheet(
         if r <= last:
             raise Unpatchable("rows out of order")
         element.set("r", str(r))
-        while pending and pending[0] < r:
-            row_number = pending.pop(0)
-            writer.element(_new_row(row_number, by_row[row_number], plan, styles, writer.nsmap))
-        if pending and pending[0] == r:
-            pending.pop(0)
-        _patch_row(element, r, by_row.get(r, {}), plan, styles, strings)
-        writer.element(element)
-        last = r
-        _forget(element)
+        last, held = r, held + 1
+        if held >= _BATCH:
+            batch.flush(data, final=False)
+            writer.rows(data)
+            del data[:]
+            held = 0
     if writer is None or data is None:
         raise Unpatchable("no sheet data")
     legacy_written = plan.legacy_rid is None
@@ -930,6 +979,87 @@ def _rewrite_sheet(
     if not legacy_written:
         writer.element(writer.legacy(plan.legacy_rid))
     writer.finish()
+
+
+_BATCH = 256  # rows of a sheet held at once
+_SHEET_DATA, _ROW, _F = q("sheetData"), q("row"), q("f")
+
+
+class _Batch:
+    """What becomes of the rows of a sheet held at once, under its <sheetData>."""
+
+    def __init__(self, plan: _Plan, styles: _Styles, strings: Callable[[int], str | None]) -> None:
+        self.plan, self.styles, self.strings = plan, styles, strings
+        self.by_row: dict[int, dict[int, Note]] = {}
+        for (r, c), note in plan.marks.items():
+            self.by_row.setdefault(r, {})[c] = note
+        self.pending = sorted(self.by_row)  # marked rows not met yet
+
+    def flush(self, data: Any, final: bool) -> None:
+        plan, styles = self.plan, self.styles
+        rows = [row for row in data.iterchildren(_ROW)]
+        for row in rows:
+            r = int(row.get("r"))
+            while self.pending and self.pending[0] < r:
+                row.addprevious(self._new_row(self.pending.pop(0), data))
+            if self.pending and self.pending[0] == r:
+                self.pending.pop(0)
+            if r in self.by_row:
+                _mark_row(row, r, self.by_row[r], plan, styles)
+        if final:
+            for r in self.pending:
+                data.append(self._new_row(r, data))
+            self.pending = []
+        for formula in list(data.iter(_F)):
+            _drop_formula(formula)
+        for row in rows:
+            if int(row.get("r")) > _OWN_FONT_ROWS:
+                break
+            _count_fonts(row, styles, plan.fonts)
+        if plan.fit:
+            self._fit(data)
+
+    def _new_row(self, r: int, data: Any) -> Any:
+        row = etree.SubElement(data, _ROW)  # in the sheet's namespaces; the caller puts it in its place
+        row.set("r", str(r))
+        marks = self.by_row[r]
+        for column in sorted(marks):
+            cell = etree.SubElement(row, _C)
+            cell.set("r", f"{column_letter(column - 1)}{r}")
+            cell.set("s", str(self.styles.highlighted(self.plan.styles.get(column, 0), marks[column].fill)))
+        return row
+
+    def _fit(self, data: Any) -> None:
+        """Each row at least as tall as its wrapped text (as `feedback.fit_wrapped_rows` has it)."""
+        plan, styles = self.plan, self.styles
+        needed: dict[int, tuple[Any, float]] = {}
+        for cell in styles.wrapped_text(data):
+            text = _text(cell, self.strings)
+            if text is None:
+                continue
+            row, style, column = cell.getparent(), _style(cell), _column(cell)
+            r = int(row.get("r"))
+            _, size, bold = styles.font_of(style)
+            width = plan.spans.get((r, column)) or plan.widths.get(column) or DEFAULT_WIDTH
+            height = row_height(wrapped_lines(text, chars_per_line(width, size, bold=bold)), size)
+            if height > needed.get(r, (None, 0.0))[1]:
+                needed[r] = (row, height)
+        for row, height in needed.values():
+            try:
+                short = row.get("ht") is None or float(row.get("ht")) < height
+            except ValueError:
+                short = True
+            if short:
+                row.set("ht", _number(height))
+                row.set("customHeight", "1")
+
+
+def _column(cell: Any) -> int:
+    """A cell's column number, from its reference or its place in its row."""
+    at = parse_ref(cell.get("r", ""))
+    if at is not None:
+        return at[1]
+    return next(column for column, other in _cells(cell.getparent()) if other is cell)
 
 
 class _SheetWriter:
@@ -962,6 +1092,12 @@ class _SheetWriter:
         data = self._bare(shell)
         self.out.write(data[: -len(b"/>")] + b">" if data.endswith(b"/>") else data[: data.rindex(b"</")])
 
+    def rows(self, data: Any) -> None:
+        """The rows under <sheetData>, without it."""
+        if len(data):
+            blob = bytes(etree.tostring(data, encoding="UTF-8", with_tail=False))
+            self.out.write(blob[blob.index(b">") + 1 : blob.rindex(b"</")])
+
     def close(self, element: Any) -> None:
         shell = etree.Element(element.tag, nsmap=self.nsmap)
         self.out.write(f"</{_prefixed(shell)}>".encode())
@@ -973,6 +1109,18 @@ class _SheetWriter:
 
     def finish(self) -> None:
         self.out.write(self.end)
+
+
+def _read_columns(cols: Any, plan: _Plan) -> None:
+    """The widths and default formats of the columns (<col min max width style>)."""
+    for col in cols.iterchildren(q("col")):
+        low, high = _number_in(col, "min", 0), _number_in(col, "max", 0)
+        width, style = _number_in(col, "width", 0.0), _number_in(col, "style", 0)
+        for c in range(max(int(low), 1), min(int(high), 16_384) + 1):
+            if width:
+                plan.widths[c] = width
+            if style:
+                plan.styles[c] = int(style)
 
 
 def _top(child: Any, plan: _Plan) -> Any:
@@ -992,67 +1140,27 @@ def _top(child: Any, plan: _Plan) -> Any:
     return child
 
 
-def _new_row(r: int, marks: dict[int, Note], plan: _Plan, styles: _Styles, nsmap: dict[str | None, str]) -> Any:
-    row = etree.Element(q("row"), nsmap=nsmap)
-    row.set("r", str(r))
-    for column in sorted(marks):
-        cell = etree.SubElement(row, q("c"))
+def _mark_row(row: Any, r: int, marks: dict[int, Note], plan: _Plan, styles: _Styles) -> None:
+    """A row's marked cells in their highlighted formats, those it lacks created in column order."""
+    cells = list(_cells(row))
+    for column, cell in cells:
         cell.set("r", f"{column_letter(column - 1)}{r}")
-        cell.set("s", str(styles.highlighted(plan.styles.get(column, 0), marks[column].fill)))
-    return row
-
-
-def _patch_row(
-    row: Any, r: int, marks: dict[int, Note], plan: _Plan, styles: _Styles, strings: Callable[[int], str | None]
-) -> None:
-    for formula in list(row.iter(q("f"))):
-        _drop_formula(formula)
-    if marks:
-        cells = list(_cells(row))
-        for column, cell in cells:
+    present = {column: cell for column, cell in cells}
+    own = row.get("customFormat") in ("1", "true") and row.get("s", "").isdigit()
+    default = int(row.get("s")) if own else -1  # the row's format, for the cells it has not
+    for column in sorted(marks):
+        cell = present.get(column)
+        if cell is None:
+            base = default if default >= 0 else plan.styles.get(column, 0)
+            cell = etree.SubElement(row, _C)  # in the row's namespaces, then in its place
             cell.set("r", f"{column_letter(column - 1)}{r}")
-        present = {column: cell for column, cell in cells}
-        own = row.get("customFormat") in ("1", "true") and row.get("s", "").isdigit()
-        default = int(row.get("s")) if own else -1  # the row's format, for the cells it has not
-        for column in sorted(marks):
-            cell = present.get(column)
-            if cell is None:
-                base = default if default >= 0 else plan.styles.get(column, 0)
-                cell = etree.SubElement(row, q("c"))  # in the row's namespaces, then in its place
-                cell.set("r", f"{column_letter(column - 1)}{r}")
-                later = next((c for col, c in cells if col > column), None)
-                if later is not None:
-                    later.addprevious(cell)
-                row.attrib.pop("spans", None)
-            else:
-                base = _style(cell)
-            cell.set("s", str(styles.highlighted(base, marks[column].fill)))
-    if plan.fit:
-        _fit(row, r, plan, styles, strings)
-
-
-def _fit(row: Any, r: int, plan: _Plan, styles: _Styles, strings: Callable[[int], str | None]) -> None:
-    """The row at least as tall as its wrapped text (as `feedback.fit_wrapped_rows` has it)."""
-    needed = 0.0
-    for column, cell in _cells(row):
-        style = _style(cell)
-        if not styles.wraps(style):
-            continue
-        text = _text(cell, strings)
-        if text is None:
-            continue
-        _, size, bold = styles.font_of(style)
-        width = plan.spans.get((r, column)) or plan.widths.get(column) or DEFAULT_WIDTH
-        needed = max(needed, row_height(wrapped_lines(text, chars_per_line(width, size, bold=bold)), size))
-    if needed:
-        height = row.get("ht")
-        try:
-            short = height is None or float(height) < needed
-        except ValueError:
-            short = True
-        if short:
-            row.set("ht", _number(needed))
-            row.set("customHeight", "1")
+            later = next((c for col, c in cells if col > column), None)
+            if later is not None:
+                later.addprevious(cell)
+            row.attrib.pop("spans", None)
+        else:
+            base = _style(cell)
+        cell.set("s", str(styles.highlighted(base, marks[column].fill)))
 
 
 def _drop_formula(formula: Any) -> None:
