@@ -85,6 +85,8 @@ def is_marked(cell, severity: Severity = Severity.ERROR) -> bool:
 @pytest.mark.slow
 def test_every_part_not_marked_is_copied_byte_for_byte(filled, settings, tmp_path, patched_only) -> None:
     original = filled(rows=[{"tac_gia": "An"}], name="b.xlsx")
+    assert b't="inlineStr"' in parts(original)["xl/worksheets/sheet3.xml"]  # its text in inline strings
+    assert "xl/sharedStrings.xml" not in parts(original)
     copy = mark(original, [finding("Sáng kiến", "C4"), finding("Thông tin đơn vị", "B18", Severity.WARNING)],
                 tmp_path / "out", settings)  # fmt: skip
     before, after = parts(original), parts(copy)
@@ -179,11 +181,8 @@ def test_a_macro_workbook_loses_its_macros_and_nothing_else(filled, settings, tm
 # --- workbooks of other writers ----------------------------------------------------------------
 
 
-def test_shared_strings_formulas_and_a_long_wrapped_text(settings, tmp_path, patched_only) -> None:
-    """A workbook with a shared string table (xlsxwriter's, as Excel's): the table is copied as it
-    is, a marked row of wrapped text is made tall enough to show it, and formulas go, leaving the
-    results the file saved."""
-    path = tmp_path / "shared.xlsx"
+def _shared_strings_book(folder: Path) -> Path:
+    path = folder / "shared.xlsx"
     wb = xlsxwriter.Workbook(str(path))
     ws = wb.add_worksheet("S")
     ws.set_column(1, 1, 20)
@@ -195,6 +194,14 @@ def test_shared_strings_formulas_and_a_long_wrapped_text(settings, tmp_path, pat
     ws.write_formula("D2", '="a"&"b"', arial, "ab")
     ws.write_formula("E2", "=NOW()", None, "")
     wb.close()
+    return path
+
+
+def test_shared_strings_formulas_and_a_long_wrapped_text(settings, tmp_path, patched_only) -> None:
+    """A workbook with a shared string table (xlsxwriter's, as Excel's): the table is copied as it
+    is, a marked row of wrapped text is made tall enough to show it, and formulas go, leaving the
+    results the file saved."""
+    path = _shared_strings_book(tmp_path)
     copy = mark(path, [finding("S", "B2"), finding("S", "C2", Severity.WARNING)], tmp_path / "out", settings)
     before, after = parts(path), parts(copy)
     assert after["xl/sharedStrings.xml"] == before["xl/sharedStrings.xml"]
@@ -269,15 +276,21 @@ def _inline(ref: str, text: str, style: int = 0) -> str:
     return f'<c r="{ref}" s="{style}" t="inlineStr"><is><t>{text}</t></is></c>'
 
 
-def test_cells_the_sheet_lacks_are_made_in_their_rows_in_column_order(settings, tmp_path, patched_only) -> None:
+GAPS = ["A1", "B2", "C2", "D2", "A4", "E5", "F7"]  # marked cells, most of them not in the sheet
+
+
+def _gaps_book(folder: Path) -> Path:
     body = (
         f'<row r="2" spans="1:3">{_inline("A2", "a")}<c r="C2" s="1"><v>1500</v></c></row>'
         f'<row r="4" s="2" customFormat="1">{_inline("B4", "b")}</row>'
         f'<row r="6">{_inline("A6", "c")}</row>'
     )
     cols = '<cols><col min="4" max="5" width="20" style="1" customWidth="1"/></cols>'
-    path = _package(tmp_path / "gaps.xlsx", _sheet(body, before=f'<dimension ref="A2:C6"/>{cols}'))
-    refs = ["A1", "B2", "C2", "D2", "A4", "E5", "F7"]
+    return _package(folder / "gaps.xlsx", _sheet(body, before=f'<dimension ref="A2:C6"/>{cols}'))
+
+
+def test_cells_the_sheet_lacks_are_made_in_their_rows_in_column_order(settings, tmp_path, patched_only) -> None:
+    path, refs = _gaps_book(tmp_path), GAPS
     copy = mark(path, [finding("S", ref) for ref in refs], tmp_path / "out", settings)
     xml = etree.fromstring(parts(copy)["xl/worksheets/sheet1.xml"])
     rows = xml.find(f"{M}sheetData")
@@ -296,8 +309,8 @@ def test_cells_the_sheet_lacks_are_made_in_their_rows_in_column_order(settings, 
     assert ws["A4"].protection.locked is False and ws["F7"].font.name == "Calibri"
 
 
-def test_existing_comments_are_kept_and_a_marked_cells_own_is_replaced(settings, tmp_path, patched_only) -> None:
-    path = tmp_path / "comments.xlsx"
+def _commented_book(folder: Path) -> Path:
+    path = folder / "comments.xlsx"
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "S"
@@ -305,6 +318,11 @@ def test_existing_comments_are_kept_and_a_marked_cells_own_is_replaced(settings,
     ws["A1"].comment = openpyxl.comments.Comment("Ghi chú của đơn vị", "Chị Lan")
     ws["B2"].comment = openpyxl.comments.Comment("Ghi chú cũ ở ô sai", "Chị Lan")
     wb.save(path)
+    return path
+
+
+def test_existing_comments_are_kept_and_a_marked_cells_own_is_replaced(settings, tmp_path, patched_only) -> None:
+    path = _commented_book(tmp_path)
     copy = mark(path, [finding("S", "B2"), finding("S", "C3", Severity.WARNING)], tmp_path / "out", settings)
     before, after = parts(path), parts(copy)
     assert set(n for n in after if "comment" in n.lower()) == set(n for n in before if "comment" in n.lower())
@@ -331,6 +349,28 @@ def test_a_sheet_without_the_relationships_prefix_gets_one(settings, tmp_path, p
     copy = mark(_package(tmp_path / "p.xlsx", sheet), [finding("S", "A1")], tmp_path / "out", settings)
     ws = openpyxl.load_workbook(copy)["S"]
     assert is_marked(ws["A1"]) and ws["A1"].comment is not None
+
+
+@pytest.mark.slow
+def test_libreoffice_reads_the_created_cells_the_kept_comments_and_the_shared_strings(settings, tmp_path,
+                                                                                     patched_only) -> None:  # fmt: skip
+    out = tmp_path / "out"
+    copies = [
+        mark(_gaps_book(tmp_path), [finding("S", ref) for ref in GAPS], out, settings),
+        mark(_commented_book(tmp_path), [finding("S", "B2"), finding("S", "C3", Severity.WARNING)], out, settings),
+        mark(_shared_strings_book(tmp_path), [finding("S", "B2"), finding("S", "C2")], out, settings),
+    ]
+    lo = tmp_path / "lo"
+    convert(copies, "xlsx", lo, tmp_path / "profile")
+    gaps, commented, shared = (openpyxl.load_workbook(lo / p.name) for p in copies)
+    for book, refs in [(gaps, GAPS), (commented, ["B2", "C3"]), (shared, ["B2", "C2"])]:
+        assert book.sheetnames == [SHEET, "S"]
+        for ref in refs:
+            cell = book["S"][ref]
+            assert cell.fill.fill_type == "solid" and cell.fill.start_color.rgb[-6:] in FILLS.values(), ref
+            assert cell.comment is not None and "Số" in cell.comment.text, ref
+    assert commented["S"]["A1"].comment.text == "Ghi chú của đơn vị"
+    assert gaps["S"]["C2"].value == 1500 and shared["S"]["C2"].value == 2
 
 
 # --- what the patch leaves to openpyxl ---------------------------------------------------------

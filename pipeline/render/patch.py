@@ -12,7 +12,8 @@ macros, links to other workbooks, the calculation chain, custom ribbons and sign
 A package this module does not handle raises `Unpatchable`, so that the caller makes the copy another
 way: a relationship of a kind it does not know (pivot tables, data connections, controls, embedded
 objects, Excel 4.0 macro sheets...), Strict OOXML, part names Excel would not write, XML it cannot
-parse. Sheets are read as a stream, one row at a time; the other parts it changes are small. Every
+parse. Sheets are read as a stream, a few hundred rows at a time; the other parts it changes are
+small. Every
 XML parser here resolves no entity, loads no DTD, reaches no network and keeps libxml2's size limits
 (the guard has refused any DOCTYPE before; a part that still has one is unpatchable).
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import io
+import math
 import posixpath
 import re
 import shutil
@@ -178,9 +179,17 @@ def _number_in(element: Any, name: str, default: float) -> float:
     if text is None:
         return default
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
-        raise Unpatchable(f"{name}={text!r}") from None
+        number = math.nan
+    if not math.isfinite(number):
+        raise Unpatchable(f"{name}={text!r}")
+    return number
+
+
+# What a package may hold that no parse here lets through as such: a number out of range, a part
+# that does not unpack, XML that lxml refuses past the first look.
+_SHAPE_ERRORS = (ValueError, OverflowError, KeyError, zipfile.BadZipFile, etree.LxmlError)
 
 
 # --- the package -------------------------------------------------------------------------------
@@ -275,6 +284,9 @@ class Package:
             raise Unpatchable(str(e)) from None
         try:
             self._read()
+        except _SHAPE_ERRORS as e:
+            self.zf.close()
+            raise Unpatchable(repr(e)) from e
         except BaseException:
             self.zf.close()
             raise
@@ -405,12 +417,13 @@ class Package:
                         _forget(si)
         return self._strings[index] if 0 <= index < len(self._strings) else None
 
-    def _needs_rewrite(self, part: str) -> bool:
+    def _holds(self, part: str, pattern: re.Pattern[bytes]) -> bool:
+        """Whether a part's bytes match `pattern` (read in chunks); a UTF-16 part always does."""
         tail = b""
         with self.zf.open(part) as fh:
             while chunk := fh.read(1 << 20):
                 data = tail + chunk
-                if (not tail and data.lstrip(b" \t\r\n").startswith(_UTF16)) or _REWRITE.search(data):
+                if (not tail and data.lstrip(b" \t\r\n").startswith(_UTF16)) or pattern.search(data):
                     return True
                 tail = data[-64:]
         return False
@@ -418,6 +431,13 @@ class Package:
     # writing
 
     def write(self, target: Path, notes: Mapping[tuple[str, str], Note], listing: Listing) -> None:
+        """The marked-up copy into `target` (partly written when this raises `Unpatchable`)."""
+        try:
+            self._write(target, notes, listing)
+        except _SHAPE_ERRORS as e:
+            raise Unpatchable(repr(e)) from e
+
+    def _write(self, target: Path, notes: Mapping[tuple[str, str], Note], listing: Listing) -> None:
         styles = _Styles(self._xml(self.styles_part))
         marks: dict[str, dict[tuple[int, int], Note]] = {}
         for (sheet_name, ref), note in notes.items():
@@ -431,7 +451,7 @@ class Package:
         plans: dict[str, _Plan] = {}
         for sheet in self.sheets:
             if sheet.kind == "chartsheet":
-                if self._needs_rewrite(sheet.part):
+                if self._holds(sheet.part, _REWRITE):
                     root = self._xml(sheet.part)
                     _unselect(root)
                     changed[sheet.part] = _serialise(root)
@@ -439,7 +459,7 @@ class Package:
             own = marks.get(sheet.part, {})
             if own:
                 plans[sheet.part] = self._plan(sheet, own, taken, changed, new_types)
-            elif self._needs_rewrite(sheet.part):
+            elif self._holds(sheet.part, _REWRITE):
                 plans[sheet.part] = _Plan()
 
         sheet_part = _free_name(taken, posixpath.join(posixpath.dirname(self.workbook), "worksheets/sheet{}.xml"))
@@ -485,22 +505,21 @@ class Package:
         plan = _Plan(marks=marks, fit=True)
         legacy: str | None = None
         alternate = False
-        with self.zf.open(sheet.part) as fh:
-            data = fh.read()
-        if _SCANNED.search(data):  # only then worth a parse of its own
+        if self._holds(sheet.part, _SCANNED):  # only then worth a parse of its own
             tags = (q("mergeCell"), q("legacyDrawing"), f"{{{_MC}}}AlternateContent")
-            for _, element in _iterparse(io.BytesIO(data), ("end",), tags):
-                name = _local(element.tag)
-                if name == "mergeCell":
-                    first, _, last = element.get("ref", "").partition(":")
-                    a, b = parse_ref(first), parse_ref(last or first)
-                    if a and b:
-                        plan.merges.append((a, b))
-                elif name == "legacyDrawing":
-                    legacy = element.get(f"{{{REL}}}id")
-                elif element.getparent() is not None and element.getparent().getparent() is None:
-                    alternate = True
-                _forget(element)
+            with self.zf.open(sheet.part) as fh:
+                for _, element in _iterparse(fh, ("end",), tags):
+                    name = _local(element.tag)
+                    if name == "mergeCell":
+                        first, _, last = element.get("ref", "").partition(":")
+                        a, b = parse_ref(first), parse_ref(last or first)
+                        if a and b:
+                            plan.merges.append((a, b))
+                    elif name == "legacyDrawing":
+                        legacy = element.get(f"{{{REL}}}id")
+                    elif element.getparent() is not None and element.getparent().getparent() is None:
+                        alternate = True
+                    _forget(element)
         folder = posixpath.dirname(self.workbook)
         rels = self.rels.get(sheet.part)
         if rels is None:
@@ -900,6 +919,8 @@ def _font(element: Any) -> tuple[str | None, float, bool]:
         points = float(size.get("val")) if size is not None and size.get("val") else 11.0
     except ValueError:
         points = 11.0
+    if not 1 <= points <= 409:
+        points = 11.0
     return (
         name.get("val") if name is not None else None,
         points or 11.0,
@@ -953,7 +974,7 @@ def _rewrite_sheet(
         if event != "end" or element.getparent() is not data:
             continue
         r = int(element.get("r") or last + 1)
-        if r <= last:
+        if not last < r <= 1_048_576:
             raise Unpatchable("rows out of order")
         element.set("r", str(r))
         last, held = r, held + 1
