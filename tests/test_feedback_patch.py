@@ -373,6 +373,52 @@ def test_libreoffice_reads_the_created_cells_the_kept_comments_and_the_shared_st
     assert gaps["S"]["C2"].value == 1500 and shared["S"]["C2"].value == 2
 
 
+def test_links_to_other_workbooks_and_the_calculation_chain_are_left_out(settings, tmp_path, patched_only) -> None:
+    link = (
+        f'<?xml version="1.0" encoding="UTF-8"?><externalLink xmlns="{MAIN}" xmlns:r="{REL}"><externalBook '
+        'r:id="rId1"><sheetNames><sheetName val="A"/></sheetNames></externalBook></externalLink>'
+    )
+    link_rels = (
+        '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+        f'2006/relationships"><Relationship Id="rId1" Type="{REL}/externalLinkPath" '
+        'Target="file:///C:/Windows/win.ini" TargetMode="External"/></Relationships>'
+    )
+    chain = f'<?xml version="1.0" encoding="UTF-8"?><calcChain xmlns="{MAIN}"><c r="B1" i="1"/></calcChain>'
+    extra = {
+        "xl/workbook.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{MAIN}" xmlns:r="{REL}"><sheets>'
+            '<sheet name="S" sheetId="1" r:id="rId1"/></sheets><externalReferences><externalReference r:id="rId3"/>'
+            '</externalReferences><definedNames><definedName name="_xlnm.Print_Area" localSheetId="0">S!$A$1:$B$1'
+            "</definedName></definedNames></workbook>"
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+            f'2006/relationships"><Relationship Id="rId1" Type="{REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{REL}/styles" Target="styles.xml"/>'
+            f'<Relationship Id="rId3" Type="{REL}/externalLink" Target="externalLinks/externalLink1.xml"/>'
+            f'<Relationship Id="rId4" Type="{REL}/calcChain" Target="calcChain.xml"/></Relationships>'
+        ),
+        "xl/externalLinks/externalLink1.xml": link,
+        "xl/externalLinks/_rels/externalLink1.xml.rels": link_rels,
+        "xl/calcChain.xml": chain,
+    }
+    sheet = _sheet(f'<row r="1">{_inline("A1", "a")}<c r="B1"><f>[1]A!A1*2</f><v>42</v></c></row>')
+    copy = mark(_package(tmp_path / "linked.xlsx", sheet, extra), [finding("S", "A1")], tmp_path / "out", settings)
+    after = parts(copy)
+    assert not [n for n in after if "externalLink" in n or "calcChain" in n]
+    book = etree.fromstring(after["xl/workbook.xml"])
+    assert book.find(f"{M}externalReferences") is None
+    names = {(n.get("name"), n.get("localSheetId")) for n in book.iter(f"{M}definedName")}
+    assert names == {("_xlnm.Print_Area", "1"), ("_xlnm.Print_Titles", "0")}  # the sheet's own moved one along
+    assert (
+        b"externalLink" not in after["xl/_rels/workbook.xml.rels"]
+        and b"calcChain" not in after["xl/_rels/workbook.xml.rels"]
+    )
+    ws = openpyxl.load_workbook(copy)["S"]
+    assert ws["B1"].value == 42 and is_marked(ws["A1"])
+    assert ws.print_area == "'S'!$A$1:$B$1"
+
+
 # --- what the patch leaves to openpyxl ---------------------------------------------------------
 
 

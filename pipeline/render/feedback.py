@@ -5,6 +5,10 @@
 first sheet "Cần sửa" listing every finding with a link to its cell; plus the message text. A file
 that could not be read at all gets only the message, saying why and what to send instead.
 Returns the paths written.
+
+What the copy shows is decided here (`Note` for a faulty cell, `Listing` for the first sheet); an
+.xlsx or .xlsm is copied by patching its package (`pipeline.render.patch`), and through openpyxl only
+where the patch declines the package, as are the .xls and .ods files (rebuilt from their values).
 """
 
 from __future__ import annotations
@@ -33,9 +37,7 @@ _PACKAGE_KINDS = ("xlsx", "xlsm")
 # A filled form is a few hundred KB. Past this, the union gets the listing without a copy of its
 # data: copying would load the whole workbook into this process, which reading took care not to.
 COPY_MAX_BYTES = 5 << 20
-
-
-AUTHOR = "LĐLĐ huyện"
+AUTHOR = "LĐLĐ huyện"  # of the comments
 _REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
 
 

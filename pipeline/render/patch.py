@@ -40,6 +40,7 @@ from lxml import etree
 from pipeline.render.feedback import AUTHOR, Listing, Note, parse_ref, quoted_sheet
 from pipeline.render.fit import DEFAULT_WIDTH, chars_per_line, row_height, wrapped_lines
 from pipeline.sheets import column_letter
+from pipeline.template import FONT_NAME, FONT_SIZE
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -721,12 +722,16 @@ def _forget(element: Any) -> None:
 
 
 def _count_fonts(row: Any, styles: _Styles, seen: Counter[tuple[str, float]]) -> None:
-    for column, cell in _cells(row, _filled):
-        if column > _OWN_FONT_COLUMNS:
-            break
-        name, size, _ = styles.font_of(_style(cell))
-        if name:
-            seen[(name, size)] += 1
+    """The fonts of a row's cells that have a value as openpyxl read them (the result of a formula,
+    not the formula), in its first columns."""
+    for value in row.iter(_V, _IS):
+        cell = value.getparent()
+        if cell.tag != _C or cell.getparent() is not row or (value.tag == _V and not value.text):
+            continue
+        if _column(cell) <= _OWN_FONT_COLUMNS:
+            name, size, _ = styles.font_of(_style(cell))
+            if name:
+                seen[(name, size)] += 1
 
 
 def _rich_text(element: Any) -> str:
@@ -753,11 +758,6 @@ def _cells(row: Any, keep: Callable[[Any], bool] | None = None) -> Iterator[tupl
             if at is None:
                 raise Unpatchable(f"cell reference {ref!r}")
             yield at[1] + after, cell
-
-
-def _filled(cell: Any) -> bool:
-    """Whether a cell has a value as the openpyxl copy read it (the result of a formula, not the formula)."""
-    return len(cell) > 0 and (bool(cell.findtext(_V)) or cell.find(_IS) is not None)
 
 
 def _style(cell: Any) -> int:
@@ -1304,8 +1304,6 @@ def _note_shape(r: int, c: int, note: Note, shape_id: str) -> Any:
 
 def _listing_sheet(listing: Listing, styles: _Styles, font: tuple[str, float] | None) -> bytes:
     """The listing sheet's part: inline strings, the workbook's own font, rows fitted to their text."""
-    from pipeline.template import FONT_NAME, FONT_SIZE
-
     face, size = font or (FONT_NAME, FONT_SIZE)
     title = styles.added(face, size + 2, bold=True, colour=listing.title_colour)
     summary = styles.added(face, size, italic=True)
@@ -1329,6 +1327,8 @@ def _listing_sheet(listing: Listing, styles: _Styles, font: tuple[str, float] | 
 
     def put(row: Any, r: int, c: int, value: str | int | float, style: int) -> None:
         cell = etree.SubElement(row, q("c"), r=f"{column_letter(c - 1)}{r}", s=str(style))
+        if value == "":
+            return  # a blank cell in its format
         if isinstance(value, str):
             cell.set("t", "inlineStr")
             t = etree.SubElement(etree.SubElement(cell, q("is")), q("t"))
