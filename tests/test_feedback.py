@@ -18,6 +18,7 @@ from pipeline.findings import Severity
 from pipeline.render.feedback import FILLS, SHEET
 from pipeline.results import Status
 from tests.conftest import soffice
+from tests.test_feedback_patch import first_sheet_part
 
 
 @pytest.fixture
@@ -58,8 +59,8 @@ def test_a_rejected_file_gets_its_workbook_marked_and_a_message(inbox_run, fille
         assert finding.message in sheet[ref].comment.text
     assert sheet["B4"].comment is None
     with zipfile.ZipFile(result.feedback) as zf:
-        listing_xml = zf.read("xl/worksheets/sheet1.xml").decode()
-    assert "<f>" not in listing_xml
+        listing_xml = zf.read(first_sheet_part(result.feedback)).decode()
+    assert "<f>" not in listing_xml and "CÁC LỖI CẦN SỬA" in listing_xml
 
     text = result.message.read_text(encoding="utf-8-sig")
     assert text.startswith("Kính gửi Ban Chấp hành CĐCS Trường Mầm non Vĩnh Bình Bắc (mã VT021),")
@@ -156,6 +157,8 @@ def test_feedback_opens_in_libreoffice_with_every_defect_highlighted_and_comment
     _convert(marked, "xlsx", out, tmp_path / "profile")
     _convert(marked[:1], "pdf", out, tmp_path / "profile")
     assert (out / f"{marked[0].stem}.pdf").stat().st_size > 1000
+    with zipfile.ZipFile(bad) as sent, zipfile.ZipFile(marked[0]) as copy:  # patched, not rebuilt by openpyxl
+        assert copy.read("docProps/core.xml") == sent.read("docProps/core.xml")
     found = {(f.location.sheet, f.location.cell) for f in results["b.xlsx"].findings}
     assert set(MANY_CELLS) <= found
     for path in marked:

@@ -5,10 +5,15 @@
 first sheet "Cần sửa" listing every finding with a link to its cell; plus the message text. A file
 that could not be read at all gets only the message, saying why and what to send instead.
 Returns the paths written.
+
+What the copy shows is decided here (`Note` for a faulty cell, `Listing` for the first sheet); an
+.xlsx or .xlsm is copied by patching its package (`pipeline.render.patch`), and through openpyxl only
+where the patch declines the package, as are the .xls and .ods files (rebuilt from their values).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +25,7 @@ from pipeline.fallback import read_either
 from pipeline.files import atomic_path, safe_filename
 from pipeline.findings import Finding, Severity
 from pipeline.render.fit import DEFAULT_WIDTH, chars_per_line, row_height, wrapped_lines
-from pipeline.sheets import column_letter
+from pipeline.sheets import column_letter, column_number
 from pipeline.template import FONT_NAME, FONT_SIZE
 from pipeline.text import neutralise_formula
 
@@ -28,11 +33,61 @@ SHEET = "Cần sửa"
 # Errors red, warnings amber: told apart at a glance, and from the template's pale yellow input cells.
 FILLS = {Severity.ERROR: "FF9B9B", Severity.WARNING: "FFD34D", Severity.NOTICE: "DDEBF7"}
 FILL_WORDS = {Severity.ERROR: "tô đỏ", Severity.WARNING: "tô vàng cam"}
-AUTHOR = "LĐLĐ huyện"
-_OPENPYXL_KINDS = ("xlsx", "xlsm")
+_PACKAGE_KINDS = ("xlsx", "xlsm")
 # A filled form is a few hundred KB. Past this, the union gets the listing without a copy of its
 # data: copying would load the whole workbook into this process, which reading took care not to.
 COPY_MAX_BYTES = 5 << 20
+AUTHOR = "LĐLĐ huyện"  # of the comments
+_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
+
+
+@dataclass(frozen=True)
+class Note:
+    """What a faulty cell gets: a fill (RRGGBB) and a comment of `width` x `height` pixels."""
+
+    fill: str
+    text: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ListingRow:
+    values: tuple[str | int | float, ...]
+    fill: str  # the severity's colour, on the second column
+    link: tuple[str, str] | None = None  # (sheet, cell) the fourth column links to
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The first sheet of the copy, every finding in a row from row 5 (rows 1-2 a title and a
+    summary, row 4 the headers)."""
+
+    sheet: str
+    title: str
+    title_colour: str
+    summary: str
+    headers: tuple[str, ...]
+    widths: tuple[float, ...]
+    rows: tuple[ListingRow, ...]
+    link_column: int = 4  # 1-based
+    fill_column: int = 2
+    header_fill: str = "DDEBF7"
+    link_colour: str = "0563C1"
+
+
+def parse_ref(ref: str) -> tuple[int, int] | None:
+    """(row, column), both 1-based, of an A1 reference; None if it is not one."""
+    match = _REF.fullmatch(ref)
+    if match is None:
+        return None
+    row, column = int(match[2]), column_number(match[1])
+    return (row, column) if 1 <= row <= 1_048_576 and column <= 16_384 else None
+
+
+def quoted_sheet(name: str) -> str:
+    """A sheet's name as a reference writes it: 'Sáng kiến'."""
+    return "'" + name.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -70,7 +125,7 @@ def write_feedback(
         with atomic_path(workbook) as tmp:
             if original.stat().st_size > COPY_MAX_BYTES:
                 _listing_only(findings, tmp, name, records_sheet)
-            elif kind in _OPENPYXL_KINDS:
+            elif kind in _PACKAGE_KINDS:
                 _mark_copy(original, findings, tmp, name, records_sheet)
             else:
                 _mark_rebuilt(original, findings, tmp, name, records_sheet)
@@ -160,7 +215,22 @@ def _numbered(findings: Sequence[Finding], records_sheet: str) -> list[str]:
 
 
 def _mark_copy(original: Path, findings: Sequence[Finding], target: Path, name: str, records_sheet: str) -> None:
-    """The union's own workbook with its formatting, marked; macros are never carried over."""
+    """The union's own workbook with its formatting, marked; formulas, links and macros are never
+    carried over. Its package is patched (`pipeline.render.patch`): every part but those we mark is
+    copied as it is. A package of a shape the patch does not handle is copied through openpyxl."""
+    from pipeline.render.patch import Package, Unpatchable
+
+    try:
+        with Package(original) as package:
+            names = package.sheet_names
+            package.write(target, _notes(findings, names), _listing(findings, name, records_sheet, names))
+    except Unpatchable:
+        _mark_copy_openpyxl(original, findings, target, name, records_sheet)
+
+
+def _mark_copy_openpyxl(
+    original: Path, findings: Sequence[Finding], target: Path, name: str, records_sheet: str
+) -> None:
     import openpyxl
 
     # data_only: formulas come back as the results the file saved; none of the sender's formulas,
@@ -219,29 +289,24 @@ def _own_font(wb: Any) -> tuple[str, float]:
     return seen.most_common(1)[0][0] if seen else (FONT_NAME, FONT_SIZE)
 
 
-def _mark(wb: Any, findings: Sequence[Finding], name: str, records_sheet: str, font: tuple[str, float]) -> None:
-    from openpyxl.comments import Comment
-    from openpyxl.styles import Alignment, Font, PatternFill
-
+def _notes(findings: Sequence[Finding], sheets: Sequence[str]) -> dict[tuple[str, str], Note]:
+    """The faulty cells of the workbook's sheets, each with the fill of its worst finding and a
+    comment saying every finding at it."""
     by_cell: dict[tuple[str, str], list[Finding]] = {}
     for f in findings:
         sheet, cell_ref = f.location.sheet, f.location.cell
-        if sheet is not None and sheet in wb.sheetnames and cell_ref:
+        if sheet is not None and sheet in sheets and cell_ref and parse_ref(cell_ref):
             by_cell.setdefault((sheet, cell_ref), []).append(f)
-    for (sheet, cell), own in by_cell.items():
+    notes = {}
+    for where, own in by_cell.items():
         worst = min(own, key=lambda f: list(Severity).index(f.severity))
-        target = wb[sheet][cell]
-        target.fill = PatternFill("solid", start_color=FILLS[worst.severity], end_color=FILLS[worst.severity])
         text = "\n".join(f"{f.severity.label}: {f.message}" for f in own)
-        comment = Comment(text, AUTHOR)
-        comment.width, comment.height = 360, min(60 + 18 * (len(text) // 45), 400)
-        target.comment = comment
-    for sheet in {sheet for sheet, _ in by_cell}:
-        fit_wrapped_rows(wb[sheet])
+        notes[where] = Note(FILLS[worst.severity], text, 360, min(60 + 18 * (len(text) // 45), 400))
+    return notes
 
-    face, size = font
-    plain, bold = Font(name=face, size=size), Font(name=face, size=size, bold=True)
-    ws = wb.create_sheet(SHEET, 0)
+
+def _listing(findings: Sequence[Finding], name: str, records_sheet: str, sheets: Sequence[str]) -> Listing:
+    """The first sheet: every finding, what must be fixed first, each linked to its cell."""
     errors = sum(1 for f in findings if f.severity is Severity.ERROR)
     warnings = sum(1 for f in findings if f.severity is Severity.WARNING)
     if errors:
@@ -254,33 +319,70 @@ def _mark(wb: Any, findings: Sequence[Finding], name: str, records_sheet: str, f
             f"Tệp đã được tiếp nhận. Có {warnings} điểm đề nghị kiểm tra lại ({FILL_WORDS[Severity.WARNING]}); "
             "nếu cần sửa, vui lòng sửa rồi gửi lại."
         )
-    _set(ws.cell(1, 1), title)
-    ws.cell(1, 1).font = Font(name=face, size=size + 2, bold=True, color="9C0006" if errors else "7F6000")
-    _set(ws.cell(2, 1), summary + ' Bấm vào ô ở cột "Ô" để đến chỗ cần sửa.')
-    ws.cell(2, 1).font = Font(name=face, size=size, italic=True)
-    headers = ["STT", "Mức độ", "Vị trí", "Ô", "Giá trị đang ghi", "Nội dung cần sửa"]
-    widths = [5, 11, 30, 7, 24, 70]
-    for c, header in enumerate(headers, start=1):
-        cell = ws.cell(4, c, header)
-        cell.font = bold
-        cell.fill = PatternFill("solid", start_color="DDEBF7", end_color="DDEBF7")
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    rows = []
     order = list(Severity)  # what must be fixed first, then what to check, then what was only noted
     for i, f in enumerate(sorted(findings, key=lambda f: order.index(f.severity)), start=1):
-        row = 4 + i
         where = f.location.describe(f.field, records=f.location.sheet == records_sheet)
-        values = [i, f.severity.label, where, f.location.cell or "", f.to_dict()["value"] or "", f.message]
-        for c, value in enumerate(values, start=1):
+        values = (i, f.severity.label, where, f.location.cell or "", f.to_dict()["value"] or "", f.message)
+        sheet, cell = f.location.sheet, f.location.cell
+        link = (sheet, cell) if sheet is not None and sheet in sheets and cell and parse_ref(cell) else None
+        shown = tuple(neutralise_formula(v) if isinstance(v, str) else v for v in values)
+        rows.append(ListingRow(shown, FILLS[f.severity], link))
+    return Listing(
+        sheet=SHEET,
+        title=neutralise_formula(title),
+        title_colour="9C0006" if errors else "7F6000",
+        summary=neutralise_formula(summary + ' Bấm vào ô ở cột "Ô" để đến chỗ cần sửa.'),
+        headers=("STT", "Mức độ", "Vị trí", "Ô", "Giá trị đang ghi", "Nội dung cần sửa"),
+        widths=(5, 11, 30, 7, 24, 70),
+        rows=tuple(rows),
+    )
+
+
+def _mark(wb: Any, findings: Sequence[Finding], name: str, records_sheet: str, font: tuple[str, float]) -> None:
+    """The openpyxl copy (and the rebuilt one) marked as the patched copy is."""
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    def solid(colour: str) -> PatternFill:
+        return PatternFill("solid", start_color=colour, end_color=colour)
+
+    notes = _notes(findings, wb.sheetnames)
+    for (sheet, cell), note in notes.items():
+        target = wb[sheet][cell]
+        target.fill = solid(note.fill)
+        comment = Comment(note.text, AUTHOR)
+        comment.width, comment.height = note.width, note.height
+        target.comment = comment
+    for sheet in {sheet for sheet, _ in notes}:
+        fit_wrapped_rows(wb[sheet])
+
+    listing = _listing(findings, name, records_sheet, wb.sheetnames)
+    face, size = font
+    plain, bold = Font(name=face, size=size), Font(name=face, size=size, bold=True)
+    ws = wb.create_sheet(listing.sheet, 0)
+    _set(ws.cell(1, 1), listing.title)
+    ws.cell(1, 1).font = Font(name=face, size=size + 2, bold=True, color=listing.title_colour)
+    _set(ws.cell(2, 1), listing.summary)
+    ws.cell(2, 1).font = Font(name=face, size=size, italic=True)
+    for c, header in enumerate(listing.headers, start=1):
+        cell = ws.cell(4, c, header)
+        cell.font = bold
+        cell.fill = solid(listing.header_fill)
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    for i, entry in enumerate(listing.rows):
+        row = 5 + i
+        for c, value in enumerate(entry.values, start=1):
             cell = ws.cell(row, c)
             _set(cell, value)
             cell.font = plain
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-        ws.cell(row, 2).fill = PatternFill("solid", start_color=FILLS[f.severity], end_color=FILLS[f.severity])
-        if f.location.sheet in wb.sheetnames and f.location.cell:
-            link = ws.cell(row, 4)
-            link.hyperlink = f"#'{f.location.sheet}'!{f.location.cell}"
-            link.font = Font(name=face, size=size, color="0563C1", underline="single")
-    for c, width in enumerate(widths, start=1):
+        ws.cell(row, listing.fill_column).fill = solid(entry.fill)
+        if entry.link is not None:
+            link = ws.cell(row, listing.link_column)
+            link.hyperlink = f"#{quoted_sheet(entry.link[0])}!{entry.link[1]}"
+            link.font = Font(name=face, size=size, color=listing.link_colour, underline="single")
+    for c, width in enumerate(listing.widths, start=1):
         ws.column_dimensions[column_letter(c - 1)].width = width
     fit_wrapped_rows(ws, first_row=5)
     ws.freeze_panes = "A5"
