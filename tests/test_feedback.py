@@ -173,6 +173,9 @@ def test_feedback_opens_in_libreoffice_with_every_defect_highlighted_and_comment
 class _InProcess:
     """A runner that runs each job here, so that a test's monkeypatching reaches it."""
 
+    def prestart(self):
+        pass
+
     def run(self, jobs):
         for i, job in enumerate(jobs):
             yield i, job[0](*job[1])
