@@ -35,8 +35,8 @@ import pyarrow.compute as pc
 
 from pipeline.render.fit import wrapped_lines
 from pipeline.sheets import EXCEL_TEXT_MAX, cell_text, column_letter
+from pipeline.text import FORMULA_START
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # text that Excel would take for a formula once edited
 NUMBER_KINDS = ("int", "money", "pct")
 DATE_KINDS = ("date", "datetime")
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)

@@ -41,9 +41,10 @@ from pipeline.form import Form
 from pipeline.render.fit import wrapped_lines
 from pipeline.render.outputs import FINDINGS_COLUMNS, FINDINGS_HEADERS
 from pipeline.report.model import Block, Bullets, Chart, Paragraph, Report, Section, Table, fit_widths
-from pipeline.report.rows import FORMULA_START, RowsColumn, SheetRows, insert_rows
+from pipeline.report.rows import RowsColumn, SheetRows, insert_rows
 from pipeline.results import RunResult
 from pipeline.sheets import cell_text
+from pipeline.text import FORMULA_START
 
 FONT = "Times New Roman"
 TITLE_ROW, SUBTITLE_ROW, NOTE_ROW, HEADER_ROW = 0, 1, 2, 3  # 0-based; the first table's header is Excel row 4
