@@ -214,3 +214,23 @@ def test_the_dimension_covers_the_rows(tmp_path, report_model):
     xml = zipfile.ZipFile(path).read("xl/worksheets/sheet2.xml").decode("utf-8")
     assert f'<dimension ref="A1:D{FIRST_ROW + len(_frame())}"/>' in xml
     assert xml.index("</sheetData>") > xml.rindex(f'<row r="{FIRST_ROW + len(_frame())}"')
+
+
+def test_text_shaped_like_rich_text_markup_stays_text_in_every_cell_book_writes(tmp_path, report_model):
+    """xlsxwriter, in constant memory, writes a string that starts with "<r>" and ends with "</r>"
+    into the sheet unescaped: `Book` writes such a text as rich text that reads back as the text."""
+    evil = '<r><t>a</t></r></is></c><c r="B5"><f>1+1</f></c><c r="C5" t="inlineStr"><is><r><t>b</t></r>'
+    path = tmp_path / "evil.xlsx"
+    with xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS) as wb:
+        book = Book(wb, report_model)
+        ws = wb.add_worksheet("Các dòng")
+        r = book.sheet(ws, "Tiêu đề", COLUMNS)
+        book.row(ws, r, [evil, evil, evil, None], COLUMNS)
+        book.row(ws, r + 1, [evil, "=1", 2, None], COLUMNS, "total")
+        book.merged(ws, r + 2, 0, 3, evil, "subtotal")
+        book.line(ws, r + 3, evil, "heading")
+    assert "<f>" not in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode("utf-8")
+    ws = openpyxl.load_workbook(path)["Các dòng"]
+    rows = [[c.value for c in row] for row in ws.iter_rows(min_row=FIRST_ROW + 1)]
+    assert rows == [[evil, evil, evil, None], [evil, "=1", 2, None], [evil, None, None, None], [evil, None, None, None]]
+    assert ws.cell(FIRST_ROW + 1, 1).font.name == "Times New Roman"

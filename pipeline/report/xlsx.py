@@ -14,8 +14,10 @@
 Numbers are real numbers with number formats ('#,##0', '0.0%', 'dd/mm/yyyy'), so that they can be
 summed and sorted; a percentage is the fraction it prints (the shares of a table add up as
 printed); totals are the figures' own totals written as values (the workbook holds no formula at
-all). Every piece of text, all of it untrusted, is written with `write_string`, and the workbook is
-opened with the options that stop xlsxwriter turning strings into formulas, links or numbers. Text
+all). Every piece of text, all of it untrusted, is written with `write_string` (`Book.string`: text
+shaped like rich-text markup, which xlsxwriter would put into the sheet unescaped, as rich text; the
+long sheets' rows by `pipeline.report.rows`), and the workbook is opened with the options that stop
+xlsxwriter turning strings into formulas, links or numbers. Text
 that starts like a formula ("=", "+", "-", "@") also gets Excel's quote prefix, so that editing the
 cell in Excel later cannot turn it into one; the text itself is kept as typed. Each sheet has a
 title with the as-of date, prints on A4 landscape fitted to the page's width with its header row
@@ -200,6 +202,7 @@ class Book:
         self._widths: dict[str, dict[int, float]] = {}  # sheet -> column -> width
         self._lines: dict[str, dict[int, int]] = {}  # sheet -> row -> lines of its tallest wrapped cell
         self._line_formats: dict[tuple[str, bool], Any] = {}
+        self._run_formats: dict[tuple[Any, ...], Any] = {}
         self.title = wb.add_format({"font_name": FONT, "font_size": 14, "bold": True})
         self.body = wb.add_format({"font_name": FONT, "font_size": 11, "text_wrap": True, "valign": "top"})
         self.hint = wb.add_format(
@@ -256,9 +259,26 @@ class Book:
 
     def text(self, ws: Any, row: int, col: int, value: str, style: str = "body", wrap: bool = True) -> None:
         value = cell_text(value)
-        ws.write_string(row, col, value, self.fmt("text", style, wrap, value.startswith(FORMULA_START)))
+        fmt = self.fmt("text", style, wrap, value.startswith(FORMULA_START))
+        self.string(ws, row, col, value, fmt, {"bold": bool(_ROW_STYLES[style].get("bold"))})
         if wrap:
             self._wrapped(ws, row, col, value, bold=style != "body")
+
+    def string(self, ws: Any, row: int, col: int, text: str, fmt: Any, font: dict[str, Any]) -> None:
+        """`text` in a cell as text. In constant memory, xlsxwriter writes a string that starts with
+        "<r>" and ends with "</r>" into the sheet as it is, taking it for rich-text markup: a union's
+        text could put a formula into the workbook that way. Such a text goes in as rich text of two
+        runs in the cell's font (`font`: its size, bold, italic), which reads back as the same text."""
+        if not (text.startswith("<r>") and text.endswith("</r>")):
+            ws.write_string(row, col, text, fmt)
+            return
+        look: dict[str, Any] = {k: font[k] for k in ("font_size", "bold", "italic") if k in font}
+        props = {"font_name": FONT, "font_size": 11, **look}
+        key = tuple(sorted(props.items()))
+        if key not in self._run_formats:
+            self._run_formats[key] = self.wb.add_format(props)
+        run = self._run_formats[key]
+        ws.write_rich_string(row, col, run, text[:1], run, text[1:], fmt)
 
     def width(self, ws: Any, col: int, width: float) -> None:
         ws.set_column(col, col, width)
@@ -325,14 +345,14 @@ class Book:
         if key not in self._line_formats:
             props = {"font_name": FONT, "text_wrap": True, "valign": "top", **LINE_STYLES[style], "quote_prefix": quote}
             self._line_formats[key] = self.wb.add_format(props)
-        ws.write_string(row, 0, cell_text(text), self._line_formats[key])
+        self.string(ws, row, 0, cell_text(text), self._line_formats[key], LINE_STYLES[style])
         self._wrapped(ws, row, 0, text, bold=style in ("title", "heading"))
 
     def merged(self, ws: Any, row: int, first: int, last: int, text: str, style: str) -> None:
         """Text across columns `first` to `last` (a group's name, a subtotal's label)."""
         fmt = self.fmt("text", style, True, text.startswith(FORMULA_START))
         ws.merge_range(row, first, row, last, "", fmt)
-        ws.write_string(row, first, cell_text(text), fmt)
+        self.string(ws, row, first, cell_text(text), fmt, {"bold": bool(_ROW_STYLES[style].get("bold"))})
         width = sum(self._widths.get(ws.name, {}).get(c, 8.43) for c in range(first, last + 1))
         self._wrapped(ws, row, first, text, bold=style != "body", width=width)
 
