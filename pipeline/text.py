@@ -49,9 +49,9 @@ def initiative_key(title: object, author: object) -> str | None:
     return None
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise_formula(value: str) -> str:
     """Untrusted text for a CSV or XLSX cell: never starts like a formula (prefixed with ')."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+    return "'" + value if value.startswith(FORMULA_START) else value

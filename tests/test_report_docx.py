@@ -22,10 +22,11 @@ import pytest
 from docx import Document
 from docx.document import Document as DocumentObject
 from docx.enum.section import WD_ORIENT
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Twips
-from docx.table import Table
+from docx.table import Table, _Cell
 
 from pipeline import Period, run
 from pipeline.config import Settings
@@ -34,7 +35,8 @@ from pipeline.form import Form
 from pipeline.numbers import number, percent
 from pipeline.report import docx as report_docx
 from pipeline.report.docx import ConversionError, docx_to_pdf, write_report_docx
-from pipeline.report.model import build_report, point_text
+from pipeline.report.model import Cell, Column, Row, build_report, point_text
+from pipeline.report.model import Table as ModelTable
 from pipeline.report.officer import parse_text
 from pipeline.results import RunResult
 from pipeline.roster import Roster
@@ -429,6 +431,58 @@ def test_rows_never_split_tables_keep_their_ends_and_the_closing_keeps_with_the_
     assert paragraphs[at].paragraph_format.keep_with_next
     after = paragraphs[at + 1]
     assert after.text == "" and after.paragraph_format.keep_with_next  # and the space before the signature
+
+
+def test_a_long_table_is_the_models_row_by_row_and_cell_by_cell(period, tmp_path):
+    """The rows of a table are written as XML, not through python-docx's API: they must still read
+    back as python-docx reads a table: every cell's text as the model has it (odd text kept), the
+    grid columns it spans and their width, its style by the column's kind, bold in a group,
+    subtotal or total row, the header repeated on every page, no row split, the ends kept."""
+    figures, s = period
+    model = build_report(figures, s, parse_text("", s))
+    columns = (Column("TT", "no"), Column("Tên", "text"), Column("Số", "count"), Column("Tỷ lệ", "percent"))
+    odd = ("  lề trái và phải  ", "A & B <b>", "Dòng\nhai\x07", "", "=1+1")
+    rows: list[Row] = [Row((Cell("I. Nhóm một"),), "group", (4,))]
+    for i in range(1, 151):
+        name = odd[i % len(odd)] if i <= len(odd) else f"Sáng kiến {i}"
+        rows.append(Row((Cell(str(i)), Cell(name), Cell(number(i * 7)), Cell("1,0%"))))
+        if i % 50 == 0:
+            rows.append(Row((Cell("Cộng nhóm"), Cell(number(i)), Cell("")), "subtotal", (2, 1, 1)))
+    rows.append(Row((Cell("Tổng cộng"), Cell("1.050"), Cell("100,0%")), "total", (2, 1, 1)))
+    long = ModelTable("phu-luc-1", "", columns, tuple(rows))
+    appendix = replace(model.appendices[0], blocks=(long,))
+    path = write_report_docx(tmp_path / "r.docx", replace(model, appendices=(appendix, *model.appendices[1:])))
+    doc = Document(str(path))
+    table = table_after(doc, model.appendices[0].attached)
+    grid_widths = [int(c.get(qn("w:w"))) for c in table._tbl.tblGrid.iterchildren()]
+    trs = table._tbl.tr_lst
+    assert len(trs) == len(rows) + 1
+    heads = [table.cell(0, c) for c in range(len(columns))]
+    assert [c.text for c in heads] == [c.header for c in columns]
+    assert {p.style.name for c in heads for p in c.paragraphs} == {"Appendix Table Heading"}
+    kept_rows = {0, 1, len(trs) - 3, len(trs) - 2}  # the header and the first row; the two before the last
+    for i, tr in enumerate(trs):
+        assert tr.trPr.find(qn("w:cantSplit")) is not None
+        assert (tr.trPr.find(qn("w:tblHeader")) is not None) == (i == 0)
+        cells = [_Cell(tc, table) for tc in tr.tc_lst]
+        model_row = rows[i - 1] if i else Row(tuple(Cell(c.header) for c in columns))
+        spans = model_row.span or (1,) * len(columns)
+        assert [tc.grid_span for tc in tr.tc_lst] == list(spans)
+        assert [c.text for c in cells] == [report_docx._clean(c.text) for c in model_row.cells]
+        col = 0
+        for cell, span in zip(cells, spans, strict=True):
+            assert cell.width == Twips(sum(grid_widths[col : col + span]))
+            assert cell.vertical_alignment == WD_CELL_VERTICAL_ALIGNMENT.CENTER
+            (p,) = cell.paragraphs
+            assert bool(p.paragraph_format.keep_with_next) == (i in kept_rows)
+            if i:
+                number_column = span == 1 and columns[col].kind != "text"
+                assert p.style.name == ("Appendix Table Number" if number_column else "Appendix Table Text")
+                assert all(r.bold == (model_row.kind != "body" or None) for r in p.runs)
+            col += span
+    assert [r[1] for r in grid(table)[2:7]] == ["A & B <b>", "Dòng hai", "", "=1+1", "  lề trái và phải  "]
+    (spaced,) = trs[6].tc_lst[1].iter(qn("w:t"))
+    assert spaced.get(qn("xml:space")) == "preserve"  # or Word drops the spaces at its ends
 
 
 def test_column_widths_fit_their_content(report):

@@ -21,6 +21,7 @@ from pipeline.figures import Figures, compute
 from pipeline.merge import dataset, unit_states
 from pipeline.report.model import Report, build_report
 from pipeline.report.officer import parse_text
+from pipeline.report.rows import SheetRows
 from pipeline.report.xlsx import FIRST_ROW, HEADER_ROW, NOTE_ROW, SHEETS, TABLE_SHEETS
 from pipeline.report.xlsx import write_report_xlsx as write_workbook
 from pipeline.results import RunResult
@@ -397,6 +398,33 @@ def test_a_dataset_longer_than_a_sheet_is_cut_with_a_note(report, tmp_path, form
     assert "du-lieu-tong-hop.csv" in ws.cell(NOTE_ROW + 1, 1).value
 
 
+def test_the_audit_file_has_every_initiatives_source_value_by_value(report, tmp_path, form, monkeypatch):
+    """The audit file's "Từng sáng kiến" (written a column at a time): each initiative's code, union,
+    title, author, file, sheet and row (a number) and hash, as the dataset has them; bordered,
+    wrapped, filtered, its header frozen; past a sheet's rows, cut with a note."""
+    from pipeline.report import xlsx
+    from pipeline.report.audit import write_audit
+
+    _, figures, frame, _, s, _ = report
+    big = pd.concat([frame] * 40, ignore_index=True)
+    path = write_audit(tmp_path / "audit.xlsx", model(figures, s), big, form)
+    ws = openpyxl.load_workbook(path)["Từng sáng kiến"]
+    keys = [*map(form.key, ("unit_code", "unit_name", "title", "author")), "tep_nguon", "trang_nguon", "dong_nguon",
+            "sha256_nguon"]  # fmt: skip
+    got = [[c.value for c in row] for row in ws.iter_rows(min_row=FIRST_ROW + 1)]
+    expected = [[None if pd.isna(v) else v for v in values] for values in big[keys].itertuples(index=False)]
+    assert got == expected and all(isinstance(r[6], int) for r in got)
+    assert ws.auto_filter.ref == f"A{HEADER_ROW + 1}:H{FIRST_ROW + len(big)}" and ws.freeze_panes == "A5"
+    first = ws.cell(FIRST_ROW + 1, 3)
+    assert first.border.left.style == "thin" and first.alignment.wrap_text
+    assert ws.cell(FIRST_ROW + 1, 7).number_format == "#,##0"
+
+    monkeypatch.setattr(xlsx, "DATASET_MAX_ROWS", 3)  # as if a sheet could hold three rows
+    ws = openpyxl.load_workbook(write_audit(tmp_path / "cut.xlsx", model(figures, s), big, form))["Từng sáng kiến"]
+    assert [[c.value for c in row] for row in ws.iter_rows(min_row=FIRST_ROW + 1)] == expected[:3]
+    assert f"3 sáng kiến đầu tiên trong tổng số {len(big)}" in ws.cell(NOTE_ROW + 1, 1).value
+
+
 def test_a_failed_write_leaves_nothing(tmp_path, form, settings, roster, monkeypatch):
     import pipeline.report.xlsx as xlsx
 
@@ -418,7 +446,15 @@ def test_a_failed_write_leaves_nothing(tmp_path, form, settings, roster, monkeyp
 def test_the_dataset_rows_keep_odd_text_exactly(report, tmp_path, form):
     _, figures, frame, result, s, _ = report
     odd = frame.copy()
-    texts = ["a\x01b\x1fc", "_x0041_ stays", "  spaces around  ", "<b>&amp;</b>", "Đ\u0300 tổ hợp", "=1+1"]
+    texts = [
+        "a\x01b\x1fc",
+        "a\rb\uffff",
+        "_x0041_ stays",
+        "  spaces around  ",
+        "<b>&amp;</b>",
+        "Đ\u0300 tổ hợp",
+        "=1+1",
+    ]
     odd = pd.concat([odd.iloc[:1]] * len(texts), ignore_index=True)
     odd["ghi_chu"] = texts
     path = write_report_xlsx(tmp_path / "odd.xlsx", figures, odd, result, s, form)
@@ -435,7 +471,7 @@ def test_the_dataset_rows_keep_odd_text_exactly(report, tmp_path, form):
             sheet.write_string(i, 0, text)
     ref = openpyxl.load_workbook(tmp_path / "ref.xlsx").active
     assert got == [ref.cell(1 + i, 1).value for i in range(len(texts))]
-    assert got[2:] == texts[2:]
+    assert got[3:] == texts[3:]
     assert ws.cell(FIRST_ROW + len(texts), column).quotePrefix  # "=1+1" stays text when edited
 
 
@@ -443,11 +479,10 @@ def test_the_dataset_in_small_chunks_is_the_same_dataset(report, tmp_path, form,
     """The dataset is built, and its sheet written, a few thousand rows at a time (so that a large
     period never has all its rows as Python objects at once): chunks change nothing."""
     from pipeline import merge
-    from pipeline.report import xlsx
 
     _, figures, frame, result, s, few = report
     monkeypatch.setattr(merge, "DATASET_CHUNK_ROWS", 2)
-    monkeypatch.setattr(xlsx._DatasetRows, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(SheetRows, "CHUNK_ROWS", 2)
     chunked = figures_of(result, s, form, few)[1]
     assert len(frame) == 5
     pd.testing.assert_frame_equal(chunked, frame)
@@ -459,8 +494,8 @@ def test_the_dataset_in_small_chunks_is_the_same_dataset(report, tmp_path, form,
 
 
 def test_the_xlsxwriter_internals_the_dataset_sheet_relies_on_are_there(tmp_path):
-    """The dataset sheet's rows are written into the saved package by `_DatasetRows`, not by
-    xlsxwriter: each cell's style index comes from xlsxwriter's private `Format._get_xf_index()`
+    """The dataset sheet's rows are written into the saved package by `pipeline.report.rows`, not
+    by xlsxwriter: each cell's style index comes from xlsxwriter's private `Format._get_xf_index()`
     (and `Format.xf_index`), the rows go between the `<sheetData>` tags of the part
     `xl/worksheets/sheet<N>.xml` of the N-th sheet, and `<dimension>` is widened. pyproject.toml
     keeps xlsxwriter below its next major version for this; a version that changes any of it fails
@@ -486,7 +521,7 @@ def test_the_xlsxwriter_internals_the_dataset_sheet_relies_on_are_there(tmp_path
     sheet = parts[part].decode("utf-8")
     assert "<t>tiêu đề</t>" in sheet  # the part is the second sheet's (text inline, in constant memory)
     assert re.search(r'<dimension ref="[^"]*"/>', sheet) and sheet.count("</sheetData>") == 1, sheet[:500]
-    # A cell written into the part as _DatasetRows writes it shows as a date in the format asked for.
+    # A cell written into the part as pipeline.report.rows writes it shows as a date in the format asked for.
     parts[part] = sheet.replace(
         "</sheetData>", f'<row r="2"><c r="A2" s="{index}"><v>44713</v></c></row></sheetData>'
     ).encode()

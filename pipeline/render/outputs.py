@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.files import atomic_path
 from pipeline.findings import Finding, Severity
-from pipeline.text import neutralise_formula
+from pipeline.text import FORMULA_START, neutralise_formula
 
 CSV_CHUNK_ROWS = 5000
 FINDINGS_COLUMNS = ("file", "sheet", "cell", "field", "value", "severity", "rule", "message")
@@ -52,9 +54,19 @@ def write_dataset_csv(frame: pd.DataFrame, csv_path: Path) -> Path:
         for start in range(0, max(len(frame), 1), CSV_CHUNK_ROWS):
             chunk = frame.iloc[start : start + CSV_CHUNK_ROWS].copy()
             for column in texts:
-                chunk[column] = chunk[column].map(_csv_text, na_action="ignore")
+                chunk[column] = _csv_texts(chunk[column])
             chunk.to_csv(fh, index=False, header=start == 0, date_format="%Y-%m-%d")
     return csv_path
+
+
+def _csv_texts(column: pd.Series) -> pd.Series:
+    """A column of text as `_csv_text` gives each value: a column of strings at once, with Arrow."""
+    if not isinstance(column.dtype, pd.StringDtype) or len(column) == 0:
+        return column.map(_csv_text, na_action="ignore")  # objects: text, numbers and dates as they come
+    values = pa.array(column, from_pandas=True)
+    formula = pc.is_in(pc.utf8_slice_codeunits(values, 0, 1), value_set=pa.array(FORMULA_START, values.type))
+    quoted = pc.binary_join_element_wise(pa.scalar("'", values.type), values, pa.scalar("", values.type))
+    return pd.Series(pc.if_else(formula, quoted, values), index=column.index, dtype=column.dtype)
 
 
 def _csv_text(value: Any) -> Any:

@@ -10,6 +10,7 @@ workbook's "Sáng kiến" and "Nguồn" sheets hold the same lineage beside the 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -17,7 +18,8 @@ from pipeline.figures import GapKind
 from pipeline.files import atomic_path
 from pipeline.form import Form
 from pipeline.report.model import Report
-from pipeline.report.xlsx import FIRST_ROW, HEADER_ROW, WORKBOOK_OPTIONS, Book, Column, write_sources
+from pipeline.report.rows import SheetRows, insert_rows
+from pipeline.report.xlsx import FIRST_ROW, HEADER_ROW, WORKBOOK_OPTIONS, Book, Column, cut_to_sheet, write_sources
 
 SHEETS = ("Tệp nguồn", "Từng sáng kiến", "Sáng kiến tiêu biểu", "Tệp bị trả lại")
 INITIATIVE_COLUMNS = (
@@ -51,32 +53,40 @@ def write_audit(path: Path, report: Report, frame: pd.DataFrame, form: Form) -> 
     """The audit workbook at `path` (written to a temporary file, then renamed); returns `path`."""
     import xlsxwriter
 
-    figures = report.figures
-    with atomic_path(path) as tmp, xlsxwriter.Workbook(str(tmp), WORKBOOK_OPTIONS) as wb:
-        wb.set_properties({"title": f"Hồ sơ số liệu – {report.document_title}", "subject": report.period})
-        book = Book(wb, report)
-        sources, initiatives, outstanding, rejected = (wb.add_worksheet(name) for name in SHEETS)
-        write_sources(book, sources, figures)
-
-        r = book.sheet(initiatives, "Nguồn của từng sáng kiến được tổng hợp", INITIATIVE_COLUMNS)
-        keys = (*map(form.key, ("unit_code", "unit_name", "title", "author")), "tep_nguon", "trang_nguon",
-                "dong_nguon", "sha256_nguon")  # fmt: skip
-        for values in zip(*(frame[k] for k in keys), strict=True):
-            book.row(initiatives, r, values, INITIATIVE_COLUMNS)
-            r += 1
-        initiatives.autofilter(HEADER_ROW, 0, max(r - 1, HEADER_ROW), len(INITIATIVE_COLUMNS) - 1)
-        initiatives.freeze_panes(FIRST_ROW, 0)
-
-        r = book.sheet(outstanding, "Nguồn của các sáng kiến tiêu biểu đề nghị khen thưởng (Phụ lục II)",
-                       OUTSTANDING_COLUMNS)  # fmt: skip
-        for i, o in enumerate(figures.outstanding, start=1):
-            values = (i, o.code, o.title, o.source.file, o.source.sheet, o.source.row, o.source.sha256)
-            book.row(outstanding, r, values, OUTSTANDING_COLUMNS)
-            r += 1
-
-        r = book.sheet(rejected, "Các CĐCS có báo cáo bị trả lại: tệp và lỗi tại ô (Phụ lục III)", REJECTED_COLUMNS)
-        for g in figures.gaps:
-            if g.kind is GapKind.REJECTED:
-                book.row(rejected, r, (g.code, g.name, g.file or "", "\n".join(g.problems)), REJECTED_COLUMNS)
-                r += 1
+    with atomic_path(path) as tmp:
+        with xlsxwriter.Workbook(str(tmp), WORKBOOK_OPTIONS) as wb:  # closed even on error
+            rows = _write_sheets(wb, report, frame, form)
+        insert_rows(tmp, [rows])
     return path
+
+
+def _write_sheets(wb: Any, report: Report, frame: pd.DataFrame, form: Form) -> SheetRows:
+    """Every sheet; the initiatives' rows come back to be put into the saved package."""
+    figures = report.figures
+    wb.set_properties({"title": f"Hồ sơ số liệu – {report.document_title}", "subject": report.period})
+    book = Book(wb, report)
+    sources, initiatives, outstanding, rejected = (wb.add_worksheet(name) for name in SHEETS)
+    write_sources(book, sources, figures)
+
+    keys = [*map(form.key, ("unit_code", "unit_name", "title", "author")), "tep_nguon", "trang_nguon", "dong_nguon",
+            "sha256_nguon"]  # fmt: skip
+    lineage, note = cut_to_sheet(frame[keys])
+    book.sheet(initiatives, "Nguồn của từng sáng kiến được tổng hợp", INITIATIVE_COLUMNS, note=note)
+    last = FIRST_ROW + len(lineage) - 1
+    initiatives.autofilter(HEADER_ROW, 0, max(last, HEADER_ROW), len(INITIATIVE_COLUMNS) - 1)
+    initiatives.freeze_panes(FIRST_ROW, 0)
+    rows = book.rows(initiatives, lineage, INITIATIVE_COLUMNS)
+
+    r = book.sheet(outstanding, "Nguồn của các sáng kiến tiêu biểu đề nghị khen thưởng (Phụ lục II)",
+                   OUTSTANDING_COLUMNS)  # fmt: skip
+    for i, o in enumerate(figures.outstanding, start=1):
+        values = (i, o.code, o.title, o.source.file, o.source.sheet, o.source.row, o.source.sha256)
+        book.row(outstanding, r, values, OUTSTANDING_COLUMNS)
+        r += 1
+
+    r = book.sheet(rejected, "Các CĐCS có báo cáo bị trả lại: tệp và lỗi tại ô (Phụ lục III)", REJECTED_COLUMNS)
+    for g in figures.gaps:
+        if g.kind is GapKind.REJECTED:
+            book.row(rejected, r, (g.code, g.name, g.file or "", "\n".join(g.problems)), REJECTED_COLUMNS)
+            r += 1
+    return rows

@@ -24,9 +24,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
 
 from docx import Document
 from docx.document import Document as DocumentObject
@@ -35,9 +37,10 @@ from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX, WD_LINE_SPACING
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import nsdecls, qn
 from docx.oxml.xmlchemy import BaseOxmlElement
+from docx.parts.story import StoryPart
 from docx.section import Section as DocxSection
 from docx.shared import Length, Mm, Pt, Twips
 from docx.table import Table as DocxTable
@@ -51,10 +54,8 @@ from pipeline.report.model import (
     Block,
     Bullets,
     Chart,
-    Column,
     Paragraph,
     Report,
-    Row,
     Section,
     Table,
     fit_widths,
@@ -226,6 +227,18 @@ def _styles(doc: DocumentObject) -> None:
 
 # --- paragraphs and tables ------------------------------------------------------------------------------
 
+# The paragraph styles' ids by name, per document: python-docx finds a style given by name in a
+# scan of all the document's styles, 2 ms a paragraph (seconds for the lists of a provincial report).
+_STYLE_IDS: weakref.WeakKeyDictionary[StoryPart, dict[str, str | None]] = weakref.WeakKeyDictionary()
+
+
+def _style_id(part: StoryPart, name: str) -> str | None:
+    """The id of the paragraph style `name` (None for the default one), as `Paragraph.style` sets it."""
+    ids = _STYLE_IDS.setdefault(part, {})
+    if name not in ids:
+        ids[name] = part.get_style_id(name, WD_STYLE_TYPE.PARAGRAPH)
+    return ids[name]
+
 
 def _paragraph(
     where: DocumentObject | _Cell,
@@ -243,7 +256,7 @@ def _paragraph(
 ) -> DocxParagraph:
     """A paragraph with its text in one run (so a jinja tag is never split); `first`: a cell's own."""
     p = where.paragraphs[0] if first else where.add_paragraph()
-    p.style = style
+    p._p.style = _style_id(where.part, style)
     if text:
         run = p.add_run(text)
         run.bold, run.italic, run.underline = bold, italic, underline
@@ -495,35 +508,58 @@ def _table_block(doc: DocumentObject, block: Table, width: float, *, small: bool
         return
     size = 11 if small else 12
     head, text_style, number_style = (SMALL_HEAD, SMALL, SMALL_NUMBER) if small else (CELL_HEAD, CELL, CELL_NUMBER)
-    widths = fit_widths(block.columns, block.rows, width, size)
-    table = _table(doc, widths)
-    header = _row(table, header=True)
-    for cell, column in zip(header.cells, block.columns, strict=True):
-        _text(cell, column.header, head, first=True)
-    rows = [_table_row(table, r, block.columns, text_style, number_style) for r in block.rows]
-    kept = [header, *rows[: HEAD_ROWS - 1], *rows[-TAIL_ROWS:-1]]
-    for row in kept:
-        for cell in row.cells:
-            for p in cell.paragraphs:
-                p.paragraph_format.keep_with_next = True
+    table = _table(doc, fit_widths(block.columns, block.rows, width, size))
+    head_id, text_id, number_id = (_style_id(doc.part, name) for name in (head, text_style, number_style))
+    grid = [int(col.get(qn("w:w"))) for col in table._tbl.tblGrid.gridCol_lst]  # twips
+    # The header and the first rows keep with what follows; so do the rows before the last one.
+    last = len(block.rows) - 1
+    kept = {*range(HEAD_ROWS - 1), *range(max(last + 1 - TAIL_ROWS, 0), last)}
+    headers = [(c.header, 1) for c in block.columns]
+    xml = [_row_xml(headers, grid, [head_id] * len(grid), head_id, bold=False, keep=True, header=True)]
+    by_column = [number_id if c.kind in _RIGHT else text_id for c in block.columns]
+    for i, row in enumerate(block.rows):
+        cells = zip((c.text for c in row.cells), row.span or (1,) * len(row.cells), strict=True)
+        xml.append(_row_xml(cells, grid, by_column, text_id, bold=row.kind != "body", keep=i in kept))
+    # Every row in one parse: a table of thousands of rows costs milliseconds, not seconds.
+    for tr in parse_xml(f"<w:tbl {nsdecls('w')}>{''.join(xml)}</w:tbl>"):
+        table._tbl.append(tr)
     for note in block.notes:
         _text(doc, note, NOTE)
 
 
-def _table_row(table: DocxTable, row: Row, columns: Sequence[Column], text_style: str, number_style: str) -> _Row:
-    out = _row(table)
-    cells = list(out.cells)
-    spans = row.span or (1,) * len(row.cells)
-    merged, i, kinds = [], 0, []
-    for n in spans:
-        merged.append(cells[i].merge(cells[i + n - 1]) if n > 1 else cells[i])
-        kinds.append(columns[i].kind if n == 1 else "text")
-        i += n
-    bold = row.kind != "body"
-    for cell, value, kind in zip(merged, row.cells, kinds, strict=True):
-        style = number_style if kind in _RIGHT else text_style
-        _text(cell, value.text, style, bold=bold or None, first=True)
-    return out
+def _row_xml(
+    cells: Iterable[tuple[str, int]],
+    grid: Sequence[int],
+    styles: Sequence[str | None],
+    merged_style: str | None,
+    *,
+    bold: bool,
+    keep: bool,
+    header: bool = False,
+) -> str:
+    """A table row (`w:tr`) as python-docx writes one: never split across pages, a header row
+    repeated on every page; each cell (its text, the grid columns it spans) centred vertically, as
+    wide as its columns, in its column's paragraph style (a merged cell: `merged_style`), its text
+    bold in a group, subtotal or total row; `keep`: every paragraph kept with the next."""
+    out = ["<w:tr><w:trPr><w:cantSplit/>", "<w:tblHeader/>" if header else "", "</w:trPr>"]
+    keep_next = "<w:keepNext/>" if keep else ""
+    col = 0
+    for text, span in cells:
+        style = styles[col] if span == 1 else merged_style
+        width = sum(grid[col : col + span])
+        merged = f'<w:gridSpan w:val="{span}"/>' if span > 1 else ""
+        out.append(f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/>{merged}<w:vAlign w:val="center"/></w:tcPr>')
+        style_xml = f'<w:pStyle w:val="{style}"/>' if style else ""  # none: the default style
+        out.append(f"<w:p><w:pPr>{style_xml}{keep_next}</w:pPr>")
+        text = _clean(text)
+        if text:
+            space = ' xml:space="preserve"' if len(text.strip()) < len(text) else ""
+            rpr = "<w:rPr><w:b/></w:rPr>" if bold else "<w:rPr/>"
+            out.append(f"<w:r>{rpr}<w:t{space}>{xml_escape(text)}</w:t></w:r>")
+        out.append("</w:p></w:tc>")
+        col += span
+    out.append("</w:tr>")
+    return "".join(out)
 
 
 # --- PDF ------------------------------------------------------------------------------------------------

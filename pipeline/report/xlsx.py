@@ -14,8 +14,10 @@
 Numbers are real numbers with number formats ('#,##0', '0.0%', 'dd/mm/yyyy'), so that they can be
 summed and sorted; a percentage is the fraction it prints (the shares of a table add up as
 printed); totals are the figures' own totals written as values (the workbook holds no formula at
-all). Every piece of text, all of it untrusted, is written with `write_string`, and the workbook is
-opened with the options that stop xlsxwriter turning strings into formulas, links or numbers. Text
+all). Every piece of text, all of it untrusted, is written with `write_string` (`Book.string`: text
+shaped like rich-text markup, which xlsxwriter would put into the sheet unescaped, as rich text; the
+long sheets' rows by `pipeline.report.rows`), and the workbook is opened with the options that stop
+xlsxwriter turning strings into formulas, links or numbers. Text
 that starts like a formula ("=", "+", "-", "@") also gets Excel's quote prefix, so that editing the
 cell in Excel later cannot turn it into one; the text itself is kept as typed. Each sheet has a
 title with the as-of date, prints on A4 landscape fitted to the page's width with its header row
@@ -25,13 +27,10 @@ repeated, in Times New Roman; rows of wrapped text are as tall as their text.
 from __future__ import annotations
 
 import datetime as dt
-import re
-import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape as xml_escape
 
 import numpy as np
 import pandas as pd
@@ -44,15 +43,16 @@ from pipeline.form import Form
 from pipeline.render.fit import wrapped_lines
 from pipeline.render.outputs import FINDINGS_COLUMNS, FINDINGS_HEADERS
 from pipeline.report.model import Block, Bullets, Chart, Paragraph, Report, Section, Table, fit_widths
+from pipeline.report.rows import RowsColumn, SheetRows, insert_rows
 from pipeline.results import RunResult
-from pipeline.sheets import cell_text, column_letter
+from pipeline.sheets import cell_text
+from pipeline.text import FORMULA_START
 
 FONT = "Times New Roman"
 TITLE_ROW, SUBTITLE_ROW, NOTE_ROW, HEADER_ROW = 0, 1, 2, 3  # 0-based; the first table's header is Excel row 4
 FIRST_ROW = HEADER_ROW + 1
 DATASET_MAX_ROWS = 1_048_576 - FIRST_ROW  # the rows of a sheet below the dataset's header
 LINE_HEIGHT, MAX_LINES = 13.5, 30  # points per line of 11 pt text; Excel's row height limit is 409 points
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 WORKBOOK_OPTIONS = {
     # Each row goes to a temporary file as soon as the next one starts: memory stays flat however
     # long the dataset (every sheet is written top to bottom, which this mode requires).
@@ -124,6 +124,11 @@ LINE_STYLES: dict[str, dict[str, Any]] = {
 NUMBERS = (int, float, np.integer, np.floating)
 
 
+def per_line(width: float, bold: bool = False) -> float:
+    """Characters a line of wrapped text in a column `width` wide (erring on the tall side)."""
+    return width * (0.92 if bold else 1.05)
+
+
 @dataclass(frozen=True)
 class Column:
     header: str
@@ -140,14 +145,14 @@ def write_report_xlsx(
     with atomic_path(path) as tmp:
         with xlsxwriter.Workbook(str(tmp), WORKBOOK_OPTIONS) as wb:  # closed even on error
             rows = _write_sheets(wb, report, frame, result, settings, form)
-        rows.insert_into(tmp)
+        insert_rows(tmp, [rows])
     return path
 
 
 def _write_sheets(
     wb: Any, report: Report, frame: pd.DataFrame, result: RunResult, settings: Settings, form: Form
-) -> _DatasetRows:
-    """Every sheet; the dataset's rows come back to be put into the saved package (`_DatasetRows`)."""
+) -> SheetRows:
+    """Every sheet; the dataset's rows come back to be put into the saved package (`pipeline.report.rows`)."""
     figures = report.figures
     wb.set_properties(
         {
@@ -165,9 +170,7 @@ def _write_sheets(
         appendix = appendices.get(table.key)
         title = f"{appendix.heading}. {appendix.title}" if appendix else table.title
         _table_sheet(book, sheets[table.key], table, title)
-    rows = _dataset(
-        book, sheets["dataset"], frame, form, part=f"xl/worksheets/sheet{list(SHEETS).index('dataset') + 1}.xml"
-    )
+    rows = _dataset(book, sheets["dataset"], frame, form)
     _findings(book, sheets["findings"], result)
     write_sources(book, sheets["sources"], figures)
     _charts(book, sheets["charts"], sheets["chart_data"], figures)
@@ -199,6 +202,7 @@ class Book:
         self._widths: dict[str, dict[int, float]] = {}  # sheet -> column -> width
         self._lines: dict[str, dict[int, int]] = {}  # sheet -> row -> lines of its tallest wrapped cell
         self._line_formats: dict[tuple[str, bool], Any] = {}
+        self._run_formats: dict[tuple[Any, ...], Any] = {}
         self.title = wb.add_format({"font_name": FONT, "font_size": 14, "bold": True})
         self.body = wb.add_format({"font_name": FONT, "font_size": 11, "text_wrap": True, "valign": "top"})
         self.hint = wb.add_format(
@@ -255,9 +259,26 @@ class Book:
 
     def text(self, ws: Any, row: int, col: int, value: str, style: str = "body", wrap: bool = True) -> None:
         value = cell_text(value)
-        ws.write_string(row, col, value, self.fmt("text", style, wrap, value.startswith(FORMULA_START)))
+        fmt = self.fmt("text", style, wrap, value.startswith(FORMULA_START))
+        self.string(ws, row, col, value, fmt, {"bold": bool(_ROW_STYLES[style].get("bold"))})
         if wrap:
             self._wrapped(ws, row, col, value, bold=style != "body")
+
+    def string(self, ws: Any, row: int, col: int, text: str, fmt: Any, font: dict[str, Any]) -> None:
+        """`text` in a cell as text. In constant memory, xlsxwriter writes a string that starts with
+        "<r>" and ends with "</r>" into the sheet as it is, taking it for rich-text markup: a union's
+        text could put a formula into the workbook that way. Such a text goes in as rich text of two
+        runs in the cell's font (`font`: its size, bold, italic), which reads back as the same text."""
+        if not (text.startswith("<r>") and text.endswith("</r>")):
+            ws.write_string(row, col, text, fmt)
+            return
+        look: dict[str, Any] = {k: font[k] for k in ("font_size", "bold", "italic") if k in font}
+        props = {"font_name": FONT, "font_size": 11, **look}
+        key = tuple(sorted(props.items()))
+        if key not in self._run_formats:
+            self._run_formats[key] = self.wb.add_format(props)
+        run = self._run_formats[key]
+        ws.write_rich_string(row, col, run, text[:1], run, text[1:], fmt)
 
     def width(self, ws: Any, col: int, width: float) -> None:
         ws.set_column(col, col, width)
@@ -270,7 +291,7 @@ class Book:
         width = width or self._widths.get(ws.name, {}).get(col)
         if width is None:
             return
-        lines = min(wrapped_lines(value, width * (0.92 if bold else 1.05)), MAX_LINES)  # erring on the tall side
+        lines = min(wrapped_lines(value, per_line(width, bold)), MAX_LINES)
         rows = self._lines.setdefault(ws.name, {})
         if lines > rows.get(row, 1):
             rows[row] = lines
@@ -279,6 +300,25 @@ class Book:
     def row(self, ws: Any, row: int, values: Sequence[Any], columns: Sequence[Column], style: str = "body") -> None:
         for col, (value, column) in enumerate(zip(values, columns, strict=True)):
             self.put(ws, row, col, value, column.kind, style)
+
+    def rows(
+        self, ws: Any, frame: pd.DataFrame, columns: Sequence[Column], *, wrap: bool = True, border: bool = True
+    ) -> SheetRows:
+        """The rows of `frame` (its columns those of `columns`) below the header that `sheet` wrote,
+        the cells as `row` writes them (wrapped and with borders, or not), each row as tall as its
+        wrapped text: `insert_rows` puts them into the saved package (`pipeline.report.rows`), so
+        nothing else is written below the header of `ws`."""
+        specs = []
+        for c in columns:
+            text, quoted = (self.fmt("text", wrap=wrap, quote=q, border=border) for q in (False, True))
+            typed = self.fmt(c.kind, border=border)
+            # Used by no cell of xlsxwriter's: ask for their indexes now (see test_report_xlsx).
+            text_i, quoted_i, typed_i = (f._get_xf_index() for f in (text, quoted, typed))
+            blank = (text_i if c.kind == "text" else typed_i) if border else None  # a border shows empty cells too
+            specs.append(RowsColumn(c.kind, text_i, quoted_i, typed_i, blank, per_line(c.width) if wrap else 0.0))
+        index = [s for s in self.wb.worksheets() if not s.is_chartsheet].index(ws)
+        height = (lambda lines: LINE_HEIGHT * lines + 2) if wrap else None
+        return SheetRows(f"xl/worksheets/sheet{index + 1}.xml", frame, tuple(specs), FIRST_ROW, height, MAX_LINES)
 
     def sheet(self, ws: Any, title: str, columns: Sequence[Column], note: str = "", fit: bool = True) -> int:
         """Title, subtitle with the as-of date, header row, widths and the page setup; the first data row."""
@@ -305,14 +345,14 @@ class Book:
         if key not in self._line_formats:
             props = {"font_name": FONT, "text_wrap": True, "valign": "top", **LINE_STYLES[style], "quote_prefix": quote}
             self._line_formats[key] = self.wb.add_format(props)
-        ws.write_string(row, 0, cell_text(text), self._line_formats[key])
+        self.string(ws, row, 0, cell_text(text), self._line_formats[key], LINE_STYLES[style])
         self._wrapped(ws, row, 0, text, bold=style in ("title", "heading"))
 
     def merged(self, ws: Any, row: int, first: int, last: int, text: str, style: str) -> None:
         """Text across columns `first` to `last` (a group's name, a subtotal's label)."""
         fmt = self.fmt("text", style, True, text.startswith(FORMULA_START))
         ws.merge_range(row, first, row, last, "", fmt)
-        ws.write_string(row, first, cell_text(text), fmt)
+        self.string(ws, row, first, cell_text(text), fmt, {"bold": bool(_ROW_STYLES[style].get("bold"))})
         width = sum(self._widths.get(ws.name, {}).get(c, 8.43) for c in range(first, last + 1))
         self._wrapped(ws, row, first, text, bold=style != "body", width=width)
 
@@ -437,7 +477,19 @@ def _table_sheet(book: Book, ws: Any, table: Table, title: str) -> None:
         ws.freeze_panes(FIRST_ROW, 0)
 
 
-def _dataset(book: Book, ws: Any, frame: pd.DataFrame, form: Form, part: str) -> _DatasetRows:
+def cut_to_sheet(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The initiatives of `frame` that a sheet holds below its header (1,048,576 rows at most: a
+    whole country), with the note that says so when some are left out; "" when none is."""
+    if len(frame) <= DATASET_MAX_ROWS:
+        return frame, ""
+    note = (
+        f"Trang này có {numbers.number(DATASET_MAX_ROWS)} sáng kiến đầu tiên trong tổng số "
+        f"{numbers.number(len(frame))}; danh sách đầy đủ ở tệp du-lieu-tong-hop.csv và du-lieu-tong-hop.parquet."
+    )
+    return frame.iloc[:DATASET_MAX_ROWS], note
+
+
+def _dataset(book: Book, ws: Any, frame: pd.DataFrame, form: Form) -> SheetRows:
     """Every row of the consolidated dataset, one line each, with a filter on every column."""
     fields = {f.key: f for f in (*form.unit, *form.initiative)}
     columns = []
@@ -449,13 +501,7 @@ def _dataset(book: Book, ws: Any, frame: pd.DataFrame, form: Form, part: str) ->
         else:
             columns.append(Column(DATASET_LABELS.get(key, str(key)), DATASET_WIDTHS.get(key, 14),
                                   DATASET_KINDS.get(key, "text")))  # fmt: skip
-    note = ""
-    if len(frame) > DATASET_MAX_ROWS:  # a whole country: a sheet holds 1,048,576 rows at most
-        note = (
-            f"Trang này có {numbers.number(DATASET_MAX_ROWS)} sáng kiến đầu tiên trong tổng số "
-            f"{numbers.number(len(frame))}; danh sách đầy đủ ở tệp du-lieu-tong-hop.csv và du-lieu-tong-hop.parquet."
-        )
-        frame = frame.iloc[:DATASET_MAX_ROWS]
+    frame, note = cut_to_sheet(frame)
     book.sheet(ws, "Danh sách sáng kiến tổng hợp", columns, note=note)
     ws.set_paper(8)  # A3: its many columns fitted to the width of a larger page stay readable
     ws.repeat_columns(0, 1)
@@ -463,135 +509,7 @@ def _dataset(book: Book, ws: Any, frame: pd.DataFrame, form: Form, part: str) ->
     last = FIRST_ROW + len(frame) - 1
     ws.autofilter(HEADER_ROW, 0, max(last, HEADER_ROW), len(columns) - 1)
     ws.freeze_panes(FIRST_ROW, 2)
-    formats = [
-        (book.fmt("text", wrap=False, border=False), book.fmt("text", wrap=False, quote=True, border=False),
-         book.fmt(c.kind, border=False))
-        for c in columns
-    ]  # fmt: skip
-    return _DatasetRows(part, [c.kind for c in columns], frame, formats)
-
-
-def _plain(column: pd.Series) -> list[Any]:
-    values = column.astype(object)
-    return values.where(values.notna(), None).tolist()
-
-
-class _DatasetRows:
-    """The dataset sheet's rows, written as XML straight into the saved package.
-
-    Tens of thousands of rows by xlsxwriter's writer cost about 15 µs a cell; the same cells as plain
-    text here cost a tenth of that. Everything else of the sheet (title, header, widths, filter,
-    panes, print setup) is xlsxwriter's: `insert_into` only puts the rows into its `<sheetData>` and
-    widens `<dimension>`. Cells are what xlsxwriter writes in constant memory: inline strings with
-    control characters as `_xHHHH_`, numbers, dates as serial numbers, each with its format's index.
-    """
-
-    CHUNK_ROWS = 5000
-
-    def __init__(self, part: str, kinds: list[str], frame: pd.DataFrame, formats: list[tuple[Any, ...]]) -> None:
-        self.part, self.kinds, self.frame = part, kinds, frame
-        # Used here only, so xlsxwriter would not give them an index of their own: ask for it now.
-        self.formats = formats
-        for trio in formats:
-            for fmt in trio:
-                fmt._get_xf_index()
-
-    def insert_into(self, package: Path) -> None:
-        rows = len(self.frame)
-        if not rows or not self.kinds:
-            return
-        columns = [column_letter(c) for c in range(len(self.kinds))]
-        last = f"{columns[-1]}{FIRST_ROW + rows}"
-        original = package.with_name(package.name + ".rows")
-        package.replace(original)
-        try:
-            with zipfile.ZipFile(original) as src, zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as dst:
-                for info in src.infolist():
-                    data = src.read(info)
-                    if info.filename != self.part:
-                        dst.writestr(info, data)
-                        continue
-                    xml = data.decode("utf-8")
-                    xml = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', xml, count=1)
-                    end = xml.index("</sheetData>")
-                    # Streamed into the package a thousand rows at a time: memory stays flat.
-                    member = zipfile.ZipInfo(info.filename, info.date_time)
-                    member.compress_type = zipfile.ZIP_DEFLATED
-                    with dst.open(member, "w", force_zip64=True) as out:
-                        out.write(xml[:end].encode("utf-8"))
-                        for chunk in self._rows(columns):
-                            out.write(chunk.encode("utf-8"))
-                        out.write(xml[end:].encode("utf-8"))
-        finally:
-            original.unlink(missing_ok=True)
-
-    def _rows(self, columns: list[str]) -> Iterator[str]:
-        cells = [_CELL_WRITERS.get(kind, _text_cell) for kind in self.kinds]
-        styles = [tuple(f.xf_index for f in trio) for trio in self.formats]
-        out: list[str] = []
-        r = FIRST_ROW  # the Excel row before the next one
-        for start in range(0, len(self.frame), self.CHUNK_ROWS):
-            # Plain Python values, blanks as None: much faster to walk than the frame's extension
-            # arrays; a chunk at a time, so that they never hold the whole period.
-            chunk = self.frame.iloc[start : start + self.CHUNK_ROWS]
-            for record in zip(*(_plain(chunk[key]) for key in chunk.columns), strict=True):
-                r += 1
-                out.append(f'<row r="{r}">')
-                for c, value in enumerate(record):
-                    if value is not None:
-                        out.append(cells[c](f"{columns[c]}{r}", value, styles[c]))
-                out.append("</row>")
-                if r % 1000 == 0:
-                    yield "".join(out)
-                    out.clear()
-        yield "".join(out)
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_ESCAPE_LIKE = re.compile(r"(_x[0-9a-fA-F]{4}_)")
-_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
-
-
-def _text_cell(ref: str, value: Any, styles: tuple[int, ...]) -> str:
-    if value.__class__ is not str:
-        if _blank(value):
-            return ""
-        value = str(value)
-    elif not value:
-        return ""
-    value = cell_text(value)
-    style = styles[1] if value.startswith(FORMULA_START) else styles[0]
-    text = xml_escape(value) if ("&" in value or "<" in value or ">" in value) else value
-    if "_x" in text:
-        text = _ESCAPE_LIKE.sub(r"_x005F\1", text)
-    if not text.isprintable():  # control characters (and line breaks, which stay as they are)
-        text = _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
-    space = ' xml:space="preserve"' if text[0].isspace() or text[-1].isspace() else ""
-    return f'<c r="{ref}" s="{style}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
-
-
-def _number_cell(ref: str, value: Any, styles: tuple[int, ...]) -> str:
-    if isinstance(value, NUMBERS) and not isinstance(value, bool):
-        if value != value:  # NaN
-            return ""
-        return f'<c r="{ref}" s="{styles[2]}"><v>{float(value):.16G}</v></c>'
-    if value is pd.NA:
-        return ""
-    return _text_cell(ref, value, styles)
-
-
-def _date_cell(ref: str, value: Any, styles: tuple[int, ...]) -> str:
-    if isinstance(value, dt.datetime):  # a pandas Timestamp is one too; NaT is not
-        serial = (value.replace(tzinfo=None) - _EXCEL_EPOCH).total_seconds() / 86400
-    elif isinstance(value, dt.date):
-        serial = (value - _EXCEL_EPOCH.date()).days
-    else:
-        return _text_cell(ref, value, styles)
-    return f'<c r="{ref}" s="{styles[2]}"><v>{serial:.16G}</v></c>'
-
-
-_CELL_WRITERS = {"int": _number_cell, "money": _number_cell, "pct": _number_cell, "date": _date_cell,
-                 "datetime": _date_cell}  # fmt: skip
+    return book.rows(ws, frame, columns, wrap=False, border=False)
 
 
 FINDING_COLUMNS = tuple(Column(h, w) for h, w in zip(FINDINGS_HEADERS, (30, 12, 6, 22, 20, 10, 16, 70), strict=True))
