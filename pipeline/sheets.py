@@ -116,7 +116,9 @@ _TYPE = re.compile(rb'\bt="([a-zA-Z]+)"')
 _FORMULA = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
 _VALUE = re.compile(rb"<(?:\w+:)?v\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?v>)", re.S)
 # Plain byte searches first: a regular expression over a whole sheet costs more than reading it.
-_MAYBE = (b"<f>", b"<f ", b":f>", b":f ", b't="e"')
+# A sheet part without any of these holds no error value and no formula (the guard looks too).
+UNKNOWN_MARKERS = ("<f>", "<f ", ":f>", ":f ", 't="e"')
+_MAYBE = tuple(marker.encode() for marker in UNKNOWN_MARKERS)
 
 
 def _unknown_xlsx_cells(path: Path, names: list[str]) -> dict[str, dict[tuple[int, int], str]]:
@@ -145,8 +147,13 @@ def _unknown_xlsx_cells(path: Path, names: list[str]) -> dict[str, dict[tuple[in
 
 def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     """Sheet name -> its part in the package, from xl/workbook.xml and its relationships."""
-    book = zf.read("xl/workbook.xml").decode("utf-8", "replace")
-    rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    return parse_sheet_parts(zf.read("xl/workbook.xml"), zf.read("xl/_rels/workbook.xml.rels"))
+
+
+def parse_sheet_parts(workbook: bytes, relationships: bytes) -> dict[str, str]:
+    """`sheet_parts` from the bytes of xl/workbook.xml and xl/_rels/workbook.xml.rels."""
+    book = workbook.decode("utf-8", "replace")
+    rels = relationships.decode("utf-8", "replace")
     targets = {}
     for rel in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", rels):
         rid, target = re.search(r'\bId="([^"]*)"', rel), re.search(r'\bTarget="([^"]*)"', rel)
