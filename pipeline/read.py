@@ -98,17 +98,25 @@ class WorkbookData:
         return Location(self.file, sheet, cell.row, cell.column)
 
 
-def read_workbook(path: Path, form: Form, name: str | None = None, *, max_cells: int = MAX_CELLS) -> WorkbookData:
+def read_workbook(
+    path: Path,
+    form: Form,
+    name: str | None = None,
+    *,
+    max_cells: int = MAX_CELLS,
+    plain_sheets: frozenset[str] = frozenset(),
+) -> WorkbookData:
     """Read one workbook in this process. Untrusted files go through `pipeline.isolate` instead.
 
     python-calamine reads it; when calamine cannot parse it, the second reader of its format does
     (`pipeline.fallback`, within `max_cells`, the guard's limit), and a notice says so. A reader's
     exception becomes the file's finding. Running out of memory is left to the caller, and so is a
     Rust panic of calamine when the second reader fails too (the caller records a reader crash).
+    `plain_sheets` are the sheets the guard found no error value nor formula in (`guard.Verdict`).
     """
     data = WorkbookData(file=name or path.name, path=path)
     try:
-        read = read_either(path, _wanted(form), unknown_cells=True, max_cells=max_cells)
+        read = read_either(path, _wanted(form), unknown_cells=True, max_cells=max_cells, plain=plain_sheets)
     except MemoryError:
         raise
     except Unreadable as exc:

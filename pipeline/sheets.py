@@ -78,12 +78,17 @@ class FormulaText(str):
 
 
 def read_grids(
-    path: Path, wanted: Callable[[str], bool] | None = None, *, unknown_cells: bool = False
+    path: Path,
+    wanted: Callable[[str], bool] | None = None,
+    *,
+    unknown_cells: bool = False,
+    plain: frozenset[str] = frozenset(),
 ) -> dict[str, Grid]:
     """Every sheet's cells (or those of the sheets whose name is `wanted`), rows from Excel row 1
     and columns from A, empty cells as None. With `unknown_cells`, a cell of an .xlsx whose value
     the file does not hold (an error value, a formula without its result) is a `CellError` or a
-    `FormulaText` instead of None."""
+    `FormulaText` instead of None; the sheets named in `plain` are known to hold none (the guard's
+    `Verdict`)."""
     from python_calamine import CalamineWorkbook
 
     # From the bytes, not the name: calamine then picks the format by content (an .xls renamed
@@ -96,16 +101,18 @@ def read_grids(
     finally:
         workbook.close()
     if unknown_cells:
-        mark_unknown_cells(path, grids)
+        mark_unknown_cells(path, grids, plain)
     return grids
 
 
-def mark_unknown_cells(path: Path, grids: dict[str, Grid]) -> None:
+def mark_unknown_cells(path: Path, grids: dict[str, Grid], plain: frozenset[str] = frozenset()) -> None:
     """Put into an .xlsx's grids (whoever read them) the cells whose value the file does not hold:
-    a `CellError` or a `FormulaText` where the reader saw nothing."""
-    if not zipfile.is_zipfile(path):
+    a `CellError` or a `FormulaText` where the reader saw nothing. The sheets named in `plain` are
+    not looked at: the guard found no error value and no formula in them."""
+    names = [name for name in grids if name not in plain]
+    if not names or not zipfile.is_zipfile(path):
         return
-    for name, cells in _unknown_xlsx_cells(path, list(grids)).items():
+    for name, cells in _unknown_xlsx_cells(path, names).items():
         _overlay(grids[name], cells)
 
 

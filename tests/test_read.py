@@ -154,3 +154,32 @@ def test_error_cells_of_other_writers_and_formulas_with_results():
         marked = read_grids(path, unknown_cells=True)
         assert not any(isinstance(v, FormulaText) for g in marked.values() for row in g for v in row), name
         assert marked == plain, "formulas saved with their results read as those results"
+
+
+def test_the_guard_spares_the_reader_its_search_for_unknown_cells(filled, form, monkeypatch):
+    """What the guard found on its pass (the sheets without error values or formulas) the reader
+    does not search again; the others it searches, and finds the same cells as on its own."""
+    from pipeline import sheets
+    from pipeline.guard import Limits
+    from pipeline.intake import fingerprint
+    from pipeline.isolate import examine
+    from tests.hostile import KINDS
+
+    searched: list[list[str]] = []
+    search = sheets._unknown_xlsx_cells
+
+    def counted(path, names):
+        searched.append(sorted(names))
+        return search(path, names)
+
+    monkeypatch.setattr(sheets, "_unknown_xlsx_cells", counted)
+    good = filled(rows=[{}, {}])
+    assert _codes(examine(fingerprint(good, good.name), form, Limits())) == _codes(read_workbook(good, form))
+    assert searched == [sorted(n for k, n in form.sheets.items() if k != "guide")]  # by the reader on its own
+    [kind] = [k for k in KINDS if k.name == "error-cells"]
+    bad = kind.build(good, good.with_name("error-cells.xlsx"))
+    searched.clear()
+    book = examine(fingerprint(bad, bad.name), form, Limits())
+    assert searched == [sorted([form.sheets["unit"], form.sheets["initiatives"]])]
+    assert Code.CELL_ERROR in {f.code for f in book.findings}
+    assert _codes(book) == _codes(read_workbook(bad, form))
