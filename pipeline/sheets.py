@@ -83,12 +83,14 @@ def read_grids(
     *,
     unknown_cells: bool = False,
     plain: frozenset[str] = frozenset(),
+    empty_text: bool = False,
 ) -> dict[str, Grid]:
     """Every sheet's cells (or those of the sheets whose name is `wanted`), rows from Excel row 1
     and columns from A, empty cells as None. With `unknown_cells`, a cell of an .xlsx whose value
     the file does not hold (an error value, a formula without its result) is a `CellError` or a
     `FormulaText` instead of None; the sheets named in `plain` are known to hold none (the guard's
-    `Verdict`)."""
+    `Verdict`). With `empty_text`, an empty cell may also be "" (calamine's own value for it, kept
+    as it is to spare a pass over every cell): for a caller that takes "" for blank."""
     from python_calamine import CalamineWorkbook
 
     # From the bytes, not the name: calamine then picks the format by content (an .xls renamed
@@ -97,7 +99,8 @@ def read_grids(
         workbook = CalamineWorkbook.from_filelike(fh)
     try:
         names = [n for n in workbook.sheet_names if wanted is None or wanted(n)]
-        grids = {name: _anchored(workbook.get_sheet_by_name(name)) for name in names}
+        read = _as_read if empty_text else _anchored
+        grids = {name: read(workbook.get_sheet_by_name(name)) for name in names}
     finally:
         workbook.close()
     if unknown_cells:
@@ -107,8 +110,8 @@ def read_grids(
 
 def mark_unknown_cells(path: Path, grids: dict[str, Grid], plain: frozenset[str] = frozenset()) -> None:
     """Put into an .xlsx's grids (whoever read them) the cells whose value the file does not hold:
-    a `CellError` or a `FormulaText` where the reader saw nothing. The sheets named in `plain` are
-    not looked at: the guard found no error value and no formula in them."""
+    a `CellError` or a `FormulaText` where the reader saw nothing (None, or ""). The sheets named in
+    `plain` are not looked at: the guard found no error value and no formula in them."""
     names = [name for name in grids if name not in plain]
     if not names or not zipfile.is_zipfile(path):
         return
@@ -206,13 +209,18 @@ def _overlay(grid: Grid, cells: dict[tuple[int, int], str]) -> None:
         line = grid[row - 1]
         if len(line) <= col:
             line.extend([None] * (col + 1 - len(line)))
-        if line[col] is None:
+        if line[col] is None or line[col] == "":
             line[col] = value
 
 
 def _anchored(sheet: Any) -> Grid:
     rows = sheet.to_python(skip_empty_area=False)
     return [[None if v == "" else v for v in row] for row in rows]
+
+
+def _as_read(sheet: Any) -> Grid:
+    rows: Grid = sheet.to_python(skip_empty_area=False)
+    return rows
 
 
 def read_csv(path: Path) -> Grid:

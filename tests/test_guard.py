@@ -29,7 +29,7 @@ from pipeline.intake import Submission, fingerprint
 from pipeline.isolate import Job, LocalRunner, read_books
 from pipeline.read import WorkbookData
 from tests.conftest import CORPUS
-from tests.hostile import BOF, FILLER, as_sheet, biff, cell, cfb, package, sheet_xml
+from tests.hostile import BOF, FILLER, WORKBOOK, as_sheet, biff, cell, cfb, package, sheet_xml
 from tests.jobs import hang
 
 NO_GUARD = Limits(max_cells=10**15, max_row=10**12, max_col=10**12)  # lets everything through to the reader
@@ -425,7 +425,25 @@ def test_a_file_over_the_deadline_is_stopped_and_the_next_is_read(
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the address-space cap is Linux only")
 def test_a_worker_out_of_memory_is_a_crash(filled: Callable[..., Path], tmp_path: Path, form: Form) -> None:
-    slow = package(tmp_path / "big.xlsx", sheet_xml(f'<row r="1048576">{cell("A1048576")}</row>'), as_sheet(form))
+    # Two sheets the reader loads, each one column down to a far row: within the guard's limit of
+    # cells, beyond what the reader can hold in the cap.
+    names = (form.sheets["unit"], form.sheets["initiatives"])
+    book = WORKBOOK.replace(
+        '<sheet name="S" sheetId="1" r:id="rId1"/>',
+        f'<sheet name="{names[0]}" sheetId="1" r:id="rId1"/><sheet name="{names[1]}" sheetId="2" r:id="rId2"/>',
+    )
+    relationship = '<Relationship Id="{}" Target="worksheets/{}" Type="{}/worksheet"/>'
+    kind = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    rels = (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        + relationship.format("rId1", "sheet1.xml", kind)
+        + relationship.format("rId2", "sheet2.xml", kind)
+        + "</Relationships>"
+    )
+    second = sheet_xml(f'<row r="900000">{cell("A900000")}</row>')
+    extra = {"xl/workbook.xml": book, "xl/_rels/workbook.xml.rels": rels, "xl/worksheets/sheet2.xml": second}
+    slow = package(tmp_path / "big.xlsx", sheet_xml(f'<row r="1048576">{cell("A1048576")}</row>'), extra)
+    assert check(slow) is None
     good = filled(name="good.xlsx")
     result = books([slow, good], form, workers=1, memory_mb=160)
     code, reason = file_error(result[0]) or (None, "")
