@@ -261,13 +261,14 @@ def _read_initiatives(data: WorkbookData, grid: Grid, form: Form, repairs: _Repa
     found_at: list[tuple[int, int, Finding]] = []  # (row, field) of each cell's finding: row by row
     for order, ((col, f), column) in enumerate(zip(columns.items(), cells, strict=True)):
         raws = column if len(kept) == len(column) else [column[i] for i in kept]
-        distinct = set(raws)
-        if "" in distinct:  # a reader's empty cell
+        distinct = _distinct(raws)
+        if distinct is None or "" in distinct:  # a reader's empty cell
             raws = [None if raw == "" else raw for raw in raws]
+        if distinct is not None and "" in distinct:
             distinct.discard("")
             distinct.add(None)
         data.raws[f.key] = raws
-        values = _converted_column(f, form, raws, distinct)
+        values = None if distinct is None else _converted_column(f, form, raws, distinct)
         if values is None:  # a value to repair or that cannot be read: cell by cell
             values = []
             for i, raw in zip(kept, raws, strict=True):
@@ -302,7 +303,10 @@ def _kept(columns: list[list[Any]]) -> list[int]:
     size = len(columns[0]) if columns else 0
     flags = bytearray(size)
     for cells in columns:
-        distinct = set(cells)
+        distinct = _distinct(cells)
+        if distinct is None:
+            flags = bytearray(flag or not is_blank(cell) for flag, cell in zip(flags, cells, strict=True))
+            continue
         blank = {cell for cell in distinct if isinstance(cell, str) and is_blank(cell)}
         if not blank and None not in distinct:
             return list(range(size))  # a column filled in every row: every row is kept
@@ -310,6 +314,15 @@ def _kept(columns: list[list[Any]]) -> list[int]:
             if cell is not None and cell not in blank:
                 flags[i] = 1
     return list(compress(range(size), flags))
+
+
+def _distinct(cells: list[Any]) -> set[Any] | None:
+    """The distinct cells, or None when one cannot be told from another by its hash (no reader gives
+    such a value: the column is then read cell by cell)."""
+    try:
+        return set(cells)
+    except TypeError:
+        return None
 
 
 # What `clean_text` turns into a space inside a stripped text, but a space itself: every other
