@@ -116,16 +116,19 @@ def read_either(
     *,
     unknown_cells: bool = False,
     max_cells: int = MAX_CELLS,
+    plain: frozenset[str] = frozenset(),
+    empty_text: bool = False,
 ) -> Grids:
     """The sheets of `path` (those whose name is `wanted`), read by calamine, or, when calamine
     fails to parse the file, by the second reader of its kind.
 
     Raises `Unreadable` when both fail, and calamine's own error when the file is encrypted
     (PasswordError: no reader can do better). Running out of memory, like an interrupt, is the
-    caller's. `unknown_cells` as in `sheets.read_grids`.
+    caller's. `unknown_cells`, `plain` and `empty_text` as in `sheets.read_grids` (the second
+    readers give None for an empty cell).
     """
     try:
-        return Grids(read_grids(path, wanted, unknown_cells=unknown_cells))
+        return Grids(read_grids(path, wanted, unknown_cells=unknown_cells, plain=plain, empty_text=empty_text))
     except BaseException as first:
         if not _retry(first):
             raise
@@ -144,7 +147,7 @@ def read_either(
     except Exception as second:
         raise Unreadable(first_error, second) from second
     if unknown_cells:
-        mark_unknown_cells(path, grids)
+        mark_unknown_cells(path, grids, plain)
     return Grids(grids, READERS[kind])
 
 

@@ -2,11 +2,13 @@
 
 The readers trust what they read: python-calamine aborts the whole process on a cell at XFD1048576
 or a looping .xls container, no reader limits decompression, and a DOCTYPE in a part is an entity
-bomb or an external entity for some XML parser. `inspect` looks at the bytes with the standard
-library only, within fixed budgets (it never builds a tree nor holds a whole part in memory), and
-returns a `Refusal` (a finding code and a short Vietnamese reason) or None when the readers may go
-ahead. What it lets through is still read in a child process (`pipeline.isolate`), so a case missed
-here costs one file's finding, never the run.
+bomb or an external entity for some XML parser. `check` looks at the bytes within fixed budgets
+(it never builds a tree nor holds a whole part in memory): the package's directory first (sizes,
+ratios, counts), then one streaming pass over the parts, each inflated once. It returns a `Verdict`:
+a `Refusal` (a finding code and a short Vietnamese reason) or None when the readers may go ahead,
+and what the pass learnt that spares the reader a look of its own (the sheets that hold no error
+value and no formula); `inspect` gives the refusal alone. What it lets through is still read in a
+child process (`pipeline.isolate`), so a case missed here costs one file's finding, never the run.
 
 What is checked, by container (the bytes decide, not the name):
 
@@ -18,9 +20,12 @@ What is checked, by container (the bytes decide, not the name):
   encoding other than UTF-8/UTF-16 (UTF-7, UTF-32, EBCDIC hide a DOCTYPE from byte checks), refuses
   the file; a bad CRC or a truncated stream means a corrupt file. Worksheet parts are scanned for
   `<row r>` and `<c r>`: a reference beyond Excel's grid, an invalid one, or filled cells spanning
-  more than `max_cells` from A1 (the readers allocate the whole rectangle) refuses the file. The
-  `<dimension>` element is not trusted and not used. An ODS `content.xml` is scanned the same way,
-  counting repeated rows and columns up to the last filled cell. A binary workbook (.xlsb) is refused
+  more than `max_cells` from A1 (the readers allocate the whole rectangle) refuses the file (a quick
+  bound first, from a few searches over the whole part; the exact scan, tag by tag, only when the
+  bound cannot vouch for the file). The `<dimension>` element is not trusted and not used. The same
+  pass notes which worksheets may hold an error value or a formula (`sheets.mark_unknown_cells`
+  looks only at those). An ODS `content.xml` is scanned the same way, counting repeated rows and
+  columns up to the last filled cell. A binary workbook (.xlsb) is refused
   as unsupported, and so is a spreadsheet package at non-standard part names (intake did not
   recognise it).
 * OLE2 compound file (xls, encrypted OOXML): header, DIFAT, FAT, directory and the chains that the
@@ -45,7 +50,7 @@ from typing import IO, Annotated
 
 from pipeline.findings import Code
 from pipeline.numbers import short
-from pipeline.sheets import ZIP_ERRORS, column_letter, column_number
+from pipeline.sheets import UNKNOWN_MARKERS, ZIP_ERRORS, column_letter, column_number, parse_sheet_parts
 
 MB = 1 << 20
 _CHUNK = 1 << 20  # bytes read from a part at a time
@@ -104,8 +109,23 @@ class _Refused(Exception):
         self.refusal = Refusal(code, reason)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The guard's answer about one file: why the readers must not see it (None: they may), and,
+    for a workbook package, the sheets (by name) whose part holds no error value and no formula,
+    so that nobody need look for cells whose value the file does not hold there."""
+
+    refusal: Refusal | None
+    plain_sheets: frozenset[str] = frozenset()
+
+
 def inspect(path: Path, kind: str, limits: Limits = Limits()) -> Refusal | None:
-    """Why `path` must not be given to a spreadsheet reader, or None.
+    """Why `path` must not be given to a spreadsheet reader, or None (`check`'s refusal)."""
+    return check(path, kind, limits).refusal
+
+
+def check(path: Path, kind: str, limits: Limits = Limits()) -> Verdict:
+    """The `Verdict` on `path`: the package directory first, then one pass over its parts.
 
     `kind` is intake's content sniff (`Submission.kind`): it only decides whether a package that
     intake did not recognise as a spreadsheet is reported as one.
@@ -113,25 +133,25 @@ def inspect(path: Path, kind: str, limits: Limits = Limits()) -> Refusal | None:
     try:
         size = path.stat().st_size
         if size == 0:
-            return Refusal(Code.EMPTY_FILE, "tệp 0 byte")
+            return Verdict(Refusal(Code.EMPTY_FILE, "tệp 0 byte"))
         if size > limits.max_file_mb * MB:
-            return Refusal(Code.TOO_LARGE, f"tệp {_mb(size)}, giới hạn {_mb(limits.max_file_mb * MB)}")
+            return Verdict(Refusal(Code.TOO_LARGE, f"tệp {_mb(size)}, giới hạn {_mb(limits.max_file_mb * MB)}"))
         with open(path, "rb") as fh:
             head = fh.read(4096)
         if head.startswith(_CFB_MAGIC):
             _check_cfb(path.read_bytes(), kind)
         elif head.startswith(b"PK"):
             try:
-                _check_zip(path, kind, limits, exact=False)
+                return Verdict(None, _check_zip(path, kind, limits, exact=False))
             except (_Undecided, _Refused):  # the bounds were not enough: the exact scan decides
-                _check_zip(path, kind, limits, exact=True)
+                return Verdict(None, _check_zip(path, kind, limits, exact=True))
         else:
-            return _other(path, head)
+            return Verdict(_other(path, head))
     except _Refused as refused:
-        return refused.refusal
+        return Verdict(refused.refusal)
     except OSError as exc:
-        return Refusal(Code.CORRUPT_FILE, f"không đọc được tệp: {exc.strerror or type(exc).__name__}")
-    return None
+        return Verdict(Refusal(Code.CORRUPT_FILE, f"không đọc được tệp: {exc.strerror or type(exc).__name__}"))
+    return Verdict(None)
 
 
 def _corrupt(reason: str) -> _Refused:
@@ -153,7 +173,8 @@ def _part_name(name: str) -> str:
     return name.replace("\\", "/").lstrip("/").lower()
 
 
-def _check_zip(path: Path, kind: str, limits: Limits, exact: bool = True) -> None:
+def _check_zip(path: Path, kind: str, limits: Limits, exact: bool = True) -> frozenset[str]:
+    """Refuses what must not be read (`_Refused`); returns the plain sheets (`Verdict`)."""
     try:
         zf = zipfile.ZipFile(path)
     except ZIP_ERRORS as exc:
@@ -190,6 +211,7 @@ def _check_zip(path: Path, kind: str, limits: Limits, exact: bool = True) -> Non
                 raise _Refused(Code.UNSUPPORTED_FORMAT, "gói bảng tính có cấu trúc không chuẩn")
             if path.suffix.lower() in _SPREADSHEET_SUFFIXES:
                 raise _corrupt("gói ZIP không có phần bảng tính (workbook)")
+        return scan.plain_sheets()
 
 
 def _check_entries(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
@@ -222,8 +244,34 @@ _ENCODING = re.compile(r"""<\?xml[^>]*?encoding\s*=\s*["']([^"']{0,40})["']""")
 _ROOT = re.compile(r"<(?![?!])((?:[A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*))")
 
 
+# The parts that say which part holds which sheet (as `sheets.sheet_parts` reads them), kept while
+# they are read when they are no larger than this.
+_SHEET_INDEX = ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")
+_INDEX_MAX = 16 << 20
+
+
+class _Recorded:
+    """A part's stream that keeps what is read from it (up to `_INDEX_MAX` bytes)."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.fh.read(size)
+        self.size += len(data)
+        if self.size <= _INDEX_MAX:
+            self.parts.append(data)
+        return data
+
+    def data(self) -> bytes | None:
+        return b"".join(self.parts) if self.size <= _INDEX_MAX else None
+
+
 class _PackageScan:
-    """Walks the parts of one package; counts worksheets and notes whether a workbook part is there."""
+    """Walks the parts of one package; counts worksheets, notes whether a workbook part is there,
+    and which worksheet parts hold no marker of an error value or a formula (`UNKNOWN_MARKERS`)."""
 
     def __init__(self, limits: Limits, exact: bool = True) -> None:
         self.limits = limits
@@ -231,8 +279,28 @@ class _PackageScan:
         self.sheets = 0
         self.cells = 0  # cells from A1 to the farthest filled cell, over the sheets scanned so far
         self.workbook = False
+        self.plain_parts: set[str] = set()  # worksheet parts (zip names) read whole without a marker
+        self.index: dict[str, bytes | None] = {}
 
     def part(self, name: str, fh: IO[bytes]) -> None:
+        if name in _SHEET_INDEX:
+            recorded = _Recorded(fh)
+            try:
+                self._part(name, recorded)
+            finally:
+                self.index[name] = recorded.data()
+        else:
+            self._part(name, fh)
+
+    def plain_sheets(self) -> frozenset[str]:
+        """The sheets whose part was read whole and holds no marker (`Verdict.plain_sheets`)."""
+        book, rels = (self.index.get(name) for name in _SHEET_INDEX)
+        if book is None or rels is None or not self.plain_parts:
+            return frozenset()
+        parts = parse_sheet_parts(book, rels)
+        return frozenset(sheet for sheet, part in parts.items() if part in self.plain_parts)
+
+    def _part(self, name: str, fh: IO[bytes] | _Recorded) -> None:
         head = fh.read(_HEAD)
         utf16 = b"\0" in head[:4096]
         text = _xml_head(name, head, utf16)
@@ -256,9 +324,11 @@ class _PackageScan:
         if local in ("workbook", "document-content"):
             self.workbook = True
         scanner: _Scanner
+        markers: _Markers | None = None
         if local in _SHEET_ROOTS:
             self.sheets += 1
             scanner = _SheetScan(self.limits, self.cells) if self.exact else _SheetBounds(self.limits, self.cells)
+            markers = _Markers(text[: root.start()])  # from the start of the part
         elif local == "document-content":
             scanner = _OdsScan(self.limits, self.cells)
         else:
@@ -267,8 +337,12 @@ class _PackageScan:
             return
         for chunk in _tags(_chunks(text[root.start() :], fh, utf16)):
             scanner.feed(chunk)
+            if markers is not None:
+                markers.feed(chunk)
         self.cells = scanner.total
         self.sheets += scanner.tables
+        if markers is not None and not markers.found:
+            self.plain_parts.add(name)
 
 
 def _decode(data: bytes, utf16: bool) -> str:
@@ -297,7 +371,7 @@ def _xml_head(name: str, head: bytes, utf16: bool) -> str | None:
     return text
 
 
-def _chunks(first: str, fh: IO[bytes], utf16: bool) -> Iterator[str]:
+def _chunks(first: str, fh: IO[bytes] | _Recorded, utf16: bool) -> Iterator[str]:
     yield first
     while data := fh.read(_CHUNK):
         yield _decode(data, utf16)
@@ -329,9 +403,6 @@ _ANY_TAG = re.compile(r"<(?:c|row)[\s/>]")
 _PREFIXED_TAG = re.compile(r"<[A-Za-z_][\w.\-]*:(?:c|row)(?=[\s/>])")
 _ROW_FAST = re.compile(r'<row r="([0-9]{1,7})"(?=[\s/>])')
 _CELL_FAST = re.compile(r'<c r="([A-Z]{1,3})([0-9]{1,7})"(?=[\s/>])[^<>/]*(/?)>')
-
-
-_PREFIX_HINT = re.compile(r":(?:c|row)[\s/>]")  # cheap first look for a prefixed tag
 
 
 def _every_tag_has_r_first(text: str, plain: int) -> bool:
@@ -450,12 +521,16 @@ class _SheetScan(_Scanner):
 
 
 class _SheetBounds(_Scanner):
-    """A quick upper bound of a worksheet's extent, from the longest references in it, with no work
-    per cell: the regex engine only looks for a reference longer than the others (three letters,
-    one digit more than the last row). Raises `_Undecided` unless the piece is written the way
-    spreadsheet programs write (`<row r="n"`, `<c r="A1"` first) and the bound stays within the
-    limits; the caller then runs the exact scan (`_SheetScan`) on the whole file. So this never
-    lets through what the exact scan refuses: its bound is never smaller than the exact extent."""
+    """A quick upper bound of a worksheet's extent, from a few searches over each piece that the
+    regex engine runs with no work of ours per cell: the last `<row r>` of the piece gives a bound R
+    (R itself, or the largest number of as many digits); then one search finds any `<row>` tag that
+    is not `<row r="n"` with 1 <= n <= R, and one any `<c>` tag that is not `<c r="Xn"` with a
+    one-letter column (two letters, on a second search, when there is one) and 1 <= n <= R, each
+    followed by a space, "/" or ">". When none is found the piece holds no cell beyond R rows and 26
+    (or 702) columns. Raises `_Undecided` otherwise, or when a tag has a namespace prefix, or the
+    bound passes the limits; the caller then runs the exact scan (`_SheetScan`) on the whole file. So
+    this never lets through what the exact scan refuses: its bound is never smaller than the exact
+    extent."""
 
     def __init__(self, limits: Limits, before: int) -> None:
         self.limits = limits
@@ -465,36 +540,90 @@ class _SheetBounds(_Scanner):
         self.cols = 0  # bound of the last column
 
     def feed(self, text: str) -> None:
-        rows = _ROW_FAST.findall(text)
-        cells = text.count('<c r="')
-        if not _every_tag_has_r_first(text, len(rows) + cells) or _ODD_REF.search(text):
+        if _PREFIX_HINT.search(text):
             raise _Undecided
-        rows_bound = 0
-        if rows:
-            last = max(map(int, rows))
-            digits = len(str(last))
-            if min(map(int, rows)) == 0 or digits >= 6 or _digits(digits + 1).search(text):
+        limits = self.limits
+        last = _LAST_ROW.match(text, max(0, text.rfind('<row r="')))
+        if last is None:
+            if _ANY_TAG.search(text):  # cells without a row, or a <row> written otherwise
                 raise _Undecided
-            rows_bound = 10**digits - 1  # no cell has more digits than the last row tag
-        elif cells:
+            return
+        rows = int(last.group(1))
+        digits = len(last.group(1))
+        bound = 10**digits - 1  # one pattern for every R of that many digits: compiled once
+        if self.before + max(self.rows, bound) * max(self.cols, 26) > limits.max_cells:
+            bound = rows  # the exact R, when the round bound is not enough (a long sheet)
+        if bound == 0 or bound > limits.max_row:
             raise _Undecided
-        if cells:
-            self.rows = max(self.rows, rows_bound)
-            self.cols = max(self.cols, 702 if _TWO_LETTERS.search(text) else 26)
+        if _bound_pattern("row", bound).search(text):
+            raise _Undecided
+        # One letter (26 columns), or two (702): the first that every <c> tag keeps to.
+        cols = next(
+            (cols for letters, cols in _COLUMN_BOUNDS if not _bound_pattern("c", bound, letters).search(text)), 0
+        )
+        if cols == 0 or cols > limits.max_col:
+            raise _Undecided
+        if '<c r="' in text:  # rows alone do not extend the filled area
+            self.rows = max(self.rows, bound)
+            self.cols = max(self.cols, cols)
         self.total = self.before + self.rows * self.cols
-        if self.total > self.limits.max_cells:
+        if self.total > limits.max_cells:
             raise _Undecided
 
 
-# References the bound does not vouch for: invalid, three letters (beyond ZZ), more than six digits,
-# or digits starting with 0 (row 0, which the exact scan refuses).
-_ODD_REF = re.compile(r'<c r="(?![A-Z]{1,2}[1-9][0-9]{0,5}")')
-_TWO_LETTERS = re.compile(r'<c r="[A-Z]{2}')
+_PREFIX_HINT = re.compile(r":(?:c|row)[\s/>]")  # a tag with a namespace prefix, maybe
+_LAST_ROW = re.compile(r'<row r="([0-9]{1,7})"')
+_COLUMN_BOUNDS = ((1, 26), (2, 702))  # letters of a column, and how many columns they name
 
 
-@functools.lru_cache(maxsize=8)
-def _digits(count: int) -> re.Pattern[str]:
-    return re.compile(rf'<c r="[A-Z]+[0-9]{{{count}}}')
+@functools.lru_cache(maxsize=64)
+def _bound_pattern(tag: str, rows: int, letters: int = 1) -> re.Pattern[str]:
+    """A `<row>` (or `<c>`) tag that is not written `<row r="n"` (`<c r="Xn"`, at most `letters`
+    letters) with 1 <= n <= `rows`, then a space, "/" or ">"."""
+    column = f"[A-Z]{{1,{letters}}}" if tag == "c" else ""
+    return re.compile(rf'<{tag}(?! r="{column}{_at_most(rows)}"[\s/>])(?=[\s/>])')
+
+
+def _at_most(number: int) -> str:
+    """A regular expression for the whole numbers from 1 to `number` (>= 1), without leading zeros."""
+    text = str(number)
+    if set(text) == {"9"}:  # every number of up to so many digits; possessive: no backtracking into it
+        return f"[1-9][0-9]{{0,{len(text) - 1}}}+"
+    options = [f"[1-9][0-9]{{0,{len(text) - 2}}}"] if len(text) > 1 else []
+    for i, digit in enumerate(text):
+        low = 1 if i == 0 else 0
+        if int(digit) > low:
+            options.append(f"{text[:i]}[{low}-{int(digit) - 1}][0-9]{{{len(text) - i - 1}}}")
+    options.append(text)
+    return "(?:" + "|".join(options) + ")"
+
+
+class _Markers:
+    """Whether a worksheet part holds any of `UNKNOWN_MARKERS` (an error value or a formula, maybe),
+    fed piece by piece: a marker may straddle two pieces."""
+
+    def __init__(self, start: str) -> None:
+        self.found = _has_marker(start)
+        self.tail = start[-8:]
+
+    def feed(self, text: str) -> None:
+        if self.found:
+            return
+        self.found = (
+            _has_marker(self.tail + text[:8])
+            or _ERROR_MARKER.search(text) is not None
+            # "<f>", "<f ", ":f>", ":f ": first "f>" or "f " anywhere, rare in a sheet, then what precedes
+            or any(hit.start() and text[hit.start() - 1] in "<:" for hit in _FORMULA_MARKER.finditer(text))
+        )
+        self.tail = text[-8:]
+
+
+_ERROR_MARKER = re.compile('t="e"')
+_FORMULA_MARKER = re.compile("f[ >]")
+
+
+def _has_marker(text: str) -> bool:
+    return any(marker in text for marker in UNKNOWN_MARKERS)
 
 
 def _cell_name(col: int, row: int) -> str:

@@ -251,15 +251,17 @@ def examine(sub: Submission, form: Form, limits: guard.Limits) -> WorkbookData:
     if sub.kind in _NEVER_READ:
         return _refused(sub, Code.NOT_SPREADSHEET, sub.kind_words)
     try:
-        refusal = guard.inspect(sub.path, sub.kind, limits)
+        verdict = guard.check(sub.path, sub.kind, limits)
     except Exception as exc:  # a bug of the guard on a strange file: fail closed, keep the run
-        refusal = guard.Refusal(Code.CORRUPT_FILE, f"không kiểm tra được cấu trúc tệp ({type(exc).__name__})")
-    if refusal is not None:
-        return _refused(sub, refusal.code, refusal.reason)
+        reason = f"không kiểm tra được cấu trúc tệp ({type(exc).__name__})"
+        verdict = guard.Verdict(guard.Refusal(Code.CORRUPT_FILE, reason))
+    if verdict.refusal is not None:
+        return _refused(sub, verdict.refusal.code, verdict.refusal.reason)
     if not sub.is_spreadsheet:
         return _refused(sub, Code.NOT_SPREADSHEET, sub.kind_words)
-    # Only now, past the guard, may either reader (calamine, then the second reader) see the file.
-    return read_workbook(sub.path, form, sub.name, max_cells=limits.max_cells)
+    # Only now, past the guard, may either reader (calamine, then the second reader) see the file;
+    # what the guard's pass learnt spares the reader a search of its own.
+    return read_workbook(sub.path, form, sub.name, max_cells=limits.max_cells, plain_sheets=verdict.plain_sheets)
 
 
 def _refused(sub: Submission, code: Code, reason: str) -> WorkbookData:

@@ -78,12 +78,19 @@ class FormulaText(str):
 
 
 def read_grids(
-    path: Path, wanted: Callable[[str], bool] | None = None, *, unknown_cells: bool = False
+    path: Path,
+    wanted: Callable[[str], bool] | None = None,
+    *,
+    unknown_cells: bool = False,
+    plain: frozenset[str] = frozenset(),
+    empty_text: bool = False,
 ) -> dict[str, Grid]:
     """Every sheet's cells (or those of the sheets whose name is `wanted`), rows from Excel row 1
     and columns from A, empty cells as None. With `unknown_cells`, a cell of an .xlsx whose value
     the file does not hold (an error value, a formula without its result) is a `CellError` or a
-    `FormulaText` instead of None."""
+    `FormulaText` instead of None; the sheets named in `plain` are known to hold none (the guard's
+    `Verdict`). With `empty_text`, an empty cell may also be "" (calamine's own value for it, kept
+    as it is to spare a pass over every cell): for a caller that takes "" for blank."""
     from python_calamine import CalamineWorkbook
 
     # From the bytes, not the name: calamine then picks the format by content (an .xls renamed
@@ -92,20 +99,23 @@ def read_grids(
         workbook = CalamineWorkbook.from_filelike(fh)
     try:
         names = [n for n in workbook.sheet_names if wanted is None or wanted(n)]
-        grids = {name: _anchored(workbook.get_sheet_by_name(name)) for name in names}
+        read = _as_read if empty_text else _anchored
+        grids = {name: read(workbook.get_sheet_by_name(name)) for name in names}
     finally:
         workbook.close()
     if unknown_cells:
-        mark_unknown_cells(path, grids)
+        mark_unknown_cells(path, grids, plain)
     return grids
 
 
-def mark_unknown_cells(path: Path, grids: dict[str, Grid]) -> None:
+def mark_unknown_cells(path: Path, grids: dict[str, Grid], plain: frozenset[str] = frozenset()) -> None:
     """Put into an .xlsx's grids (whoever read them) the cells whose value the file does not hold:
-    a `CellError` or a `FormulaText` where the reader saw nothing."""
-    if not zipfile.is_zipfile(path):
+    a `CellError` or a `FormulaText` where the reader saw nothing (None, or ""). The sheets named in
+    `plain` are not looked at: the guard found no error value and no formula in them."""
+    names = [name for name in grids if name not in plain]
+    if not names or not zipfile.is_zipfile(path):
         return
-    for name, cells in _unknown_xlsx_cells(path, list(grids)).items():
+    for name, cells in _unknown_xlsx_cells(path, names).items():
         _overlay(grids[name], cells)
 
 
@@ -116,7 +126,9 @@ _TYPE = re.compile(rb'\bt="([a-zA-Z]+)"')
 _FORMULA = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
 _VALUE = re.compile(rb"<(?:\w+:)?v\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?v>)", re.S)
 # Plain byte searches first: a regular expression over a whole sheet costs more than reading it.
-_MAYBE = (b"<f>", b"<f ", b":f>", b":f ", b't="e"')
+# A sheet part without any of these holds no error value and no formula (the guard looks too).
+UNKNOWN_MARKERS = ("<f>", "<f ", ":f>", ":f ", 't="e"')
+_MAYBE = tuple(marker.encode() for marker in UNKNOWN_MARKERS)
 
 
 def _unknown_xlsx_cells(path: Path, names: list[str]) -> dict[str, dict[tuple[int, int], str]]:
@@ -145,8 +157,13 @@ def _unknown_xlsx_cells(path: Path, names: list[str]) -> dict[str, dict[tuple[in
 
 def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     """Sheet name -> its part in the package, from xl/workbook.xml and its relationships."""
-    book = zf.read("xl/workbook.xml").decode("utf-8", "replace")
-    rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    return parse_sheet_parts(zf.read("xl/workbook.xml"), zf.read("xl/_rels/workbook.xml.rels"))
+
+
+def parse_sheet_parts(workbook: bytes, relationships: bytes) -> dict[str, str]:
+    """`sheet_parts` from the bytes of xl/workbook.xml and xl/_rels/workbook.xml.rels."""
+    book = workbook.decode("utf-8", "replace")
+    rels = relationships.decode("utf-8", "replace")
     targets = {}
     for rel in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", rels):
         rid, target = re.search(r'\bId="([^"]*)"', rel), re.search(r'\bTarget="([^"]*)"', rel)
@@ -192,13 +209,18 @@ def _overlay(grid: Grid, cells: dict[tuple[int, int], str]) -> None:
         line = grid[row - 1]
         if len(line) <= col:
             line.extend([None] * (col + 1 - len(line)))
-        if line[col] is None:
+        if line[col] is None or line[col] == "":
             line[col] = value
 
 
 def _anchored(sheet: Any) -> Grid:
     rows = sheet.to_python(skip_empty_area=False)
     return [[None if v == "" else v for v in row] for row in rows]
+
+
+def _as_read(sheet: Any) -> Grid:
+    rows: Grid = sheet.to_python(skip_empty_area=False)
+    return rows
 
 
 def read_csv(path: Path) -> Grid:

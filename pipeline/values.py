@@ -20,8 +20,8 @@ from pipeline.text import clean_text
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 # Serial numbers that are plausible dates for this programme's era (1954..2146).
 _SERIAL_MIN, _SERIAL_MAX = 20000, 90000
-_FIRST_DATE = _EXCEL_EPOCH + dt.timedelta(days=_SERIAL_MIN)
-_LAST_DATE = _EXCEL_EPOCH + dt.timedelta(days=_SERIAL_MAX)
+FIRST_DATE = _EXCEL_EPOCH + dt.timedelta(days=_SERIAL_MIN)  # the dates a date field may hold
+LAST_DATE = _EXCEL_EPOCH + dt.timedelta(days=_SERIAL_MAX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +125,7 @@ def to_date(value: Any) -> Parsed:
     if isinstance(value, dt.date):
         # A year such as 6046 (a number typed into a date cell) is no date of this programme, and
         # past what the dataset's date type holds.
-        return Parsed(value) if _FIRST_DATE <= value <= _LAST_DATE else Parsed(None, Code.NOT_A_DATE)
+        return Parsed(value) if FIRST_DATE <= value <= LAST_DATE else Parsed(None, Code.NOT_A_DATE)
     if isinstance(value, int | float) and not isinstance(value, bool):
         if float(value).is_integer() and _SERIAL_MIN <= value <= _SERIAL_MAX:
             return Parsed(_EXCEL_EPOCH + dt.timedelta(days=int(value)))
@@ -151,7 +151,7 @@ def _date_or_error(year: int, month: int, day: int) -> Parsed:
         date = dt.date(year, month, day)
     except ValueError:
         return Parsed(None, Code.NO_SUCH_DATE, _why_no_such_date(year, month, day))
-    if not _FIRST_DATE <= date <= _LAST_DATE:
+    if not FIRST_DATE <= date <= LAST_DATE:
         return Parsed(None, Code.NOT_A_DATE)
     return Parsed(date, Code.TEXT_DATE_READ, date.strftime("%d/%m/%Y"))
 

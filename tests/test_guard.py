@@ -29,7 +29,7 @@ from pipeline.intake import Submission, fingerprint
 from pipeline.isolate import Job, LocalRunner, read_books
 from pipeline.read import WorkbookData
 from tests.conftest import CORPUS
-from tests.hostile import BOF, FILLER, as_sheet, biff, cell, cfb, package, sheet_xml
+from tests.hostile import BOF, FILLER, WORKBOOK, as_sheet, biff, cell, cfb, package, sheet_xml
 from tests.jobs import hang
 
 NO_GUARD = Limits(max_cells=10**15, max_row=10**12, max_col=10**12)  # lets everything through to the reader
@@ -425,7 +425,25 @@ def test_a_file_over_the_deadline_is_stopped_and_the_next_is_read(
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the address-space cap is Linux only")
 def test_a_worker_out_of_memory_is_a_crash(filled: Callable[..., Path], tmp_path: Path, form: Form) -> None:
-    slow = package(tmp_path / "big.xlsx", sheet_xml(f'<row r="1048576">{cell("A1048576")}</row>'), as_sheet(form))
+    # Two sheets the reader loads, each one column down to a far row: within the guard's limit of
+    # cells, beyond what the reader can hold in the cap.
+    names = (form.sheets["unit"], form.sheets["initiatives"])
+    book = WORKBOOK.replace(
+        '<sheet name="S" sheetId="1" r:id="rId1"/>',
+        f'<sheet name="{names[0]}" sheetId="1" r:id="rId1"/><sheet name="{names[1]}" sheetId="2" r:id="rId2"/>',
+    )
+    relationship = '<Relationship Id="{}" Target="worksheets/{}" Type="{}/worksheet"/>'
+    kind = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    rels = (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        + relationship.format("rId1", "sheet1.xml", kind)
+        + relationship.format("rId2", "sheet2.xml", kind)
+        + "</Relationships>"
+    )
+    second = sheet_xml(f'<row r="900000">{cell("A900000")}</row>')
+    extra = {"xl/workbook.xml": book, "xl/_rels/workbook.xml.rels": rels, "xl/worksheets/sheet2.xml": second}
+    slow = package(tmp_path / "big.xlsx", sheet_xml(f'<row r="1048576">{cell("A1048576")}</row>'), extra)
+    assert check(slow) is None
     good = filled(name="good.xlsx")
     result = books([slow, good], form, workers=1, memory_mb=160)
     code, reason = file_error(result[0]) or (None, "")
@@ -469,6 +487,9 @@ def test_submissions_of_every_kind_get_exactly_one_result(tmp_path: Path, form: 
 # --- the sheet scan's fast path decides exactly like the tag-by-tag scan ---------------------------
 
 _COLUMNS = st.sampled_from(["A", "B", "Z", "AA", "XFD", "XFE", "ZZZ", "a", ""])
+# Markers of an error value or a formula, and what looks like one and is not.
+_MARKED = ['<c r="B2" t="e"><v>#N/A</v></c>', '<c r="C3"><f>A1+1</f></c>', '<c r="D4"><x:f t="shared"/></c>',
+           "t=", '"e"', "<f", ">", "f>", "<f/>", "ref ", "of>", ":f", " "]  # fmt: skip
 _ROWS = st.sampled_from(["1", "2", "7", "0", "40", "1048576", "1048577", "99999999", ""])
 
 
@@ -513,9 +534,34 @@ def _scan(pieces: list[str], fast: bool, limits: Limits) -> tuple[object, ...]:
     return (scan.total, scan.last_row, scan.last_col, scan.row, scan.col)
 
 
+@st.composite
+def _written_piece(draw: st.DrawFn) -> str:
+    """Rows as spreadsheet programs write them, in order, far down the sheet or not, with the odd
+    cell of another row or a wide column: what the quick bounds must vouch for, or leave to the
+    exact scan, without ever under-counting."""
+    row = draw(st.integers(0, 120_000))
+    out = []
+    for _ in range(draw(st.integers(1, 5))):
+        row += draw(st.integers(1, 30_000))
+        out.append(f'<row r="{row}" spans="1:3">')
+        for _ in range(draw(st.integers(0, 4))):
+            column = draw(st.sampled_from(["A", "B", "S", "Z", "AA", "ZZ", "AAA"]))
+            at = row if draw(st.integers(0, 9)) else draw(st.integers(1, 200_000))
+            closing = draw(st.sampled_from(["><v>1</v></c>", "/>"]))
+            out.append(f'<c r="{column}{at}" s="2"{closing}')
+        out.append("</row>")
+    return "".join(out)
+
+
 @settings(max_examples=400, deadline=None)
-@given(st.lists(_sheet_piece(), min_size=1, max_size=3), st.sampled_from([2_000_000, 60, 10]))
+@given(
+    st.lists(st.one_of(_sheet_piece(), _written_piece()), min_size=1, max_size=3),
+    st.sampled_from([2_000_000, 60, 10]),
+)
 @example(['<row r="1"><c r="A0"><v>1</v></c></row>'], 2_000_000)  # row 0: the bounds vouched for it
+@example(['<row r="150"><c r="A150"><v>1</v></c></row><row r="40"><c r="B40"/></row>'], 2_000_000)
+@example(['<row r="9"><c r="A9"/><c r="B12"><v>1</v></c></row>'], 60)  # a cell below its row
+@example(['<row r="60000"><c r="S60000"><v>1</v></c></row>'], 2_000_000)  # vouched for by R itself
 def test_the_quick_sheet_scans_agree_with_the_exact_one(pieces: list[str], max_cells: int) -> None:
     limits = Limits(max_cells=max_cells)
     exact = _scan(pieces, fast=False, limits=limits)
@@ -551,3 +597,61 @@ def test_a_filled_template_is_vouched_for_by_the_quick_bounds(
     monkeypatch.setattr(_SheetScan, "feed", counting("exact", _SheetScan.feed))
     assert check(filled(rows=[{}, {}, {}])) is None
     assert scanned["bounds"] >= 4 and scanned["exact"] == 0, scanned  # the template's four sheets
+
+
+def test_a_long_sheet_is_vouched_for_by_its_last_row(
+    tmp_path: Path, form: Form, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """60,000 rows of 19 cells: the round bound (99,999 rows of 26 columns) passes the limit of cells,
+    the last row's own number (60,000) does not; the exact scan never runs."""
+    from pipeline.guard import _SheetScan
+
+    rows = "".join(
+        f'<row r="{r}">' + "".join(f'<c r="{chr(65 + c)}{r}"><v>1</v></c>' for c in range(19)) + "</row>"
+        for r in range(1, 60_001)
+    )
+    path = package(tmp_path / "long.xlsx", sheet_xml(rows), as_sheet(form))
+    exact: list[str] = []
+    monkeypatch.setattr(_SheetScan, "feed", lambda self, text: exact.append(text))
+    assert check(path) is None
+    assert exact == []
+
+
+@pytest.mark.parametrize("number", [1, 2, 9, 10, 11, 19, 20, 99, 100, 101, 203, 999, 1000, 50_003, 1_048_576])
+def test_the_bound_of_a_row_number_is_exact(number: int) -> None:
+    from pipeline.guard import _at_most
+
+    pattern = re.compile(_at_most(number) + '"')
+    tried = sorted({*range(0, min(3 * number + 12, 3000)), *range(max(0, number - 3000), 3 * number + 12, 97),
+                    *range(max(0, number - 1500), number + 1500)})  # fmt: skip
+    assert [k for k in tried if pattern.fullmatch(f'{k}"')] == [k for k in tried if 1 <= k <= number]
+    assert not pattern.fullmatch(f'0{number}"') and not pattern.fullmatch(f'{number + 1}"')
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_sheet_piece(), st.sampled_from(_MARKED)), min_size=1, max_size=4), st.integers(0, 60))
+def test_the_scan_finds_every_marker_of_an_unknown_cell(pieces: list[str], cut: int) -> None:
+    """A sheet is plain (no reader looks in it for an error value or a formula) only when none of the
+    markers is anywhere in it, also where one piece ends and the next begins."""
+    from pipeline.guard import _Markers
+    from pipeline.sheets import UNKNOWN_MARKERS
+
+    text = "".join(pieces)
+    cut = min(cut, len(text))
+    markers = _Markers(text[: cut // 3])
+    for piece in (text[cut // 3 : cut], text[cut:]):
+        markers.feed(piece)
+    assert markers.found == any(marker in text for marker in UNKNOWN_MARKERS)
+
+
+def test_the_verdict_names_the_sheets_without_error_values_or_formulas(filled: Callable[..., Path], form: Form) -> None:
+    from pipeline.guard import check as verdict
+    from tests.hostile import KINDS
+
+    path = filled(rows=[{}, {}])
+    assert verdict(path, "xlsx").plain_sheets == set(form.sheets.values())
+    for name in ("error-cells", "formula-no-value"):  # in both the unit's sheet and the initiatives'
+        [kind] = [k for k in KINDS if k.name == name]
+        bad = kind.build(path, path.with_name(f"{name}.xlsx"))
+        plain = verdict(bad, "xlsx").plain_sheets
+        assert plain == set(form.sheets.values()) - {form.sheets["unit"], form.sheets["initiatives"]}, name

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.findings import Code, Severity
-from pipeline.read import read_workbook
+from pipeline.findings import Code, Severity, make
+from pipeline.form import Field, Form, load_form
+from pipeline.read import WorkbookData, _convert, _read_initiatives, _Repairs, read_workbook
+from pipeline.sheets import CellError, FormulaText, column_letter
+from pipeline.template import INITIATIVE_HEADER_ROW
+from pipeline.values import is_blank
+from tests.test_values import ANY_CELL
+
+_FORM = load_form()
 
 
 def _edit(path, fn):
@@ -140,9 +152,7 @@ def test_error_values_and_formulas_without_results_are_findings_not_blanks(fille
 
 @pytest.mark.corpus
 def test_error_cells_of_other_writers_and_formulas_with_results():
-    from pathlib import Path
-
-    from pipeline.sheets import CellError, FormulaText, read_grids
+    from pipeline.sheets import read_grids
     from tests.conftest import CORPUS
 
     grid = read_grids(CORPUS / "calamine/errors.xlsx", unknown_cells=True)["Feuil1"]
@@ -154,3 +164,123 @@ def test_error_cells_of_other_writers_and_formulas_with_results():
         marked = read_grids(path, unknown_cells=True)
         assert not any(isinstance(v, FormulaText) for g in marked.values() for row in g for v in row), name
         assert marked == plain, "formulas saved with their results read as those results"
+
+
+def test_the_guard_spares_the_reader_its_search_for_unknown_cells(filled, form, monkeypatch):
+    """What the guard found on its pass (the sheets without error values or formulas) the reader
+    does not search again; the others it searches, and finds the same cells as on its own."""
+    from pipeline import sheets
+    from pipeline.guard import Limits
+    from pipeline.intake import fingerprint
+    from pipeline.isolate import examine
+    from tests.hostile import KINDS
+
+    searched: list[list[str]] = []
+    search = sheets._unknown_xlsx_cells
+
+    def counted(path, names):
+        searched.append(sorted(names))
+        return search(path, names)
+
+    monkeypatch.setattr(sheets, "_unknown_xlsx_cells", counted)
+    good = filled(rows=[{}, {}])
+    assert _codes(examine(fingerprint(good, good.name), form, Limits())) == _codes(read_workbook(good, form))
+    assert searched == [sorted(n for k, n in form.sheets.items() if k != "guide")]  # by the reader on its own
+    [kind] = [k for k in KINDS if k.name == "error-cells"]
+    bad = kind.build(good, good.with_name("error-cells.xlsx"))
+    searched.clear()
+    book = examine(fingerprint(bad, bad.name), form, Limits())
+    assert searched == [sorted([form.sheets["unit"], form.sheets["initiatives"]])]
+    assert Code.CELL_ERROR in {f.code for f in book.findings}
+    assert _codes(book) == _codes(read_workbook(bad, form))
+
+
+# --- columns read at once, as cell by cell --------------------------------------------------------
+
+
+def _cell_by_cell(grid: list[list[object]], form: Form, header_row: int, columns: dict[int, Field]) -> WorkbookData:
+    """The initiatives of `grid` read one cell after the other, row by row: what the reader did before
+    it read columns at once, for comparing."""
+    data = WorkbookData("f.xlsx", Path("f.xlsx"), sheets={"initiatives": form.sheets["initiatives"]})
+    repairs = _Repairs()
+    data.columns = {f.key: column_letter(col) for col, f in columns.items()}
+    for f in columns.values():
+        data.values[f.key], data.raws[f.key] = [], []
+    for i, cells in enumerate(grid[header_row:]):
+        row = [None if cell == "" else cell for cell in cells]
+        if all(is_blank(row[col] if col < len(row) else None) for col in columns):
+            continue
+        excel_row = header_row + 1 + i
+        data.row_numbers.append(excel_row)
+        for order, (col, f) in enumerate(columns.items()):
+            raw = row[col] if col < len(row) else None
+            value = None
+            if raw is not None:
+                value = _convert(
+                    data, "initiatives", f, form, raw, excel_row, col, repairs, data.findings, (1, i, order)
+                )
+            data.values[f.key].append(value)
+            data.raws[f.key].append(raw)
+    if not data.row_numbers:
+        data.findings.append(
+            make(Code.NO_INITIATIVE, Severity.NOTICE, data.location("initiatives"), sheet=data.sheets["initiatives"])
+        )
+    data.findings += repairs.findings()
+    return data
+
+
+def _column_of(kind: str, form: Form) -> st.SearchStrategy[object]:
+    """Cells of one kind for a column (most columns of a real file hold one kind), or of any kind."""
+    listed = [v for f in form.initiative if f.list for v in form.allowed(f)]
+    texts = st.sampled_from(
+        ["Có", "có", " Không ", "CHƯA", "Hợp lệ", "Nguyễn Văn A", "a  b", "a\tb", "x\u200b", "Cải tiến quy trình",
+         "NguyÔn V¨n A", "Nguyeãn Vaên A", "\u0110oàn", "\u00d0oàn", "Sáng kiến\n", "15/3/2022", "1.500.000 đ",
+         "35", "  ", "\u0043\u0061\u0309i tie\u0302\u0301n", *listed]
+    )  # fmt: skip
+    by_kind: dict[str, st.SearchStrategy[object]] = {
+        "numbers": st.one_of(st.integers(-5, 10**6).map(float), st.floats(-1e6, 1e6)),
+        "whole": st.integers(0, 10**7).map(float),
+        "dates": st.dates(dt.date(1950, 1, 1), dt.date(2150, 1, 1)),
+        "moments": st.one_of(st.dates(dt.date(2000, 1, 1), dt.date(2030, 1, 1)), st.datetimes(dt.datetime(2000, 1, 1))),
+        "texts": texts,
+        "unknown": st.sampled_from([CellError("#N/A"), FormulaText("=A1+1"), "x"]),
+        "any": st.one_of(ANY_CELL, st.just(["a list"])),  # no reader gives one: read cell by cell all the same
+    }
+    return st.one_of(st.none(), st.just(""), by_kind[kind], by_kind[kind], by_kind[kind])
+
+
+_KINDS = st.sampled_from(["numbers", "whole", "dates", "moments", "texts", "texts", "unknown", "any"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_columns_are_read_at_once_as_cell_by_cell(data: st.DataObject) -> None:
+    """Values, cells as found, rows and findings (in the same order) are those of reading each cell
+    in turn, whatever the columns hold: one kind that reads as it is, or anything."""
+    form = _FORM
+    kinds = [data.draw(_KINDS) for _ in form.initiative]
+    rows = data.draw(st.lists(st.tuples(*(_column_of(kind, form) for kind in kinds)).map(list), max_size=8))
+    header = [[None] * len(form.initiative) for _ in range(INITIATIVE_HEADER_ROW - 1)]
+    grid = [*header, [f.label for f in form.initiative], *rows]
+    book = WorkbookData("f.xlsx", Path("f.xlsx"), sheets={"initiatives": form.sheets["initiatives"]})
+    repairs = _Repairs()
+    _read_initiatives(book, grid, form, repairs)
+    book.findings += repairs.findings()
+    expected = _cell_by_cell(grid, form, INITIATIVE_HEADER_ROW, dict(enumerate(form.initiative)))
+    assert book.row_numbers == expected.row_numbers
+    for key in expected.values:
+        assert [(type(v), v) for v in book.values[key]] == [(type(v), v) for v in expected.values[key]], key
+        assert [(type(v), v) for v in book.raws[key]] == [(type(v), v) for v in expected.raws[key]], key
+    assert [(f.code, f.location, f.value, f.params) for f in book.findings] == [
+        (f.code, f.location, f.value, f.params) for f in expected.findings
+    ]
+
+
+def test_the_other_spaces_are_what_python_takes_for_white_space() -> None:
+    """The class that sends a text cell by cell when it holds white space other than a space."""
+    import sys
+
+    from pipeline.read import _OTHER_SPACE
+
+    other = {chr(i) for i in range(sys.maxunicode + 1) if chr(i).isspace() and chr(i) != " "} | {"\u200b", "\ufeff"}
+    assert {chr(i) for i in range(sys.maxunicode + 1) if _OTHER_SPACE.fullmatch(chr(i))} == other
