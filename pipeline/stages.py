@@ -355,9 +355,9 @@ def _context(
 ) -> list[ContextRow]:
     """The initiatives accepted in earlier runs that the rules across files need: those with the
     same key (title and author) as an initiative of `books`, found by the ledger's index."""
-    from pipeline.validate import ContextRow
+    from pipeline.validate import ContextRow, initiative_keys
 
-    keys = {key for book in books for values in book.records() if (key := form.record_key(values)) is not None}
+    keys = {key for book in books for key in initiative_keys(book, form) if key is not None}
     current = current_files(states)
     by_sha = {f.sha256: f for f in current}
     code_of = {s.current.sha256: code for code, s in states.items() if s.current is not None}
