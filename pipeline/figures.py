@@ -447,8 +447,9 @@ def _per_unit(frame: pd.DataFrame, form: Form) -> tuple[dict[str, dict[str, int]
     """Per union code: initiatives, uploaded and benefit; and the distinct participants."""
     counts: dict[str, dict[str, int]] = {}
     people: dict[str, set[str]] = defaultdict(set)
-    uploaded = frame[form.key("uploaded")].isin([form.answer("yes")])
-    columns = (frame[form.key(role)] for role in ("unit_code", "author", "coauthors", "benefit"))
+    # As Python lists: taking an Arrow-backed column's values one by one costs more than the loop.
+    uploaded = frame[form.key("uploaded")].isin([form.answer("yes")]).tolist()
+    columns = (frame[form.key(role)].tolist() for role in ("unit_code", "author", "coauthors", "benefit"))
     for code, author, coauthors, value, up in zip(*columns, uploaded, strict=True):
         c = counts.setdefault(code, {"initiatives": 0, "uploaded": 0, "benefit": 0})
         c["initiatives"] += 1
@@ -560,7 +561,7 @@ def _share_table(label: str, values: pd.Series, order: Sequence[str], nulls: boo
     """Counts of each value of a list in the form's order; values outside it and blanks at the end."""
     counted: dict[str, int] = dict.fromkeys(order, 0)
     blank = 0
-    for v in values:
+    for v in values.tolist():
         if isinstance(v, str) and v:
             counted[v] = counted.get(v, 0) + 1
         else:

@@ -2,6 +2,9 @@
 
 The ledger records every run, every file seen (by SHA-256, with each name it arrived under), every
 finding and every accepted record with its source sheet and row. It is the only module with SQL.
+A file's records are kept by column (one JSON list per field, `record_sets`), as the reader gives
+them and as the merge builds the dataset from them, with each record's initiative key in an index
+of its own (`record_keys`); `iter_rows`, `rows` and `rows_with_keys` give them back as rows.
 Each file is written in one transaction with everything about it, so a run killed at any point
 leaves the ledger as it was before that file; the schema is versioned and migrated forward.
 Returns plain data (`StoredFile`, `StoredRow`, `Finding`); the merge stage gives it meaning.
@@ -13,7 +16,7 @@ import contextlib
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,6 +135,28 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             error TEXT
         )""",
     ),
+    (  # 4: records by column, one JSON list per field of a file: written and read without an object per record
+        """CREATE TABLE record_sets (
+            sha256 TEXT PRIMARY KEY REFERENCES files(sha256),
+            sheet TEXT NOT NULL,
+            rows TEXT NOT NULL  -- JSON: the Excel row of each record, in order
+        )""",
+        """CREATE TABLE record_columns (
+            sha256 TEXT NOT NULL REFERENCES record_sets(sha256),
+            field TEXT NOT NULL,
+            data TEXT NOT NULL,  -- JSON: the field's value of each record, in order (dates as ISO text)
+            PRIMARY KEY (sha256, field)
+        )""",
+        """CREATE TABLE record_keys (
+            sha256 TEXT NOT NULL REFERENCES record_sets(sha256),
+            row INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            PRIMARY KEY (sha256, row)
+        )""",
+        "records by column",
+        "DROP TABLE records",
+        "CREATE INDEX record_keys_key ON record_keys (key)",
+    ),
 )
 
 
@@ -153,7 +178,44 @@ def _fill_record_keys(db: sqlite3.Connection) -> None:
     db.executemany("UPDATE records SET key = ? WHERE rowid = ?", [(form.record_key(json.loads(d)), i) for i, d in rows])
 
 
-_STEPS = {"fill record keys": _fill_record_keys}  # migration steps that are Python, by name
+def _records_by_column(db: sqlite3.Connection) -> None:
+    """Migration 4: the records stored one row each, as one set of columns per file."""
+    shas = [sha for (sha,) in db.execute("SELECT DISTINCT sha256 FROM records ORDER BY sha256")]
+    for sha in shas:
+        cursor = db.execute("SELECT sheet, row, data, key FROM records WHERE sha256 = ? ORDER BY row", (sha,))
+        sheets, rows, records, keys = zip(*cursor, strict=True)
+        data = [json.loads(d) for d in records]
+        fields = sorted({k for values in data for k in values})
+        columns = {k: [values.get(k) for values in data] for k in fields}
+        _insert_records(db, sha, sheets[0], list(rows), columns, list(keys))
+
+
+_STEPS = {  # migration steps that are Python, by name
+    "fill record keys": _fill_record_keys,
+    "records by column": _records_by_column,
+}
+
+
+def _insert_records(
+    db: sqlite3.Connection,
+    sha256: str,
+    sheet: str,
+    rows: Sequence[int],
+    columns: Mapping[str, Sequence[Any]],
+    keys: Sequence[str | None],
+) -> None:
+    """One file's records: its rows, each column as one JSON list, and its keys in the index."""
+    db.execute(
+        "INSERT INTO record_sets (sha256, sheet, rows) VALUES (?, ?, ?)", (sha256, sheet, json.dumps(list(rows)))
+    )
+    db.executemany(
+        "INSERT INTO record_columns (sha256, field, data) VALUES (?, ?, ?)",
+        ((sha256, field, _dumps(list(values))) for field, values in sorted(columns.items())),
+    )
+    db.executemany(
+        "INSERT INTO record_keys (sha256, row, key) VALUES (?, ?, ?)",
+        ((sha256, row, key) for row, key in zip(rows, keys, strict=True) if key is not None),
+    )
 
 
 @dataclass(frozen=True)
@@ -194,6 +256,63 @@ class StoredRow:
 
 
 @dataclass(frozen=True)
+class Records:
+    """A file's accepted records by column, as the reader keeps them, to be stored."""
+
+    sheet: str
+    rows: Sequence[int]  # the Excel row of each record
+    columns: Mapping[str, Sequence[Any]]  # field key -> one value per record
+    keys: Sequence[str | None]  # each record's initiative key (title and author)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class RecordSet:
+    """A file's stored records by column; each column is read from the ledger when it is asked for."""
+
+    def __init__(self, db: sqlite3.Connection, sha256: str, sheet: str, rows: list[int], fields: list[str]) -> None:
+        self._db = db
+        self.sha256, self.sheet = sha256, sheet
+        self.rows = rows  # the Excel row of each record, in order
+        self.fields = fields  # the keys of the fields it has a column of, in order
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column(self, field: str) -> list[Any] | None:
+        """The field's value of each record (dates as ISO text), or None when the file has no such column."""
+        found = self._db.execute(
+            "SELECT data FROM record_columns WHERE sha256 = ? AND field = ?", (self.sha256, field)
+        ).fetchone()
+        return None if found is None else list(json.loads(found[0]))
+
+    def records(self, indexes: Iterable[int] | None = None) -> Iterator[StoredRow]:
+        """The records one at a time, by Excel row (those at `indexes` only, when given)."""
+        columns = {field: self.column(field) or [] for field in self.fields}
+        for i in range(len(self.rows)) if indexes is None else indexes:
+            yield StoredRow(self.sha256, self.sheet, self.rows[i], {k: v[i] for k, v in columns.items()})
+
+
+class StoredRows:
+    """The records of some files, file by file in the order given, each by Excel row: iterated one
+    `StoredRow` at a time, or a file at a time by column (`sets`). Read as they are asked for."""
+
+    def __init__(self, ledger: Ledger, sha256s: Sequence[str]) -> None:
+        self._ledger, self._sha256s = ledger, list(dict.fromkeys(sha256s))
+
+    def sets(self) -> Iterator[RecordSet]:
+        for sha in self._sha256s:
+            found = self._ledger.record_set(sha)
+            if found is not None:
+                yield found
+
+    def __iter__(self) -> Iterator[StoredRow]:
+        for found in self.sets():
+            yield from found.records()
+
+
+@dataclass(frozen=True)
 class NewFile:
     """Everything about one file, written in one transaction."""
 
@@ -210,7 +329,7 @@ class NewFile:
     unit_record: dict[str, Any]
     columns: dict[str, str]
     findings: Sequence[Finding]
-    rows: Collection[tuple[str, int, dict[str, Any], str | None]]  # accepted files': sheet, Excel row, values, key
+    records: Records | None  # an accepted file's initiatives (None for a rejected file)
     message_id: str | None = None
     sender: str | None = None
 
@@ -340,6 +459,7 @@ class Ledger:
 
     def add_file(self, run_id: int, new: NewFile) -> None:
         """The file, its findings and its records, all or nothing."""
+        records = new.records
         with self.transaction() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM files").fetchone()[0]
             errors = sum(1 for f in new.findings if f.severity is Severity.ERROR)
@@ -349,7 +469,7 @@ class Ledger:
                 (
                     new.sha256, seq, new.name, new.kind, new.size, new.received_at.isoformat(timespec="seconds"),
                     run_id, new.status, int(new.readable), new.unit_code, new.unit_name,
-                    new.as_of_date.isoformat() if new.as_of_date else None, errors, warnings, len(new.rows),
+                    new.as_of_date.isoformat() if new.as_of_date else None, errors, warnings, len(records or ()),
                     _dumps(new.unit_record), _dumps(new.columns), None, None, new.message_id, new.sender,
                 ),
             )  # fmt: skip
@@ -365,10 +485,8 @@ class Ledger:
                     for i, f in enumerate(new.findings)
                 ],
             )  # fmt: skip
-            db.executemany(
-                "INSERT INTO records (sha256, sheet, row, data, key) VALUES (?, ?, ?, ?, ?)",
-                ((new.sha256, sheet, row, _dumps(values), key) for sheet, row, values, key in new.rows),
-            )
+            if records:
+                _insert_records(db, new.sha256, records.sheet, records.rows, records.columns, records.keys)
 
     def set_feedback(self, sha256: str, workbook: Path | None, message: Path) -> None:
         with self.transaction() as db:
@@ -400,34 +518,36 @@ class Ledger:
             out.setdefault(sha, []).append(finding)
         return out
 
-    def iter_rows(self, sha256s: Sequence[str]) -> Iterator[StoredRow]:
-        """The records of the given files, file by file in that order, each by Excel row, one at a
-        time (a province's records are never all in memory as dictionaries at once)."""
-        for sha in dict.fromkeys(sha256s):
-            cursor = self.db.execute("SELECT sheet, row, data FROM records WHERE sha256 = ? ORDER BY row", (sha,))
-            for sheet, row, data in cursor:
-                yield StoredRow(sha, sheet, row, json.loads(data))
+    def record_set(self, sha256: str) -> RecordSet | None:
+        """A file's records by column (None when it has none)."""
+        found = self.db.execute("SELECT sheet, rows FROM record_sets WHERE sha256 = ?", (sha256,)).fetchone()
+        if found is None:
+            return None
+        cursor = self.db.execute("SELECT field FROM record_columns WHERE sha256 = ? ORDER BY field", (sha256,))
+        return RecordSet(self.db, sha256, found[0], json.loads(found[1]), [field for (field,) in cursor])
+
+    def iter_rows(self, sha256s: Sequence[str]) -> StoredRows:
+        """The records of the given files, file by file in that order, each by Excel row, read a
+        file at a time (a province's records are never all in memory at once)."""
+        return StoredRows(self, sha256s)
 
     def rows(self, sha256s: Sequence[str]) -> list[StoredRow]:
-        wanted = list(dict.fromkeys(sha256s))
-        out: list[StoredRow] = []
-        for chunk in _batches(wanted):
-            marks = ", ".join("?" * len(chunk))
-            cursor = self.db.execute(
-                f"SELECT sha256, sheet, row, data FROM records WHERE sha256 IN ({marks}) ORDER BY sha256, row", chunk
-            )
-            out += [StoredRow(sha, sheet, row, json.loads(data)) for sha, sheet, row, data in cursor]
-        order = {sha: i for i, sha in enumerate(wanted)}
-        return sorted(out, key=lambda r: (order[r.sha256], r.row))
+        return list(self.iter_rows(sha256s))
 
     def rows_with_keys(self, sha256s: Sequence[str], keys: Collection[str]) -> list[StoredRow]:
         """The records of the given files whose initiative key is one of `keys` (by the index)."""
         files, wanted = set(sha256s), list(dict.fromkeys(keys))
-        out: list[StoredRow] = []
+        found: dict[str, set[int]] = {}
         for chunk in _batches(wanted):
             marks = ", ".join("?" * len(chunk))
-            cursor = self.db.execute(f"SELECT sha256, sheet, row, data FROM records WHERE key IN ({marks})", chunk)
-            out += [StoredRow(sha, sheet, row, json.loads(data)) for sha, sheet, row, data in cursor if sha in files]
+            for sha, row in self.db.execute(f"SELECT sha256, row FROM record_keys WHERE key IN ({marks})", chunk):
+                if sha in files:
+                    found.setdefault(sha, set()).add(row)
+        out: list[StoredRow] = []
+        for sha in sorted(found):
+            stored = self.record_set(sha)
+            if stored is not None:
+                out += stored.records(i for i, row in enumerate(stored.rows) if row in found[sha])
         return sorted(out, key=lambda r: (r.sha256, r.row))
 
     def names(self) -> dict[str, list[str]]:

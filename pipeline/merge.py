@@ -10,15 +10,16 @@ rates. Returns plain data for the outputs and the report.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.config import Settings
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, kind_words
 from pipeline.labels import Labelled
-from pipeline.ledger import StoredFile, StoredRow
+from pipeline.ledger import StoredFile, StoredRow, StoredRows
 from pipeline.roster import Roster, normalise_code
 from pipeline.rules import split_names
 from pipeline.text import fold
@@ -176,42 +177,28 @@ DATASET_CHUNK_ROWS = 10_000
 
 
 def dataset(states: dict[str, UnitState], rows: Iterable[StoredRow], form: Form, settings: Settings) -> pd.DataFrame:
-    """One row per initiative of the current submissions, with its unit, phase and source."""
+    """One row per initiative of the current submissions, with its unit, phase and source.
+
+    `rows` are the ledger's (`Ledger.iter_rows`: read a file at a time, by column) or any rows of
+    stored files, file by file."""
     by_sha = {s.current.sha256: s for s in states.values() if s.current is not None}
-    # Built column by column (a dict per row would double the memory of a large period), a few
-    # thousand rows at a time: the columns' Python objects never hold the whole period at once.
-    keys = [f.key for f in form.initiative]
-    leading_names = dataset_leading(form)
-    names = (*leading_names, *keys, *DATASET_SOURCE)
+    # Built a few thousand rows at a time (or one large file), and those a column at a time: the
+    # Python objects of one column of them at most, never the whole period's.
+    phases: dict[Any, str | None] = {}  # by registration date
     chunks: list[pd.DataFrame] = []
-    columns: dict[str, list[Any]] = {k: [] for k in names}
-    for row in rows:
-        state = by_sha.get(row.sha256)
+    batch: list[tuple[_Columns, UnitState]] = []
+    size = 0
+    for stored in _record_sets(rows):
+        state = by_sha.get(stored.sha256)
         if state is None or state.current is None:
             continue
-        values = decode_row(row.data, form)
-        registered = values.get(form.key("registered_on"))
-        phase = settings.programme.phase_of(registered) if isinstance(registered, dt.date) else None
-        leading: tuple[Any, ...] = (
-            state.code,
-            state.name,
-            state.sector,
-            state.commune,
-            phase.name if phase else None,
-            len(participants(values.get(form.key("author")), values.get(form.key("coauthors")))),
-        )
-        source: tuple[Any, ...] = (state.current.name, row.sha256, row.sheet, row.row)
-        for key, item in zip(leading_names, leading, strict=True):
-            columns[key].append(item)
-        for key in keys:
-            columns[key].append(values.get(key))
-        for key, item in zip(DATASET_SOURCE, source, strict=True):
-            columns[key].append(item)
-        if len(columns[names[0]]) == DATASET_CHUNK_ROWS:
-            chunks.append(_typed_frame(columns, form))
-            columns = {k: [] for k in names}
-    if columns[names[0]] or not chunks:
-        chunks.append(_typed_frame(columns, form))
+        batch.append((stored, state))
+        size += len(stored)
+        if size >= DATASET_CHUNK_ROWS:
+            chunks.append(_frame_of(batch, form, settings, phases))
+            batch, size = [], 0
+    if batch or not chunks:
+        chunks.append(_frame_of(batch, form, settings, phases))
     return _concat(chunks)
 
 
@@ -220,18 +207,107 @@ def dataset_leading(form: Form) -> tuple[str, ...]:
     return (*(form.key(role) for role in DATASET_UNIT_ROLES), *DATASET_DERIVED)
 
 
-def _typed_frame(columns: dict[str, list[Any]], form: Form) -> pd.DataFrame:
+class _Columns(Protocol):
+    """A file's records by column (`ledger.RecordSet`)."""
+
+    sha256: str
+    sheet: str
+    rows: list[int]
+
+    def __len__(self) -> int: ...
+
+    def column(self, field: str) -> list[Any] | None: ...
+
+
+@dataclass
+class _RowsByColumn:
+    """Rows of one file given one by one, by column."""
+
+    sha256: str
+    sheet: str
+    rows: list[int]
+    columns: dict[str, list[Any]]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column(self, field: str) -> list[Any] | None:
+        return self.columns.get(field)
+
+
+def _record_sets(rows: Iterable[StoredRow]) -> Iterator[_Columns]:
+    """The rows file by file, by column: as the ledger keeps them, or grouped here."""
+    if isinstance(rows, StoredRows):
+        yield from rows.sets()
+        return
+    for (sha, sheet), group in itertools.groupby(rows, key=lambda r: (r.sha256, r.sheet)):
+        found = list(group)
+        fields = dict.fromkeys(k for r in found for k in r.data)
+        yield _RowsByColumn(sha, sheet, [r.row for r in found], {k: [r.data.get(k) for r in found] for k in fields})
+
+
+def _frame_of(
+    batch: Sequence[tuple[_Columns, UnitState]], form: Form, settings: Settings, phases: dict[Any, str | None]
+) -> pd.DataFrame:
+    """The dataset's rows of some files, made a column at a time."""
     import pandas as pd
 
-    frame = pd.DataFrame(columns)
+    def column(field: str) -> list[Any]:
+        out: list[Any] = []
+        for stored, _ in batch:
+            values = stored.column(field)
+            out.extend([None] * len(stored) if values is None else values)
+        if form.by_key(field).type == "date":  # stored as ISO text
+            out = [dt.date.fromisoformat(v) if isinstance(v, str) else v for v in out]
+        return out
+
+    def each(value: Callable[[_Columns, UnitState], Any]) -> list[Any]:
+        out: list[Any] = []
+        for stored, state in batch:
+            out.extend([value(stored, state)] * len(stored))
+        return out
+
+    registered = column(form.key("registered_on"))
+    for d in registered:
+        if d not in phases:
+            phase = settings.programme.phase_of(d) if isinstance(d, dt.date) else None
+            phases[d] = phase.name if phase else None
+    people = zip(column(form.key("author")), column(form.key("coauthors")), strict=True)
+    code, name, sector, commune = (form.key(role) for role in DATASET_UNIT_ROLES)
+    frame = pd.DataFrame(
+        {
+            code: _typed(code, each(lambda _, s: s.code), form),
+            name: _typed(name, each(lambda _, s: s.name), form),
+            sector: _typed(sector, each(lambda _, s: s.sector), form),
+            commune: _typed(commune, each(lambda _, s: s.commune), form),
+            "giai_doan": _typed("giai_doan", [phases[d] for d in registered], form),
+            "so_nguoi_tham_gia": _typed("so_nguoi_tham_gia", [len(participants(a, c)) for a, c in people], form),
+        }
+    )
+    del registered, people
     for f in form.initiative:
-        if f.type == "integer":
-            frame[f.key] = frame[f.key].astype("Int64")
-        elif f.type == "date":
-            frame[f.key] = pd.to_datetime(frame[f.key]).dt.date
-    frame["so_nguoi_tham_gia"] = frame["so_nguoi_tham_gia"].astype("Int64")
-    frame["dong_nguon"] = frame["dong_nguon"].astype("Int64")
+        frame[f.key] = _typed(f.key, column(f.key), form)
+    rows: list[int] = []
+    for stored, _ in batch:
+        rows.extend(stored.rows)
+    frame["tep_nguon"] = _typed("tep_nguon", each(lambda _, s: s.current.name if s.current else None), form)
+    frame["sha256_nguon"] = _typed("sha256_nguon", each(lambda f, _: f.sha256), form)
+    frame["trang_nguon"] = _typed("trang_nguon", each(lambda f, _: f.sheet), form)
+    frame["dong_nguon"] = _typed("dong_nguon", rows, form)
     return frame
+
+
+def _typed(name: str, values: list[Any], form: Form) -> pd.Series:
+    """A dataset column of `values`, typed as a frame of these lists types it, then by its field."""
+    import pandas as pd
+
+    column = pd.DataFrame({name: values})[name]
+    kind = next((f.type for f in form.initiative if f.key == name), None)
+    if kind == "integer" or name in ("so_nguoi_tham_gia", "dong_nguon"):
+        return column.astype("Int64")
+    if kind == "date":
+        return pd.to_datetime(column).dt.date
+    return column
 
 
 def _concat(chunks: list[pd.DataFrame]) -> pd.DataFrame:
@@ -253,16 +329,6 @@ def participants(author: Any, coauthors: Any) -> set[str]:
     """The distinct people of an initiative: the author and co-authors, names normalised."""
     names = ([author] if isinstance(author, str) else []) + split_names(coauthors)
     return {fold(n) for n in names if fold(n)}
-
-
-def decode_row(data: dict[str, Any], form: Form) -> dict[str, Any]:
-    """A stored record with its dates back as dates."""
-    out = dict(data)
-    for f in form.initiative:
-        value = out.get(f.key)
-        if f.type == "date" and isinstance(value, str):
-            out[f.key] = dt.date.fromisoformat(value)
-    return out
 
 
 @dataclass(frozen=True)

@@ -307,8 +307,11 @@ def _only_when_params(p: Place) -> dict[str, Any]:
 def _stt_gap_params(p: Place) -> dict[str, Any]:
     d = p.case.frame
     number = p.case.form.key("number")
-    same_file = d.index[(d[FILE_COLUMN] == d.at[p.index, FILE_COLUMN]) & (d.index < p.index)]
-    previous: Any = d.at[same_file[-1], number] if len(same_file) else None
+    # A file's rows are consecutive in the table, in their order: the row before, if of the same file.
+    before = p.index - 1
+    files: Any = d[FILE_COLUMN]
+    same_file = before in d.index and files.at[before] == files.at[p.index]
+    previous: Any = d.at[before, number] if same_file else None
     return {"previous": "không có" if previous is None or previous != previous else int(previous)}
 
 
@@ -570,4 +573,5 @@ def split_names(text: object) -> list[str]:
 def is_coauthor(author: object, coauthors: object) -> bool:
     if not isinstance(author, str):
         return False
-    return fold(author) in {fold(name) for name in split_names(coauthors)}
+    names = split_names(coauthors)
+    return bool(names) and fold(author) in {fold(name) for name in names}

@@ -355,9 +355,9 @@ def _context(
 ) -> list[ContextRow]:
     """The initiatives accepted in earlier runs that the rules across files need: those with the
     same key (title and author) as an initiative of `books`, found by the ledger's index."""
-    from pipeline.validate import ContextRow
+    from pipeline.validate import ContextRow, initiative_keys
 
-    keys = {key for book in books for values in book.records() if (key := form.record_key(values)) is not None}
+    keys = {key for book in books for key in initiative_keys(book, form) if key is not None}
     current = current_files(states)
     by_sha = {f.sha256: f for f in current}
     code_of = {s.current.sha256: code for code, s in states.items() if s.current is not None}
@@ -481,6 +481,9 @@ def _status(findings: list[Finding]) -> Status:
 
 
 def _new_file(sub: Submission, book: WorkbookData, result: FileResult, form: Form) -> NewFile:
+    from pipeline.ledger import Records
+    from pipeline.validate import initiative_keys
+
     accepted = result.status is not Status.REJECTED
     as_of = book.unit.get(form.key("as_of"))
     sheet = book.sheets.get("initiatives", "")
@@ -498,27 +501,11 @@ def _new_file(sub: Submission, book: WorkbookData, result: FileResult, form: For
         unit_record={k: v.value for k, v in book.unit.items()},
         columns=book.columns,
         findings=result.findings,
-        rows=_Records(book, sheet, form) if accepted else [],
+        # The book's own column lists, as they are: the ledger stores them by column.
+        records=Records(sheet, book.row_numbers, book.values, initiative_keys(book, form)) if accepted else None,
         message_id=sub.message_id,
         sender=sub.sender,
     )
-
-
-class _Records:
-    """A book's initiatives as the ledger stores them, made one at a time as it writes them."""
-
-    def __init__(self, book: WorkbookData, sheet: str, form: Form) -> None:
-        self.book, self.sheet, self.form = book, sheet, form
-
-    def __len__(self) -> int:
-        return self.book.count
-
-    def __contains__(self, item: object) -> bool:
-        return any(item == record for record in self)
-
-    def __iter__(self) -> Iterator[tuple[str, int, dict[str, Any], str | None]]:
-        for n, values in zip(self.book.row_numbers, self.book.records(), strict=True):
-            yield self.sheet, n, values, self.form.record_key(values)
 
 
 def _file_results(

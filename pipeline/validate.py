@@ -13,6 +13,7 @@ validation, sorted by position.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -134,6 +135,27 @@ def _check(rule: Rule, case: Case) -> pa.Check:
     return pa.Check(lambda _: check(case), name=f"{rule.code.value}:{case.field.key}", ignore_na=False)
 
 
+# Each book's initiative keys, worked out once: `_context`, validation and the ledger all need them,
+# and folding 50,000 titles and authors takes a second. By the book's identity while it lives, for
+# the very lists of titles and authors they were made from.
+_KEYS: dict[int, tuple[list[Any] | None, list[Any] | None, list[str | None]]] = {}
+
+
+def initiative_keys(book: WorkbookData, form: Form) -> list[str | None]:
+    """The initiative key (title and author, folded: `Form.record_key`) of each of the book's
+    rows, in order; None for a row without both."""
+    titles, authors = book.values.get(form.key("title")), book.values.get(form.key("author"))
+    known = _KEYS.get(id(book))
+    if known is not None and known[0] is titles and known[1] is authors:
+        return known[2]
+    blank = [None] * book.count
+    keys = [initiative_key(t, a) for t, a in zip(titles or blank, authors or blank, strict=True)]
+    if known is None:
+        weakref.finalize(book, _KEYS.pop, id(book), None)
+    _KEYS[id(book)] = (titles, authors, keys)
+    return keys
+
+
 def _unit_frame(
     books: Sequence[WorkbookData], readable: list[int], form: Form, roster: Roster | None
 ) -> tuple[pd.DataFrame, _Origins]:
@@ -186,10 +208,8 @@ def _initiative_frame(
     frame[UNIT_COLUMN] = pd.Series(
         [u if u else f"#{b}" for u, b in zip(unit_codes, files, strict=True)], dtype="object"
     )
-    titles, authors = frame[form.key("title")], frame[form.key("author")]
-    keys = [initiative_key(t, a) for t, a in zip(titles, authors, strict=True)]
-    if context:
-        keys[-len(context) :] = [row.key for row in context]
+    keys: list[str | None] = [key for b in readable for key in initiative_keys(books[b], form)]
+    keys += [row.key for row in context]
     frame[KEY_COLUMN] = pd.Series(keys, dtype="object")
     return frame, _Origins(books, "initiatives", places)
 
@@ -215,6 +235,8 @@ class _Checker:
         context: Sequence[ContextRow],
     ) -> None:
         self.books, self.unreadable, self.context = books, unreadable, context
+        # By frame: the rows of each initiative key listed more than once, and each row's file and unit.
+        self._twins: dict[int, tuple[Any, list[Any], list[Any]]] = {}
 
     def failures(self, schema: pa.DataFrameSchema, table: Case, cells: _Origins) -> list[Finding]:
         if table.frame.empty or not schema.columns:
@@ -260,10 +282,14 @@ class _Checker:
     def _other_place(self, case: Case, index: int, cells: _Origins) -> str:
         """The first other row with the same initiative: in the same file, else in another unit's file."""
         frame, title = case.frame, case.form.key("title")
-        key, file, unit = frame.at[index, KEY_COLUMN], frame.at[index, FILE_COLUMN], frame.at[index, UNIT_COLUMN]
-        same = frame[(frame[KEY_COLUMN] == key) & (frame.index != index)]
-        others = same[(same[FILE_COLUMN] == file) | (same[UNIT_COLUMN] != unit)]
-        first = int(others.index[0])
+        if id(frame) not in self._twins:  # once: a file listing one initiative 10,000 times is 10,000 findings
+            listed_twice = frame[frame[KEY_COLUMN].duplicated(keep=False)]
+            groups = listed_twice.groupby(KEY_COLUMN, sort=False).groups
+            self._twins[id(frame)] = (groups, frame[FILE_COLUMN].tolist(), frame[UNIT_COLUMN].tolist())
+        groups, files, units = self._twins[id(frame)]
+        key = frame.at[index, KEY_COLUMN]
+        file, unit = files[index], units[index]
+        first = next(int(j) for j in groups[key] if j != index and (files[j] == file or units[j] != unit))
         other, here = cells.get(first, title), cells.get(index, title)
         if other is None or here is None:  # a row accepted in an earlier run
             position: Any = frame.at[first, FILE_COLUMN]

@@ -14,11 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import Period, run
+from pipeline import Period, merge, run
 from pipeline import stages as run_module
 from pipeline.demo import demo_roster_path
-from pipeline.ledger import LEDGER_NAME, MIGRATIONS, Ledger, LedgerError
+from pipeline.ledger import LEDGER_NAME, MIGRATIONS, Ledger, LedgerError, NewFile, Records
 from pipeline.lock import BusyError, exclusive
+from pipeline.merge import dataset, unit_states
 from pipeline.results import Status
 from tests.conftest import ROOT
 
@@ -419,7 +420,7 @@ def test_a_version_1_ledger_gets_the_record_keys_filled(tmp_path):
     db.commit()
     db.close()
     with Ledger(path) as ledger:
-        assert ledger.version == len(MIGRATIONS) == 3
+        assert ledger.version == len(MIGRATIONS) == 4
         [row] = ledger.rows_with_keys(["abc"], ["so hoa so cong van|le van tam"])
         assert row.row == 4 and row.data["tac_gia"] == "Lê Văn Tám"
         assert ledger.rows_with_keys(["abc"], ["khac|le van tam"]) == []
@@ -488,3 +489,122 @@ def test_two_processes_started_together_one_runs_the_other_refuses(period, fille
         assert [r["status"] for r in ledger.runs()] == ["done"] and len(ledger.files()) == 3
     summary = json.loads((s.paths.outbox / "run.json").read_text(encoding="utf-8"))
     assert summary["totals"]["initiatives"] == 3 and not list(s.paths.outbox.rglob(".tmp*"))
+
+
+# --- records by column -------------------------------------------------------------------------------
+
+A, B = "a" * 64, "b" * 64
+
+
+def _new(sha: str, code: str, records: Records | None, status: str = "accepted") -> NewFile:
+    return NewFile(
+        sha256=sha, name=f"{code}.xlsx", kind="xlsx", size=1, received_at=dt.datetime(2022, 6, 1, 9), status=status,
+        readable=True, unit_code=code, unit_name=None, as_of_date=dt.date(2022, 6, 1), unit_record={}, columns={},
+        findings=[], records=records,
+    )  # fmt: skip
+
+
+def _columns(n: int) -> dict[str, list[object]]:
+    """Initiatives of every type: whole numbers with blanks, text with leading zeros, dates."""
+    return {
+        "stt": [i + 1 if i % 7 else None for i in range(n)],
+        "ten_sang_kien": [f"Sáng kiến cải tiến số {i:05d}" for i in range(n)],
+        "tac_gia": [f"Nguyễn Văn {chr(65 + i % 26)} {i // 26}" for i in range(n)],
+        "dong_tac_gia": ["Lê Thị Hoa; Trần Văn Nam" if i % 3 == 0 else None for i in range(n)],
+        "so_qd_cong_nhan": ["007" if i % 2 else "0012/QĐ" for i in range(n)],
+        "gia_tri_lam_loi": [i * 1_000 if i % 4 else None for i in range(n)],
+        "ngay_dang_ky": [dt.date(2022, 2, 1) + dt.timedelta(days=i % 200) if i % 5 else None for i in range(n)],
+    }
+
+
+def _records(form, n: int, first_row: int = 4) -> Records:
+    columns = _columns(n)
+    keys = [form.record_key({k: v[i] for k, v in columns.items()}) for i in range(n)]
+    return Records("Sáng kiến", [first_row + 2 * i for i in range(n)], columns, keys)  # rows with gaps
+
+
+def _as_stored(value: object) -> object:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def test_records_by_column_come_back_by_row_with_their_place_and_types(tmp_path, form, settings, roster, monkeypatch):
+    """Every record of a large file and a small one: none lost, each at its Excel row and sheet, its
+    whole numbers, text with leading zeros and dates as they were; by row, by key and in the dataset."""
+    big, small = _records(form, 2_500), _records(form, 3, first_row=10)
+    with Ledger(tmp_path / LEDGER_NAME) as ledger:
+        run_id = ledger.start_run(settings.as_of, tmp_path)
+        ledger.add_file(run_id, _new(A, "VT021", big))
+        ledger.add_file(run_id, _new(B, "VT030", small))
+        ledger.add_file(run_id, _new("c" * 64, "VT031", None, status="rejected"))
+        assert {f.sha256: f.initiatives for f in ledger.files()} == {A: 2_500, B: 3, "c" * 64: 0}
+        rows = ledger.rows([B, A, "c" * 64, A])
+        expected = [
+            (sha, "Sáng kiến", stored.rows[i], {k: _as_stored(v[i]) for k, v in stored.columns.items()})
+            for sha, stored in ((B, small), (A, big))
+            for i in range(len(stored))
+        ]
+        assert [(r.sha256, r.sheet, r.row, r.data) for r in rows] == expected
+        assert all(type(r.data["so_qd_cong_nhan"]) is str for r in rows)
+        assert list(ledger.iter_rows([B, A])) == rows
+        [twin] = ledger.rows_with_keys([A, B], [big.keys[1_234]])
+        assert (twin.sha256, twin.row, twin.data) == (A, big.rows[1_234], expected[3 + 1_234][3])
+        assert ledger.rows_with_keys([B], [big.keys[1_234]]) == []
+
+        states = unit_states(ledger.files(), roster, settings)
+        monkeypatch.setattr(merge, "DATASET_CHUNK_ROWS", 1_000)  # the large file alone, the small one in a chunk
+        frame = dataset(states, ledger.iter_rows([A, B]), form, settings)
+        by_rows = dataset(states, list(ledger.iter_rows([A, B])), form, settings)
+    pd.testing.assert_frame_equal(frame, by_rows)
+    assert len(frame) == 2_503
+    assert list(zip(frame["sha256_nguon"], frame["trang_nguon"], frame["dong_nguon"], strict=True)) == [
+        (sha, "Sáng kiến", row) for sha, stored in ((A, big), (B, small)) for row in stored.rows
+    ]
+    both = {k: [*big.columns[k], *small.columns[k]] for k in big.columns}
+    assert frame["so_qd_cong_nhan"].tolist() == both["so_qd_cong_nhan"]
+    assert frame["stt"].dtype == "Int64" and frame["gia_tri_lam_loi"].dtype == "Int64"
+    assert [None if pd.isna(v) else v for v in frame["gia_tri_lam_loi"]] == both["gia_tri_lam_loi"]
+    assert [None if pd.isna(v) else v for v in frame["stt"]] == both["stt"]
+    assert [None if pd.isna(v) else v for v in frame["ngay_dang_ky"]] == both["ngay_dang_ky"]
+    assert all(isinstance(v, dt.date) for v in frame["ngay_dang_ky"] if not pd.isna(v))
+    assert frame["ma_cdcs"].tolist() == ["VT021"] * 2_500 + ["VT030"] * 3
+
+
+def test_a_version_3_ledger_keeps_every_record_by_column(tmp_path, form, settings, roster):
+    """A ledger written before records were kept by column: after the migration, the same rows,
+    in the same order, with the same values, found by key, and the same dataset."""
+    path = tmp_path / LEDGER_NAME
+    db = sqlite3.connect(path)
+    for version in range(3):
+        for statement in MIGRATIONS[version]:
+            if statement != "fill record keys":
+                db.execute(statement)
+    db.execute("PRAGMA user_version = 3")
+    db.execute("INSERT INTO runs VALUES (1, '2022-06-05T08:00:00', NULL, '2022-06-05', 'inbox', 'done')")
+    stored = {A: _records(form, 40), B: _records(form, 2, first_row=7)}
+    for seq, (sha, code) in enumerate(((A, "VT021"), (B, "VT030")), start=1):
+        records = stored[sha]
+        db.execute(
+            "INSERT INTO files VALUES (?, ?, ?, 'xlsx', 10, '2022-06-04T08:00:00', 1, 'accepted', 1, ?, NULL, "
+            "'2022-06-01', 0, 0, ?, '{}', '{}', NULL, NULL, NULL, NULL)",
+            (sha, seq, f"{code}.xlsx", code, len(records)),
+        )
+        for i in reversed(range(len(records))):  # stored in any order: read back by row
+            data = json.dumps({k: _as_stored(v[i]) for k, v in records.columns.items()}, ensure_ascii=False)
+            db.execute(
+                "INSERT INTO records VALUES (?, 'Sáng kiến', ?, ?, ?)", (sha, records.rows[i], data, records.keys[i])
+            )
+    db.commit()
+    db.close()
+    with Ledger(path) as ledger:
+        assert ledger.version == len(MIGRATIONS)
+        rows = ledger.rows([A, B])
+        assert [(r.sha256, r.row, r.data) for r in rows] == [
+            (sha, stored[sha].rows[i], {k: _as_stored(v[i]) for k, v in sorted(stored[sha].columns.items())})
+            for sha in (A, B)
+            for i in range(len(stored[sha]))
+        ]
+        twins = ledger.rows_with_keys([A, B], [stored[B].keys[1]])  # the same initiative in both files
+        assert [(r.sha256, r.row) for r in twins] == [(A, stored[A].rows[1]), (B, stored[B].rows[1])]
+        frame = dataset(unit_states(ledger.files(), roster, settings), ledger.iter_rows([A, B]), form, settings)
+    assert frame["dong_nguon"].tolist() == [*stored[A].rows, *stored[B].rows]
+    assert frame["so_qd_cong_nhan"].tolist() == [*stored[A].columns["so_qd_cong_nhan"], "0012/QĐ", "007"]

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.findings import Code, Severity
 from pipeline.read import read_workbook
-from pipeline.validate import validate
+from pipeline.validate import initiative_keys, validate
 from tests.conftest import TODAY
 
 
@@ -231,3 +231,39 @@ def test_spaces_and_case_in_list_values_are_read_without_a_finding(filled, form,
         "Cơ sở",
         "Nguyễn Văn An",
     ]
+
+
+def test_findings_across_many_rows_name_the_right_rows_and_numbers(filled, form, settings, roster):
+    """A numbering gap names the number just before it in its file; a title listed three times is
+    two findings, each naming the first listing; an author listed as co-author is found where the
+    co-authors are; a blank co-author never is. Cells and messages, among a hundred rows."""
+    rows = [
+        {"ten_sang_kien": f"Sáng kiến cải tiến số {i:03d} của tổ", "stt": i + 1, "dong_tac_gia": None}
+        for i in range(100)
+    ]
+    rows[40]["stt"] = 45  # Excel row 44; and the row after it (42 after 45) is a gap too
+    for i in (70, 90):  # the same initiative as row index 3 (Excel row 7)
+        rows[i]["ten_sang_kien"] = rows[3]["ten_sang_kien"]
+    rows[55]["dong_tac_gia"] = f"Lê Văn Cường; {form.example['tac_gia']}"
+    book = read_workbook(filled(rows=rows), form)
+    findings = validate([book], form, settings, roster, today=TODAY)
+    assert [(f.location.ref, f.code) for f in findings] == [
+        ("Sáng kiến!A44", Code.STT_GAP),
+        ("Sáng kiến!A45", Code.STT_GAP),
+        ("Sáng kiến!D59", Code.AUTHOR_IS_COAUTHOR),
+        ("Sáng kiến!B74", Code.DUPLICATE_INITIATIVE),
+        ("Sáng kiến!B94", Code.DUPLICATE_INITIATIVE),
+    ]
+    assert "Số thứ tự 45 không liền sau số trước (40)" in findings[0].message
+    assert "Số thứ tự 42 không liền sau số trước (45)" in findings[1].message
+    assert all("đã có ở dòng 7, trang Sáng kiến" in f.message for f in findings[3:])
+
+
+def test_initiative_keys_follow_the_book_s_titles(filled, form):
+    """The keys are worked out once per book, and again when its titles are others."""
+    book = read_workbook(filled(rows=[{}, {"ten_sang_kien": "Vườn rau sạch cho bữa ăn bán trú"}]), form)
+    keys = initiative_keys(book, form)
+    assert keys == [form.record_key(values) for values in book.records()] and initiative_keys(book, form) is keys
+    book.values["ten_sang_kien"] = ["Một sáng kiến khác hẳn", None]
+    assert initiative_keys(book, form) == [form.record_key(values) for values in book.records()]
+    assert initiative_keys(book, form)[1] is None
