@@ -235,7 +235,7 @@ def _cell_by_cell(series: pd.Series, column: RowsColumn, letter: str, numbers: p
 
 def cell_xml(ref: str, value: Any, column: RowsColumn) -> tuple[str, str | None]:
     """One cell's XML ("" for no cell) and, when it is written as text, the text it shows."""
-    if _is_blank(value):
+    if is_blank(value):
         return ("" if column.blank is None else f'<c r="{ref}" s="{column.blank}"/>'), None
     number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     if column.kind in NUMBER_KINDS and number and np.isfinite(value):
@@ -254,7 +254,8 @@ def cell_xml(ref: str, value: Any, column: RowsColumn) -> tuple[str, str | None]
     return f'<c r="{ref}" s="{style}" t="inlineStr"><is><t{space}>{xml_escape(escaped)}</t></is></c>', text
 
 
-def _is_blank(value: Any) -> bool:
+def is_blank(value: Any) -> bool:
+    """An empty cell: None, "" or a missing value of pandas (NaN, NaT, NA)."""
     if value is None:
         return True
     if isinstance(value, str):

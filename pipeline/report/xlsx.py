@@ -43,7 +43,7 @@ from pipeline.form import Form
 from pipeline.render.fit import wrapped_lines
 from pipeline.render.outputs import FINDINGS_COLUMNS, FINDINGS_HEADERS
 from pipeline.report.model import Block, Bullets, Chart, Paragraph, Report, Section, Table, fit_widths
-from pipeline.report.rows import RowsColumn, SheetRows, insert_rows
+from pipeline.report.rows import RowsColumn, SheetRows, insert_rows, is_blank
 from pipeline.results import RunResult
 from pipeline.sheets import cell_text
 from pipeline.text import FORMULA_START
@@ -181,17 +181,6 @@ def _write_sheets(
 # --- cells and sheets --------------------------------------------------------------------------------
 
 
-def _blank(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value == ""
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 class Book:
     """The workbook, its formats (made once each) and the sheet furniture."""
 
@@ -248,7 +237,7 @@ class Book:
 
     def put(self, ws: Any, row: int, col: int, value: Any, kind: str = "text", style: str = "body") -> None:
         """One cell as data: text is always a string, numbers numbers, dates dates; never a formula."""
-        if _blank(value):
+        if is_blank(value):
             ws.write_blank(row, col, None, self.fmt(kind, style))
         elif kind == "text" or isinstance(value, str):
             self.text(ws, row, col, str(value), style)
