@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {len(inbox.files)} files, {inbox.initiatives} initiatives ({time.perf_counter() - started:.0f} s)")
 
     print("floor: calamine, every cell, serially ...", flush=True)
-    floor_s = floor(inbox.files)
+    floor_s = _apart(floor, inbox.files)
     print("cold: pipeline run on a new ledger ...", flush=True)
     runs = args.work / "runs"
     shutil.rmtree(runs, ignore_errors=True)
@@ -114,6 +114,16 @@ def floor(paths: list[Path]) -> float:
             for row in workbook.get_sheet_by_name(name).to_python(skip_empty_area=False):
                 cells += len(row)
     return time.perf_counter() - started
+
+
+def _apart(measure: Any, paths: list[Path]) -> float:
+    """`measure(paths)` in a process of its own, so that what it loads (calamine's workbooks, say)
+    is not this process's memory when it starts the pipeline's runs (see `large_inbox`)."""
+    import concurrent.futures
+    import multiprocessing
+
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return float(pool.submit(measure, paths).result())
 
 
 def pipeline_run(inbox: Path, roster: Path, outbox: Path) -> RunFigures:
@@ -217,15 +227,20 @@ LARGE_ROWS = 50_000
 
 
 def large_inbox(inbox: Inbox, folder: Path) -> Path:
-    """An inbox holding one workbook of `LARGE_ROWS` initiatives, made from a correct generated file."""
-    from bench.generate import large_workbook
+    """An inbox holding one workbook of `LARGE_ROWS` initiatives, made from a correct generated file.
 
+    Made in a process of its own: writing it takes openpyxl a few hundred MB, and a process that
+    starts `pipeline run` while that large counts its own memory of the moment in the run's peak
+    (the child's resident set before it loads the program is the parent's)."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     source = next(
         p for p, u in zip(inbox.files, inbox.units, strict=True) if u.code not in inbox.rejected and _has_rows(p)
     )
-    large_workbook(source, folder / source.name, LARGE_ROWS)
+    code = "import sys; from pathlib import Path; from bench.generate import large_workbook; "
+    code += "large_workbook(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]))"
+    made = [str(source), str(folder / source.name), str(LARGE_ROWS)]
+    subprocess.run([sys.executable, "-c", code, *made], check=True, cwd=ROOT)
     return folder
 
 
