@@ -5,7 +5,7 @@ after the other, each timed as the officer waits for it:
 
 * cold: the first `pipeline run` of the period, every file read and every output written;
 * incremental: one union sends a corrected file, and `pipeline run` again;
-* nothing new: `pipeline run` once more, with nothing changed.
+* nothing new: `pipeline run` once more, with nothing changed (three times: the middle one counts).
 
 Each is measured from the command line (a new process each time, as the officer types it) and
 from the officer's page (`pipeline serve`: one warm process; the run is started as the page's
@@ -20,6 +20,7 @@ import http.cookiejar
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -28,7 +29,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.generate import ROOT
+from bench.generate import ROOT, officer_env
 
 PIPELINE = Path(sys.executable).with_name("pipeline")
 WORK = ROOT / "bench" / ".work"
@@ -95,7 +96,7 @@ def _outputs_stamp(folder: Path) -> dict[str, int]:
 def _cli_day(folder: Path) -> dict[str, Any]:
     def run() -> float:
         started = time.perf_counter()
-        done = subprocess.run([str(PIPELINE), "run"], cwd=folder, capture_output=True)
+        done = subprocess.run([str(PIPELINE), "run"], cwd=folder, capture_output=True, env=officer_env())
         seconds = time.perf_counter() - started
         if done.returncode not in (0, 1):
             raise RuntimeError(f"pipeline run failed: {done.stderr.decode('utf-8', 'replace')[-2000:]}")
@@ -105,7 +106,7 @@ def _cli_day(folder: Path) -> dict[str, Any]:
     _correction(folder)
     out["incremental"] = run()
     before = _outputs_stamp(folder)
-    out["nothing_new"] = run()
+    out["nothing_new"] = statistics.median(run() for _ in range(3))  # a fraction of a second: the middle of three
     out["rewrote"] = sorted(k for k, v in _outputs_stamp(folder).items() if before.get(k) != v)
     return out
 
@@ -117,6 +118,7 @@ class _Page:
         self.server = subprocess.Popen(
             [str(PIPELINE), "serve", "--no-browser"],
             cwd=folder,
+            env=officer_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -211,3 +211,10 @@ def large_workbook(source: Path, target: Path, rows: int, form: Form | None = No
             for info in src.infolist():
                 dst.writestr(info, xml.encode("utf-8") if info.filename == part else src.read(info))
     return target
+
+
+def officer_env() -> dict[str, str]:
+    """The environment of the pipeline's runs: this one, with Python free to keep the compiled
+    modules it makes (PYTHONDONTWRITEBYTECODE unset), as on an officer's computer where pip installed
+    the program; otherwise every run would compile the program's sources again."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}

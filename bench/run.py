@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.generate import ROOT, ROSTER_NAME, Inbox, file_name, generate
+from bench.generate import ROOT, ROSTER_NAME, Inbox, file_name, generate, officer_env
 
 RESULTS = ROOT / "bench" / "results.json"
 WORK = ROOT / "bench" / ".work"
@@ -141,7 +141,7 @@ def pipeline_run(inbox: Path, roster: Path, outbox: Path) -> RunFigures:
         str(roster),
     ]
     started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=officer_env())
     sampler = _TreeSampler(proc.pid)
     sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
