@@ -13,7 +13,7 @@ import hashlib
 import io
 import shutil
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -136,6 +136,31 @@ def fingerprint(path: Path, name: str, archive_dir: Path | None = None) -> Submi
     if archive_dir is not None:
         _keep(archive_dir, submission, lambda tmp: tmp.write_bytes(data))
     return submission
+
+
+# What intake found at a name of the inbox: the file's size, modification time (ns), hash and kind.
+Stamp = tuple[int, int, str, str]
+
+
+def take(
+    path: Path, name: str, archive_dir: Path, stamps: Mapping[str, Stamp]
+) -> tuple[Submission, tuple[str, int, int, str, str]]:
+    """The inbox's file at `name` as a submission, kept in the archive (`fingerprint`), and its
+    stamp for the next run. A file with the size and modification time that intake found at this
+    name before, whose archived copy is there, is that file: it is not read again (as backup and
+    sync tools judge a file unchanged); any other is read."""
+    stat = path.stat()
+    seen = stamps.get(name)
+    if (
+        seen is not None
+        and seen[:2] == (stat.st_size, stat.st_mtime_ns)
+        and archived_path(archive_dir, seen[2], name).exists()
+    ):
+        received = dt.datetime.fromtimestamp(stat.st_mtime).replace(microsecond=0)
+        submission = Submission(path, name, seen[2], stat.st_size, seen[3], received)
+    else:
+        submission = fingerprint(path, name, archive_dir)
+    return submission, (name, stat.st_size, stat.st_mtime_ns, submission.sha256, submission.kind)
 
 
 def by_arrival(submissions: list[Submission]) -> list[Submission]:

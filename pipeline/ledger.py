@@ -157,6 +157,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP TABLE records",
         "CREATE INDEX record_keys_key ON record_keys (key)",
     ),
+    (  # 5: what intake last found at each name of the inbox, so that an unchanged file is not read again
+        """CREATE TABLE stamps (
+            name TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            kind TEXT NOT NULL
+        )""",
+    ),
 )
 
 
@@ -451,6 +460,19 @@ class Ledger:
 
     def known(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT sha256 FROM files")}
+
+    def stamps(self) -> dict[str, tuple[int, int, str, str]]:
+        """By name in the inbox: the size, modification time (ns), hash and kind of the file intake
+        found there last."""
+        cursor = self.db.execute("SELECT name, size, mtime_ns, sha256, kind FROM stamps")
+        return {name: (size, mtime_ns, sha, kind) for name, size, mtime_ns, sha, kind in cursor}
+
+    def set_stamps(self, stamps: Sequence[tuple[str, int, int, str, str]]) -> None:
+        """(name, size, mtime_ns, sha256, kind) of each file intake found in the inbox, in place of
+        what it found there before."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM stamps")
+            db.executemany("INSERT OR REPLACE INTO stamps VALUES (?, ?, ?, ?, ?)", stamps)
 
     def add_sightings(self, run_id: int, seen: Sequence[tuple[str, str]]) -> None:
         """(sha256, name) of every file found in the inbox by this run."""

@@ -23,7 +23,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pipeline.config import Settings
 from pipeline.findings import Code, Finding, Location, Severity, make, row_place
 from pipeline.form import Form
-from pipeline.intake import SPREADSHEET_KINDS, Submission, archived_path, by_arrival, fingerprint, scan_inbox
+from pipeline.intake import (
+    SPREADSHEET_KINDS,
+    Submission,
+    archived_path,
+    by_arrival,
+    fingerprint,
+    scan_inbox,
+    take,
+)
 from pipeline.isolate import Failure, Job, Runner, open_runner, read_books, timed
 from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile
 from pipeline.lock import exclusive
@@ -109,13 +117,16 @@ def run(
             known = {f.sha256: f for f in ledger.files()}  # a run adds no file before it has read them all
             submissions: list[Submission] = []
             saved_mail: list[Submission] = []
+            stamps, found = ledger.stamps(), []
             for path in paths:
                 # Kept in the archive from the very bytes it was hashed from, before anything else happens to it.
-                submission = fingerprint(path, path.relative_to(inbox).as_posix(), history / ARCHIVE_DIR)
+                submission, stamp = take(path, path.relative_to(inbox).as_posix(), history / ARCHIVE_DIR, stamps)
+                found.append(stamp)
                 is_mail = is_message_file(submission.name, submission.kind)
                 if not is_mail and submission.sha256 not in known:
                     ready()
                 (saved_mail if is_mail else submissions).append(submission)
+            ledger.set_stamps(found)
             known_mail = {m.message_id: m for m in ledger.messages()}
             messages = open_messages(saved_mail, history / ARCHIVE_DIR, known_mail)
             submissions += [s for m in messages for s in m.submissions]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 
@@ -131,3 +132,49 @@ def test_same_bytes_under_two_names_is_one_submission_and_originals_stay_identic
     assert (inbox / "Báo cáo.xlsx").read_bytes() == good
     # Archiving again writes nothing new and keeps the first copy.
     assert archive(fingerprint(inbox / "Báo cáo.xlsx", "x"), tmp_path / "outbox" / "luu-tru") == archived[0]
+
+
+def test_a_file_unchanged_since_the_last_run_is_not_read_again(tmp_path, filled, settings, form, roster, monkeypatch):
+    """Intake knows a file by its name, size and modification time from the run before; a file
+    touched, replaced, or whose archived copy is gone is read again."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.xlsx").write_bytes(filled(name="x.xlsx").read_bytes())
+    (inbox / "b.xlsx").write_bytes(filled(name="y.xlsx", code="VT022").read_bytes())
+    period = Period(settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox"), form, roster)
+    read: list[str] = []
+    real = intake.fingerprint
+
+    def counted(path, name, archive_dir=None):
+        read.append(name)
+        return real(path, name, archive_dir)
+
+    monkeypatch.setattr(intake, "fingerprint", counted)
+    first = {r.name: r.sha256 for r in run(period).files}
+    assert sorted(read) == ["a.xlsx", "b.xlsx"]
+
+    read.clear()
+    assert {r.name: r.sha256 for r in run(period).files} == first
+    assert read == []
+
+    # Touched (saved again): read again, the same content.
+    later = (inbox / "a.xlsx").stat().st_mtime + 60
+    os.utime(inbox / "a.xlsx", (later, later))
+    read.clear()
+    assert {r.name: r.sha256 for r in run(period).files} == first
+    assert read == ["a.xlsx"]
+
+    # Another content of the same size under the same name, with a new time: the new content.
+    data = bytearray((inbox / "b.xlsx").read_bytes())
+    data[-30] ^= 1  # one bit of the zip's directory: another file, of the same size
+    (inbox / "b.xlsx").write_bytes(bytes(data))
+    read.clear()
+    after = {r.name: r.sha256 for r in run(period).files if r.name == "b.xlsx"}
+    assert read == ["b.xlsx"] and after["b.xlsx"] == hashlib.sha256(bytes(data)).hexdigest() != first["b.xlsx"]
+
+    # The archived copy gone: read again, and archived again.
+    archived = tmp_path / "outbox" / "luu-tru" / f"{first['a.xlsx']}.xlsx"
+    archived.unlink()
+    read.clear()
+    run(period)
+    assert read == ["a.xlsx"] and archived.exists()

@@ -420,7 +420,7 @@ def test_a_version_1_ledger_gets_the_record_keys_filled(tmp_path):
     db.commit()
     db.close()
     with Ledger(path) as ledger:
-        assert ledger.version == len(MIGRATIONS) == 4
+        assert ledger.version == len(MIGRATIONS) == 5
         [row] = ledger.rows_with_keys(["abc"], ["so hoa so cong van|le van tam"])
         assert row.row == 4 and row.data["tac_gia"] == "Lê Văn Tám"
         assert ledger.rows_with_keys(["abc"], ["khac|le van tam"]) == []
