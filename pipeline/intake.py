@@ -142,6 +142,15 @@ def fingerprint(path: Path, name: str, archive_dir: Path | None = None) -> Submi
 Stamp = tuple[int, int, str, str]
 
 
+def stamped(path: Path, name: str, stamps: Mapping[str, Stamp]) -> bool:
+    """Whether the file at `name` has the size and modification time intake found there last."""
+    seen = stamps.get(name)
+    if seen is None:
+        return False
+    stat = path.stat()
+    return seen[:2] == (stat.st_size, stat.st_mtime_ns)
+
+
 def take(
     path: Path, name: str, archive_dir: Path, stamps: Mapping[str, Stamp]
 ) -> tuple[Submission, tuple[str, int, int, str, str]]:

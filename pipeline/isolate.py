@@ -89,8 +89,9 @@ class Runner(Protocol):
 
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]: ...
 
-    def prestart(self) -> None:
-        """Get ready for jobs to come (start the workers), without waiting; called again, nothing."""
+    def prestart(self, count: int | None = None) -> None:
+        """Get ready for `count` jobs to come (all the workers by default), without waiting; called
+        again, only what is still missing."""
 
 
 class LocalRunner:
@@ -101,9 +102,10 @@ class LocalRunner:
         self.workers, self.timeout_s, self.memory_mb = workers or default_workers(), timeout_s, memory_mb
         self._pool: _Pool | None = None
 
-    def prestart(self) -> None:
-        """Start the workers now, so that they are ready when the first job comes."""
-        self._started().prestart()
+    def prestart(self, count: int | None = None) -> None:
+        """Start the workers now (as many as `count` jobs need), so that they are ready when the first
+        job comes."""
+        self._started().prestart(count)
 
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]:
         yield from self._started().run(list(enumerate(jobs)))
@@ -137,7 +139,7 @@ class ExecutorRunner:
     def __init__(self, executor: concurrent.futures.Executor, timeout_s: float = 60) -> None:
         self.executor, self.timeout_s = executor, timeout_s
 
-    def prestart(self) -> None:
+    def prestart(self, count: int | None = None) -> None:
         """Nothing: the executor's workers are started by whoever runs it."""
 
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]:
@@ -395,8 +397,9 @@ class _Pool:
         self.starting: list[_Worker] = []
 
     def run(self, jobs: list[tuple[int, Job]]) -> Iterator[tuple[int, Any]]:
-        """Yield (index, result or `Failure`) as jobs finish."""
-        self._start_workers(min(self.size, len(jobs)) - self._count())
+        """Yield (index, result or `Failure`) as jobs finish. The workers still to start start now,
+        all at once; each job goes to the first one ready (one job does not wait for every worker)."""
+        self.prestart(min(self.size, len(jobs)))
         todo = dict(jobs)
         pending = deque(i for i, _ in jobs)
         while pending or self.busy:
@@ -405,21 +408,14 @@ class _Pool:
                 self._start(index, todo[index])
             yield from self._collect()
 
-    def prestart(self) -> None:
-        """Start every worker now, without waiting: they import the readers while the caller works."""
-        self.starting += [_Worker(self.ctx, self.memory_mb, wait=False) for _ in range(self.size - self._count())]
+    def prestart(self, count: int | None = None) -> None:
+        """Start workers now (up to `count` in all, every one by default), without waiting: they
+        import the readers while the caller works."""
+        wanted = self.size if count is None else min(self.size, count)
+        self.starting += [_Worker(self.ctx, self.memory_mb, wait=False) for _ in range(wanted - self._count())]
 
     def _count(self) -> int:
         return len(self.idle) + len(self.busy) + len(self.starting)
-
-    def _start_workers(self, count: int) -> None:
-        """Start `count` workers at once (each takes a second or so to import the readers) and wait
-        for them and for those already starting."""
-        self.starting += [_Worker(self.ctx, self.memory_mb, wait=False) for _ in range(max(0, count))]
-        starting, self.starting = self.starting, []
-        for worker in starting:
-            worker.wait_ready()
-            self.idle.append(worker)
 
     def _start(self, index: int, job: Job) -> None:
         for _ in range(2):  # an idle worker may have died since its last job

@@ -30,6 +30,7 @@ from pipeline.intake import (
     by_arrival,
     fingerprint,
     scan_inbox,
+    stamped,
     take,
 )
 from pipeline.isolate import Failure, Job, Runner, open_runner, read_books, timed
@@ -103,11 +104,11 @@ def run(
         concurrent.futures.ThreadPoolExecutor(1) as warm,
     ):
 
-        def ready() -> None:
-            """A file to read: the workers import the readers, and pandera makes its first validation
-            in a thread of this process, while intake hashes the rest (a run with nothing new needs
-            neither)."""
-            runner.prestart()
+        def ready(files: int) -> None:
+            """`files` to read so far: as many workers as they need import the readers (one for one
+            new file: it starts faster alone), and pandera makes its first validation in a thread of
+            this process, while intake hashes the rest (a run with nothing new needs neither)."""
+            runner.prestart(files)
             if not warming:
                 warming.append(warm.submit(_warm_up, form, settings, roster))
 
@@ -117,21 +118,25 @@ def run(
             known = {f.sha256: f for f in ledger.files()}  # a run adds no file before it has read them all
             submissions: list[Submission] = []
             saved_mail: list[Submission] = []
-            stamps, found = ledger.stamps(), []
+            stamps, found, unknown = ledger.stamps(), [], 0
+            if not all(stamped(path, path.relative_to(inbox).as_posix(), stamps) for path in paths):
+                ready(1)  # something may be new: get ready from now on, before any file is read
             for path in paths:
                 # Kept in the archive from the very bytes it was hashed from, before anything else happens to it.
                 submission, stamp = take(path, path.relative_to(inbox).as_posix(), history / ARCHIVE_DIR, stamps)
                 found.append(stamp)
                 is_mail = is_message_file(submission.name, submission.kind)
                 if not is_mail and submission.sha256 not in known:
-                    ready()
+                    unknown += 1
+                    ready(unknown)
                 (saved_mail if is_mail else submissions).append(submission)
             ledger.set_stamps(found)
             known_mail = {m.message_id: m for m in ledger.messages()}
             messages = open_messages(saved_mail, history / ARCHIVE_DIR, known_mail)
             submissions += [s for m in messages for s in m.submissions]
-            if any(s.sha256 not in known for m in messages for s in m.submissions):
-                ready()
+            unknown += sum(1 for m in messages for s in m.submissions if s.sha256 not in known)
+            if unknown:
+                ready(unknown)
             # In arrival order, so that the ledger meets them in that order (its `seq`), whatever their names.
             submissions = by_arrival(submissions)
             ledger.add_sightings(run_id, [(s.sha256, s.name) for s in submissions])

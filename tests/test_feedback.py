@@ -173,7 +173,7 @@ def test_feedback_opens_in_libreoffice_with_every_defect_highlighted_and_comment
 class _InProcess:
     """A runner that runs each job here, so that a test's monkeypatching reaches it."""
 
-    def prestart(self):
+    def prestart(self, count=None):
         pass
 
     def run(self, jobs):
