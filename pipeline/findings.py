@@ -46,6 +46,7 @@ class Code(StrEnum):
     REQUIRED = "required"
     NOT_IN_LIST = "not-in-list"
     NOT_A_NUMBER = "not-a-number"
+    NUMBER_TOO_LARGE = "number-too-large"
     NOT_A_DATE = "not-a-date"
     NO_SUCH_DATE = "no-such-date"
     TWO_DIGIT_YEAR = "two-digit-year"
@@ -101,6 +102,10 @@ MESSAGES: dict[Code, str] = {
     Code.EXTENSION_MISMATCH: 'Tên tệp có đuôi "{extension}" nhưng nội dung là tệp {kind}; tệp vẫn được đọc theo nội dung thật.',
     Code.FALLBACK_READER: "Tệp được đọc bằng trình đọc dự phòng ({reader}) vì trình đọc chính không đọc được tệp này; số liệu vẫn được kiểm tra như thường.",
     Code.NOT_A_NUMBER: 'Ô "{label}" phải là số nguyên, nhưng đang ghi "{value}". Vui lòng ghi số, ví dụ 1500000.',
+    Code.NUMBER_TOO_LARGE: (
+        'Ô "{label}" ghi số "{value}", lớn quá mức (từ 15 chữ số trở lên, Excel không giữ đúng được). '
+        "Vui lòng kiểm tra và ghi lại đúng số."
+    ),
     Code.NOT_A_DATE: 'Ô "{label}" phải là ngày dạng dd/mm/yyyy, nhưng đang ghi "{value}". Vui lòng nhập lại, ví dụ 15/03/2022.',
     Code.NO_SUCH_DATE: 'Ngày "{value}" ở ô "{label}" không có thật: {reason}. Vui lòng kiểm tra lại ngày, ghi theo thứ tự ngày/tháng/năm, ví dụ 28/02/2022.',
     Code.CELL_ERROR: 'Ô "{label}" đang báo lỗi {value} của Excel (công thức tính sai hoặc tham chiếu đến ô không còn). Vui lòng sửa công thức hoặc nhập thẳng giá trị.',

@@ -26,7 +26,7 @@ from pipeline.legacy import none_legacy
 from pipeline.legacy import repair as repair_legacy
 from pipeline.sheets import CellError, FormulaText, Grid, column_letter, nonblank_rows
 from pipeline.text import clean_text, fold, has_controls
-from pipeline.values import FIRST_DATE, LAST_DATE, Parsed, is_blank, to_date, to_int, to_text
+from pipeline.values import FIRST_DATE, INT_LIMIT, LAST_DATE, Parsed, is_blank, to_date, to_int, to_text
 
 _HEADER_SCAN_ROWS = 40
 _MIN_HEADER_MATCHES = 3
@@ -344,6 +344,8 @@ def _converted_column(f: Field, form: Form, raws: list[Any], distinct: set[Any])
     if f.type == "integer" and kinds <= {float, int}:
         if not all(number.is_integer() for number in distinct if type(number) is float):
             return None
+        if any(abs(number) >= INT_LIMIT for number in distinct if number is not None):
+            return None  # each cell then says which is too large
         read = {number: None if number is None else int(number) for number in distinct}
         return list(map(read.__getitem__, raws))
     if f.type == "date" and kinds <= {dt.date, dt.datetime}:

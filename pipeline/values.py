@@ -68,17 +68,23 @@ _SCALED = re.compile(r"^(\d+(?:[.,]\d+)?)\s*(triệu|tr|nghìn|ngàn|tỷ|tỉ)\
 _SCALES = {"triệu": 1_000_000, "tr": 1_000_000, "nghìn": 1_000, "ngàn": 1_000, "tỷ": 10**9, "tỉ": 10**9}
 
 
+# Excel keeps 15 significant digits: a whole number from 10^15 on is not what was typed, and no
+# count or amount of the form comes near it (nor could the dataset's 64-bit columns hold them all).
+INT_LIMIT = 10**15
+
+
 def to_int(value: Any) -> Parsed:
-    """Whole numbers: numbers as numbers, or text such as "1.500.000 đ" and "1,5 triệu"."""
+    """Whole numbers: numbers as numbers, or text such as "1.500.000 đ" and "1,5 triệu"; below
+    `INT_LIMIT` either way."""
     if is_blank(value):
         return EMPTY
     if isinstance(value, bool):
         return Parsed(None, Code.NOT_A_NUMBER)
     if isinstance(value, int):
-        return Parsed(value)
+        return _within(value)
     if isinstance(value, float):
         if value.is_integer():
-            return Parsed(int(value))
+            return _within(int(value))
         return Parsed(None, Code.NOT_A_NUMBER)
     if not isinstance(value, str):
         return Parsed(None, Code.NOT_A_NUMBER)
@@ -86,7 +92,13 @@ def to_int(value: Any) -> Parsed:
     number = _int_from_text(text)
     if number is None:
         return Parsed(None, Code.NOT_A_NUMBER)
+    if abs(number) >= INT_LIMIT:
+        return Parsed(None, Code.NUMBER_TOO_LARGE)
     return Parsed(number, Code.TEXT_NUMBER_READ, numbers.number(number))
+
+
+def _within(number: int) -> Parsed:
+    return Parsed(number) if abs(number) < INT_LIMIT else Parsed(None, Code.NUMBER_TOO_LARGE)
 
 
 def _int_from_text(text: str) -> int | None:

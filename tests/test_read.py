@@ -284,3 +284,19 @@ def test_the_other_spaces_are_what_python_takes_for_white_space() -> None:
 
     other = {chr(i) for i in range(sys.maxunicode + 1) if chr(i).isspace() and chr(i) != " "} | {"\u200b", "\ufeff"}
     assert {chr(i) for i in range(sys.maxunicode + 1) if _OTHER_SPACE.fullmatch(chr(i))} == other
+
+
+def test_a_huge_number_is_a_finding_at_its_cell_and_the_run_goes_on(filled, form, settings, roster):
+    """A number of 30 digits in an amount and in the unit's members: each an error at its cell (it
+    had crashed the dataset's 64-bit column), the other rows read as usual."""
+    from pipeline.intake import fingerprint
+    from pipeline.stages import check_books
+
+    path = filled(rows=[{"gia_tri_lam_loi": 1e30}, {"stt": 2}], unit={"tong_doan_vien": 1e25})
+    book = read_workbook(path, form)
+    codes = [(f.code, f.location.ref) for f in book.findings]
+    assert [c for c, _ in codes].count(Code.NUMBER_TOO_LARGE) == 2
+    assert book.count == 2 and book.values["gia_tri_lam_loi"][1] is not None
+    [result] = check_books([fingerprint(path, path.name)], [book], settings, form, roster)
+    assert result.status.value == "rejected"
+    assert any(f.code is Code.NUMBER_TOO_LARGE and "Giá trị làm lợi" in f.message for f in result.findings)

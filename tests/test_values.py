@@ -131,3 +131,12 @@ def test_the_parsers_take_any_cell_and_say_what_they_did(value):
     number = to_int(value).value
     if number is not None:
         assert not isinstance(number, bool)  # (a negative number is for validation to refuse)
+
+
+@pytest.mark.parametrize("value", [10**15, -(10**15), 1e30, float(2**80), "1.000.000.000.000.000", "9e99"])
+def test_a_whole_number_beyond_what_excel_keeps_is_an_error_not_a_value(value):
+    parsed = to_int(value)
+    assert parsed.value is None and parsed.code in (Code.NUMBER_TOO_LARGE, Code.NOT_A_NUMBER)
+    if not isinstance(value, str) or value.startswith("1."):
+        assert parsed.code is Code.NUMBER_TOO_LARGE
+    assert to_int(10**15 - 1).value == 10**15 - 1
