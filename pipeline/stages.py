@@ -145,8 +145,8 @@ def run(
             new, extra_names = _split_new(submissions, {sha: names[sha][0] for sha in known if names.get(sha)})
             extra += extra_names
             before = unit_states(list(known.values()), roster, settings)
-            state = None if new else _state(settings, roster, pdf, submissions, extra, messages, known.values())
-            last = _unchanged_since(state, outbox / RUN_JSON) if state is not None else None
+            state = None if new else _state(settings, roster, submissions, extra, messages, known.values())
+            last = _unchanged_since(state, outbox / RUN_JSON, pdf) if state is not None else None
         if last is not None:  # nothing new and nothing else changed: the outputs stand as they are
             result = _as_before(last, ledger, known, history, before, extra, messages, settings)
             result.stages = stage.seconds
@@ -201,7 +201,7 @@ def run(
             stage.seconds[name] = spent
         result.stages = stage.seconds
         # What this run's outputs were made from (after the feedback: the ledger records it).
-        fresh = _state(settings, roster, pdf, submissions, extra, messages, ledger.files())
+        fresh = _state(settings, roster, submissions, extra, messages, ledger.files())
         _write_summary(result, run_id, outbox / RUN_JSON, fresh)
         ledger.finish_run(run_id)
     result.files.sort(key=lambda r: r.name)
@@ -216,7 +216,6 @@ STATE_KEY = "state"
 def _state(
     settings: Settings,
     roster: Roster | None,
-    pdf: bool,
     submissions: Sequence[Submission],
     extra: Sequence[FileResult],
     messages: Sequence[Any],
@@ -235,7 +234,7 @@ def _state(
     def add(*parts: Any) -> None:
         digest.update(repr(parts).encode("utf-8", "surrogatepass"))
 
-    add(__version__, _code_stamp(), repr(settings), repr(roster), pdf)
+    add(__version__, _code_stamp(), repr(settings), repr(roster))
     text = ensure_text(settings)  # created with its hints on a first run, as the report does
     add(text.read_bytes() if text.exists() else None)
     add([(s.name, s.sha256) for s in submissions], [(r.name, r.status.value, r.reason) for r in extra])
@@ -281,9 +280,10 @@ def _write_summary(result: RunResult, run_id: int, path: Path, state: str) -> No
     write_json(summary, path)
 
 
-def _unchanged_since(state: str, path: Path) -> dict[str, Any] | None:
+def _unchanged_since(state: str, path: Path, pdf: bool) -> dict[str, Any] | None:
     """The last run's run.json when its outputs were made from `state` and are all still there,
-    as they were written; otherwise None."""
+    as they were written, with the PDF when `pdf` asks for it; otherwise None. (A run without the
+    PDF after one with it leaves that PDF as it is.)"""
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -296,6 +296,8 @@ def _unchanged_since(state: str, path: Path) -> dict[str, Any] | None:
     files = recorded.get("files")
     outputs = summary.get("outputs")
     if not isinstance(outputs, dict) or not isinstance(files, dict) or _output_files(outputs) != files:
+        return None
+    if pdf and "report_pdf" not in outputs:
         return None
     return summary if outputs.keys() >= _NOT_STATE else None
 

@@ -16,7 +16,7 @@ import pytest
 
 import pipeline
 from pipeline.demo import demo_roster_path
-from tests.conftest import ROOT
+from tests.conftest import ROOT, soffice
 
 AS_OF = dt.date(2022, 6, 10)
 
@@ -123,3 +123,14 @@ def test_a_run_with_nothing_new_loads_neither_pandas_nor_the_validation(period: 
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split() == ["True", "[]", "False"]
+
+
+@pytest.mark.slow
+def test_the_pdf_is_made_when_asked_for_and_then_stands(period: pipeline.Period):
+    soffice()  # the PDF comes from LibreOffice
+    with_pdf = pipeline.run(period, pdf=True)  # the first run made none: everything is made again
+    assert not with_pdf.unchanged and with_pdf.outputs["report_pdf"].exists()
+    written = with_pdf.outputs["report_pdf"].stat().st_mtime_ns
+    assert pipeline.run(period).unchanged  # a run without --pdf: the PDF there is still the report's
+    assert pipeline.run(period, pdf=True).unchanged
+    assert with_pdf.outputs["report_pdf"].stat().st_mtime_ns == written
