@@ -134,3 +134,8 @@ def test_the_pdf_is_made_when_asked_for_and_then_stands(period: pipeline.Period)
     assert pipeline.run(period).unchanged  # a run without --pdf: the PDF there is still the report's
     assert pipeline.run(period, pdf=True).unchanged
     assert with_pdf.outputs["report_pdf"].stat().st_mtime_ns == written
+    # Then the report changes and a run without --pdf makes the DOCX again: the earlier PDF goes.
+    text = period.settings.paths.report_text
+    text.write_text(text.read_text(encoding="utf-8") + "\nThêm một dòng.\n", encoding="utf-8")
+    without = pipeline.run(period)
+    assert "report_pdf" not in without.outputs and not with_pdf.outputs["report_pdf"].exists()

@@ -31,6 +31,10 @@ def write_report_docx(outbox: Path, report: Report, pdf: bool = False) -> dict[s
     from pipeline.report.docx import write_report_docx as write
 
     written = {"report_docx": write(outbox / f"{REPORT_STEM}.docx", report)}
+    # A PDF made from an earlier DOCX is never left beside this one, to be signed by mistake
+    # (unless a viewer holds it open on Windows: then the conversion could not replace it either).
+    with contextlib.suppress(OSError):
+        (outbox / f"{REPORT_STEM}.pdf").unlink(missing_ok=True)
     if pdf:
         # A failed conversion costs the PDF only: the DOCX it comes from is there to print.
         with contextlib.suppress(ConversionError):
