@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import http.cookiejar
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -29,7 +28,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.generate import ROOT, officer_env
+from bench.generate import ROOT, corrected, officer_env
 
 PIPELINE = Path(sys.executable).with_name("pipeline")
 WORK = ROOT / "bench" / ".work"
@@ -66,22 +65,9 @@ def _periods(work: Path) -> tuple[Path, Path]:
 def _correction(folder: Path) -> Path:
     """One union's corrected file, arriving after everything else: its accepted file with one more
     news item, under a new name."""
-    import openpyxl
-
-    from pipeline.form import load_form
-    from pipeline.template import UNIT_FIRST_ROW, UNIT_VALUE_COL
-
-    form = load_form()
     run = json.loads((folder / "outbox" / "run.json").read_text(encoding="utf-8"))
     name = next(f["name"] for f in run["files"] if f["status"] == "accepted" and "/" not in f["name"])
-    wb = openpyxl.load_workbook(folder / "inbox" / name)
-    cell = wb[form.sheets["unit"]].cell(UNIT_FIRST_ROW + form.unit.index(form.field("news_items")), UNIT_VALUE_COL + 1)
-    cell.value = int(cell.value or 0) + 1
-    target = folder / "inbox" / name.replace(".xlsx", " (sửa lại).xlsx")
-    wb.save(target)
-    later = time.time()
-    os.utime(target, (later, later))
-    return target
+    return corrected(folder / "inbox" / name, folder / "inbox" / name.replace(".xlsx", " (sửa lại).xlsx"))
 
 
 def _outputs_stamp(folder: Path) -> dict[str, int]:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.generate import ROOT, ROSTER_NAME, Inbox, file_name, generate, officer_env
+from bench.generate import ROOT, ROSTER_NAME, Inbox, corrected, file_name, generate, officer_env
 
 RESULTS = ROOT / "bench" / "results.json"
 WORK = ROOT / "bench" / ".work"
@@ -204,22 +204,9 @@ def add_correction(inbox: Inbox, folder: Path) -> Path | None:
     """The inbox again (hard links) plus one union's corrected file: the incremental run's input."""
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(inbox.inbox, folder, copy_function=os.link)
-    import openpyxl
-
-    unit = inbox.units[0]
-    wb = openpyxl.load_workbook(folder / file_name(unit))
-    from pipeline.form import load_form
-    from pipeline.template import UNIT_FIRST_ROW, UNIT_VALUE_COL
-
-    form = load_form()
-    row = UNIT_FIRST_ROW + form.unit.index(form.field("news_items"))
-    cell = wb[form.sheets["unit"]].cell(row, UNIT_VALUE_COL + 1)
-    cell.value = int(cell.value or 0) + 1
-    target = folder / file_name(unit).replace(".xlsx", " (bổ sung).xlsx")
-    os.unlink(folder / file_name(unit))  # a link to the original inbox: never write through it
-    wb.save(target)
-    later = time.time()
-    os.utime(target, (later, later))
+    original = folder / file_name(inbox.units[0])
+    target = corrected(original, folder / original.name.replace(".xlsx", " (bổ sung).xlsx"))
+    os.unlink(original)  # replaced by its correction (a link to the original inbox: read, never written)
     return target
 
 

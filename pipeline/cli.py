@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Đọc và kiểm tra các tệp mới trong thư mục nhận (tệp đã kiểm tra ở lần trước không đọc lại), "
             "lưu bản gốc, ghi vào sổ theo dõi, rồi ghi lại mọi kết quả: danh sách lỗi, phản hồi cho từng CĐCS, "
-            "dữ liệu tổng hợp và run.json."
+            "dữ liệu tổng hợp, báo cáo và run.json. Nếu không có gì mới, các kết quả giữ nguyên, không ghi lại."
         ),
     )
     p.add_argument("--pdf", action="store_true", help="xuất thêm báo cáo dạng PDF (cần LibreOffice)")

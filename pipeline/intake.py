@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import io
+import os
 import shutil
 import zipfile
 from collections.abc import Callable, Mapping
@@ -144,11 +145,13 @@ Stamp = tuple[int, int, str, str]
 
 def stamped(path: Path, name: str, stamps: Mapping[str, Stamp]) -> bool:
     """Whether the file at `name` has the size and modification time intake found there last."""
+    return _seen(path.stat(), name, stamps) is not None
+
+
+def _seen(stat: os.stat_result, name: str, stamps: Mapping[str, Stamp]) -> Stamp | None:
+    """What intake found at `name` last, when the file there has the same size and modification time."""
     seen = stamps.get(name)
-    if seen is None:
-        return False
-    stat = path.stat()
-    return seen[:2] == (stat.st_size, stat.st_mtime_ns)
+    return seen if seen is not None and seen[:2] == (stat.st_size, stat.st_mtime_ns) else None
 
 
 def take(
@@ -159,12 +162,8 @@ def take(
     name before, whose archived copy is there, is that file: it is not read again (as backup and
     sync tools judge a file unchanged); any other is read."""
     stat = path.stat()
-    seen = stamps.get(name)
-    if (
-        seen is not None
-        and seen[:2] == (stat.st_size, stat.st_mtime_ns)
-        and archived_path(archive_dir, seen[2], name).exists()
-    ):
+    seen = _seen(stat, name, stamps)
+    if seen is not None and archived_path(archive_dir, seen[2], name).exists():
         received = dt.datetime.fromtimestamp(stat.st_mtime).replace(microsecond=0)
         submission = Submission(path, name, seen[2], stat.st_size, seen[3], received)
     else:

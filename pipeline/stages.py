@@ -34,7 +34,7 @@ from pipeline.intake import (
     take,
 )
 from pipeline.isolate import Failure, Job, Runner, open_runner, read_books, timed
-from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, StoredFile
+from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, Records, StoredFile
 from pipeline.lock import exclusive
 from pipeline.mail.inbox import attachment_of, is_message_file, open_messages
 from pipeline.merge import (
@@ -148,7 +148,8 @@ def run(
             state = None if new else _state(settings, roster, submissions, extra, messages, known.values())
             last = _unchanged_since(state, outbox / RUN_JSON, pdf) if state is not None else None
         if last is not None:  # nothing new and nothing else changed: the outputs stand as they are
-            result = _as_before(last, ledger, known, history, before, extra, messages, settings)
+            result = _result(list(known.values()), before, ledger, history, set(), extra, messages, settings)
+            _as_before(result, last)
             result.stages = stage.seconds
             ledger.finish_run(run_id)
             result.files.sort(key=lambda r: r.name)
@@ -172,17 +173,9 @@ def run(
         with stage("merge"):
             stored = ledger.files()
             states = unit_states(stored, roster, settings)
-            statuses = file_statuses(states, stored)
             current = current_files(states)
             frame = dataset(states, ledger.iter_rows([f.sha256 for f in current]), form, settings)
-            notes = attachment_notes(states)
-            result = RunResult(
-                _file_results(stored, statuses, ledger.findings(), history, {s.sha256 for s in new}, notes, states)
-                + extra,
-                settings.as_of,
-                units=states,
-                messages=messages,
-            )
+            result = _result(stored, states, ledger, history, {s.sha256 for s in new}, extra, messages, settings)
             result.changes = _changes(before, states, ledger, form)
         with stage("figures"):
             from pipeline.figures import compute, period_totals
@@ -302,28 +295,31 @@ def _unchanged_since(state: str, path: Path, pdf: bool) -> dict[str, Any] | None
     return summary if outputs.keys() >= _NOT_STATE else None
 
 
-def _as_before(
-    last: dict[str, Any],
-    ledger: Ledger,
-    known: dict[str, StoredFile],
-    history: Path,
+def _result(
+    stored: Sequence[StoredFile],
     states: dict[str, UnitState],
+    ledger: Ledger,
+    history: Path,
+    new: set[str],
     extra: list[FileResult],
     messages: list[Any],
     settings: Settings,
 ) -> RunResult:
-    """The result of a run that found nothing new: the files and unions from the ledger, the totals,
-    the report's state and the outputs from the last run.json."""
-    stored = list(known.values())
+    """The run's result as the ledger has the period: every file with its status and findings (those
+    of `new` read by this run), then `extra` (ignored and duplicate files), and the unions."""
     statuses = file_statuses(states, stored)
     notes = attachment_notes(states)
-    files = _file_results(stored, statuses, ledger.findings(), history, set(), notes, states)
-    result = RunResult(files + extra, settings.as_of, units=states, messages=messages)
+    files = _file_results(stored, statuses, ledger.findings(), history, new, notes, states)
+    return RunResult(files + extra, settings.as_of, units=states, messages=messages)
+
+
+def _as_before(result: RunResult, last: dict[str, Any]) -> None:
+    """A run that found nothing new: the totals, the report's state and the outputs as the last
+    run.json has them."""
     result.totals = last.get("totals", {})
     result.unfilled = tuple(last.get("report", {}).get("unfilled", ()))
     result.outputs = {k: Path(v) for k, v in last["outputs"].items()}
     result.unchanged = True
-    return result
 
 
 def _record(
@@ -514,7 +510,6 @@ def _status(findings: list[Finding]) -> Status:
 
 
 def _new_file(sub: Submission, book: WorkbookData, result: FileResult, form: Form) -> NewFile:
-    from pipeline.ledger import Records
     from pipeline.validate import initiative_keys
 
     accepted = result.status is not Status.REJECTED

@@ -57,19 +57,20 @@ def write_report_xlsx(
     is costly to send)."""
     from pipeline.report.xlsx import write_report_xlsx as write
 
-    if isinstance(frame, Path):
-        import pandas as pd
-
-        frame = pd.read_parquet(frame)
-    return write(path, report, frame, result, settings, form)
+    return write(path, report, _frame(frame), result, settings, form)
 
 
 def write_audit(path: Path, report: Report, frame: pd.DataFrame | Path, form: Form) -> Path:
     """Where every figure comes from: the files, sheets, rows and hashes (`pipeline.report.audit`)."""
     from pipeline.report.audit import write_audit as write
 
+    return write(path, report, _frame(frame), form)
+
+
+def _frame(frame: pd.DataFrame | Path) -> pd.DataFrame:
+    """The dataset: given, or read from its Parquet file (on a worker)."""
     if isinstance(frame, Path):
         import pandas as pd
 
-        frame = pd.read_parquet(frame)
-    return write(path, report, frame, form)
+        return pd.read_parquet(frame)
+    return frame
