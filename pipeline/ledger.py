@@ -171,6 +171,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 # Values asked for in one "IN (...)" query: SQLite builds before 3.32 allow 999 parameters.
 SQL_BATCH = 500
+PRELOAD_ROWS = 5_000  # records whose columns are read in one query (`Ledger.record_sets`)
 
 
 def _batches(values: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -278,23 +279,37 @@ class Records:
 
 
 class RecordSet:
-    """A file's stored records by column; each column is read from the ledger when it is asked for."""
+    """A file's stored records by column; each column is read from the ledger when it is asked for,
+    or from its stored text when that came with the set (`Ledger.record_sets`)."""
 
-    def __init__(self, db: sqlite3.Connection, sha256: str, sheet: str, rows: list[int], fields: list[str]) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        sha256: str,
+        sheet: str,
+        rows: list[int],
+        fields: list[str],
+        data: Mapping[str, str] | None = None,
+    ) -> None:
         self._db = db
         self.sha256, self.sheet = sha256, sheet
         self.rows = rows  # the Excel row of each record, in order
         self.fields = fields  # the keys of the fields it has a column of, in order
+        self._data = data  # field -> the column's JSON text, when read with the set
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def column(self, field: str) -> list[Any] | None:
         """The field's value of each record (dates as ISO text), or None when the file has no such column."""
-        found = self._db.execute(
-            "SELECT data FROM record_columns WHERE sha256 = ? AND field = ?", (self.sha256, field)
-        ).fetchone()
-        return None if found is None else list(json.loads(found[0]))
+        if self._data is not None:
+            text = self._data.get(field)
+        else:
+            found = self._db.execute(
+                "SELECT data FROM record_columns WHERE sha256 = ? AND field = ?", (self.sha256, field)
+            ).fetchone()
+            text = None if found is None else found[0]
+        return None if text is None else list(json.loads(text))
 
     def records(self, indexes: Iterable[int] | None = None) -> Iterator[StoredRow]:
         """The records one at a time, by Excel row (those at `indexes` only, when given)."""
@@ -311,10 +326,8 @@ class StoredRows:
         self._ledger, self._sha256s = ledger, list(dict.fromkeys(sha256s))
 
     def sets(self) -> Iterator[RecordSet]:
-        for sha in self._sha256s:
-            found = self._ledger.record_set(sha)
-            if found is not None:
-                yield found
+        for chunk in _batches(self._sha256s):
+            yield from self._ledger.record_sets(chunk)
 
     def __iter__(self) -> Iterator[StoredRow]:
         for found in self.sets():
@@ -542,11 +555,44 @@ class Ledger:
 
     def record_set(self, sha256: str) -> RecordSet | None:
         """A file's records by column (None when it has none)."""
-        found = self.db.execute("SELECT sheet, rows FROM record_sets WHERE sha256 = ?", (sha256,)).fetchone()
-        if found is None:
-            return None
-        cursor = self.db.execute("SELECT field FROM record_columns WHERE sha256 = ? ORDER BY field", (sha256,))
-        return RecordSet(self.db, sha256, found[0], json.loads(found[1]), [field for (field,) in cursor])
+        return next(self.record_sets([sha256]), None)
+
+    def record_sets(self, sha256s: Sequence[str]) -> Iterator[RecordSet]:
+        """The records of some files (at most `SQL_BATCH`) by column, in the order given, skipping
+        files without records. Files whose records come to at most `PRELOAD_ROWS` together have
+        their columns' text read in one query; a larger file's columns are read when asked for."""
+        marks = ", ".join("?" * len(sha256s))
+        found = self.db.execute(f"SELECT sha256, sheet, rows FROM record_sets WHERE sha256 IN ({marks})", sha256s)
+        sets = {sha: (sheet, json.loads(rows)) for sha, sheet, rows in found}
+        group: list[str] = []
+        size = 0
+        for sha in [sha for sha in sha256s if sha in sets]:
+            count = len(sets[sha][1])
+            if group and size + count > PRELOAD_ROWS:
+                yield from self._preloaded(group, sets)
+                group, size = [], 0
+            if count > PRELOAD_ROWS:
+                fields = [
+                    f
+                    for (f,) in self.db.execute(
+                        "SELECT field FROM record_columns WHERE sha256 = ? ORDER BY field", (sha,)
+                    )
+                ]
+                yield RecordSet(self.db, sha, sets[sha][0], sets[sha][1], fields)
+                continue
+            group.append(sha)
+            size += count
+        yield from self._preloaded(group, sets)
+
+    def _preloaded(self, group: list[str], sets: Mapping[str, tuple[str, list[int]]]) -> Iterator[RecordSet]:
+        data: dict[str, dict[str, str]] = {sha: {} for sha in group}
+        if group:
+            marks = ", ".join("?" * len(group))
+            query = f"SELECT sha256, field, data FROM record_columns WHERE sha256 IN ({marks}) ORDER BY sha256, field"
+            for sha, field, text in self.db.execute(query, group):
+                data[sha][field] = text
+        for sha in group:
+            yield RecordSet(self.db, sha, sets[sha][0], sets[sha][1], list(data[sha]), data[sha])
 
     def iter_rows(self, sha256s: Sequence[str]) -> StoredRows:
         """The records of the given files, file by file in that order, each by Excel row, read a

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from pipeline import Period, merge, run
+from pipeline import ledger as ledger_module
 from pipeline import stages as run_module
 from pipeline.demo import demo_roster_path
 from pipeline.ledger import LEDGER_NAME, MIGRATIONS, Ledger, LedgerError, NewFile, Records
@@ -527,9 +528,15 @@ def _as_stored(value: object) -> object:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
-def test_records_by_column_come_back_by_row_with_their_place_and_types(tmp_path, form, settings, roster, monkeypatch):
+@pytest.mark.parametrize("preload", [1_000, 5_000], ids=["large-file-column-by-column", "all-in-one-query"])
+def test_records_by_column_come_back_by_row_with_their_place_and_types(
+    tmp_path, form, settings, roster, monkeypatch, preload
+):
     """Every record of a large file and a small one: none lost, each at its Excel row and sheet, its
-    whole numbers, text with leading zeros and dates as they were; by row, by key and in the dataset."""
+    whole numbers, text with leading zeros and dates as they were; by row, by key and in the dataset.
+    Whether their columns' text is read in one query or a column at a time (a file larger than
+    `PRELOAD_ROWS`)."""
+    monkeypatch.setattr(ledger_module, "PRELOAD_ROWS", preload)
     big, small = _records(form, 2_500), _records(form, 3, first_row=10)
     with Ledger(tmp_path / LEDGER_NAME) as ledger:
         run_id = ledger.start_run(settings.as_of, tmp_path)
