@@ -625,11 +625,25 @@ def _appendix_iii(figures: Figures) -> tuple[Block, ...]:
     return (Table("phu-luc-3", "", columns, rows, empty="Tất cả CĐCS đã gửi báo cáo hợp lệ và có sáng kiến."),)
 
 
+class _CharUnits(dict[str, float]):
+    """The width of each character in ems, worked out once per character (at most `_CHARS_KEPT` kept)."""
+
+    def __missing__(self, ch: str) -> float:
+        units = 0.74 if ch.isupper() else 0.52 if ch.isdigit() else 0.48
+        if len(self) < _CHARS_KEPT:
+            self[ch] = units
+        return units
+
+
+_CHARS_KEPT = 4096
+_CHAR_UNITS = _CharUnits()
+
+
 def text_mm(text: str, size: float, bold: bool = False) -> float:
     """About how long `text` is, in millimetres, in Times New Roman of `size` points (capitals and
     digits are wider than small letters; bold a little wider still), erring on the long side."""
     em = size * 0.3528  # mm
-    units = sum(0.74 if ch.isupper() else 0.52 if ch.isdigit() else 0.48 for ch in text)
+    units = sum(map(_CHAR_UNITS.__getitem__, text))
     return units * em * (1.08 if bold else 1.0)
 
 
@@ -643,11 +657,12 @@ def fit_widths(columns: Sequence[Column], rows: Sequence[Row], total: float, siz
     least, want = [], []
     for c, column in enumerate(columns):
         texts = [r.cells[c].text for r in rows if r.span is None and c < len(r.cells)]
+        lengths = {t: text_mm(t, size) for t in texts}  # each text measured once
         words = [text_mm(w, size, bold=True) for w in column.header.split()]
-        words += [text_mm(w, size) for t in texts for w in t.split()]
-        whole = [text_mm(t, size) for t in texts if column.kind != "text" or len(t) <= 24]
+        words += [text_mm(w, size) for w in {w for t in lengths for w in t.split()}]
+        whole = [mm for t, mm in lengths.items() if column.kind != "text" or len(t) <= 24]
         least.append(max([*words, *whole, 1.0]) + pad)
-        longest = max((text_mm(t, size) for t in texts), default=0.0)
+        longest = max(lengths.values(), default=0.0)
         want.append(max(least[-1], min(longest, 120.0) + pad) if column.kind == "text" else least[-1])
     if sum(want) <= total:  # room to spare: shared as the columns want it
         widths = [w * total / sum(want) for w in want]
