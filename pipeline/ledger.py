@@ -171,6 +171,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 # Values asked for in one "IN (...)" query: SQLite builds before 3.32 allow 999 parameters.
 SQL_BATCH = 500
+FILES_PER_COMMIT = 200  # files written to the ledger in one transaction (`Ledger.add_files`)
 PRELOAD_ROWS = 5_000  # records whose columns are read in one query (`Ledger.record_sets`)
 
 
@@ -494,34 +495,55 @@ class Ledger:
 
     def add_file(self, run_id: int, new: NewFile) -> None:
         """The file, its findings and its records, all or nothing."""
-        records = new.records
+        self.add_files(run_id, [new])
+
+    def add_files(self, run_id: int, files: Iterable[NewFile]) -> None:
+        """Each file with its findings and its records, in order, a few hundred files to a
+        transaction (`FILES_PER_COMMIT`): a file is in the ledger whole or not at all, and a run
+        stopped half-way keeps the files of every transaction it committed."""
+        batch: list[NewFile] = []
+        for new in files:
+            batch.append(new)
+            if len(batch) == FILES_PER_COMMIT:
+                self._add(run_id, batch)
+                batch = []
+        if batch:
+            self._add(run_id, batch)
+
+    def _add(self, run_id: int, files: Sequence[NewFile]) -> None:
         with self.transaction() as db:
-            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM files").fetchone()[0]
-            errors = sum(1 for f in new.findings if f.severity is Severity.ERROR)
-            warnings = sum(1 for f in new.findings if f.severity is Severity.WARNING)
-            db.execute(
-                f"INSERT INTO files ({', '.join(_FILE_COLUMNS)}) VALUES ({', '.join('?' * len(_FILE_COLUMNS))})",
+            for new in files:
+                self._insert_file(db, run_id, new)
+
+    @staticmethod
+    def _insert_file(db: sqlite3.Connection, run_id: int, new: NewFile) -> None:
+        records = new.records
+        seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM files").fetchone()[0]
+        errors = sum(1 for f in new.findings if f.severity is Severity.ERROR)
+        warnings = sum(1 for f in new.findings if f.severity is Severity.WARNING)
+        db.execute(
+            f"INSERT INTO files ({', '.join(_FILE_COLUMNS)}) VALUES ({', '.join('?' * len(_FILE_COLUMNS))})",
+            (
+                new.sha256, seq, new.name, new.kind, new.size, new.received_at.isoformat(timespec="seconds"),
+                run_id, new.status, int(new.readable), new.unit_code, new.unit_name,
+                new.as_of_date.isoformat() if new.as_of_date else None, errors, warnings, len(records or ()),
+                _dumps(new.unit_record), _dumps(new.columns), None, None, new.message_id, new.sender,
+            ),
+        )  # fmt: skip
+        db.executemany(
+            "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
                 (
-                    new.sha256, seq, new.name, new.kind, new.size, new.received_at.isoformat(timespec="seconds"),
-                    run_id, new.status, int(new.readable), new.unit_code, new.unit_name,
-                    new.as_of_date.isoformat() if new.as_of_date else None, errors, warnings, len(records or ()),
-                    _dumps(new.unit_record), _dumps(new.columns), None, None, new.message_id, new.sender,
-                ),
-            )  # fmt: skip
-            db.executemany(
-                "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        new.sha256, i, f.code.value, f.severity.value, f.location.file, f.location.sheet,
-                        f.location.row, f.location.column, f.field,
-                        None if f.value is None else show_value(f.value),
-                        _dumps({k: show_value(v) for k, v in f.params}),
-                    )
-                    for i, f in enumerate(new.findings)
-                ],
-            )  # fmt: skip
-            if records:
-                _insert_records(db, new.sha256, records.sheet, records.rows, records.columns, records.keys)
+                    new.sha256, i, f.code.value, f.severity.value, f.location.file, f.location.sheet,
+                    f.location.row, f.location.column, f.field,
+                    None if f.value is None else show_value(f.value),
+                    _dumps({k: show_value(v) for k, v in f.params}),
+                )
+                for i, f in enumerate(new.findings)
+            ],
+        )  # fmt: skip
+        if records:
+            _insert_records(db, new.sha256, records.sheet, records.rows, records.columns, records.keys)
 
     def set_feedback(self, sha256: str, workbook: Path | None, message: Path) -> None:
         with self.transaction() as db:

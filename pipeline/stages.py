@@ -332,8 +332,9 @@ def _record(
 ) -> None:
     """Each file read by this run into the ledger, in order (in a function of its own: no loop
     variable keeps the last workbook alive for the rest of the run)."""
-    for sub, book, checked in zip(new, books, results, strict=True):
-        ledger.add_file(run_id, _new_file(sub, book, checked, form))
+    ledger.add_files(
+        run_id, (_new_file(sub, book, checked, form) for sub, book, checked in zip(new, books, results, strict=True))
+    )
 
 
 def _warm_up(form: Form, settings: Settings, roster: Roster | None) -> None:

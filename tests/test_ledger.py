@@ -245,20 +245,22 @@ def test_an_exception_mid_run_leaves_the_ledger_whole_and_the_next_run_completes
     for code in ("VT021", "VT030", "VT031"):
         drop(f"{code}.xlsx", filled(rows=[{**ROW_A, "tac_gia": f"Người {code}"}], name=f"{code}.xlsx", code=code))
     calls = []
-    original = Ledger.add_file
+    original = ledger_module._insert_records
 
-    def failing(self, run_id, new):
-        calls.append(new.name)
-        if len(calls) == 2:
+    def failing(db, sha256, *args):
+        calls.append(sha256)
+        if len(calls) == 3:  # the third file's row is in, its records are not
             raise OSError(28, "No space left on device")
-        return original(self, run_id, new)
+        return original(db, sha256, *args)
 
-    monkeypatch.setattr(Ledger, "add_file", failing)
+    monkeypatch.setattr(ledger_module, "FILES_PER_COMMIT", 2)  # the first two files committed together
+    monkeypatch.setattr(ledger_module, "_insert_records", failing)
     with pytest.raises(OSError):
         go()
     with Ledger(s.paths.outbox / LEDGER_NAME) as ledger:
-        assert [f.name for f in ledger.files()] == ["VT021.xlsx"]
-    monkeypatch.setattr(Ledger, "add_file", original)
+        assert [f.name for f in ledger.files()] == ["VT021.xlsx", "VT030.xlsx"]
+        assert len(ledger.db.execute("SELECT * FROM record_sets").fetchall()) == 2
+    monkeypatch.setattr(ledger_module, "_insert_records", original)
     _, summary = go()
     assert summary["totals"]["initiatives"] == 3 and summary["totals"]["units_reported"] == 3
     with Ledger(s.paths.outbox / LEDGER_NAME) as ledger:
@@ -276,19 +278,26 @@ from pipeline import Period, run
 
 inbox, outbox, roster_path, config = map(Path, sys.argv[1:5])
 mode = sys.argv[5]
-done = []
-original = Ledger.add_file
+import pipeline.ledger as ledger_module
 
-def add_file(self, run_id, new):
-    if len(done) == 2:
-        if mode == "inside":  # killed in the middle of the third file's transaction
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("INSERT INTO runs (started_at, as_of, inbox, status) VALUES ('x', 'x', 'x', 'running')")
+ledger_module.FILES_PER_COMMIT = 2  # files 1-2 in the first transaction, 3-4 in the second
+written = []
+insert_file, add = Ledger._insert_file, Ledger._add
+
+def killing_insert(db, run_id, new):
+    if len(written) == 3 and mode == "inside":  # the second transaction has written a file and more
+        db.execute("INSERT INTO runs (started_at, as_of, inbox, status) VALUES ('x', 'x', 'x', 'running')")
         os.kill(os.getpid(), signal.SIGKILL)
-    original(self, run_id, new)
-    done.append(new.name)
+    insert_file(db, run_id, new)
+    written.append(new.name)
 
-Ledger.add_file = add_file
+def killing_add(self, run_id, files):
+    if len(written) == 2 and mode == "between":  # the first transaction committed, the next not begun
+        os.kill(os.getpid(), signal.SIGKILL)
+    add(self, run_id, files)
+
+Ledger._insert_file = staticmethod(killing_insert)
+Ledger._add = killing_add
 form = load_form()
 settings = load_settings(config).with_paths(inbox=inbox, outbox=outbox)
 run(Period(settings, form, load_roster(roster_path, form)))
@@ -308,7 +317,7 @@ def test_a_run_killed_with_sigkill_is_followed_by_a_clean_run(period, filled, tm
     child = subprocess.run([sys.executable, "-c", KILLER, *args], cwd=ROOT, capture_output=True, timeout=300)
     assert child.returncode == -9, child.stderr.decode()
     db = sqlite3.connect(s.paths.outbox / LEDGER_NAME)
-    assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 2
+    assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 2  # the committed transaction's
     assert db.execute("SELECT COUNT(*) FROM runs WHERE inbox = 'x'").fetchone()[0] == 0
     db.close()
     assert not (s.paths.outbox / "run.json").exists()
@@ -439,16 +448,16 @@ from pipeline.cli import main
 from pipeline.ledger import Ledger
 
 holding, go = Path(sys.argv[1]), Path(sys.argv[2])
-original = Ledger.add_file
+original = Ledger.add_files
 
-def add_file(self, run_id, new):
+def add_files(self, run_id, files):
     holding.touch()
     deadline = time.monotonic() + 120  # a test gone wrong still ends
     while not go.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
-    original(self, run_id, new)
+    original(self, run_id, files)
 
-Ledger.add_file = add_file
+Ledger.add_files = add_files
 sys.exit(main(sys.argv[3:]))
 """
 
