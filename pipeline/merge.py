@@ -328,7 +328,7 @@ def _concat(chunks: list[pd.DataFrame]) -> pd.DataFrame:
 def participants(author: Any, coauthors: Any) -> set[str]:
     """The distinct people of an initiative: the author and co-authors, names normalised."""
     names = ([author] if isinstance(author, str) else []) + split_names(coauthors)
-    return {fold(n) for n in names if fold(n)}
+    return {folded for n in names if (folded := fold(n))}
 
 
 @dataclass(frozen=True)

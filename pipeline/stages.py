@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import functools
 import json
+import pickle
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -47,7 +48,7 @@ from pipeline.merge import (
     file_statuses,
     unit_states,
 )
-from pipeline.outputs import DATASET_PARQUET, RUN_JSON, Context, Output, outputs_for, run_output
+from pipeline.outputs import DATASET_PARQUET, OUTPUTS, RUN_JSON, Context, Output, outputs_for, run_output
 from pipeline.read import Value, WorkbookData
 from pipeline.results import FileResult, RunResult, Status, run_summary
 from pipeline.roster import Roster, Unit
@@ -630,7 +631,10 @@ def _write_outputs(
     chosen = outputs_for(report is not None)
     remote = [o for o in chosen if o.where == "worker"]
     # Made from checked data, not from a received file: their own deadline and no memory cap.
-    jobs: list[Job] = [(timed, (run_output, (o, ctx)), REPORT_TIMEOUT_S, 0) for o in remote]
+    # The context is pickled once for all of them (the run's results and the report: a few MB at
+    # a province's size), not once per job.
+    packed = pickle.dumps(ctx) if remote else b""
+    jobs: list[Job] = [(timed, (_run_packed, (o.key, packed)), REPORT_TIMEOUT_S, 0) for o in remote]
     pending, feedback_jobs = _feedback_jobs(result.files, outbox / FEEDBACK_DIR, settings, form)
     written: dict[str, Path] = {}
     with concurrent.futures.ThreadPoolExecutor(1) as here:
@@ -651,6 +655,12 @@ def _write_outputs(
     # In the registry's order (the order people look at them), each with what came with it (the PDF).
     result.outputs.update({k: written[k] for o in chosen for k in (o.key, *o.also) if k in written})
     return seconds
+
+
+def _run_packed(key: str, packed: bytes) -> dict[str, Path]:
+    """Write the output `key` from its pickled context (a worker's job)."""
+    ctx = pickle.loads(packed)  # our own bytes, from the run's process
+    return run_output(next(o for o in OUTPUTS if o.key == key), ctx)
 
 
 def _write_here(chosen: Sequence[Output], ctx: Context) -> tuple[dict[str, Path], dict[str, float]]:
