@@ -643,9 +643,10 @@ class Ledger:
     def names(self) -> dict[str, list[str]]:
         """Every name each file arrived under, first seen first."""
         out: dict[str, list[str]] = {}
-        for sha, name in self.db.execute("SELECT sha256, name FROM sightings ORDER BY run_id, rowid"):
-            if name not in out.setdefault(sha, []):
-                out[sha].append(name)
+        # Each (file, name) once, in the order first seen: every run sights every file of the inbox.
+        query = "SELECT sha256, name FROM sightings GROUP BY sha256, name ORDER BY MIN(run_id), MIN(rowid)"
+        for sha, name in self.db.execute(query):
+            out.setdefault(sha, []).append(name)
         return out
 
     # --- mail ----------------------------------------------------------------------------------

@@ -624,3 +624,17 @@ def test_a_version_3_ledger_keeps_every_record_by_column(tmp_path, form, setting
         frame = dataset(unit_states(ledger.files(), roster, settings), ledger.iter_rows([A, B]), form, settings)
     assert frame["dong_nguon"].tolist() == [*stored[A].rows, *stored[B].rows]
     assert frame["so_qd_cong_nhan"].tolist() == [*stored[A].columns["so_qd_cong_nhan"], "0012/QĐ", "007"]
+
+
+def test_the_names_a_file_arrived_under_each_once_first_seen_first(tmp_path, settings):
+    """Every run sights every file of the inbox again: a name counts once, in the order first seen,
+    and the files in the order their first name was seen."""
+    with Ledger(tmp_path / LEDGER_NAME) as ledger:
+        for sightings in (
+            [(B, "b.xlsx"), (A, "a.xlsx")],
+            [(A, "a.xlsx"), (B, "b.xlsx"), (A, "a (2).xlsx")],
+            [(A, "a (2).xlsx"), (B, "b.xlsx"), (A, "a.xlsx"), (B, "Báo cáo.xlsx")],
+        ):
+            ledger.add_sightings(ledger.start_run(settings.as_of, tmp_path), sightings)
+        names = ledger.names()
+    assert list(names.items()) == [(B, ["b.xlsx", "Báo cáo.xlsx"]), (A, ["a.xlsx", "a (2).xlsx"])]
