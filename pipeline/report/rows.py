@@ -57,7 +57,9 @@ def _re2_class(chars: Sequence[str]) -> str:
 _CONTROL_RE2 = _re2_class(_CONTROL)
 # The characters at an end of a text that make xlsxwriter keep its spaces (Python's \s), less those
 # it escapes: those are the text's first or last character after escaping only where they were before.
-_SPACES = pa.array([chr(c) for c in range(0x110000) if chr(c).isspace() and chr(c) not in _CONTROL], pa.large_string())
+# Python's whitespace (`str.isspace`), all below U+3001 (a test holds this to the whole of Unicode).
+WHITESPACE = tuple(chr(c) for c in range(0x3001) if chr(c).isspace())
+_SPACES = pa.array([c for c in WHITESPACE if c not in _CONTROL], pa.large_string())
 _FORMULA_FIRST = pa.array(FORMULA_START, pa.large_string())
 
 
