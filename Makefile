@@ -8,7 +8,7 @@ DEBIAN_PACKAGES := libreoffice-calc-nogui libreoffice-writer-nogui poppler-utils
 # Where Debian puts dovecot: not on the PATH of a user who is not root.
 SBIN := /usr/sbin
 
-.PHONY: demo test quick lint system-deps bench soak clean
+.PHONY: demo test quick lint system-deps bench profile soak clean
 
 $(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ quick: $(TEST)
 FILES ?= 2000
 bench: $(BASE)
 	$(BIN)/python -m bench.run --files $(FILES)
+
+# Where a run's time goes, stage by stage, on one core (bench/profile.py): `make profile FILES=2000`.
+profile: $(BASE)
+	$(BIN)/python -m bench.profile --files $(FILES)
 
 # The soak run (bench/soak.py): 1,000 good files with 50 hostile ones, against the good ones alone.
 soak: $(BASE)
