@@ -599,6 +599,11 @@ def _changes(
 
 
 REPORT_TIMEOUT_S = 3600.0  # the report workbook of a whole country takes a while; it is our own code
+# Below this many rows (initiatives and units together) the outputs marked "worker" are written in
+# this process too: starting a worker and importing the writers there (about half a second) costs
+# more than writing a district's report (a tenth of that). 2,000 units with 20,000 initiatives take
+# about 2 s in this process: there the workers write them side by side with the others.
+WORKER_OUTPUT_ROWS = 5_000
 
 
 def _write_outputs(
@@ -612,9 +617,10 @@ def _write_outputs(
     pdf: bool,
 ) -> dict[str, float]:
     """Every output of the registry (`pipeline.outputs`), side by side: first the dataset's Parquet
-    file (the workers read the dataset from it); then the outputs marked "worker", and after them
-    the feedback copies, on the runner's workers, while the others are written in a thread of this
-    process. Returns the seconds each output took where it was made."""
+    file (the workers read the dataset from it); then the outputs marked "worker" (for a period of
+    `WORKER_OUTPUT_ROWS` rows or more), and after them the feedback copies, on the runner's workers,
+    while the others are written in a thread of this process. Returns the seconds each output took
+    where it was made."""
     outbox, history = settings.paths.outbox, settings.paths.history_dir
     result.outputs = {
         "feedback": outbox / FEEDBACK_DIR,
@@ -629,7 +635,8 @@ def _write_outputs(
     result.outputs["dataset_parquet"] = parquet
     ctx = Context(outbox, result, settings, form, parquet, report, None, pdf)
     chosen = outputs_for(report is not None)
-    remote = [o for o in chosen if o.where == "worker"]
+    large = len(frame) + len(result.units) >= WORKER_OUTPUT_ROWS
+    remote = [o for o in chosen if o.where == "worker" and large]
     # Made from checked data, not from a received file: their own deadline and no memory cap.
     # The context is pickled once for all of them (the run's results and the report: a few MB at
     # a province's size), not once per job.
@@ -638,7 +645,7 @@ def _write_outputs(
     pending, feedback_jobs = _feedback_jobs(result.files, outbox / FEEDBACK_DIR, settings, form)
     written: dict[str, Path] = {}
     with concurrent.futures.ThreadPoolExecutor(1) as here:
-        local = here.submit(_write_here, [o for o in chosen if o.where == "here"], replace(ctx, frame=frame))
+        local = here.submit(_write_here, [o for o in chosen if o not in remote], replace(ctx, frame=frame))
         started = time.perf_counter()
         for i, done in runner.run(jobs + feedback_jobs) if jobs or feedback_jobs else ():
             if i < len(jobs):

@@ -638,3 +638,40 @@ def test_the_names_a_file_arrived_under_each_once_first_seen_first(tmp_path, set
             ledger.add_sightings(ledger.start_run(settings.as_of, tmp_path), sightings)
         names = ledger.names()
     assert list(names.items()) == [(B, ["b.xlsx", "Báo cáo.xlsx"]), (A, ["a.xlsx", "a (2).xlsx"])]
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["small-period-here", "large-period-on-workers"])
+def test_the_report_is_written_here_for_a_small_period_and_on_workers_for_a_large_one(
+    period, filled, monkeypatch, large
+):
+    """A worker's start costs more than a district's report: below `WORKER_OUTPUT_ROWS` the DOCX
+    and the workbook are written in the run's process; at or above it, on the workers, side by side
+    with the others. The same files either way; the flagged file's feedback is on a worker always."""
+    from pipeline.isolate import LocalRunner
+
+    drop, go, _ = period
+    drop("VT021.xlsx", filled(rows=[ROW_A, ROW_B], name="VT021.xlsx", code="VT021"))
+    drop("VT030.xlsx", filled(rows=[{"ten_sang_kien": ""}], name="VT030.xlsx", code="VT030"))
+    sent: list[str] = []
+
+    def name(job) -> str:  # an output's key, or the function a job runs
+        if len(job) > 3:  # (timed, (write it, (key, context)), deadline, memory cap)
+            return job[1][1][0]
+        return getattr(job[0], "func", job[0]).__name__
+
+    class Recording(LocalRunner):
+        def run(self, jobs):
+            sent.extend(name(job) for job in jobs)
+            yield from super().run(jobs)
+
+    monkeypatch.setattr(run_module, "open_runner", lambda settings: Recording(1))
+    if large:
+        monkeypatch.setattr(run_module, "WORKER_OUTPUT_ROWS", 0)
+    result, summary = go()
+    reports = {k: v for k, v in result.outputs.items() if k in ("report_docx", "report_xlsx")}
+    assert sorted(reports) == ["report_docx", "report_xlsx"] and all(p.exists() for p in reports.values())
+    outputs_sent = [name for name in sent if name.startswith("report_")]
+    assert outputs_sent == (["report_docx", "report_xlsx"] if large else [])
+    assert sent.count("_examine_packed") == 2 and sent.count("write_feedback") >= 1
+    assert _file(summary, "VT030.xlsx")["status"] == "rejected"
+    assert any(p.suffix == ".xlsx" for p in result.outputs["feedback"].iterdir())
