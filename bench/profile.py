@@ -131,6 +131,9 @@ class _Serial:
     def prestart(self, count: int | None = None) -> None:
         pass
 
+    def prestart_own(self, imports: Sequence[str]) -> None:
+        pass
+
     def run(self, jobs: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         for i, job in enumerate(jobs):
             started = time.perf_counter()

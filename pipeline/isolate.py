@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import importlib
 import multiprocessing
 import os
 import pickle
@@ -93,6 +94,10 @@ class Runner(Protocol):
         """Get ready for `count` jobs to come (all the workers by default), without waiting; called
         again, only what is still missing."""
 
+    def prestart_own(self, imports: Sequence[str]) -> None:
+        """Get ready, without waiting, for the next job of the program's own (one with a memory cap
+        of its own, see `Job`) that uses the modules `imports`: load them while the caller works."""
+
 
 class LocalRunner:
     """Long-lived worker processes of this machine, started on first use, where a job that crashes
@@ -106,6 +111,11 @@ class LocalRunner:
         """Start the workers now (as many as `count` jobs need), so that they are ready when the first
         job comes."""
         self._started().prestart(count)
+
+    def prestart_own(self, imports: Sequence[str]) -> None:
+        """Start a process for the next job of the program's own now; it imports `imports` while
+        the caller works (`_Pool.prestart_own`)."""
+        self._started().prestart_own(imports)
 
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]:
         yield from self._started().run(list(enumerate(jobs)))
@@ -140,6 +150,9 @@ class ExecutorRunner:
         self.executor, self.timeout_s = executor, timeout_s
 
     def prestart(self, count: int | None = None) -> None:
+        """Nothing: the executor's workers are started by whoever runs it."""
+
+    def prestart_own(self, imports: Sequence[str]) -> None:
         """Nothing: the executor's workers are started by whoever runs it."""
 
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]:
@@ -277,8 +290,10 @@ def _refused(sub: Submission, code: Code, reason: str) -> WorkbookData:
 # --- the worker side ----------------------------------------------------------------------------
 
 
-def _worker_main(conn: Connection, memory_mb: int) -> None:
-    """Run the jobs the parent sends, one at a time, until it sends None or goes away."""
+def _worker_main(conn: Connection, memory_mb: int, imports: Sequence[str] = ()) -> None:
+    """Run the jobs the parent sends, one at a time, until it sends None or goes away; a process
+    for the program's own job imports `imports` first (what fails to import there fails in the job,
+    which says so)."""
     os.environ["RUST_BACKTRACE"] = "0"  # a Rust abort prints one line, not a page
     if not os.environ.get("PIPELINE_DEBUG"):
         # What a reader prints when a file makes it panic is English noise for the officer; the
@@ -290,6 +305,9 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     import python_calamine  # noqa: F401 - loaded before the first deadline starts
 
+    for name in imports:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
     conn.send("ready")
     while True:
         try:
@@ -355,13 +373,14 @@ def _crash_reason(exc: BaseException, memory_mb: int) -> str:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, memory_mb: int, wait: bool = True) -> None:
+    def __init__(self, ctx: Any, memory_mb: int, wait: bool = True, imports: Sequence[str] = ()) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker_main, args=(child, memory_mb), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, memory_mb, tuple(imports)), daemon=True)
         self.proc.start()
         child.close()
         self.job: int | None = None
         self.lifted = False  # its job runs with a memory cap of its own
+        self.alone = False  # started for one job of the program's own (`_Pool.prestart_own`)
         self.deadline = 0.0
         self.timeout_s = 0.0
         if wait:
@@ -395,11 +414,13 @@ class _Pool:
         self.idle: list[_Worker] = []
         self.busy: list[_Worker] = []
         self.starting: list[_Worker] = []
+        self.own: _Worker | None = None  # started for the next job of the program's own (`prestart_own`)
 
     def run(self, jobs: list[tuple[int, Job]]) -> Iterator[tuple[int, Any]]:
         """Yield (index, result or `Failure`) as jobs finish. The workers still to start start now,
         all at once; each job goes to the first one ready (one job does not wait for every worker)."""
-        self.prestart(min(self.size, len(jobs)))
+        own = any(len(job) > 3 for _, job in jobs) and self.own is not None  # one job has its process
+        self.prestart(min(self.size, len(jobs) - own))
         todo = dict(jobs)
         pending = deque(i for i, _ in jobs)
         while pending or self.busy:
@@ -414,10 +435,29 @@ class _Pool:
         wanted = self.size if count is None else min(self.size, count)
         self.starting += [_Worker(self.ctx, self.memory_mb, wait=False) for _ in range(wanted - self._count())]
 
+    def prestart_own(self, imports: Sequence[str]) -> None:
+        """Start a process for the next job of the program's own (one with a memory cap of its own:
+        the report's outputs) now, without waiting; it imports `imports` without a cap while the
+        caller works, takes that one job, and is retired after it like any worker after such a job.
+        A file's job never goes to it."""
+        if self.own is None:
+            self.own = _Worker(self.ctx, 0, wait=False, imports=imports)
+            self.own.alone = True
+
     def _count(self) -> int:
         return len(self.idle) + len(self.busy) + len(self.starting)
 
     def _start(self, index: int, job: Job) -> None:
+        if len(job) > 3 and self.own is not None:  # the program's own job, and a process started for it
+            worker, self.own = self.own, None
+            try:
+                worker.wait_ready()
+                worker.conn.send((index, job))
+            except (RuntimeError, OSError, EOFError, ValueError):  # it did not start: a usual worker takes the job
+                worker.kill()
+            else:
+                self._busy(worker, index, job)
+                return
         for _ in range(2):  # an idle worker may have died since its last job
             if self.idle:
                 worker = self.idle.pop()
@@ -431,13 +471,16 @@ class _Pool:
             except (OSError, EOFError, ValueError):
                 worker.kill()
                 continue
-            worker.job = index
-            worker.lifted = len(job) > 3
-            worker.timeout_s = job[2] if len(job) > 2 else self.timeout_s
-            worker.deadline = time.monotonic() + worker.timeout_s
-            self.busy.append(worker)
+            self._busy(worker, index, job)
             return
         raise RuntimeError("cannot start a worker process")
+
+    def _busy(self, worker: _Worker, index: int, job: Job) -> None:
+        worker.job = index
+        worker.lifted = len(job) > 3
+        worker.timeout_s = job[2] if len(job) > 2 else self.timeout_s
+        worker.deadline = time.monotonic() + worker.timeout_s
+        self.busy.append(worker)
 
     def _collect(self) -> Iterator[tuple[int, Any]]:
         now = time.monotonic()
@@ -458,7 +501,8 @@ class _Pool:
                     # takes its place (starting now, while the others work).
                     result = message[1]
                     self._retire(worker)
-                    self.starting.append(_Worker(self.ctx, self.memory_mb, wait=False))
+                    if not worker.alone:  # unless it was started for that job alone
+                        self.starting.append(_Worker(self.ctx, self.memory_mb, wait=False))
                 else:
                     result = message[1]
                     self._release(worker)
@@ -493,9 +537,9 @@ class _Pool:
         deadline = time.monotonic() + _GRACE_S
         for worker in self.idle:
             worker.proc.join(max(0.0, deadline - time.monotonic()))
-        for worker in self.idle + self.busy + self.starting:
+        for worker in self.idle + self.busy + self.starting + ([self.own] if self.own else []):
             worker.kill()
-        self.idle, self.busy, self.starting = [], [], []
+        self.idle, self.busy, self.starting, self.own = [], [], [], None
 
 
 def _seconds(value: float) -> str:

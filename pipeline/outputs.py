@@ -58,6 +58,9 @@ class Output:
     report: bool  # made from the report (only when there is a roster)
     write: Callable[[Context], dict[str, Path]]
     also: tuple[str, ...] = ()  # the keys of what it may write besides (the PDF beside the DOCX)
+    # For the longest output on a worker: what its process imports while the figures are made, so
+    # that it starts ready (`Runner.prestart_own`); its job is sent first.
+    ahead: tuple[str, ...] = ()
 
 
 def _findings(ctx: Context) -> dict[str, Path]:
@@ -138,6 +141,7 @@ OUTPUTS: tuple[Output, ...] = (
         "worker",
         True,
         _xlsx,
+        ahead=("pipeline.report", "pipeline.report.xlsx", "pyarrow.parquet"),
     ),
     Output(
         "audit",

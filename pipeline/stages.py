@@ -175,6 +175,11 @@ def run(
             stored = ledger.files()
             states = unit_states(stored, roster, settings)
             current = current_files(states)
+            if roster is not None and _on_workers(sum(f.initiatives for f in current), len(states)):
+                # The process of the longest output imports its writer while the figures are made.
+                for o in outputs_for(True):
+                    if o.where == "worker" and o.ahead:
+                        runner.prestart_own(o.ahead)
             frame = dataset(states, ledger.iter_rows([f.sha256 for f in current]), form, settings)
             result = _result(stored, states, ledger, history, {s.sha256 for s in new}, extra, messages, settings)
             result.changes = _changes(before, states, ledger, form)
@@ -635,8 +640,9 @@ def _write_outputs(
     result.outputs["dataset_parquet"] = parquet
     ctx = Context(outbox, result, settings, form, parquet, report, None, pdf)
     chosen = outputs_for(report is not None)
-    large = len(frame) + len(result.units) >= WORKER_OUTPUT_ROWS
-    remote = [o for o in chosen if o.where == "worker" and large]
+    large = _on_workers(len(frame), len(result.units))
+    # The output whose process was started ahead first: it goes to that process.
+    remote = sorted((o for o in chosen if o.where == "worker" and large), key=lambda o: not o.ahead)
     # Made from checked data, not from a received file: their own deadline and no memory cap.
     # The context is pickled once for all of them (the run's results and the report: a few MB at
     # a province's size), not once per job.
@@ -662,6 +668,11 @@ def _write_outputs(
     # In the registry's order (the order people look at them), each with what came with it (the PDF).
     result.outputs.update({k: written[k] for o in chosen for k in (o.key, *o.also) if k in written})
     return seconds
+
+
+def _on_workers(initiatives: int, units: int) -> bool:
+    """Whether the outputs marked "worker" are written on workers (`WORKER_OUTPUT_ROWS`)."""
+    return initiatives + units >= WORKER_OUTPUT_ROWS
 
 
 def _run_packed(key: str, packed: bytes) -> dict[str, Path]:

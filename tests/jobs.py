@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -27,3 +28,8 @@ def hang(pid_file: str, seconds: float) -> str:
     Path(pid_file).write_text(str(os.getpid()), encoding="ascii")
     time.sleep(seconds)
     return "not stopped"
+
+
+def loaded(module: str) -> tuple[int, bool]:
+    """This process's id, and whether `module` was imported here before the job."""
+    return os.getpid(), module in sys.modules

@@ -176,6 +176,9 @@ class _InProcess:
     def prestart(self, count=None):
         pass
 
+    def prestart_own(self, imports):
+        pass
+
     def run(self, jobs):
         for i, job in enumerate(jobs):
             yield i, job[0](*job[1])

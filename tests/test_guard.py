@@ -471,6 +471,24 @@ def test_a_trusted_job_may_lift_the_memory_cap_for_itself_only() -> None:
     assert done == {0: 500, 1: 100 << 20}
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the address-space cap is Linux only")
+def test_a_process_started_ahead_for_the_programs_own_job_takes_that_job_alone() -> None:
+    """The report workbook's process is started while the figures are made, importing its writer:
+    it takes the first job of the program's own, never a file's, and is not used again."""
+    from pipeline.isolate import Failure, LocalRunner
+    from tests.jobs import allocate, loaded
+
+    module = "colorsys"  # imported by no worker of its own accord
+    with LocalRunner(workers=1, memory_mb=300) as runner:
+        runner.prestart_own([module])
+        done = dict(runner.run([(loaded, (module,)), (loaded, (module,), 60.0, 0), (allocate, (400,))]))
+        again = dict(runner.run([(loaded, (module,), 60.0, 0)]))
+    (file_pid, file_saw), (own_pid, own_saw), (next_pid, next_saw) = done[0], done[1], again[0]
+    assert own_saw and not file_saw and own_pid != file_pid
+    assert isinstance(done[2], Failure), "a file's job after it still has the usual cap"
+    assert not next_saw and next_pid != own_pid, "the process started ahead took one job only"
+
+
 def test_submissions_of_every_kind_get_exactly_one_result(tmp_path: Path, form: Form) -> None:
     subs = []
     for i, kind in enumerate(["docx", "doc", "zip", "unknown", "empty"]):
