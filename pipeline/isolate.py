@@ -441,8 +441,9 @@ class _Pool:
         caller works, takes that one job, and is retired after it like any worker after such a job.
         A file's job never goes to it."""
         if self.own is None:
-            self.own = _Worker(self.ctx, 0, wait=False, imports=imports)
-            self.own.alone = True
+            with contextlib.suppress(OSError):  # no process to spare: the job goes to a usual worker
+                self.own = _Worker(self.ctx, 0, wait=False, imports=imports)
+                self.own.alone = True
 
     def _count(self) -> int:
         return len(self.idle) + len(self.busy) + len(self.starting)
@@ -455,6 +456,9 @@ class _Pool:
                 worker.conn.send((index, job))
             except (RuntimeError, OSError, EOFError, ValueError):  # it did not start: a usual worker takes the job
                 worker.kill()
+            except BaseException:  # Ctrl+C while it starts, a job that does not pickle: not left running
+                worker.kill()
+                raise
             else:
                 self._busy(worker, index, job)
                 return

@@ -5,8 +5,9 @@ finding and every accepted record with its source sheet and row. It is the only 
 A file's records are kept by column (one JSON list per field, `record_sets`), as the reader gives
 them and as the merge builds the dataset from them, with each record's initiative key in an index
 of its own (`record_keys`); `iter_rows`, `rows` and `rows_with_keys` give them back as rows.
-Each file is written in one transaction with everything about it, so a run killed at any point
-leaves the ledger as it was before that file; the schema is versioned and migrated forward.
+A file is written with everything about it in one transaction, with up to `FILES_PER_COMMIT`
+others, so a run killed at any point leaves every file whole or absent: it keeps the transactions it
+committed, and the next run reads the rest again. The schema is versioned and migrated forward.
 Returns plain data (`StoredFile`, `StoredRow`, `Finding`); the merge stage gives it meaning.
 """
 
@@ -327,8 +328,7 @@ class StoredRows:
         self._ledger, self._sha256s = ledger, list(dict.fromkeys(sha256s))
 
     def sets(self) -> Iterator[RecordSet]:
-        for chunk in _batches(self._sha256s):
-            yield from self._ledger.record_sets(chunk)
+        yield from self._ledger.record_sets(self._sha256s)
 
     def __iter__(self) -> Iterator[StoredRow]:
         for found in self.sets():
@@ -337,7 +337,7 @@ class StoredRows:
 
 @dataclass(frozen=True)
 class NewFile:
-    """Everything about one file, written in one transaction."""
+    """Everything about one file, written in one transaction (`Ledger.add_files`)."""
 
     sha256: str
     name: str
@@ -404,7 +404,7 @@ class Ledger:
             self.db.execute("PRAGMA foreign_keys = ON")
             # Write-ahead log: a commit appends to the log without waiting for the disk, and a
             # killed run still leaves every committed file and nothing half-written (only a power
-            # cut can lose the last commits, never corrupt the ledger). One commit per file stays cheap.
+            # cut can lose the last commits, never corrupt the ledger).
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
@@ -454,7 +454,7 @@ class Ledger:
 
     def start_run(self, as_of: dt.date, inbox: Path) -> int:
         with self.transaction() as db:
-            # A run that never finished was interrupted: what it committed stays, file by file.
+            # A run that never finished was interrupted: what it committed stays.
             db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
             cursor = db.execute(
                 "INSERT INTO runs (started_at, as_of, inbox, status) VALUES (?, ?, ?, 'running')",
@@ -580,9 +580,13 @@ class Ledger:
         return next(self.record_sets([sha256]), None)
 
     def record_sets(self, sha256s: Sequence[str]) -> Iterator[RecordSet]:
-        """The records of some files (at most `SQL_BATCH`) by column, in the order given, skipping
-        files without records. Files whose records come to at most `PRELOAD_ROWS` together have
-        their columns' text read in one query; a larger file's columns are read when asked for."""
+        """The records of the given files by column, in the order given, skipping files without
+        records. Files whose records come to at most `PRELOAD_ROWS` together have their columns'
+        text read in one query; a larger file's columns are read when asked for."""
+        for chunk in _batches(sha256s):
+            yield from self._record_sets(chunk)
+
+    def _record_sets(self, sha256s: Sequence[str]) -> Iterator[RecordSet]:
         marks = ", ".join("?" * len(sha256s))
         found = self.db.execute(f"SELECT sha256, sheet, rows FROM record_sets WHERE sha256 IN ({marks})", sha256s)
         sets = {sha: (sheet, json.loads(rows)) for sha, sheet, rows in found}
@@ -643,7 +647,8 @@ class Ledger:
     def names(self) -> dict[str, list[str]]:
         """Every name each file arrived under, first seen first."""
         out: dict[str, list[str]] = {}
-        # Each (file, name) once, in the order first seen: every run sights every file of the inbox.
+        # Each (file, name) once, in the order first seen. Sightings are only ever added by the run
+        # that makes them, so their rowids grow with the runs and MIN(rowid) is the first sighting.
         query = "SELECT sha256, name FROM sightings GROUP BY sha256, name ORDER BY MIN(run_id), MIN(rowid)"
         for sha, name in self.db.execute(query):
             out.setdefault(sha, []).append(name)
