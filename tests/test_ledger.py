@@ -676,3 +676,22 @@ def test_the_report_is_written_here_for_a_small_period_and_on_workers_for_a_larg
     assert sent.count("_examine_packed") == 2 and sent.count("write_feedback") >= 1
     assert _file(summary, "VT030.xlsx")["status"] == "rejected"
     assert any(p.suffix == ".xlsx" for p in result.outputs["feedback"].iterdir())
+
+
+def test_record_sets_of_any_number_of_files_come_in_the_order_asked(tmp_path, form, settings, monkeypatch):
+    """Asked for more files than one query may name (`SQL_BATCH`), unknown ones among them."""
+    monkeypatch.setattr(ledger_module, "SQL_BATCH", 2)
+    monkeypatch.setattr(ledger_module, "PRELOAD_ROWS", 4)  # the file of 5 records: a column at a time
+    with Ledger(tmp_path / LEDGER_NAME) as ledger:
+        run_id = ledger.start_run(settings.as_of, tmp_path)
+        ledger.add_file(run_id, _new(A, "VT021", _records(form, 5)))
+        ledger.add_file(run_id, _new(B, "VT030", _records(form, 2, first_row=10)))
+        asked = [B, "z" * 64, A, B, "y" * 64, A]
+        queries: list[str] = []
+        ledger.db.set_trace_callback(queries.append)
+        got = [(s.sha256, list(s.rows), s.column("ten_sang_kien")) for s in ledger.record_sets(asked)]
+        ledger.db.set_trace_callback(None)
+    assert max(q.count("'") // 2 for q in queries if " IN (" in q) <= 2  # each query names two files at most
+    rows = {A: [4, 6, 8, 10, 12], B: [10, 12]}
+    titles = {A: _columns(5)["ten_sang_kien"], B: _columns(2)["ten_sang_kien"]}
+    assert got == [(sha, rows[sha], titles[sha]) for sha in (B, A, B, A)]
