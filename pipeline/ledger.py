@@ -638,10 +638,8 @@ class Ledger:
                 if sha in files:
                     found.setdefault(sha, set()).add(row)
         out: list[StoredRow] = []
-        for sha in sorted(found):
-            stored = self.record_set(sha)
-            if stored is not None:
-                out += stored.records(i for i, row in enumerate(stored.rows) if row in found[sha])
+        for stored in self.record_sets(sorted(found)):
+            out += stored.records(i for i, row in enumerate(stored.rows) if row in found[stored.sha256])
         return sorted(out, key=lambda r: (r.sha256, r.row))
 
     def names(self) -> dict[str, list[str]]:
