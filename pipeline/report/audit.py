@@ -15,11 +15,10 @@ from typing import Any
 import pandas as pd
 
 from pipeline.figures import GapKind
-from pipeline.files import atomic_path
 from pipeline.form import Form
 from pipeline.report.model import Report
-from pipeline.report.rows import SheetRows, insert_rows
-from pipeline.report.xlsx import FIRST_ROW, HEADER_ROW, WORKBOOK_OPTIONS, Book, Column, cut_to_sheet, write_sources
+from pipeline.report.rows import SheetRows
+from pipeline.report.xlsx import FIRST_ROW, HEADER_ROW, Book, Column, cut_to_sheet, write_sources, write_workbook
 
 SHEETS = ("Tệp nguồn", "Từng sáng kiến", "Sáng kiến tiêu biểu", "Tệp bị trả lại")
 INITIATIVE_COLUMNS = (
@@ -51,13 +50,7 @@ REJECTED_COLUMNS = (
 
 def write_audit(path: Path, report: Report, frame: pd.DataFrame, form: Form) -> Path:
     """The audit workbook at `path` (written to a temporary file, then renamed); returns `path`."""
-    import xlsxwriter
-
-    with atomic_path(path) as tmp:
-        with xlsxwriter.Workbook(str(tmp), WORKBOOK_OPTIONS) as wb:  # closed even on error
-            rows = _write_sheets(wb, report, frame, form)
-        insert_rows(tmp, [rows])
-    return path
+    return write_workbook(path, lambda wb: _write_sheets(wb, report, frame, form))
 
 
 def _write_sheets(wb: Any, report: Report, frame: pd.DataFrame, form: Form) -> SheetRows:

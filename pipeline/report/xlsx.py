@@ -27,7 +27,7 @@ repeated, in Times New Roman; rows of wrapped text are as tall as their text.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,11 +140,18 @@ def write_report_xlsx(
     path: Path, report: Report, frame: pd.DataFrame, result: RunResult, settings: Settings, form: Form
 ) -> Path:
     """The report's workbook at `path`, written to a temporary file and renamed; returns `path`."""
+    return write_workbook(path, lambda wb: _write_sheets(wb, report, frame, result, settings, form))
+
+
+def write_workbook(path: Path, sheets: Callable[[Any], SheetRows]) -> Path:
+    """A workbook at `path`, written to a temporary file and renamed: `sheets` writes its sheets with
+    xlsxwriter and gives back the long sheet's rows, which go into the saved package after
+    (`pipeline.report.rows`). Returns `path`."""
     import xlsxwriter
 
     with atomic_path(path) as tmp:
         with xlsxwriter.Workbook(str(tmp), WORKBOOK_OPTIONS) as wb:  # closed even on error
-            rows = _write_sheets(wb, report, frame, result, settings, form)
+            rows = sheets(wb)
         insert_rows(tmp, [rows])
     return path
 
