@@ -32,8 +32,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.generate import ROOT, ROSTER_NAME, Inbox, generate, officer_env
-from bench.run import PIPELINE, WORK, add_correction
+from bench.generate import ROOT, ROSTER_NAME, Inbox, generate
+from bench.run import WORK, add_correction, first_units, pipeline_run
 
 PROFILE = ROOT / "bench" / "profile.json"
 
@@ -220,15 +220,10 @@ def _is_feedback(fn: Callable[..., Any]) -> bool:
 def fixed_costs(inbox: Inbox, work: Path) -> dict[str, float]:
     """What a run costs whatever its files: the command on an empty inbox (one union in the roster),
     and the first validation's imports and warm-up, in new processes."""
-    empty, roster = work / "empty-inbox", work / ROSTER_NAME
+    empty = work / "empty-inbox"
     empty.mkdir()
-    lines = inbox.roster.read_text(encoding="utf-8-sig").splitlines()
-    roster.write_text("\ufeff" + "\n".join(lines[:2]) + "\n", encoding="utf-8")
-    command = [str(PIPELINE), "run", "--config", str(ROOT / "pipeline.toml"), "--inbox", str(empty)]
-    command += ["--outbox", str(work / "empty-outbox"), "--roster", str(roster)]
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=officer_env())
-    empty_run = time.perf_counter() - started
+    roster = first_units(inbox, 1, work / ROSTER_NAME)
+    empty_run = pipeline_run(empty, roster, work / "empty-outbox").seconds
     code = (
         "import time; t = time.perf_counter(); import pipeline.cli; a = time.perf_counter(); "
         "import pipeline.validate; b = time.perf_counter(); "

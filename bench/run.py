@@ -148,7 +148,10 @@ def pipeline_run(inbox: Path, roster: Path, outbox: Path) -> RunFigures:
     seconds = time.perf_counter() - started
     sampler.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    stderr = ""
+    if proc.stderr is not None:
+        with proc.stderr:
+            stderr = proc.stderr.read().decode("utf-8", "replace")
     if proc.returncode not in (0, 1):  # 1: some files were returned to their unions
         raise RuntimeError(f"pipeline run failed ({proc.returncode}): {stderr[-2000:]}")
     summary = json.loads((outbox / "run.json").read_text(encoding="utf-8"))
@@ -244,9 +247,15 @@ def subset(inbox: Inbox, size: int, folder: Path) -> Path:
     folder.mkdir(parents=True)
     for path in inbox.files[:size]:
         os.link(path, folder / path.name)
-    lines = inbox.roster.read_text(encoding="utf-8-sig").splitlines()
-    (folder.parent / ROSTER_NAME).write_text("\ufeff" + "\n".join(lines[: size + 1]) + "\n", encoding="utf-8")
+    first_units(inbox, size, folder.parent / ROSTER_NAME)
     return folder
+
+
+def first_units(inbox: Inbox, size: int, roster: Path) -> Path:
+    """A roster of the inbox's first `size` unions at `roster`."""
+    lines = inbox.roster.read_text(encoding="utf-8-sig").splitlines()
+    roster.write_text("\ufeff" + "\n".join(lines[: size + 1]) + "\n", encoding="utf-8")
+    return roster
 
 
 def summarise(
