@@ -25,7 +25,7 @@ from pipeline.form import Field, Form
 from pipeline.legacy import none_legacy
 from pipeline.legacy import repair as repair_legacy
 from pipeline.sheets import CellError, FormulaText, Grid, column_letter, nonblank_rows
-from pipeline.text import clean_text, fold, has_controls
+from pipeline.text import WHITESPACE, clean_text, fold, has_controls
 from pipeline.values import FIRST_DATE, INT_LIMIT, LAST_DATE, Parsed, is_blank, to_date, to_int, to_text
 
 _HEADER_SCAN_ROWS = 40
@@ -326,9 +326,8 @@ def _distinct(cells: list[Any]) -> set[Any] | None:
 
 
 # What `clean_text` turns into a space inside a stripped text, but a space itself: every other
-# character that is white space to Python (`str.isspace`, `\s`), and the zero-width ones.
-OTHER_SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u200b\ufeff"
-_OTHER_SPACE = re.compile(f"[{OTHER_SPACES}]")
+# character that is white space to Python, and the zero-width ones.
+_OTHER_SPACE = re.compile("[" + re.escape("".join(c for c in WHITESPACE if c != " ") + "\u200b\ufeff") + "]")
 
 
 def _converted_column(f: Field, form: Form, raws: list[Any], distinct: set[Any]) -> list[Any] | None:

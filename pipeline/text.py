@@ -12,6 +12,9 @@ import re
 import unicodedata
 
 _SPACES = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff]+")
+# Python's white space (`str.isspace`, `\s`), all of it below U+3001 (a test holds this to the whole
+# of Unicode): for those who look for it a character at a time.
+WHITESPACE = tuple(chr(c) for c in range(0x3001) if chr(c).isspace())
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 # U+00D0 (Icelandic eth) looks like "Đ" and is typed by mistake on some keyboards.
 _WRONG_D = str.maketrans({"\u00d0": "\u0110", "\u00f0": "\u0111"})

@@ -234,8 +234,3 @@ def test_text_shaped_like_rich_text_markup_stays_text_in_every_cell_book_writes(
     rows = [[c.value for c in row] for row in ws.iter_rows(min_row=FIRST_ROW + 1)]
     assert rows == [[evil, evil, evil, None], [evil, "=1", 2, None], [evil, None, None, None], [evil, None, None, None]]
     assert ws.cell(FIRST_ROW + 1, 1).font.name == "Times New Roman"
-
-
-def test_the_whitespace_table_is_all_of_pythons():
-    """`rows.WHITESPACE` looks below U+3001 only: no whitespace of this Python's Unicode is beyond."""
-    assert tuple(chr(c) for c in range(0x110000) if chr(c).isspace()) == rows.WHITESPACE

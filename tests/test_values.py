@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.findings import Code
-from pipeline.text import clean_text, fold, neutralise_formula
+from pipeline.text import WHITESPACE, clean_text, fold, neutralise_formula
 from pipeline.values import excel_serial, to_date, to_int, to_text
 
 
@@ -140,3 +140,8 @@ def test_a_whole_number_beyond_what_excel_keeps_is_an_error_not_a_value(value):
     if not isinstance(value, str) or value.startswith("1."):
         assert parsed.code is Code.NUMBER_TOO_LARGE
     assert to_int(10**15 - 1).value == 10**15 - 1
+
+
+def test_the_whitespace_table_is_all_of_pythons():
+    """`text.WHITESPACE` looks below U+3001 only: no whitespace of this Python's Unicode is beyond."""
+    assert tuple(chr(c) for c in range(0x110000) if chr(c).isspace()) == WHITESPACE

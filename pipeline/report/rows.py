@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 
 from pipeline.render.fit import wrapped_lines
 from pipeline.sheets import EXCEL_TEXT_MAX, cell_text, column_letter
-from pipeline.text import FORMULA_START
+from pipeline.text import FORMULA_START, WHITESPACE
 
 NUMBER_KINDS = ("int", "money", "pct")
 DATE_KINDS = ("date", "datetime")
@@ -57,8 +57,6 @@ def _re2_class(chars: Sequence[str]) -> str:
 _CONTROL_RE2 = _re2_class(_CONTROL)
 # The characters at an end of a text that make xlsxwriter keep its spaces (Python's \s), less those
 # it escapes: those are the text's first or last character after escaping only where they were before.
-# Python's whitespace (`str.isspace`), all below U+3001 (a test holds this to the whole of Unicode).
-WHITESPACE = tuple(chr(c) for c in range(0x3001) if chr(c).isspace())
 _SPACES = pa.array([c for c in WHITESPACE if c not in _CONTROL], pa.large_string())
 _FORMULA_FIRST = pa.array(FORMULA_START, pa.large_string())
 
