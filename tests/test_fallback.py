@@ -229,6 +229,7 @@ def test_an_xlsx_both_readers_fail_on(tmp_path: Path, form: Form, filled: Callab
     assert code is Code.CORRUPT_FILE and "đã thử hai trình đọc" in message and not _READER_WORDS.search(message)
 
 
+@pytest.mark.corpus
 def test_the_package_and_strict_checks_keep_openpyxl_from_reading_too_much(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -266,6 +267,7 @@ def test_a_package_with_a_sheet_missing_or_parts_swapped_stays_broken(
     assert code is Code.CORRUPT_FILE and f'phần "{part}" bên trong tệp không chứa đúng nội dung' in message, message
 
 
+@pytest.mark.corpus
 def test_cells_the_file_does_not_hold_are_marked_whoever_read(
     monkeypatch: pytest.MonkeyPatch, filled: Callable[..., Path], form: Form
 ) -> None:
@@ -401,6 +403,7 @@ def test_in_the_workers_the_second_reader_reads_what_calamine_cannot(tmp_path: P
     assert [f.code for f in bad.findings] == [Code.CORRUPT_FILE]
 
 
+@pytest.mark.corpus
 def test_every_corpus_ods_calamine_reads_gives_the_same_grid_to_the_second_reader() -> None:
     """Written by LibreOffice, Excel, Google Sheets, WPS, fuzzers...: the grids are calamine's."""
     compared = 0
