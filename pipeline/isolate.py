@@ -427,7 +427,7 @@ class _Pool:
             while pending and len(self.busy) < self.size:
                 index = pending.popleft()
                 self._start(index, todo[index])
-            yield from self._collect()
+            yield from self._collect(more=bool(pending))
 
     def prestart(self, count: int | None = None) -> None:
         """Start workers now (up to `count` in all, every one by default), without waiting: they
@@ -486,7 +486,9 @@ class _Pool:
         worker.deadline = time.monotonic() + worker.timeout_s
         self.busy.append(worker)
 
-    def _collect(self) -> Iterator[tuple[int, Any]]:
+    def _collect(self, more: bool) -> Iterator[tuple[int, Any]]:
+        """The jobs that finished or ran out of time; `more`: jobs of this run are still waiting
+        for a worker."""
         now = time.monotonic()
         wait_s = max(0.0, min(w.deadline for w in self.busy) - now)
         ready = set(wait([w.conn for w in self.busy] + [w.proc.sentinel for w in self.busy], timeout=wait_s))
@@ -502,10 +504,11 @@ class _Pool:
                     self._retire(worker)
                 elif worker.lifted:
                     # It may now hold more than the usual cap allows the next job: a new worker
-                    # takes its place (starting now, while the others work).
+                    # takes its place, starting now while the others work when jobs are waiting
+                    # (a later run starts what it needs), and unless it was started for that job alone.
                     result = message[1]
                     self._retire(worker)
-                    if not worker.alone:  # unless it was started for that job alone
+                    if more and not worker.alone:
                         self.starting.append(_Worker(self.ctx, self.memory_mb, wait=False))
                 else:
                     result = message[1]

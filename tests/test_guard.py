@@ -471,6 +471,25 @@ def test_a_trusted_job_may_lift_the_memory_cap_for_itself_only() -> None:
     assert done == {0: 500, 1: 100 << 20}
 
 
+def test_a_worker_retired_after_a_trusted_job_is_replaced_only_for_jobs_still_waiting() -> None:
+    """A worker that ran a job of the program's own is retired; a new one starts at once while
+    jobs wait for it, and not when none does (it would import the readers for nothing while the
+    report's outputs want the processor); a later run starts what it needs."""
+    import multiprocessing
+
+    from pipeline.isolate import LocalRunner
+    from tests.jobs import loaded
+
+    with LocalRunner(workers=1) as runner:
+        (_, (first, _)), (_, (second, _)) = sorted(runner.run([(loaded, ("os",), 60.0, 0), (loaded, ("os",))]))
+        assert second != first, "the job after it had a new worker"
+        assert len(multiprocessing.active_children()) == 1
+        dict(runner.run([(loaded, ("os",), 60.0, 0)]))
+        assert multiprocessing.active_children() == [], "no worker started for no job"
+        ((_, (third, _)),) = runner.run([(loaded, ("os",))])
+        assert third not in (first, second)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the address-space cap is Linux only")
 def test_a_process_started_ahead_for_the_programs_own_job_takes_that_job_alone() -> None:
     """The report workbook's process is started while the figures are made, importing its writer:
