@@ -13,10 +13,11 @@ import contextlib
 import datetime as dt
 import functools
 import json
+import os
 import pickle
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -102,7 +103,8 @@ def run(
         exclusive(history),
         Ledger(history / LEDGER_NAME) as ledger,
         open_runner(settings) as runner,
-        concurrent.futures.ThreadPoolExecutor(1) as warm,
+        concurrent.futures.ThreadPoolExecutor(1) as aside,
+        contextlib.ExitStack() as leaving,  # closed first: what runs aside stops before `aside` waits for it
     ):
 
         def ready(files: int) -> None:
@@ -111,7 +113,7 @@ def run(
             this process, while intake hashes the rest (a run with nothing new needs neither)."""
             runner.prestart(files)
             if not warming:
-                warming.append(warm.submit(_warm_up, form, settings, roster))
+                warming.append(aside.submit(_warm_up, form, settings, roster))
 
         with stage("intake"):
             run_id = ledger.start_run(settings.as_of, inbox)
@@ -180,8 +182,13 @@ def run(
                 for o in outputs_for(True):
                     if o.where == "worker" and o.ahead:
                         runner.prestart_own(o.ahead)
-            frame = dataset(states, ledger.iter_rows([f.sha256 for f in current]), form, settings)
             result = _result(stored, states, ledger, history, {s.sha256 for s in new}, extra, messages, settings)
+            # The flagged files' feedback is written on the workers from now on, while this process
+            # merges and makes the figures (it needs only the files and their findings); the runner
+            # is left to it until the outputs (`_Feedback`).
+            feedback = _Feedback(result.files, outbox / FEEDBACK_DIR, settings, form, runner, aside)
+            leaving.callback(feedback.cancel)
+            frame = dataset(states, ledger.iter_rows([f.sha256 for f in current]), form, settings)
             result.changes = _changes(before, states, ledger, form)
         with stage("figures"):
             from pipeline.figures import compute, period_totals
@@ -195,7 +202,7 @@ def run(
                 report = build_report(figures, settings, load_text(settings))
                 result.unfilled = report.unfilled
         with stage("outputs"):  # wall time: the outputs below are written side by side
-            seconds = _write_outputs(result, frame, report, settings, form, ledger, runner, pdf)
+            seconds = _write_outputs(result, frame, report, settings, form, ledger, runner, pdf, feedback)
         for name, spent in seconds.items():
             stage.seconds[name] = spent
         result.stages = stage.seconds
@@ -620,12 +627,13 @@ def _write_outputs(
     ledger: Ledger,
     runner: Runner,
     pdf: bool,
+    feedback: _Feedback,
 ) -> dict[str, float]:
     """Every output of the registry (`pipeline.outputs`), side by side: first the dataset's Parquet
-    file (the workers read the dataset from it); then the outputs marked "worker" (for a period of
-    `WORKER_OUTPUT_ROWS` rows or more), and after them the feedback copies, on the runner's workers,
-    while the others are written in a thread of this process. Returns the seconds each output took
-    where it was made."""
+    file (the workers read the dataset from it); then, while the outputs marked "here" are written
+    in a thread of this process, the feedback begun during the merge is finished and recorded, and
+    the outputs marked "worker" (for a period of `WORKER_OUTPUT_ROWS` rows or more) are written on
+    the runner's workers. Returns the seconds each output took where it was made."""
     outbox, history = settings.paths.outbox, settings.paths.history_dir
     result.outputs = {
         "feedback": outbox / FEEDBACK_DIR,
@@ -648,20 +656,16 @@ def _write_outputs(
     # a province's size), not once per job.
     packed = pickle.dumps(ctx) if remote else b""
     jobs: list[Job] = [(timed, (_run_packed, (o.key, packed)), REPORT_TIMEOUT_S, 0) for o in remote]
-    pending, feedback_jobs = _feedback_jobs(result.files, outbox / FEEDBACK_DIR, settings, form)
     written: dict[str, Path] = {}
     with concurrent.futures.ThreadPoolExecutor(1) as here:
         local = here.submit(_write_here, [o for o in chosen if o not in remote], replace(ctx, frame=frame))
-        started = time.perf_counter()
-        for i, done in runner.run(jobs + feedback_jobs) if jobs or feedback_jobs else ():
-            if i < len(jobs):
-                if isinstance(done, Failure):  # its worker failed: write it here after all
-                    done = timed(run_output, (remote[i], ctx))
-                paths, seconds[remote[i].key] = done
-                written.update(paths)
-            else:
-                _store_feedback(pending[i - len(jobs)], done, feedback_jobs[i - len(jobs)], ledger)
-                seconds["feedback"] = round(time.perf_counter() - started, 4)
+        if feedback.jobs:
+            seconds["feedback"] = feedback.store(ledger)  # the runner is free again after it
+        for i, done in runner.run(jobs) if jobs else ():
+            if isinstance(done, Failure):  # its worker failed: write it here after all
+                done = timed(run_output, (remote[i], ctx))
+            paths, seconds[remote[i].key] = done
+            written.update(paths)
         paths, spent = local.result()
     written.update(paths)
     seconds.update(spent)
@@ -689,6 +693,48 @@ def _write_here(chosen: Sequence[Output], ctx: Context) -> tuple[dict[str, Path]
         paths, seconds[o.key] = timed(run_output, (o, ctx))
         written.update(paths)
     return written, seconds
+
+
+class _Feedback:
+    """The feedback of the period's flagged files that have none yet (`_feedback_jobs`), begun at
+    once on the runner's workers by a thread of `aside`, while the run goes on; `store` waits for it
+    and records it. Until then the runner is the feedback's: nothing else may use it."""
+
+    def __init__(
+        self,
+        files: Sequence[FileResult],
+        out_dir: Path,
+        settings: Settings,
+        form: Form,
+        runner: Runner,
+        aside: concurrent.futures.Executor,
+    ) -> None:
+        self.pending, self.jobs = _feedback_jobs(files, out_dir, settings, form)
+        self._cancelled = False
+        self._started = time.perf_counter()
+        self._done = aside.submit(self._run, runner) if self.jobs else None
+
+    def _run(self, runner: Runner) -> tuple[dict[int, Any], float]:
+        written: dict[int, Any] = {}
+        for i, done in runner.run(self.jobs):
+            written[i] = done
+            if self._cancelled:  # the run stops: leave the rest (the runner is closed after this)
+                break
+        return written, round(time.perf_counter() - self._started, 4)
+
+    def cancel(self) -> None:
+        """Stop giving out the jobs that are left (the run is stopping)."""
+        self._cancelled = True
+
+    def store(self, ledger: Ledger) -> float:
+        """Wait for every file's feedback and record it (in the ledger and in its result); returns
+        the seconds from its start to its last file."""
+        if self._done is None:
+            return 0.0
+        written, seconds = self._done.result()
+        for i, (r, job) in enumerate(zip(self.pending, self.jobs, strict=True)):
+            _store_feedback(r, written.get(i, Failure(Code.READER_CRASH, "")), job, ledger)
+        return seconds
 
 
 def _feedback_jobs(
@@ -720,8 +766,21 @@ def _feedback_jobs(
         )
         readable = r.readable and r.kind in SPREADSHEET_KINDS
         shown = attachment_of(r.name) or r.name  # the union knows its attachment by its own name
-        jobs.append((make, (r.path, r.kind or "", shown, r.findings, out_dir, settings, readable)))
+        jobs.append((_behind, (make, r.path, r.kind or "", shown, r.findings, out_dir, settings, readable)))
     return todo, jobs
+
+
+_BEHIND_NICE = 10
+
+
+def _behind(make: Callable[..., Any], *args: Any) -> Any:
+    """`make(*args)` on a worker that gives the processor up to the run's own process whenever
+    that wants it (a nice value of `_BEHIND_NICE` and more, where the system has one): the feedback is
+    written while the run merges and makes its figures, and must not slow them."""
+    if hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(max(0, _BEHIND_NICE - os.nice(0)))
+    return make(*args)
 
 
 def _store_feedback(r: FileResult, written: Any, job: Job, ledger: Ledger) -> None:
@@ -729,7 +788,7 @@ def _store_feedback(r: FileResult, written: Any, job: Job, ledger: Ledger) -> No
     time or memory) is replaced by the message alone, written here: every flagged file gets its
     explanation."""
     if isinstance(written, Failure):
-        make, args = job[0], job[1]
+        make, *args = job[1]
         written = make(*args[:-1], False)
     assert r.sha256 is not None
     ledger.set_feedback(r.sha256, written.workbook, written.message)

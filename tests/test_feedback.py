@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import re
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -334,3 +335,40 @@ def test_a_rejected_union_is_reported_with_its_workbook_not_its_cover_letter(tmp
     figures, _ = figures_of(result, s, form, roster)
     (gap,) = [g for g in figures.gaps if g.code == "VT021"]
     assert gap.kind.value == "rejected" and gap.file == "thư/Báo cáo.xlsx"
+
+
+def test_the_feedback_is_written_while_the_run_merges(inbox_run, filled, tmp_path, monkeypatch):
+    """A flagged file's feedback is begun on the workers as soon as the period's files are known:
+    here the merge waits until the feedback's files are there (it would wait in vain if the feedback
+    were begun only with the outputs), and the run records it as before."""
+    from pipeline import stages
+
+    merge = stages.dataset
+    feedback = tmp_path / "outbox" / stages.FEEDBACK_DIR
+
+    def dataset_once_feedback_is_written(*args, **kwargs):
+        deadline = time.monotonic() + 60
+        while len(list(feedback.glob("*"))) < 2:  # the marked-up copy and the message
+            assert time.monotonic() < deadline, "no feedback was written while the run merged"
+            time.sleep(0.02)
+        return merge(*args, **kwargs)
+
+    monkeypatch.setattr(stages, "dataset", dataset_once_feedback_is_written)
+    bad = filled(rows=[{"tac_gia": "An"}, {"linh_vuc": ""}], name="b.xlsx")
+    result = inbox_run({"Báo cáo VT021.xlsx": bad.read_bytes()})["Báo cáo VT021.xlsx"]
+    assert result.status is Status.REJECTED
+    assert result.feedback and result.feedback.parent == feedback and result.message and result.message.is_file()
+
+
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="no nice value on this system")
+def test_feedback_runs_behind_the_runs_own_process():
+    """The feedback is written while the run merges and makes its figures: its worker gives the
+    processor up to the run (a higher nice value), whose own stays as it was."""
+    from pipeline.isolate import LocalRunner
+    from pipeline.stages import _BEHIND_NICE, _behind
+
+    before = os.nice(0)
+    with LocalRunner(workers=1) as runner:
+        (_, first), (_, again) = sorted(runner.run([(_behind, (os.nice, 0)), (_behind, (os.nice, 0))]))
+    assert first >= _BEHIND_NICE and again == first, "set once per worker, not raised at every job"
+    assert os.nice(0) == before
