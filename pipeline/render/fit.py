@@ -15,6 +15,8 @@ MAX_HEIGHT = 409.0  # Excel's largest row height, in points
 
 def wrapped_lines(text: str, per_line: float) -> int:
     """The lines a wrapped cell takes: words laid out greedily, `per_line` characters a line."""
+    if len(text) <= per_line and "\n" not in text:  # most cells: one line, whatever its words
+        return 1
     lines = 0
     for paragraph in text.split("\n"):
         lines += 1
