@@ -33,11 +33,11 @@ import importlib
 import multiprocessing
 import os
 import pickle
+import queue
 import signal
 import sys
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
@@ -86,9 +86,10 @@ class Failure:
 
 
 class Runner(Protocol):
-    """Where the per-file stages run: `run` yields (index, result or `Failure`) as jobs finish."""
+    """Where the per-file stages run: `run` yields (index, result or `Failure`) as jobs finish.
+    `jobs` may be an iterator that waits for its next job (`ReadAhead`)."""
 
-    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]: ...
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[int, Any]]: ...
 
     def prestart(self, count: int | None = None) -> None:
         """Get ready for `count` jobs to come (all the workers by default), without waiting; called
@@ -117,8 +118,8 @@ class LocalRunner:
         the caller works (`_Pool.prestart_own`)."""
         self._started().prestart_own(imports)
 
-    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]:
-        yield from self._started().run(list(enumerate(jobs)))
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[int, Any]]:
+        yield from self._started().run(list(enumerate(jobs)) if isinstance(jobs, Sized) else enumerate(jobs))
 
     def _started(self) -> _Pool:
         if self._pool is None:
@@ -155,7 +156,8 @@ class ExecutorRunner:
     def prestart_own(self, imports: Sequence[str]) -> None:
         """Nothing: the executor's workers are started by whoever runs it."""
 
-    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]:
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[int, Any]]:
+        jobs = list(jobs)  # all of them first (files still being taken in are read once they all are)
         futures = {self.executor.submit(job[0], *job[1]): i for i, job in enumerate(jobs)}
         timeout_s = max([self.timeout_s, *(job[2] for job in jobs if len(job) > 2)])
         pending = set(futures)
@@ -238,13 +240,69 @@ def read_books(
             for j, result in runner.run([(_examine_packed, (submissions[i], packed)) for i in jobs]):
                 i = jobs[j]
                 sub = submissions[i]
-                results[i] = result if isinstance(result, WorkbookData) else _refused(sub, result.code, result.reason)
+                results[i] = _book(sub, result)
                 if progress:
                     progress(sub.name)
     return [
         book if book is not None else _refused(sub, Code.READER_CRASH, "không nhận được kết quả đọc")
         for sub, book in zip(submissions, results, strict=True)
     ]
+
+
+def _book(sub: Submission, result: Any) -> WorkbookData:
+    """A worker's result for `sub`: its book, or the book of one finding for a `Failure`."""
+    return result if isinstance(result, WorkbookData) else _refused(sub, result.code, result.reason)
+
+
+class ReadAhead:
+    """Files read on the runner's workers as they are handed over (`add`), while the caller goes on
+    taking in the others: intake hands each new file over as soon as it has hashed and archived it.
+
+    A thread of `executor` drives the runner meanwhile; nothing else may use the runner until
+    `finish` has given every book (or `stop` was called and that thread has ended)."""
+
+    def __init__(self, runner: Runner, form: Form, limits: guard.Limits, executor: concurrent.futures.Executor) -> None:
+        self._handed: queue.SimpleQueue[Submission | None] = queue.SimpleQueue()
+        self._read: queue.SimpleQueue[tuple[Submission, WorkbookData] | None] = queue.SimpleQueue()
+        self._stopped = False
+        self.started = time.perf_counter()
+        runner.prestart(1)  # the first worker imports the readers while the first file is hashed
+        self._thread = executor.submit(self._run, runner, pickle.dumps((form, limits)))
+
+    def add(self, sub: Submission) -> None:
+        self._handed.put(sub)
+
+    def finish(self) -> Iterator[tuple[Submission, WorkbookData]]:
+        """Every file handed over with its book, each as soon as it is read; the runner is free
+        again once the last one is given."""
+        self._handed.put(None)
+        while (done := self._read.get()) is not None:
+            yield done
+        self._thread.result()  # what went wrong in the thread, if anything did
+
+    def stop(self) -> None:
+        """No more files, and no more jobs given out: the run is stopping."""
+        self._stopped = True
+        self._handed.put(None)
+
+    def _run(self, runner: Runner, packed: bytes) -> None:
+        sent: list[Submission] = []
+
+        def jobs() -> Iterator[Job]:
+            while not self._stopped and (sub := self._handed.get()) is not None:
+                if sub.kind in _NEVER_READ:  # no reader sees it (`read_books`)
+                    self._read.put((sub, _refused(sub, Code.NOT_SPREADSHEET, sub.kind_words)))
+                    continue
+                sent.append(sub)
+                yield (_examine_packed, (sub, packed))
+
+        try:
+            for j, result in runner.run(jobs()):
+                self._read.put((sent[j], _book(sent[j], result)))
+                if self._stopped:
+                    break
+        finally:
+            self._read.put(None)
 
 
 _UNPACKED: dict[bytes, tuple[Form, guard.Limits]] = {}
@@ -416,18 +474,31 @@ class _Pool:
         self.starting: list[_Worker] = []
         self.own: _Worker | None = None  # started for the next job of the program's own (`prestart_own`)
 
-    def run(self, jobs: list[tuple[int, Job]]) -> Iterator[tuple[int, Any]]:
-        """Yield (index, result or `Failure`) as jobs finish. The workers still to start start now,
-        all at once; each job goes to the first one ready (one job does not wait for every worker)."""
-        own = any(len(job) > 3 for _, job in jobs) and self.own is not None  # one job has its process
-        self.prestart(min(self.size, len(jobs) - own))
-        todo = dict(jobs)
-        pending = deque(i for i, _ in jobs)
-        while pending or self.busy:
-            while pending and len(self.busy) < self.size:
-                index = pending.popleft()
-                self._start(index, todo[index])
-            yield from self._collect(more=bool(pending))
+    def run(self, jobs: Iterable[tuple[int, Job]]) -> Iterator[tuple[int, Any]]:
+        """Yield (index, result or `Failure`) as jobs finish. Each job goes to the first worker
+        ready (one job does not wait for every worker). For a list of jobs, the workers still to
+        start start now, all at once; jobs from an iterator are taken as workers come free, and the
+        workers start as the jobs come (an iterator may wait for its next job: files that are still
+        being taken in are read as they come)."""
+        if isinstance(jobs, Sized):
+            own = any(len(job) > 3 for _, job in jobs) and self.own is not None  # one job has its process
+            self.prestart(min(self.size, len(jobs) - own))
+        total = len(jobs) if isinstance(jobs, Sized) else None
+        source, given, ended = iter(jobs), 0, False
+        while True:
+            while len(self.busy) < self.size and not ended:
+                job = next(source, None)
+                if job is None:
+                    ended = True
+                    break
+                given += 1
+                if total is None:
+                    self.prestart(min(self.size, given))  # the next worker starts while this one reads
+                self._start(*job)
+            if not self.busy:
+                return
+            # Whether jobs wait for a worker: those of a list not yet given; an iterator may have more.
+            yield from self._collect(more=given < total if total is not None else not ended)
 
     def prestart(self, count: int | None = None) -> None:
         """Start workers now (up to `count` in all, every one by default), without waiting: they

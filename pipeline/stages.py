@@ -35,7 +35,7 @@ from pipeline.intake import (
     stamped,
     take,
 )
-from pipeline.isolate import Failure, Job, Runner, open_runner, read_books, timed
+from pipeline.isolate import Failure, Job, ReadAhead, Runner, open_runner, read_books, timed
 from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, Records, StoredFile
 from pipeline.lock import exclusive
 from pipeline.mail.inbox import attachment_of, is_message_file, open_messages
@@ -99,21 +99,32 @@ def run(
     inbox, outbox, history = settings.paths.inbox, settings.paths.outbox, settings.paths.history_dir
     stage = _Stages()
     warming: list[concurrent.futures.Future[None]] = []
+    ahead: list[ReadAhead] = []
+    handed: set[str] = set()
     with (
         exclusive(history),
         Ledger(history / LEDGER_NAME) as ledger,
         open_runner(settings) as runner,
-        concurrent.futures.ThreadPoolExecutor(1) as aside,
+        concurrent.futures.ThreadPoolExecutor(2) as aside,
         contextlib.ExitStack() as leaving,  # closed first: what runs aside stops before `aside` waits for it
     ):
 
         def ready(files: int) -> None:
-            """`files` to read so far: as many workers as they need import the readers (one for one
-            new file: it starts faster alone), and pandera makes its first validation in a thread of
-            this process, while intake hashes the rest (a run with nothing new needs neither)."""
-            runner.prestart(files)
+            """`files` to read so far (a run with nothing new needs none of this): the reading starts
+            (`ReadAhead`: the workers start as the files come, one for one new file), and pandera
+            makes its first validation, each in a thread of this process, while intake goes on."""
+            if not ahead:
+                ahead.append(ReadAhead(runner, form, settings.limits, aside))
+                leaving.callback(ahead[0].stop)
             if not warming:
                 warming.append(aside.submit(_warm_up, form, settings, roster))
+
+        def hand_over(submission: Submission) -> None:
+            """A file whose content the ledger does not know: read now, as intake goes on (the
+            first of each content; the read stage reads what this did not)."""
+            if submission.sha256 not in handed:
+                handed.add(submission.sha256)
+                ahead[0].add(submission)
 
         with stage("intake"):
             run_id = ledger.start_run(settings.as_of, inbox)
@@ -132,6 +143,7 @@ def run(
                 if not is_mail and submission.sha256 not in known:
                     unknown += 1
                     ready(unknown)
+                    hand_over(submission)
                 (saved_mail if is_mail else submissions).append(submission)
             ledger.set_stamps(found)
             known_mail = {m.message_id: m for m in ledger.messages()}
@@ -161,9 +173,11 @@ def run(
             if progress is not None:
                 progress.start(len(new))
             advance = progress.advance if progress is not None else None
-            books = read_books(new, form, runner=runner, limits=settings.limits, progress=advance)
+            books = _read(new, ahead[0] if ahead else None, form, settings, runner, advance)
             for w in warming:
                 w.result()
+        if ahead:  # the reading began within intake: from the first file handed over to the last read
+            stage.seconds["read"] = round(time.perf_counter() - ahead[0].started, 4)
         with stage("validate"):
             context = _context(before, ledger, books, form) if new else []
             results = check_books(new, books, settings, form, roster, context=context) if new else []
@@ -348,6 +362,29 @@ def _record(
     ledger.add_files(
         run_id, (_new_file(sub, book, checked, form) for sub, book, checked in zip(new, books, results, strict=True))
     )
+
+
+def _read(
+    new: Sequence[Submission],
+    ahead: ReadAhead | None,
+    form: Form,
+    settings: Settings,
+    runner: Runner,
+    progress: Callable[[str], None] | None,
+) -> list[WorkbookData]:
+    """The books of `new`, in order: those read while intake went on (`ahead`), then the others
+    (a saved e-mail's attachments; a file of the same content as one handed over, which came first
+    by arrival under its own name)."""
+    wanted = {(s.sha256, s.name) for s in new}
+    read: dict[tuple[str, str], WorkbookData] = {}
+    for sub, book in ahead.finish() if ahead is not None else ():
+        if (sub.sha256, sub.name) in wanted:
+            read[(sub.sha256, sub.name)] = book
+            if progress is not None:
+                progress(sub.name)
+    rest = [s for s in new if (s.sha256, s.name) not in read]
+    others = iter(read_books(rest, form, runner=runner, limits=settings.limits, progress=progress))
+    return [read[key] if (key := (s.sha256, s.name)) in read else next(others) for s in new]
 
 
 def _warm_up(form: Form, settings: Settings, roster: Roster | None) -> None:

@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,7 @@ from pipeline import Period, merge, run
 from pipeline import ledger as ledger_module
 from pipeline import stages as run_module
 from pipeline.demo import demo_roster_path
+from pipeline.intake import Submission
 from pipeline.ledger import LEDGER_NAME, MIGRATIONS, Ledger, LedgerError, NewFile, Records
 from pipeline.lock import BusyError, exclusive
 from pipeline.merge import dataset, unit_states
@@ -194,15 +196,87 @@ def test_a_rejected_file_that_arrived_after_the_current_one_is_reported_in_any_n
     assert unit["current_file"] == "z-dung.xlsx" and unit["latest_file_rejected"] == "a-sai.xlsx"
 
 
+def _reads(monkeypatch: pytest.MonkeyPatch) -> list[Submission]:
+    """The files the runs read from now on: those handed over while intake goes on, and the others."""
+    read: list[Submission] = []
+    add, read_books = run_module.ReadAhead.add, run_module.read_books
+    monkeypatch.setattr(run_module.ReadAhead, "add", lambda self, sub: read.append(sub) or add(self, sub))
+    monkeypatch.setattr(run_module, "read_books", lambda subs, *a, **k: read.extend(subs) or read_books(subs, *a, **k))
+    return read
+
+
+def test_new_files_are_read_while_intake_takes_in_the_others(period, filled, monkeypatch):
+    """Each new file goes to the workers as soon as intake has hashed and archived it, before intake
+    has taken the next; every file is read once, and the run's results are as always."""
+    drop, go, _ = period
+    for i, code in enumerate(("VT021", "VT030", "VT031")):
+        drop(f"{code}.xlsx", filled(rows=[{**ROW_A, "tac_gia": f"Tác Giả {i}"}], name=f"{code}.xlsx", code=code))
+    events: list[tuple[str, str]] = []
+    take, add = run_module.take, run_module.ReadAhead.add
+    monkeypatch.setattr(
+        run_module, "take", lambda path, name, *a: events.append(("taken", name)) or take(path, name, *a)
+    )
+    monkeypatch.setattr(
+        run_module.ReadAhead, "add", lambda self, sub: events.append(("handed", sub.name)) or add(self, sub)
+    )
+    read = _reads(monkeypatch)
+    _, summary = go()
+    assert events == [(what, f"{code}.xlsx") for code in ("VT021", "VT030", "VT031") for what in ("taken", "handed")]
+    assert sorted(s.name for s in read) == ["VT021.xlsx", "VT030.xlsx", "VT031.xlsx"]
+    assert [_file(summary, f"{c}.xlsx")["status"] for c in ("VT021", "VT030", "VT031")] == ["accepted"] * 3
+
+
+def test_of_two_files_with_one_content_the_first_to_arrive_is_read_under_its_name(period, filled, monkeypatch):
+    """Intake hands over the first of a content it meets (by name); when the other copy arrived
+    first, that one is the file of the period and is read under its own name."""
+    drop, go, _ = period
+    book = filled(rows=[{"ten_sang_kien": ""}], code="VT021")
+    drop("a.xlsx", book, dt.datetime(2022, 6, 2, 9))
+    drop("b.xlsx", book, dt.datetime(2022, 6, 1, 9))  # arrived first
+    read = _reads(monkeypatch)
+    result, summary = go()
+    assert [s.name for s in read] == ["a.xlsx", "b.xlsx"]  # handed over, then read again under its name
+    (first,) = [r for r in result.files if r.name == "b.xlsx"]
+    assert first.status is Status.REJECTED and {f.location.file for f in first.findings} == {"b.xlsx"}
+    assert _file(summary, "a.xlsx")["status"] == "duplicate"
+
+
+def test_a_run_that_fails_while_files_are_read_ahead_ends_at_once(period, filled, monkeypatch):
+    """Intake fails on the third file while the first two are read: the run raises, and the thread
+    reading ahead stops (nothing waits for files that will never come)."""
+    drop, go, _ = period
+    for code in ("VT021", "VT030", "VT031"):
+        drop(f"{code}.xlsx", filled(rows=[ROW_A], name=f"{code}.xlsx", code=code))
+    take = run_module.take
+
+    def failing(path, name, *args):
+        if name == "VT031.xlsx":
+            raise OSError("the disk went away")
+        return take(path, name, *args)
+
+    monkeypatch.setattr(run_module, "take", failing)
+    outcome: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            go()
+        except OSError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the run did not end"
+    assert str(outcome[0]) == "the disk went away"
+
+
 @pytest.mark.slow
 def test_the_same_file_again_changes_nothing_and_is_not_read_again(period, filled, monkeypatch):
     drop, go, _ = period
     good = filled(rows=[{}])
     drop("báo cáo.xlsx", good)
     _, first = go()
-    read = []
-    original = run_module.read_books
-    monkeypatch.setattr(run_module, "read_books", lambda subs, *a, **k: read.extend(subs) or original(subs, *a, **k))
+    read = _reads(monkeypatch)
     drop("báo cáo (1).xlsx", good)  # the same attachment saved twice
     _, second = go()
     assert read == []
@@ -218,11 +292,8 @@ def test_an_incremental_run_reads_and_validates_only_the_new_file(period, filled
     for i, code in enumerate(("VT021", "VT030", "VT031")):
         drop(f"{code}.xlsx", filled(rows=[{**ROW_A, "tac_gia": f"Tác Giả {i}"}], name=f"{code}.xlsx", code=code))
     go()
-    read, validated = [], []
-    original_read, original_check = run_module.read_books, run_module.check_books
-    monkeypatch.setattr(
-        run_module, "read_books", lambda subs, *a, **k: read.extend(subs) or original_read(subs, *a, **k)
-    )
+    read, validated = _reads(monkeypatch), []
+    original_check = run_module.check_books
     monkeypatch.setattr(
         run_module, "check_books", lambda subs, *a, **k: validated.extend(subs) or original_check(subs, *a, **k)
     )
@@ -662,8 +733,11 @@ def test_the_report_is_written_here_for_a_small_period_and_on_workers_for_a_larg
 
     class Recording(LocalRunner):
         def run(self, jobs):
-            sent.extend(name(job) for job in jobs)
-            yield from super().run(jobs)
+            def note(job):
+                sent.append(name(job))
+                return job
+
+            yield from super().run([note(job) for job in jobs] if isinstance(jobs, list) else map(note, jobs))
 
     monkeypatch.setattr(run_module, "open_runner", lambda settings: Recording(1))
     if large:
