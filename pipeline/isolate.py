@@ -485,20 +485,28 @@ class _Pool:
             self.prestart(min(self.size, len(jobs) - own))
         total = len(jobs) if isinstance(jobs, Sized) else None
         source, given, ended = iter(jobs), 0, False
-        while True:
+
+        def give() -> None:
+            nonlocal given, ended
             while len(self.busy) < self.size and not ended:
                 job = next(source, None)
                 if job is None:
                     ended = True
-                    break
+                    return
                 given += 1
                 if total is None:
                     self.prestart(min(self.size, given))  # the next worker starts while this one reads
                 self._start(*job)
+
+        while True:
+            give()
             if not self.busy:
                 return
             # Whether jobs wait for a worker: those of a list not yet given; an iterator may have more.
-            yield from self._collect(more=given < total if total is not None else not ended)
+            done = self._collect(more=given < total if total is not None else not ended)
+            give()  # the workers just freed get their next job before the results are unpickled here
+            for index, received in done:
+                yield index, _result(index, received)
 
     def prestart(self, count: int | None = None) -> None:
         """Start workers now (up to `count` in all, every one by default), without waiting: they
@@ -557,44 +565,46 @@ class _Pool:
         worker.deadline = time.monotonic() + worker.timeout_s
         self.busy.append(worker)
 
-    def _collect(self, more: bool) -> Iterator[tuple[int, Any]]:
-        """The jobs that finished or ran out of time; `more`: jobs of this run are still waiting
-        for a worker."""
+    def _collect(self, more: bool) -> list[tuple[int, bytes | Failure]]:
+        """The jobs that finished or ran out of time, each with its worker's message as it came
+        (`_result` unpickles it) or its `Failure`; their workers are free again, or retired. `more`:
+        jobs of this run are still waiting for a worker."""
         now = time.monotonic()
         wait_s = max(0.0, min(w.deadline for w in self.busy) - now)
         ready = set(wait([w.conn for w in self.busy] + [w.proc.sentinel for w in self.busy], timeout=wait_s))
         now = time.monotonic()
+        done: list[tuple[int, bytes | Failure]] = []
         for worker in list(self.busy):
             index = worker.job
             assert index is not None
             if worker.conn in ready or worker.proc.sentinel in ready:
                 message = self._receive(worker)
-                if message is None or message[0] != index:
+                if message is None:
                     worker.proc.join(_GRACE_S)  # the pipe closes as it dies: wait for its exit code
-                    result: Any = Failure(Code.READER_CRASH, _death_reason(worker.proc.exitcode))
+                    done.append((index, Failure(Code.READER_CRASH, _death_reason(worker.proc.exitcode))))
                     self._retire(worker)
-                elif worker.lifted:
+                    continue
+                done.append((index, message))
+                if worker.lifted:
                     # It may now hold more than the usual cap allows the next job: a new worker
                     # takes its place, starting now while the others work when jobs are waiting
                     # (a later run starts what it needs), and unless it was started for that job alone.
-                    result = message[1]
                     self._retire(worker)
                     if more and not worker.alone:
                         self.starting.append(_Worker(self.ctx, self.memory_mb, wait=False))
                 else:
-                    result = message[1]
                     self._release(worker)
-                yield index, result
             elif now >= worker.deadline:
                 self._retire(worker)
-                yield index, Failure(Code.READER_TIMEOUT, f"quá {_seconds(worker.timeout_s)} giây")
+                done.append((index, Failure(Code.READER_TIMEOUT, f"quá {_seconds(worker.timeout_s)} giây")))
+        return done
 
     @staticmethod
-    def _receive(worker: _Worker) -> tuple[int, Any] | None:
+    def _receive(worker: _Worker) -> bytes | None:
+        """The worker's message, still pickled; None when it died before sending one."""
         try:
             if worker.conn.poll():
-                message: tuple[int, Any] = worker.conn.recv()
-                return message
+                return worker.conn.recv_bytes()
         except (EOFError, OSError):
             pass
         return None
@@ -618,6 +628,20 @@ class _Pool:
         for worker in self.idle + self.busy + self.starting + ([self.own] if self.own else []):
             worker.kill()
         self.idle, self.busy, self.starting, self.own = [], [], [], None
+
+
+def _result(index: int, received: bytes | Failure) -> Any:
+    """The result of job `index` from its worker's message (our own bytes: a worker's job is the
+    program's code), or its `Failure`."""
+    if isinstance(received, Failure):
+        return received
+    try:
+        message = pickle.loads(received)
+    except Exception as exc:  # a result that pickled there and does not unpickle here
+        return Failure(Code.READER_CRASH, f"không nhận được kết quả ({type(exc).__name__})")
+    if not isinstance(message, tuple) or len(message) != 2 or message[0] != index:
+        return Failure(Code.READER_CRASH, "kết quả không khớp với việc đã giao")
+    return message[1]
 
 
 def _seconds(value: float) -> str:

@@ -33,3 +33,27 @@ def hang(pid_file: str, seconds: float) -> str:
 def loaded(module: str) -> tuple[int, bool]:
     """This process's id, and whether `module` was imported here before the job."""
     return os.getpid(), module in sys.modules
+
+
+def _restored(value: int) -> tuple[int, float]:
+    """What a `Slow` result becomes where it is unpickled: its value and when that happened."""
+    time.sleep(0.3)
+    return value, time.time()
+
+
+class Slow:
+    """A result that takes 0.3 s to unpickle (in the parent, for a worker's result)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __reduce__(self) -> tuple[object, tuple[int]]:
+        return _restored, (self.value,)
+
+
+def slow_result(value: int) -> Slow:
+    return Slow(value)
+
+
+def started_at() -> float:
+    return time.time()

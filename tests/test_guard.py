@@ -692,3 +692,27 @@ def test_the_verdict_names_the_sheets_without_error_values_or_formulas(filled: C
         bad = kind.build(path, path.with_name(f"{name}.xlsx"))
         plain = verdict(bad, "xlsx").plain_sheets
         assert plain == set(form.sheets.values()) - {form.sheets["unit"], form.sheets["initiatives"]}, name
+
+
+def test_a_workers_message_is_unpickled_after_the_next_job_is_given_and_checked_then() -> None:
+    """The pool gives a freed worker its next job before it unpickles the last result (`_result`):
+    a message that does not unpickle, or answers another job, is that job's crash, not the run's."""
+    import pickle
+
+    from pipeline.isolate import Failure, _result
+
+    assert _result(3, pickle.dumps((3, "book"))) == "book"
+    assert _result(3, Failure(Code.READER_TIMEOUT, "quá 60 giây")) == Failure(Code.READER_TIMEOUT, "quá 60 giây")
+    for message in (pickle.dumps((4, "book")), pickle.dumps("ready"), b"\x80\x05not a pickle"):
+        failure = _result(3, message)
+        assert isinstance(failure, Failure) and failure.code is Code.READER_CRASH, message
+
+
+def test_a_freed_worker_has_its_next_job_while_the_last_result_is_unpickled() -> None:
+    from pipeline.isolate import LocalRunner
+    from tests.jobs import slow_result, started_at
+
+    with LocalRunner(workers=1) as runner:
+        done = dict(runner.run([(slow_result, (7,)), (started_at, ())]))
+    (value, unpickled_at), next_started_at = done[0], done[1]
+    assert value == 7 and next_started_at < unpickled_at
