@@ -265,11 +265,13 @@ class ReadAhead:
         self._handed: queue.SimpleQueue[Submission | None] = queue.SimpleQueue()
         self._read: queue.SimpleQueue[tuple[Submission, WorkbookData] | None] = queue.SimpleQueue()
         self._stopped = False
-        self.started = time.perf_counter()
+        self.started: float | None = None  # when the first file was handed over
         runner.prestart(1)  # the first worker imports the readers while the first file is hashed
         self._thread = executor.submit(self._run, runner, pickle.dumps((form, limits)))
 
     def add(self, sub: Submission) -> None:
+        if self.started is None:
+            self.started = time.perf_counter()
         self._handed.put(sub)
 
     def finish(self) -> Iterator[tuple[Submission, WorkbookData]]:

@@ -176,7 +176,7 @@ def run(
             books = _read(new, ahead[0] if ahead else None, form, settings, runner, advance)
             for w in warming:
                 w.result()
-        if ahead:  # the reading began within intake: from the first file handed over to the last read
+        if ahead and ahead[0].started is not None:  # from the first file handed over, within intake, to the last read
             stage.seconds["read"] = round(time.perf_counter() - ahead[0].started, 4)
         with stage("validate"):
             context = _context(before, ledger, books, form) if new else []
