@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,13 +135,11 @@ class _Serial:
     def prestart_own(self, imports: Sequence[str]) -> None:
         pass
 
-    def run(self, jobs: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        from pipeline.stages import _behind
+    def abort(self) -> None:
+        pass
 
-        for i, job in enumerate(jobs):
-            fn, args = job[0], job[1]
-            if fn is _behind:  # the feedback: run as it is, without lowering this process's priority
-                fn, *args = args
+    def run(self, jobs: Iterable[Any], at_most: int | None = None) -> Iterator[tuple[int, Any]]:
+        for i, (fn, args, *_) in enumerate(jobs):
             started = time.perf_counter()
             result = fn(*args)
             self.seconds.append((fn, time.perf_counter() - started))
@@ -152,10 +150,13 @@ class _ReadLater:
     """`pipeline.isolate.ReadAhead` on one core: the files intake hands over are read when the read
     stage asks for them, so that intake's seconds and the reading's stay apart."""
 
-    def __init__(self, runner: Any, form: Any, limits: Any, executor: Any) -> None:
+    def __init__(self, runner: Any, form: Any, limits: Any) -> None:
         self.runner, self.form, self.limits = runner, form, limits
         self.handed: list[Any] = []
         self.started = time.perf_counter()
+
+    def start(self, executor: Any) -> None:
+        pass
 
     def add(self, sub: Any) -> None:
         self.handed.append(sub)

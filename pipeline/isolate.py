@@ -36,11 +36,12 @@ import pickle
 import queue
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pipeline import guard
 from pipeline.config import Settings
@@ -89,7 +90,13 @@ class Runner(Protocol):
     """Where the per-file stages run: `run` yields (index, result or `Failure`) as jobs finish.
     `jobs` may be an iterator that waits for its next job (`ReadAhead`)."""
 
-    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[int, Any]]: ...
+    def run(self, jobs: Iterable[Job], at_most: int | None = None) -> Iterator[tuple[int, Any]]:
+        """`at_most`: how many of these jobs may run at once (all the workers by default)."""
+        ...
+
+    def abort(self) -> None:
+        """Stop a `run` of another thread at once: no more jobs given out, those running given up
+        (the run is stopping; the runner is closed after)."""
 
     def prestart(self, count: int | None = None) -> None:
         """Get ready for `count` jobs to come (all the workers by default), without waiting; called
@@ -118,8 +125,13 @@ class LocalRunner:
         the caller works (`_Pool.prestart_own`)."""
         self._started().prestart_own(imports)
 
-    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[int, Any]]:
-        yield from self._started().run(list(enumerate(jobs)) if isinstance(jobs, Sized) else enumerate(jobs))
+    def run(self, jobs: Iterable[Job], at_most: int | None = None) -> Iterator[tuple[int, Any]]:
+        numbered = list(enumerate(jobs)) if isinstance(jobs, Sized) else enumerate(jobs)
+        yield from self._started().run(numbered, at_most)
+
+    def abort(self) -> None:
+        if self._pool is not None:
+            self._pool.abort()
 
     def _started(self) -> _Pool:
         if self._pool is None:
@@ -149,6 +161,10 @@ class ExecutorRunner:
 
     def __init__(self, executor: concurrent.futures.Executor, timeout_s: float = 60) -> None:
         self.executor, self.timeout_s = executor, timeout_s
+        self._aborted = threading.Event()
+
+    def abort(self) -> None:
+        self._aborted.set()
 
     def prestart(self, count: int | None = None) -> None:
         """Nothing: the executor's workers are started by whoever runs it."""
@@ -156,25 +172,38 @@ class ExecutorRunner:
     def prestart_own(self, imports: Sequence[str]) -> None:
         """Nothing: the executor's workers are started by whoever runs it."""
 
-    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[int, Any]]:
-        jobs = list(jobs)  # all of them first (files still being taken in are read once they all are)
+    def run(self, jobs: Iterable[Job], at_most: int | None = None) -> Iterator[tuple[int, Any]]:
+        """Every job at once (`at_most` is the cluster's to decide); jobs from an iterator are sent
+        once it has given them all."""
+        jobs = list(jobs)
+        if self._aborted.is_set():
+            return
         futures = {self.executor.submit(job[0], *job[1]): i for i, job in enumerate(jobs)}
         timeout_s = max([self.timeout_s, *(job[2] for job in jobs if len(job) > 2)])
         pending = set(futures)
-        while pending:
-            done, pending = concurrent.futures.wait(
-                pending, timeout=timeout_s, return_when=concurrent.futures.FIRST_COMPLETED
-            )
-            if not done:  # nothing finished for a whole deadline: give up on what is left
-                for future in pending:
-                    future.cancel()
-                    yield futures[future], Failure(Code.READER_TIMEOUT, f"quá {_seconds(timeout_s)} giây")
-                return
-            for future in done:
-                try:
-                    yield futures[future], future.result()
-                except BaseException as exc:  # the job raised, or its worker died
-                    yield futures[future], Failure(Code.READER_CRASH, _crash_reason(exc, 0))
+        try:
+            while pending:
+                waited = 0.0
+                done: set[concurrent.futures.Future[Any]] = set()
+                while not done and waited < timeout_s and not self._aborted.is_set():
+                    done, pending = concurrent.futures.wait(
+                        pending, timeout=min(_ABORT_POLL_S, timeout_s), return_when=concurrent.futures.FIRST_COMPLETED
+                    )
+                    waited += _ABORT_POLL_S
+                if self._aborted.is_set():
+                    return
+                if not done:  # nothing finished for a whole deadline: give up on what is left
+                    for future in pending:
+                        yield futures[future], Failure(Code.READER_TIMEOUT, f"quá {_seconds(timeout_s)} giây")
+                    return
+                for future in done:
+                    try:
+                        yield futures[future], future.result()
+                    except BaseException as exc:  # the job raised, or its worker died
+                        yield futures[future], Failure(Code.READER_CRASH, _crash_reason(exc, 0))
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 @contextlib.contextmanager
@@ -249,6 +278,21 @@ def read_books(
     ]
 
 
+_ABORT_POLL_S = 0.25  # a wait for another thread is made of steps this long (Ctrl+C comes between)
+
+T = TypeVar("T")
+
+
+def waited(get: Callable[..., T]) -> T:
+    """`get()` (a queue's or a future's, which take a timeout), waited for in short steps: on
+    Windows, Ctrl+C does not interrupt a wait for a lock, only what comes between two of them."""
+    while True:
+        try:
+            return get(timeout=_ABORT_POLL_S)
+        except (queue.Empty, TimeoutError):
+            continue
+
+
 def _book(sub: Submission, result: Any) -> WorkbookData:
     """A worker's result for `sub`: its book, or the book of one finding for a `Failure`."""
     return result if isinstance(result, WorkbookData) else _refused(sub, result.code, result.reason)
@@ -258,16 +302,21 @@ class ReadAhead:
     """Files read on the runner's workers as they are handed over (`add`), while the caller goes on
     taking in the others: intake hands each new file over as soon as it has hashed and archived it.
 
-    A thread of `executor` drives the runner meanwhile; nothing else may use the runner until
-    `finish` has given every book (or `stop` was called and that thread has ended)."""
+    Once `start`ed, a thread of its executor drives the runner; nothing else may use the runner
+    until `finish` has given every book (or `stop` was called and that thread has ended)."""
 
-    def __init__(self, runner: Runner, form: Form, limits: guard.Limits, executor: concurrent.futures.Executor) -> None:
+    def __init__(self, runner: Runner, form: Form, limits: guard.Limits) -> None:
         self._handed: queue.SimpleQueue[Submission | None] = queue.SimpleQueue()
         self._read: queue.SimpleQueue[tuple[Submission, WorkbookData] | None] = queue.SimpleQueue()
         self._stopped = False
         self.started: float | None = None  # when the first file was handed over
-        runner.prestart(1)  # the first worker imports the readers while the first file is hashed
-        self._thread = executor.submit(self._run, runner, pickle.dumps((form, limits)))
+        self._runner, self._packed = runner, pickle.dumps((form, limits))
+        self._thread: concurrent.futures.Future[None] | None = None
+
+    def start(self, executor: concurrent.futures.Executor) -> None:
+        """Begin, on a thread of `executor` (after `stop` is set to be called however the caller ends)."""
+        self._runner.prestart(1)  # the first worker imports the readers while the first file is hashed
+        self._thread = executor.submit(self._run, self._runner, self._packed)
 
     def add(self, sub: Submission) -> None:
         if self.started is None:
@@ -278,14 +327,18 @@ class ReadAhead:
         """Every file handed over with its book, each as soon as it is read; the runner is free
         again once the last one is given."""
         self._handed.put(None)
-        while (done := self._read.get()) is not None:
+        if self._thread is None:
+            return
+        while (done := waited(self._read.get)) is not None:
             yield done
-        self._thread.result()  # what went wrong in the thread, if anything did
+        waited(self._thread.result)  # what went wrong in the thread, if anything did
 
     def stop(self) -> None:
-        """No more files, and no more jobs given out: the run is stopping."""
+        """No more files, and the reading given up (the run is stopping)."""
         self._stopped = True
         self._handed.put(None)
+        if self._thread is not None and not self._thread.done():
+            self._runner.abort()
 
     def _run(self, runner: Runner, packed: bytes) -> None:
         sent: list[Submission] = []
@@ -475,33 +528,41 @@ class _Pool:
         self.busy: list[_Worker] = []
         self.starting: list[_Worker] = []
         self.own: _Worker | None = None  # started for the next job of the program's own (`prestart_own`)
+        self.aborted = False
+        self._wake, self._waker = multiprocessing.Pipe(duplex=False)  # `abort` wakes a `run` of another thread
 
-    def run(self, jobs: Iterable[tuple[int, Job]]) -> Iterator[tuple[int, Any]]:
-        """Yield (index, result or `Failure`) as jobs finish. Each job goes to the first worker
-        ready (one job does not wait for every worker). For a list of jobs, the workers still to
-        start start now, all at once; jobs from an iterator are taken as workers come free, and the
-        workers start as the jobs come (an iterator may wait for its next job: files that are still
-        being taken in are read as they come)."""
+    def run(self, jobs: Iterable[tuple[int, Job]], at_most: int | None = None) -> Iterator[tuple[int, Any]]:
+        """Yield (index, result or `Failure`) as jobs finish, at most `at_most` at once (every
+        worker by default). Each job goes to the first worker ready (one job does not wait for every
+        worker). For a list of jobs, the workers still to start start now, all at once; jobs from an
+        iterator are taken as workers come free, and the workers start as the jobs come (an iterator
+        may wait for its next job: files that are still being taken in are read as they come).
+        Ends at once, its running jobs given up, when another thread calls `abort`."""
+        width = max(1, min(self.size, at_most or self.size))
         if isinstance(jobs, Sized):
             own = any(len(job) > 3 for _, job in jobs) and self.own is not None  # one job has its process
-            self.prestart(min(self.size, len(jobs) - own))
+            self.prestart(min(width, len(jobs) - own))
         total = len(jobs) if isinstance(jobs, Sized) else None
         source, given, ended = iter(jobs), 0, False
 
         def give() -> None:
             nonlocal given, ended
-            while len(self.busy) < self.size and not ended:
+            while len(self.busy) < width and not ended and not self.aborted:
                 job = next(source, None)
                 if job is None:
                     ended = True
                     return
                 given += 1
                 if total is None:
-                    self.prestart(min(self.size, given))  # the next worker starts while this one reads
+                    self.prestart(min(width, given))  # the next worker starts while this one reads
                 self._start(*job)
 
         while True:
             give()
+            if self.aborted:
+                for worker in list(self.busy):
+                    self._retire(worker)
+                return
             if not self.busy:
                 return
             # Whether jobs wait for a worker: those of a list not yet given; an iterator may have more.
@@ -509,6 +570,12 @@ class _Pool:
             give()  # the workers just freed get their next job before the results are unpickled here
             for index, received in done:
                 yield index, _result(index, received)
+
+    def abort(self) -> None:
+        """Make a `run` of another thread end at once (see `run`)."""
+        self.aborted = True
+        with contextlib.suppress(OSError, ValueError):
+            self._waker.send_bytes(b"x")
 
     def prestart(self, count: int | None = None) -> None:
         """Start workers now (up to `count` in all, every one by default), without waiting: they
@@ -573,9 +640,12 @@ class _Pool:
         jobs of this run are still waiting for a worker."""
         now = time.monotonic()
         wait_s = max(0.0, min(w.deadline for w in self.busy) - now)
-        ready = set(wait([w.conn for w in self.busy] + [w.proc.sentinel for w in self.busy], timeout=wait_s))
+        waited = [w.conn for w in self.busy] + [w.proc.sentinel for w in self.busy] + [self._wake]
+        ready = set(wait(waited, timeout=wait_s))
         now = time.monotonic()
         done: list[tuple[int, bytes | Failure]] = []
+        if self.aborted:
+            return done
         for worker in list(self.busy):
             index = worker.job
             assert index is not None
@@ -630,6 +700,8 @@ class _Pool:
         for worker in self.idle + self.busy + self.starting + ([self.own] if self.own else []):
             worker.kill()
         self.idle, self.busy, self.starting, self.own = [], [], [], None
+        self._wake.close()
+        self._waker.close()
 
 
 def _result(index: int, received: bytes | Failure) -> Any:

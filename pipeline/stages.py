@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import functools
 import json
-import os
 import pickle
 import tempfile
 import time
@@ -35,7 +34,7 @@ from pipeline.intake import (
     stamped,
     take,
 )
-from pipeline.isolate import Failure, Job, ReadAhead, Runner, open_runner, read_books, timed
+from pipeline.isolate import Failure, Job, ReadAhead, Runner, default_workers, open_runner, read_books, timed, waited
 from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, Records, StoredFile
 from pipeline.lock import exclusive
 from pipeline.mail.inbox import attachment_of, is_message_file, open_messages
@@ -114,8 +113,9 @@ def run(
             (`ReadAhead`: the workers start as the files come, one for one new file), and pandera
             makes its first validation, each in a thread of this process, while intake goes on."""
             if not ahead:
-                ahead.append(ReadAhead(runner, form, settings.limits, aside))
+                ahead.append(ReadAhead(runner, form, settings.limits))
                 leaving.callback(ahead[0].stop)
+                ahead[0].start(aside)
             if not warming:
                 warming.append(aside.submit(_warm_up, form, settings, roster))
 
@@ -198,10 +198,12 @@ def run(
                         runner.prestart_own(o.ahead)
             result = _result(stored, states, ledger, history, {s.sha256 for s in new}, extra, messages, settings)
             # The flagged files' feedback is written on the workers from now on, while this process
-            # merges and makes the figures (it needs only the files and their findings); the runner
-            # is left to it until the outputs (`_Feedback`).
-            feedback = _Feedback(result.files, outbox / FEEDBACK_DIR, settings, form, runner, aside)
+            # merges and makes the figures (it needs only the files and their findings), on every
+            # worker but one: that core is this process's. The runner is the feedback's until the
+            # outputs (`_Feedback`).
+            feedback = _Feedback(result.files, outbox / FEEDBACK_DIR, settings, form, runner)
             leaving.callback(feedback.cancel)
+            feedback.start(aside)
             frame = dataset(states, ledger.iter_rows([f.sha256 for f in current]), form, settings)
             result.changes = _changes(before, states, ledger, form)
         with stage("figures"):
@@ -667,10 +669,11 @@ def _write_outputs(
     feedback: _Feedback,
 ) -> dict[str, float]:
     """Every output of the registry (`pipeline.outputs`), side by side: first the dataset's Parquet
-    file (the workers read the dataset from it); then, while the outputs marked "here" are written
-    in a thread of this process, the feedback begun during the merge is finished and recorded, and
-    the outputs marked "worker" (for a period of `WORKER_OUTPUT_ROWS` rows or more) are written on
-    the runner's workers. Returns the seconds each output took where it was made."""
+    file (the workers read the dataset from it); then the outputs marked "here" are begun in a
+    thread of this process (none of them shows a file's feedback) while the feedback begun during
+    the merge is finished and recorded, after which the outputs marked "worker" (for a period of
+    `WORKER_OUTPUT_ROWS` rows or more) are written on the runner's workers. Returns the seconds each
+    output took where it was made."""
     outbox, history = settings.paths.outbox, settings.paths.history_dir
     result.outputs = {
         "feedback": outbox / FEEDBACK_DIR,
@@ -734,8 +737,9 @@ def _write_here(chosen: Sequence[Output], ctx: Context) -> tuple[dict[str, Path]
 
 class _Feedback:
     """The feedback of the period's flagged files that have none yet (`_feedback_jobs`), begun at
-    once on the runner's workers by a thread of `aside`, while the run goes on; `store` waits for it
-    and records it. Until then the runner is the feedback's: nothing else may use it."""
+    once on the runner's workers by a thread of `aside`, while the run goes on, leaving one worker's
+    core to the run's own process; `store` waits for it and records it. Until then the runner is
+    the feedback's: nothing else may use it."""
 
     def __init__(
         self,
@@ -744,31 +748,35 @@ class _Feedback:
         settings: Settings,
         form: Form,
         runner: Runner,
-        aside: concurrent.futures.Executor,
     ) -> None:
         self.pending, self.jobs = _feedback_jobs(files, out_dir, settings, form)
-        self._cancelled = False
+        self._runner = runner
+        self._at_most = max(1, (settings.processing.workers or default_workers()) - 1)
         self._started = time.perf_counter()
-        self._done = aside.submit(self._run, runner) if self.jobs else None
+        self._done: concurrent.futures.Future[tuple[dict[int, Any], float]] | None = None
 
-    def _run(self, runner: Runner) -> tuple[dict[int, Any], float]:
+    def start(self, aside: concurrent.futures.Executor) -> None:
+        """Begin, on a thread of `aside` (after `cancel` is set to be called however the run ends)."""
+        if self.jobs:
+            self._done = aside.submit(self._run, self._runner, self._at_most)
+
+    def _run(self, runner: Runner, at_most: int) -> tuple[dict[int, Any], float]:
         written: dict[int, Any] = {}
-        for i, done in runner.run(self.jobs):
+        for i, done in runner.run(self.jobs, at_most):
             written[i] = done
-            if self._cancelled:  # the run stops: leave the rest (the runner is closed after this)
-                break
         return written, round(time.perf_counter() - self._started, 4)
 
     def cancel(self) -> None:
-        """Stop giving out the jobs that are left (the run is stopping)."""
-        self._cancelled = True
+        """Give up what is left (the run is stopping; the runner is closed after)."""
+        if self._done is not None and not self._done.done():
+            self._runner.abort()
 
     def store(self, ledger: Ledger) -> float:
         """Wait for every file's feedback and record it (in the ledger and in its result); returns
         the seconds from its start to its last file."""
         if self._done is None:
             return 0.0
-        written, seconds = self._done.result()
+        written, seconds = waited(self._done.result)
         for i, (r, job) in enumerate(zip(self.pending, self.jobs, strict=True)):
             _store_feedback(r, written.get(i, Failure(Code.READER_CRASH, "")), job, ledger)
         return seconds
@@ -803,21 +811,8 @@ def _feedback_jobs(
         )
         readable = r.readable and r.kind in SPREADSHEET_KINDS
         shown = attachment_of(r.name) or r.name  # the union knows its attachment by its own name
-        jobs.append((_behind, (make, r.path, r.kind or "", shown, r.findings, out_dir, settings, readable)))
+        jobs.append((make, (r.path, r.kind or "", shown, r.findings, out_dir, settings, readable)))
     return todo, jobs
-
-
-_BEHIND_NICE = 10
-
-
-def _behind(make: Callable[..., Any], *args: Any) -> Any:
-    """`make(*args)` on a worker that gives the processor up to the run's own process whenever
-    that wants it (a nice value of `_BEHIND_NICE` and more, where the system has one): the feedback is
-    written while the run merges and makes its figures, and must not slow them."""
-    if hasattr(os, "nice"):
-        with contextlib.suppress(OSError):
-            os.nice(max(0, _BEHIND_NICE - os.nice(0)))
-    return make(*args)
 
 
 def _store_feedback(r: FileResult, written: Any, job: Job, ledger: Ledger) -> None:
@@ -825,7 +820,7 @@ def _store_feedback(r: FileResult, written: Any, job: Job, ledger: Ledger) -> No
     time or memory) is replaced by the message alone, written here: every flagged file gets its
     explanation."""
     if isinstance(written, Failure):
-        make, *args = job[1]
+        make, args = job[0], job[1]
         written = make(*args[:-1], False)
     assert r.sha256 is not None
     ledger.set_feedback(r.sha256, written.workbook, written.message)

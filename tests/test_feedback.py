@@ -180,7 +180,10 @@ class _InProcess:
     def prestart_own(self, imports):
         pass
 
-    def run(self, jobs):
+    def abort(self):
+        pass
+
+    def run(self, jobs, at_most=None):
         for i, job in enumerate(jobs):
             yield i, job[0](*job[1])
 
@@ -358,17 +361,3 @@ def test_the_feedback_is_written_while_the_run_merges(inbox_run, filled, tmp_pat
     result = inbox_run({"Báo cáo VT021.xlsx": bad.read_bytes()})["Báo cáo VT021.xlsx"]
     assert result.status is Status.REJECTED
     assert result.feedback and result.feedback.parent == feedback and result.message and result.message.is_file()
-
-
-@pytest.mark.skipif(not hasattr(os, "nice"), reason="no nice value on this system")
-def test_feedback_runs_behind_the_runs_own_process():
-    """The feedback is written while the run merges and makes its figures: its worker gives the
-    processor up to the run (a higher nice value), whose own stays as it was."""
-    from pipeline.isolate import LocalRunner
-    from pipeline.stages import _BEHIND_NICE, _behind
-
-    before = os.nice(0)
-    with LocalRunner(workers=1) as runner:
-        (_, first), (_, again) = sorted(runner.run([(_behind, (os.nice, 0)), (_behind, (os.nice, 0))]))
-    assert first >= _BEHIND_NICE and again == first, "set once per worker, not raised at every job"
-    assert os.nice(0) == before

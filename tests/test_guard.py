@@ -401,10 +401,13 @@ class _HangingOn:
     def __init__(self, runner: LocalRunner, index: int, pid_file: Path) -> None:
         self.runner, self.index, self.pid_file = runner, index, pid_file
 
-    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Any]]:
+    def abort(self) -> None:
+        self.runner.abort()
+
+    def run(self, jobs: Sequence[Job], at_most: int | None = None) -> Iterator[tuple[int, Any]]:
         jobs = list(jobs)
         jobs[self.index] = (hang, (str(self.pid_file), 30.0))
-        for index, result in self.runner.run(jobs):
+        for index, result in self.runner.run(jobs, at_most):
             assert result != "not stopped", "the job that hung was let run past its deadline"
             yield index, result
 
@@ -716,3 +719,36 @@ def test_a_freed_worker_has_its_next_job_while_the_last_result_is_unpickled() ->
         done = dict(runner.run([(slow_result, (7,)), (started_at, ())]))
     (value, unpickled_at), next_started_at = done[0], done[1]
     assert value == 7 and next_started_at < unpickled_at
+
+
+@pytest.mark.parametrize("kind", ["local", "executor"])
+def test_abort_ends_a_run_of_another_thread_at_once(tmp_path: Path, kind: str) -> None:
+    """The run is stopping (Ctrl+C, a failure) while another thread drives the runner: `abort` ends
+    that thread's `run` at once, whatever its jobs are doing, and a local worker is killed."""
+    import concurrent.futures
+    import contextlib
+    import threading
+    import time
+
+    from pipeline.isolate import ExecutorRunner, LocalRunner
+
+    pid_file = tmp_path / "hung.pid"
+    with contextlib.ExitStack() as stack:
+        if kind == "local":
+            runner: Any = stack.enter_context(LocalRunner(workers=1, timeout_s=60))
+        else:
+            executor = stack.enter_context(concurrent.futures.ThreadPoolExecutor(1))
+            runner = ExecutorRunner(executor, timeout_s=60)
+        results: list[Any] = []
+        thread = threading.Thread(target=lambda: results.extend(runner.run([(hang, (str(pid_file), 3.0))])))
+        thread.start()
+        while not pid_file.exists():
+            time.sleep(0.02)
+        started = time.monotonic()
+        runner.abort()
+        thread.join(10)
+        assert not thread.is_alive() and time.monotonic() - started < 2
+        assert results == []
+        if kind == "local":
+            with pytest.raises(ProcessLookupError):
+                os.kill(int(pid_file.read_text(encoding="ascii")), 0)

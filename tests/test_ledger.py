@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -20,11 +21,13 @@ from pipeline import ledger as ledger_module
 from pipeline import stages as run_module
 from pipeline.demo import demo_roster_path
 from pipeline.intake import Submission
+from pipeline.isolate import LocalRunner
 from pipeline.ledger import LEDGER_NAME, MIGRATIONS, Ledger, LedgerError, NewFile, Records
 from pipeline.lock import BusyError, exclusive
 from pipeline.merge import dataset, unit_states
 from pipeline.results import Status
 from tests.conftest import ROOT
+from tests.jobs import hang
 
 ROSTER = demo_roster_path()
 
@@ -241,9 +244,58 @@ def test_of_two_files_with_one_content_the_first_to_arrive_is_read_under_its_nam
     assert _file(summary, "a.xlsx")["status"] == "duplicate"
 
 
-def test_a_run_that_fails_while_files_are_read_ahead_ends_at_once(period, filled, monkeypatch):
-    """Intake fails on the third file while the first two are read: the run raises, and the thread
-    reading ahead stops (nothing waits for files that will never come)."""
+class _Stuck(LocalRunner):
+    """The run's runner, where every job of the function named `stuck` hangs (`tests.jobs.hang`)
+    instead of doing its work; each hung job writes its process id into `pids`."""
+
+    def __init__(self, stuck: str, pids: Path) -> None:
+        super().__init__(2, timeout_s=60)
+        self.stuck, self.pids, self.hung = stuck, pids, 0
+
+    def run(self, jobs, at_most=None):
+        def hung(job):
+            fn = getattr(job[0], "func", job[0])
+            if fn.__name__ != self.stuck:
+                return job
+            self.hung += 1
+            return (hang, (str(self.pids / f"{self.hung}.pid"), 60.0))
+
+        yield from super().run([hung(job) for job in jobs] if isinstance(jobs, list) else map(hung, jobs), at_most)
+
+
+def _ends_soon(go, error: type[BaseException]) -> BaseException:
+    """Run `go` in a thread: it must raise `error` within a few seconds (its jobs hang for a minute)."""
+    outcome: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            go()
+        except error as exc:
+            outcome.append(exc)
+
+    started = time.monotonic()
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "the run did not end"
+    assert time.monotonic() - started < 20, "the run waited for the jobs that hung"
+    return outcome[0]
+
+
+def _dead(pids: Path) -> bool:
+    """Whether every process that wrote its id into `pids` is gone."""
+    for pid_file in pids.iterdir():
+        try:
+            os.kill(int(pid_file.read_text(encoding="ascii")), 0)
+        except ProcessLookupError:
+            continue
+        return False
+    return True
+
+
+def test_a_run_that_fails_while_files_are_read_ahead_ends_at_once(period, filled, monkeypatch, tmp_path):
+    """Intake fails on the third file while the first two are being read (and their reading hangs):
+    the run raises at once, the reading thread stops, and the workers are gone."""
     drop, go, _ = period
     for code in ("VT021", "VT030", "VT031"):
         drop(f"{code}.xlsx", filled(rows=[ROW_A], name=f"{code}.xlsx", code=code))
@@ -251,23 +303,38 @@ def test_a_run_that_fails_while_files_are_read_ahead_ends_at_once(period, filled
 
     def failing(path, name, *args):
         if name == "VT031.xlsx":
+            deadline = time.monotonic() + 30
+            while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:  # both files are being read
+                time.sleep(0.05)
             raise OSError("the disk went away")
         return take(path, name, *args)
 
+    pids = tmp_path / "pids"
+    pids.mkdir()
     monkeypatch.setattr(run_module, "take", failing)
-    outcome: list[BaseException] = []
+    monkeypatch.setattr(run_module, "open_runner", lambda settings: _Stuck("_examine_packed", pids))
+    assert str(_ends_soon(go, OSError)) == "the disk went away"
+    assert len(list(pids.iterdir())) == 2 and _dead(pids)
 
-    def attempt() -> None:
-        try:
-            go()
-        except OSError as exc:
-            outcome.append(exc)
 
-    worker = threading.Thread(target=attempt, daemon=True)
-    worker.start()
-    worker.join(60)
-    assert not worker.is_alive(), "the run did not end"
-    assert str(outcome[0]) == "the disk went away"
+def test_a_run_that_fails_while_its_feedback_is_written_ends_at_once(period, filled, monkeypatch, tmp_path):
+    """The merge fails while the flagged files' feedback is written (and its writing hangs): the run
+    raises at once and the feedback's worker is gone."""
+    drop, go, _ = period
+    drop("VT030.xlsx", filled(rows=[{"ten_sang_kien": ""}], name="VT030.xlsx", code="VT030"))
+
+    def failing(*args, **kwargs):
+        deadline = time.monotonic() + 30
+        while not any(pids.iterdir()) and time.monotonic() < deadline:  # the feedback is being written
+            time.sleep(0.05)
+        raise RuntimeError("the merge failed")
+
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    monkeypatch.setattr(run_module, "dataset", failing)
+    monkeypatch.setattr(run_module, "open_runner", lambda settings: _Stuck("write_feedback", pids))
+    assert str(_ends_soon(go, RuntimeError)) == "the merge failed"
+    assert len(list(pids.iterdir())) == 1 and _dead(pids)
 
 
 @pytest.mark.slow
@@ -728,16 +795,15 @@ def test_the_report_is_written_here_for_a_small_period_and_on_workers_for_a_larg
     def name(job) -> str:  # an output's key, or the function a job runs
         if len(job) > 3:  # (timed, (write it, (key, context)), deadline, memory cap)
             return job[1][1][0]
-        fn = job[1][0] if job[0] is run_module._behind else job[0]  # the feedback runs behind the run
-        return getattr(fn, "func", fn).__name__
+        return getattr(job[0], "func", job[0]).__name__
 
     class Recording(LocalRunner):
-        def run(self, jobs):
+        def run(self, jobs, at_most=None):
             def note(job):
                 sent.append(name(job))
                 return job
 
-            yield from super().run([note(job) for job in jobs] if isinstance(jobs, list) else map(note, jobs))
+            yield from super().run([note(job) for job in jobs] if isinstance(jobs, list) else map(note, jobs), at_most)
 
     monkeypatch.setattr(run_module, "open_runner", lambda settings: Recording(1))
     if large:
