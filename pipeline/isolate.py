@@ -336,9 +336,9 @@ class ReadAhead:
     def stop(self) -> None:
         """No more files, and the reading given up (the run is stopping)."""
         self._stopped = True
-        self._handed.put(None)
         if self._thread is not None and not self._thread.done():
             self._runner.abort()
+        self._handed.put(None)
 
     def _run(self, runner: Runner, packed: bytes) -> None:
         sent: list[Submission] = []
