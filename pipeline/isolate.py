@@ -86,12 +86,16 @@ class Failure:
     reason: str
 
 
+Width = int | Callable[[], int] | None  # see `Runner.run`
+
+
 class Runner(Protocol):
     """Where the per-file stages run: `run` yields (index, result or `Failure`) as jobs finish.
     `jobs` may be an iterator that waits for its next job (`ReadAhead`)."""
 
-    def run(self, jobs: Iterable[Job], at_most: int | None = None) -> Iterator[tuple[int, Any]]:
-        """`at_most`: how many of these jobs may run at once (all the workers by default)."""
+    def run(self, jobs: Iterable[Job], at_most: Width = None) -> Iterator[tuple[int, Any]]:
+        """`at_most`: how many of these jobs may run at once (all the workers by default), or a
+        function that says it each time a job is to be given out."""
         ...
 
     def abort(self) -> None:
@@ -125,7 +129,7 @@ class LocalRunner:
         the caller works (`_Pool.prestart_own`)."""
         self._started().prestart_own(imports)
 
-    def run(self, jobs: Iterable[Job], at_most: int | None = None) -> Iterator[tuple[int, Any]]:
+    def run(self, jobs: Iterable[Job], at_most: Width = None) -> Iterator[tuple[int, Any]]:
         numbered = list(enumerate(jobs)) if isinstance(jobs, Sized) else enumerate(jobs)
         yield from self._started().run(numbered, at_most)
 
@@ -172,7 +176,7 @@ class ExecutorRunner:
     def prestart_own(self, imports: Sequence[str]) -> None:
         """Nothing: the executor's workers are started by whoever runs it."""
 
-    def run(self, jobs: Iterable[Job], at_most: int | None = None) -> Iterator[tuple[int, Any]]:
+    def run(self, jobs: Iterable[Job], at_most: Width = None) -> Iterator[tuple[int, Any]]:
         """Every job at once (`at_most` is the cluster's to decide); jobs from an iterator are sent
         once it has given them all."""
         jobs = list(jobs)
@@ -531,30 +535,35 @@ class _Pool:
         self.aborted = False
         self._wake, self._waker = multiprocessing.Pipe(duplex=False)  # `abort` wakes a `run` of another thread
 
-    def run(self, jobs: Iterable[tuple[int, Job]], at_most: int | None = None) -> Iterator[tuple[int, Any]]:
+    def run(self, jobs: Iterable[tuple[int, Job]], at_most: Width = None) -> Iterator[tuple[int, Any]]:
         """Yield (index, result or `Failure`) as jobs finish, at most `at_most` at once (every
-        worker by default). Each job goes to the first worker ready (one job does not wait for every
-        worker). For a list of jobs, the workers still to start start now, all at once; jobs from an
-        iterator are taken as workers come free, and the workers start as the jobs come (an iterator
-        may wait for its next job: files that are still being taken in are read as they come).
-        Ends at once, its running jobs given up, when another thread calls `abort`."""
-        width = max(1, min(self.size, at_most or self.size))
+        worker by default; a function is asked each time a job is to be given out). Each job goes
+        to the first worker ready (one job does not wait for every worker). For a list of jobs, the
+        workers still to start start now, all at once; jobs from an iterator are taken as workers
+        come free, and the workers start as the jobs come (an iterator may wait for its next job:
+        files that are still being taken in are read as they come). Ends at once, its running jobs
+        given up, when another thread calls `abort`."""
+
+        def width() -> int:
+            wanted = at_most() if callable(at_most) else at_most
+            return max(1, min(self.size, wanted or self.size))
+
         if isinstance(jobs, Sized):
             own = any(len(job) > 3 for _, job in jobs) and self.own is not None  # one job has its process
-            self.prestart(min(width, len(jobs) - own))
+            self.prestart(min(width(), len(jobs) - own))
         total = len(jobs) if isinstance(jobs, Sized) else None
         source, given, ended = iter(jobs), 0, False
 
         def give() -> None:
             nonlocal given, ended
-            while len(self.busy) < width and not ended and not self.aborted:
+            while len(self.busy) < width() and not ended and not self.aborted:
                 job = next(source, None)
                 if job is None:
                     ended = True
                     return
                 given += 1
                 if total is None:
-                    self.prestart(min(width, given))  # the next worker starts while this one reads
+                    self.prestart(min(width(), given))  # the next worker starts while this one reads
                 self._start(*job)
 
         while True:

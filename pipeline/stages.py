@@ -738,8 +738,8 @@ def _write_here(chosen: Sequence[Output], ctx: Context) -> tuple[dict[str, Path]
 class _Feedback:
     """The feedback of the period's flagged files that have none yet (`_feedback_jobs`), begun at
     once on the runner's workers by a thread of `aside`, while the run goes on, leaving one worker's
-    core to the run's own process; `store` waits for it and records it. Until then the runner is
-    the feedback's: nothing else may use it."""
+    core to the run's own process; `store` waits for it, on every worker, and records it. Until
+    then the runner is the feedback's: nothing else may use it."""
 
     def __init__(
         self,
@@ -751,18 +751,19 @@ class _Feedback:
     ) -> None:
         self.pending, self.jobs = _feedback_jobs(files, out_dir, settings, form)
         self._runner = runner
-        self._at_most = max(1, (settings.processing.workers or default_workers()) - 1)
+        self._workers = settings.processing.workers or default_workers()
+        self._at_most = max(1, self._workers - 1)  # every worker once `store` waits for it
         self._started = time.perf_counter()
         self._done: concurrent.futures.Future[tuple[dict[int, Any], float]] | None = None
 
     def start(self, aside: concurrent.futures.Executor) -> None:
         """Begin, on a thread of `aside` (after `cancel` is set to be called however the run ends)."""
         if self.jobs:
-            self._done = aside.submit(self._run, self._runner, self._at_most)
+            self._done = aside.submit(self._run, self._runner)
 
-    def _run(self, runner: Runner, at_most: int) -> tuple[dict[int, Any], float]:
+    def _run(self, runner: Runner) -> tuple[dict[int, Any], float]:
         written: dict[int, Any] = {}
-        for i, done in runner.run(self.jobs, at_most):
+        for i, done in runner.run(self.jobs, lambda: self._at_most):
             written[i] = done
         return written, round(time.perf_counter() - self._started, 4)
 
@@ -776,6 +777,7 @@ class _Feedback:
         the seconds from its start to its last file."""
         if self._done is None:
             return 0.0
+        self._at_most = self._workers  # nothing else of the run wants the processor now
         written, seconds = waited(self._done.result)
         for i, (r, job) in enumerate(zip(self.pending, self.jobs, strict=True)):
             _store_feedback(r, written.get(i, Failure(Code.READER_CRASH, "")), job, ledger)

@@ -57,3 +57,10 @@ def slow_result(value: int) -> Slow:
 
 def started_at() -> float:
     return time.time()
+
+
+def span(seconds: float) -> tuple[float, float]:
+    """Sleep `seconds`; when this job began and ended."""
+    begun = time.time()
+    time.sleep(seconds)
+    return begun, time.time()

@@ -8,6 +8,7 @@ the run goes on with the next file.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import struct
@@ -752,3 +753,20 @@ def test_abort_ends_a_run_of_another_thread_at_once(tmp_path: Path, kind: str) -
         if kind == "local":
             with pytest.raises(ProcessLookupError):
                 os.kill(int(pid_file.read_text(encoding="ascii")), 0)
+
+
+def test_at_most_limits_the_jobs_at_once_and_may_widen_while_they_run() -> None:
+    """The feedback runs on every worker but one while the run merges, then on every worker: a run
+    given at most one job at once, widened to two after its first result."""
+    from tests.jobs import span
+
+    width = [1]
+    spans = {}
+    with LocalRunner(workers=2) as runner:
+        for i, result in runner.run([(span, (0.4,))] * 4, lambda: width[0]):
+            spans[i] = result
+            width[0] = 2
+    first = spans[0]
+    assert all(end <= first[0] or begun >= first[1] for begun, end in (spans[i] for i in (1, 2, 3))), "one at once"
+    later = sorted(spans[i] for i in (1, 2, 3))
+    assert any(b[0] < a[1] for a, b in itertools.pairwise(later)), "two at once after it widened"
