@@ -282,15 +282,30 @@ def _ends_soon(go, error: type[BaseException]) -> BaseException:
     return outcome[0]
 
 
-def _dead(pids: Path) -> bool:
-    """Whether every process that wrote its id into `pids` is gone."""
+def _hung(pids: Path, count: int) -> None:
+    """Wait (half a minute at most) until `count` jobs hang, each with its process id in `pids`."""
+    deadline = time.monotonic() + 30
+    while len(list(pids.iterdir())) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _stuck(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, function: str) -> Path:
+    """Make the run's jobs of `function` hang (`_Stuck`); the folder where they write their ids."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    monkeypatch.setattr(run_module, "open_runner", lambda settings: _Stuck(function, pids))
+    return pids
+
+
+def _dead(pids: Path) -> int:
+    """How many processes wrote their id into `pids`, when every one of them is gone (else 0)."""
     for pid_file in pids.iterdir():
         try:
             os.kill(int(pid_file.read_text(encoding="ascii")), 0)
         except ProcessLookupError:
             continue
-        return False
-    return True
+        return 0
+    return len(list(pids.iterdir()))
 
 
 def test_a_run_that_fails_while_files_are_read_ahead_ends_at_once(period, filled, monkeypatch, tmp_path):
@@ -303,18 +318,14 @@ def test_a_run_that_fails_while_files_are_read_ahead_ends_at_once(period, filled
 
     def failing(path, name, *args):
         if name == "VT031.xlsx":
-            deadline = time.monotonic() + 30
-            while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:  # both files are being read
-                time.sleep(0.05)
+            _hung(pids, 2)  # both files are being read
             raise OSError("the disk went away")
         return take(path, name, *args)
 
-    pids = tmp_path / "pids"
-    pids.mkdir()
+    pids = _stuck(monkeypatch, tmp_path, "_examine_packed")
     monkeypatch.setattr(run_module, "take", failing)
-    monkeypatch.setattr(run_module, "open_runner", lambda settings: _Stuck("_examine_packed", pids))
     assert str(_ends_soon(go, OSError)) == "the disk went away"
-    assert len(list(pids.iterdir())) == 2 and _dead(pids)
+    assert _dead(pids) == 2
 
 
 def test_a_run_that_fails_while_its_feedback_is_written_ends_at_once(period, filled, monkeypatch, tmp_path):
@@ -324,17 +335,13 @@ def test_a_run_that_fails_while_its_feedback_is_written_ends_at_once(period, fil
     drop("VT030.xlsx", filled(rows=[{"ten_sang_kien": ""}], name="VT030.xlsx", code="VT030"))
 
     def failing(*args, **kwargs):
-        deadline = time.monotonic() + 30
-        while not any(pids.iterdir()) and time.monotonic() < deadline:  # the feedback is being written
-            time.sleep(0.05)
+        _hung(pids, 1)  # the feedback is being written
         raise RuntimeError("the merge failed")
 
-    pids = tmp_path / "pids"
-    pids.mkdir()
+    pids = _stuck(monkeypatch, tmp_path, "write_feedback")
     monkeypatch.setattr(run_module, "dataset", failing)
-    monkeypatch.setattr(run_module, "open_runner", lambda settings: _Stuck("write_feedback", pids))
     assert str(_ends_soon(go, RuntimeError)) == "the merge failed"
-    assert len(list(pids.iterdir())) == 1 and _dead(pids)
+    assert _dead(pids) == 1
 
 
 @pytest.mark.slow
