@@ -187,13 +187,13 @@ class ExecutorRunner:
         pending = set(futures)
         try:
             while pending:
-                waited = 0.0
+                spent = 0.0
                 done: set[concurrent.futures.Future[Any]] = set()
-                while not done and waited < timeout_s and not self._aborted.is_set():
+                while not done and spent < timeout_s and not self._aborted.is_set():
                     done, pending = concurrent.futures.wait(
                         pending, timeout=min(_ABORT_POLL_S, timeout_s), return_when=concurrent.futures.FIRST_COMPLETED
                     )
-                    waited += _ABORT_POLL_S
+                    spent += _ABORT_POLL_S
                 if self._aborted.is_set():
                     return
                 if not done:  # nothing finished for a whole deadline: give up on what is left
@@ -312,7 +312,6 @@ class ReadAhead:
     def __init__(self, runner: Runner, form: Form, limits: guard.Limits) -> None:
         self._handed: queue.SimpleQueue[Submission | None] = queue.SimpleQueue()
         self._read: queue.SimpleQueue[tuple[Submission, WorkbookData] | None] = queue.SimpleQueue()
-        self._stopped = False
         self.started: float | None = None  # when the first file was handed over
         self._runner, self._packed = runner, pickle.dumps((form, limits))
         self._thread: concurrent.futures.Future[None] | None = None
@@ -339,7 +338,6 @@ class ReadAhead:
 
     def stop(self) -> None:
         """No more files, and the reading given up (the run is stopping)."""
-        self._stopped = True
         if self._thread is not None and not self._thread.done():
             self._runner.abort()
         self._handed.put(None)
@@ -348,7 +346,7 @@ class ReadAhead:
         sent: list[Submission] = []
 
         def jobs() -> Iterator[Job]:
-            while not self._stopped and (sub := self._handed.get()) is not None:
+            while (sub := self._handed.get()) is not None:
                 if sub.kind in _NEVER_READ:  # no reader sees it (`read_books`)
                     self._read.put((sub, _refused(sub, Code.NOT_SPREADSHEET, sub.kind_words)))
                     continue
@@ -356,10 +354,8 @@ class ReadAhead:
                 yield (_examine_packed, (sub, packed))
 
         try:
-            for j, result in runner.run(jobs()):
+            for j, result in runner.run(jobs()):  # ends at once when `stop` aborts the runner
                 self._read.put((sent[j], _book(sent[j], result)))
-                if self._stopped:
-                    break
         finally:
             self._read.put(None)
 
@@ -548,10 +544,10 @@ class _Pool:
             wanted = at_most() if callable(at_most) else at_most
             return max(1, min(self.size, wanted or self.size))
 
-        if isinstance(jobs, Sized):
-            own = any(len(job) > 3 for _, job in jobs) and self.own is not None  # one job has its process
-            self.prestart(min(width(), len(jobs) - own))
         total = len(jobs) if isinstance(jobs, Sized) else None
+        if total is not None:
+            own = any(len(job) > 3 for _, job in jobs) and self.own is not None  # one job has its process
+            self.prestart(min(width(), total - own))
         source, given, ended = iter(jobs), 0, False
 
         def give() -> None:
@@ -649,8 +645,8 @@ class _Pool:
         jobs of this run are still waiting for a worker."""
         now = time.monotonic()
         wait_s = max(0.0, min(w.deadline for w in self.busy) - now)
-        waited = [w.conn for w in self.busy] + [w.proc.sentinel for w in self.busy] + [self._wake]
-        ready = set(wait(waited, timeout=wait_s))
+        watched = [w.conn for w in self.busy] + [w.proc.sentinel for w in self.busy] + [self._wake]
+        ready = set(wait(watched, timeout=wait_s))
         now = time.monotonic()
         done: list[tuple[int, bytes | Failure]] = []
         if self.aborted:

@@ -4,8 +4,8 @@
 feedback`), in the order people look at them. A new format is one module that writes it and one
 entry here: `pipeline.stages` writes the entries side by side (those marked "worker" on the runner's
 worker processes when the period is large enough to pay for them, the others in a thread of the
-run's own process), the CLI prints each by its
-label, and a test holds the README's table of outputs to this list.
+run's own process), the CLI prints each by its label, and a test holds the README's table of
+outputs to this list.
 
 A writer takes the `Context` of the run and returns the paths it wrote, by key. A worker's context
 carries the dataset as its Parquet file, never as a frame (costly to send).
