@@ -221,9 +221,9 @@ def serial_run(inbox: Path, roster: Path, outbox: Path) -> dict[str, Any]:
     # The warm-up validation ran inside intake here (on a thread of its own in a real run).
     seconds["intake"] = round(seconds["intake"] - sum(warming), 4)
     seconds["outputs"] = result.stages.get("outputs", 0.0)
+    # Between validation and the ledger here (beside the ledger, the merge and the figures, on the
+    # workers, in a real run): in no stage's seconds.
     seconds["feedback"] = round(sum(s for fn, s in runner.seconds if _is_feedback(fn)), 4)
-    # The feedback ran inside the merge here (beside it, on the workers, in a real run).
-    seconds["merge"] = round(seconds["merge"] - seconds["feedback"], 4)
     seconds["total"] = round(total, 4)
     files = [{"errors": r.count(Severity.ERROR), "warnings": r.count(Severity.WARNING)} for r in result.files]
     return {"seconds": seconds, "files": files}

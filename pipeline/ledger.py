@@ -535,11 +535,9 @@ class Ledger:
             [
                 (
                     new.sha256, i, f.code.value, f.severity.value, f.location.file, f.location.sheet,
-                    f.location.row, f.location.column, f.field,
-                    None if f.value is None else show_value(f.value),
-                    _dumps({k: show_value(v) for k, v in f.params}),
+                    f.location.row, f.location.column, f.field, f.value, _dumps(dict(f.params)),
                 )
-                for i, f in enumerate(new.findings)
+                for i, f in enumerate(map(as_stored, new.findings))
             ],
         )  # fmt: skip
         if records:
@@ -745,6 +743,14 @@ _FILE_COLUMNS = (
     "unit_name", "as_of_date", "errors", "warnings", "initiatives", "unit_record", "columns", "feedback", "message",
     "message_id", "sender",
 )  # fmt: skip
+
+
+def as_stored(finding: Finding) -> Finding:
+    """`finding` as the ledger gives it back (`Ledger.findings`): its value and parameters as the
+    user sees them (`show_value`), the parameters by name."""
+    params = tuple(sorted({k: show_value(v) for k, v in finding.params}.items()))
+    value = None if finding.value is None else show_value(finding.value)
+    return Finding(finding.code, finding.severity, finding.location, finding.field, value, params)
 
 
 def _stored_file(row: tuple[Any, ...]) -> StoredFile:

@@ -181,6 +181,14 @@ def run(
         with stage("validate"):
             context = _context(before, ledger, books, form) if new else []
             results = check_books(new, books, settings, form, roster, context=context) if new else []
+        # The flagged files' feedback is written on the workers from now on, while this process
+        # records the files, merges and makes the figures, on every worker but one: that core is
+        # this process's. The runner is the feedback's until the outputs (`_Feedback`).
+        feedback = _Feedback(outbox / FEEDBACK_DIR, settings, form, runner)
+        leaving.callback(feedback.cancel)
+        if new:
+            taken = [Path(f.message).stem for f in known.values() if f.message]
+            feedback.begin(_as_recorded(new, results, history), taken, aside)
         with stage("ledger"):
             _record(ledger, run_id, new, books, results, form)
             for message in messages:  # after its files: a message in the ledger has all its files there
@@ -197,13 +205,7 @@ def run(
                     if o.where == "worker" and o.ahead:
                         runner.prestart_own(o.ahead)
             result = _result(stored, states, ledger, history, {s.sha256 for s in new}, extra, messages, settings)
-            # The flagged files' feedback is written on the workers from now on, while this process
-            # merges and makes the figures (it needs only the files and their findings), on every
-            # worker but one: that core is this process's. The runner is the feedback's until the
-            # outputs (`_Feedback`).
-            feedback = _Feedback(result.files, outbox / FEEDBACK_DIR, settings, form, runner)
-            leaving.callback(feedback.cancel)
-            feedback.start(aside)
+            feedback.settle(result.files, aside)  # the files as the ledger has them decide
             frame = dataset(states, ledger.iter_rows([f.sha256 for f in current]), form, settings)
             result.changes = _changes(before, states, ledger, form)
         with stage("figures"):
@@ -699,7 +701,7 @@ def _write_outputs(
     written: dict[str, Path] = {}
     with concurrent.futures.ThreadPoolExecutor(1) as here:
         local = here.submit(_write_here, [o for o in chosen if o not in remote], replace(ctx, frame=frame))
-        if feedback.jobs:
+        if feedback.pending:
             seconds["feedback"] = feedback.store(ledger)  # the runner is free again after it
         for i, done in runner.run(jobs) if jobs else ():
             if isinstance(done, Failure):  # its worker failed: write it here after all
@@ -736,34 +738,64 @@ def _write_here(chosen: Sequence[Output], ctx: Context) -> tuple[dict[str, Path]
 
 
 class _Feedback:
-    """The feedback of the period's flagged files that have none yet (`_feedback_jobs`), begun at
-    once on the runner's workers by a thread of `aside`, while the run goes on, leaving one worker's
-    core to the run's own process; `store` waits for it, on every worker, and records it. Until
-    then the runner is the feedback's: nothing else may use it."""
+    """The feedback of the period's flagged files that have none yet (`_feedback_jobs`), written on
+    the runner's workers by a thread of `aside` while the run goes on, leaving one worker's core to
+    the run's own process; `store` waits for it, on every worker, and records it. Until then the
+    runner is the feedback's: nothing else may use it.
 
-    def __init__(
-        self,
-        files: Sequence[FileResult],
-        out_dir: Path,
-        settings: Settings,
-        form: Form,
-        runner: Runner,
-    ) -> None:
-        self.pending, self.jobs = _feedback_jobs(files, out_dir, settings, form)
+    It is begun (`begin`) as soon as validation has found what is wrong with the run's new files,
+    from their results as the ledger will have them (`_as_recorded`), before they are recorded. The
+    files as the ledger has them then decide (`settle`): a job begun stands for a file when it is
+    the very job the ledger's files give; the others (a file whose union only the merge knows, an
+    earlier file still without feedback) are written after those begun, by `store`, and what a job
+    begun wrote that no file's job writes is removed first. With nothing begun, `settle` begins the
+    ledger's jobs."""
+
+    def __init__(self, out_dir: Path, settings: Settings, form: Form, runner: Runner) -> None:
+        self._out_dir, self._settings, self._form = out_dir, settings, form
         self._runner = runner
         self._workers = settings.processing.workers or default_workers()
         self._at_most = max(1, self._workers - 1)  # every worker once `store` waits for it
         self._started = time.perf_counter()
         self._done: concurrent.futures.Future[tuple[dict[int, Any], float]] | None = None
+        self._begun: list[tuple[str, Job]] = []  # (file's hash, job) of the jobs on the workers
+        self.pending: list[FileResult] = []  # the files whose feedback is due (`settle`)
+        self._jobs: list[Job] = []  # and their jobs
+        self._slots: list[int | None] = []  # each pending file's job among those begun (None: not begun)
+        self._stale: list[int] = []  # jobs begun that no pending file's job is
 
-    def start(self, aside: concurrent.futures.Executor) -> None:
-        """Begin, on a thread of `aside` (after `cancel` is set to be called however the run ends)."""
-        if self.jobs:
-            self._done = aside.submit(self._run, self._runner)
+    def begin(self, files: Sequence[FileResult], taken: Iterable[str], aside: concurrent.futures.Executor) -> None:
+        """Begin the feedback of `files` (this run's files before the ledger has them); `taken`: the
+        names (stems) of the feedback already written for earlier files."""
+        pending, jobs = _feedback_jobs(files, self._out_dir, self._settings, self._form, taken)
+        self._begin([(r.sha256 or "", job) for r, job in zip(pending, jobs, strict=True)], aside)
 
-    def _run(self, runner: Runner) -> tuple[dict[int, Any], float]:
+    def settle(self, files: Sequence[FileResult], aside: concurrent.futures.Executor) -> None:
+        """The period's `files` as the ledger has them decide which feedback is due and how (see the class)."""
+        self.pending, self._jobs = _feedback_jobs(files, self._out_dir, self._settings, self._form)
+        if self._done is None:
+            self._slots = list(range(len(self._jobs)))
+            self._begin([(r.sha256 or "", job) for r, job in zip(self.pending, self._jobs, strict=True)], aside)
+            return
+        begun = {sha: i for i, (sha, _) in enumerate(self._begun)}
+        for r, job in zip(self.pending, self._jobs, strict=True):
+            slot = begun.get(r.sha256 or "")
+            if slot is not None and _same_job(self._begun[slot][1], job):
+                del begun[r.sha256 or ""]
+            else:
+                slot = None
+            self._slots.append(slot)
+        self._stale = sorted(begun.values())
+
+    def _begin(self, jobs: list[tuple[str, Job]], aside: concurrent.futures.Executor) -> None:
+        self._begun = jobs
+        if jobs:
+            self._started = time.perf_counter()
+            self._done = aside.submit(self._run, self._runner, [job for _, job in jobs])
+
+    def _run(self, runner: Runner, jobs: list[Job]) -> tuple[dict[int, Any], float]:
         written: dict[int, Any] = {}
-        for i, done in runner.run(self.jobs, lambda: self._at_most):
+        for i, done in runner.run(jobs, lambda: self._at_most):
             written[i] = done
         return written, round(time.perf_counter() - self._started, 4)
 
@@ -775,24 +807,67 @@ class _Feedback:
     def store(self, ledger: Ledger) -> float:
         """Wait for every file's feedback and record it (in the ledger and in its result); returns
         the seconds from its start to its last file."""
-        if self._done is None:
-            return 0.0
         self._at_most = self._workers  # nothing else of the run wants the processor now
-        written, seconds = waited(self._done.result)
-        for i, (r, job) in enumerate(zip(self.pending, self.jobs, strict=True)):
-            _store_feedback(r, written.get(i, Failure(Code.READER_CRASH, "")), job, ledger)
+        written, seconds = waited(self._done.result) if self._done is not None else ({}, 0.0)
+        for i in self._stale:  # after every job begun: nothing writes these files now
+            _remove_feedback(written.get(i))
+        rest = [k for k, slot in enumerate(self._slots) if slot is None]
+        late: dict[int, Any] = {}
+        if rest:
+            late = {rest[j]: done for j, done in self._runner.run([self._jobs[k] for k in rest])}
+            seconds = round(time.perf_counter() - self._started, 4)
+        for k, (r, job, slot) in enumerate(zip(self.pending, self._jobs, self._slots, strict=True)):
+            done = late.get(k) if slot is None else written.get(slot)
+            _store_feedback(r, done if done is not None else Failure(Code.READER_CRASH, ""), job, ledger)
         return seconds
 
 
+def _same_job(a: Job, b: Job) -> bool:
+    """Whether two feedback jobs write the same files from the same inputs."""
+    make_a, make_b = a[0], b[0]
+    assert isinstance(make_a, functools.partial) and isinstance(make_b, functools.partial)
+    same_call = make_a.func is make_b.func and make_a.args == make_b.args and make_a.keywords == make_b.keywords
+    return same_call and a[1] == b[1]
+
+
+def _remove_feedback(written: Any) -> None:
+    """The files of a feedback job that no file's feedback is after all (`_Feedback.settle`)."""
+    if written is None or isinstance(written, Failure):
+        return
+    for path in (written.workbook, written.message):
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
+def _as_recorded(new: Sequence[Submission], results: Sequence[FileResult], history: Path) -> list[FileResult]:
+    """This run's files as the ledger will give them back (`_file_results`), for the feedback begun
+    before they are recorded: those whose union their own content or the roster names (the merge
+    finds the others')."""
+    from pipeline.ledger import as_stored
+
+    return [
+        replace(
+            r,
+            name=sub.name,
+            sha256=sub.sha256,
+            kind=sub.kind,
+            findings=[as_stored(f) for f in r.findings],
+            path=archived_path(history / ARCHIVE_DIR, sub.sha256, sub.name),
+        )
+        for sub, r in zip(new, results, strict=True)
+        if r.unit_code and r.unit_name
+    ]
+
+
 def _feedback_jobs(
-    files: Sequence[FileResult], out_dir: Path, settings: Settings, form: Form
+    files: Sequence[FileResult], out_dir: Path, settings: Settings, form: Form, taken: Iterable[str] = ()
 ) -> tuple[list[FileResult], list[Job]]:
     """The files with errors or warnings that have no feedback yet, and the jobs that write it: a
     marked-up copy of the union's workbook (made on a worker: it opens the workbook again) and a
-    message."""
+    message. `taken`: names (stems) of feedback written before, beside those of `files`."""
     from pipeline.render.feedback import feedback_stem, write_feedback
 
-    used = {r.message.stem.casefold() for r in files if r.message}
+    used = {r.message.stem.casefold() for r in files if r.message} | {stem.casefold() for stem in taken}
     todo: list[FileResult] = []
     jobs: list[Job] = []
     for r in files:

@@ -341,9 +341,9 @@ def test_a_rejected_union_is_reported_with_its_workbook_not_its_cover_letter(tmp
 
 
 def test_the_feedback_is_written_while_the_run_merges(inbox_run, filled, tmp_path, monkeypatch):
-    """A flagged file's feedback is begun on the workers as soon as the period's files are known:
-    here the merge waits until the feedback's files are there (it would wait in vain if the feedback
-    were begun only with the outputs), and the run records it as before."""
+    """A flagged file's feedback is written on the workers while the run merges: here the merge
+    waits until the feedback's files are there (it would wait in vain if the feedback were begun
+    only with the outputs), and the run records it as before."""
     from pipeline import stages
 
     merge = stages.dataset
@@ -361,3 +361,73 @@ def test_the_feedback_is_written_while_the_run_merges(inbox_run, filled, tmp_pat
     result = inbox_run({"Báo cáo VT021.xlsx": bad.read_bytes()})["Báo cáo VT021.xlsx"]
     assert result.status is Status.REJECTED
     assert result.feedback and result.feedback.parent == feedback and result.message and result.message.is_file()
+
+
+def _settled(monkeypatch) -> list:
+    """Each run's feedback once the ledger's files have decided it (`_Feedback.settle`)."""
+    from pipeline import stages
+
+    seen = []
+    settle = stages._Feedback.settle
+
+    def spy(self, files, aside):
+        settle(self, files, aside)
+        seen.append(self)
+
+    monkeypatch.setattr(stages._Feedback, "settle", spy)
+    return seen
+
+
+def test_the_feedback_is_begun_before_the_files_are_recorded(inbox_run, filled, tmp_path, monkeypatch):
+    """A flagged file whose union its content names has its feedback begun as soon as validation
+    has found its faults: here the ledger waits until that feedback's files are there. Once in the
+    ledger, the job begun is that file's (written once); a file whose union only the merge finds
+    (a PDF named after it) gets its feedback after, and nothing else is in the feedback's folder."""
+    from pipeline import stages
+
+    record = stages._record
+    feedback = tmp_path / "outbox" / stages.FEEDBACK_DIR
+
+    def record_once_feedback_is_written(*args, **kwargs):
+        deadline = time.monotonic() + 60
+        while len(list(feedback.glob("*"))) < 2:  # the marked-up copy and the message
+            assert time.monotonic() < deadline, "no feedback was written before the files were recorded"
+            time.sleep(0.02)
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(stages, "_record", record_once_feedback_is_written)
+    settled = _settled(monkeypatch)
+    bad = filled(rows=[{"tac_gia": "An"}, {"linh_vuc": ""}], name="b.xlsx")
+    results = inbox_run({"Báo cáo VT021.xlsx": bad.read_bytes(), "Công văn VT022.pdf": b"%PDF-1.4 a scan"})
+    workbook, pdf = results["Báo cáo VT021.xlsx"], results["Công văn VT022.pdf"]
+    assert workbook.status is Status.REJECTED and pdf.status is Status.REJECTED and pdf.unit_code == "VT022"
+    (done,) = settled
+    slots = {r.name: slot for r, slot in zip(done.pending, done._slots, strict=True)}
+    assert slots["Báo cáo VT021.xlsx"] is not None and slots["Công văn VT022.pdf"] is None and done._stale == []
+    assert workbook.feedback and workbook.message and pdf.message and pdf.feedback is None
+    assert {p.name for p in feedback.iterdir()} == {workbook.feedback.name, workbook.message.name, pdf.message.name}
+    assert "VT022" in pdf.message.read_text("utf-8-sig")
+
+
+def test_feedback_begun_from_what_the_ledger_does_not_give_is_undone(inbox_run, filled, tmp_path, monkeypatch):
+    """Should the files as validated differ from the ledger's (here the union's code is made wrong
+    before the feedback is begun), the feedback begun is removed and the ledger's is written."""
+    from dataclasses import replace
+
+    from pipeline import stages
+
+    as_recorded = stages._as_recorded
+
+    def wrong_union(*args, **kwargs):
+        return [replace(r, unit_code="VT099") for r in as_recorded(*args, **kwargs)]
+
+    monkeypatch.setattr(stages, "_as_recorded", wrong_union)
+    settled = _settled(monkeypatch)
+    bad = filled(rows=[{"tac_gia": "An"}], name="b.xlsx")
+    result = inbox_run({"Báo cáo VT021.xlsx": bad.read_bytes()})["Báo cáo VT021.xlsx"]
+    (done,) = settled
+    assert done._slots == [None] and done._stale == [0]
+    assert result.feedback and result.feedback.name == "VT021 - Báo cáo VT021 - phản hồi.xlsx"
+    assert result.message and "VT099" not in result.message.read_text("utf-8-sig")
+    feedback = tmp_path / "outbox" / stages.FEEDBACK_DIR
+    assert {p.name for p in feedback.iterdir()} == {result.feedback.name, result.message.name}
