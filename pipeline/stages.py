@@ -179,6 +179,12 @@ def run(
         if ahead and ahead[0].started is not None:  # from the first file handed over, within intake, to the last read
             stage.seconds["read"] = round(time.perf_counter() - ahead[0].started, 4)
         with stage("validate"):
+            # The process of the longest output imports its writer now, on the core that validation
+            # leaves idle, when the period will be large enough for its outputs to go to the workers.
+            if roster is not None and _on_workers(_initiatives_at_most(known.values(), books), len(roster.active)):
+                for o in outputs_for(True):
+                    if o.where == "worker" and o.ahead:
+                        runner.prestart_own(o.ahead)
             context = _context(before, ledger, books, form) if new else []
             results = check_books(new, books, settings, form, roster, context=context) if new else []
         # The flagged files' feedback is written on the workers from now on, while this process
@@ -199,11 +205,6 @@ def run(
             stored = ledger.files()
             states = unit_states(stored, roster, settings)
             current = current_files(states)
-            if roster is not None and _on_workers(sum(f.initiatives for f in current), len(states)):
-                # The process of the longest output imports its writer while the figures are made.
-                for o in outputs_for(True):
-                    if o.where == "worker" and o.ahead:
-                        runner.prestart_own(o.ahead)
             result = _result(stored, states, ledger, history, {s.sha256 for s in new}, extra, messages, settings)
             feedback.settle(result.files, aside)  # the files as the ledger has them decide
             frame = dataset(states, ledger.iter_rows([f.sha256 for f in current]), form, settings)
@@ -714,6 +715,12 @@ def _write_outputs(
     # In the registry's order (the order people look at them), each with what came with it (the PDF).
     result.outputs.update({k: written[k] for o in chosen for k in (o.key, *o.also) if k in written})
     return seconds
+
+
+def _initiatives_at_most(known: Iterable[StoredFile], books: Sequence[WorkbookData]) -> int:
+    """The period's initiatives before the merge: every file's, read before or now (a file that
+    another replaced counts too)."""
+    return sum(f.initiatives for f in known) + sum(b.count for b in books)
 
 
 def _on_workers(initiatives: int, units: int) -> bool:

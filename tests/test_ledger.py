@@ -812,15 +812,30 @@ def test_the_report_is_written_here_for_a_small_period_and_on_workers_for_a_larg
 
             yield from super().run([note(job) for job in jobs] if isinstance(jobs, list) else map(note, jobs), at_most)
 
+        def prestart_own(self, imports):
+            sent.append("prestart_own")
+            super().prestart_own(imports)
+
+    check_books = run_module.check_books
+
+    def validating(*args, **kwargs):
+        sent.append("validate")
+        return check_books(*args, **kwargs)
+
     monkeypatch.setattr(run_module, "open_runner", lambda settings: Recording(1))
+    monkeypatch.setattr(run_module, "check_books", validating)
     if large:
         monkeypatch.setattr(run_module, "WORKER_OUTPUT_ROWS", 0)
     result, summary = go()
     reports = {k: v for k, v in result.outputs.items() if k in ("report_docx", "report_xlsx")}
     assert sorted(reports) == ["report_docx", "report_xlsx"] and all(p.exists() for p in reports.values())
     outputs_sent = [name for name in sent if name.startswith("report_")]
-    # The workbook first, to the process started for it while the figures were made.
+    # The workbook first, to the process started for it as validation began (it imports its writer
+    # on the core that validation leaves idle).
     assert outputs_sent == (["report_xlsx", "report_docx"] if large else [])
+    assert sent.count("prestart_own") == (1 if large else 0)
+    if large:
+        assert sent.index("prestart_own") < sent.index("validate")
     assert sent.count("_examine_packed") == 2 and sent.count("write_feedback") >= 1
     assert _file(summary, "VT030.xlsx")["status"] == "rejected"
     assert any(p.suffix == ".xlsx" for p in result.outputs["feedback"].iterdir())
