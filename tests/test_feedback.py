@@ -340,23 +340,31 @@ def test_a_rejected_union_is_reported_with_its_workbook_not_its_cover_letter(tmp
     assert gap.kind.value == "rejected" and gap.file == "thư/Báo cáo.xlsx"
 
 
+def _wait_for_feedback(monkeypatch, step: str, folder: Path, failure: str) -> None:
+    """Make the run's `step` (a function of `pipeline.stages`) wait until a file's feedback (the
+    marked-up copy and the message) is in `folder`; `failure` if it never comes."""
+    from pipeline import stages
+
+    original = getattr(stages, step)
+
+    def once_feedback_is_written(*args, **kwargs):
+        deadline = time.monotonic() + 60
+        while len(list(folder.glob("*"))) < 2:
+            assert time.monotonic() < deadline, failure
+            time.sleep(0.02)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(stages, step, once_feedback_is_written)
+
+
 def test_the_feedback_is_written_while_the_run_merges(inbox_run, filled, tmp_path, monkeypatch):
     """A flagged file's feedback is written on the workers while the run merges: here the merge
     waits until the feedback's files are there (it would wait in vain if the feedback were begun
     only with the outputs), and the run records it as before."""
     from pipeline import stages
 
-    merge = stages.dataset
     feedback = tmp_path / "outbox" / stages.FEEDBACK_DIR
-
-    def dataset_once_feedback_is_written(*args, **kwargs):
-        deadline = time.monotonic() + 60
-        while len(list(feedback.glob("*"))) < 2:  # the marked-up copy and the message
-            assert time.monotonic() < deadline, "no feedback was written while the run merged"
-            time.sleep(0.02)
-        return merge(*args, **kwargs)
-
-    monkeypatch.setattr(stages, "dataset", dataset_once_feedback_is_written)
+    _wait_for_feedback(monkeypatch, "dataset", feedback, "no feedback was written while the run merged")
     bad = filled(rows=[{"tac_gia": "An"}, {"linh_vuc": ""}], name="b.xlsx")
     result = inbox_run({"Báo cáo VT021.xlsx": bad.read_bytes()})["Báo cáo VT021.xlsx"]
     assert result.status is Status.REJECTED
@@ -385,17 +393,8 @@ def test_the_feedback_is_begun_before_the_files_are_recorded(inbox_run, filled, 
     (a PDF named after it) gets its feedback after, and nothing else is in the feedback's folder."""
     from pipeline import stages
 
-    record = stages._record
     feedback = tmp_path / "outbox" / stages.FEEDBACK_DIR
-
-    def record_once_feedback_is_written(*args, **kwargs):
-        deadline = time.monotonic() + 60
-        while len(list(feedback.glob("*"))) < 2:  # the marked-up copy and the message
-            assert time.monotonic() < deadline, "no feedback was written before the files were recorded"
-            time.sleep(0.02)
-        return record(*args, **kwargs)
-
-    monkeypatch.setattr(stages, "_record", record_once_feedback_is_written)
+    _wait_for_feedback(monkeypatch, "_record", feedback, "no feedback was written before the files were recorded")
     settled = _settled(monkeypatch)
     bad = filled(rows=[{"tac_gia": "An"}, {"linh_vuc": ""}], name="b.xlsx")
     results = inbox_run({"Báo cáo VT021.xlsx": bad.read_bytes(), "Công văn VT022.pdf": b"%PDF-1.4 a scan"})
