@@ -702,7 +702,7 @@ def _write_outputs(
     written: dict[str, Path] = {}
     with concurrent.futures.ThreadPoolExecutor(1) as here:
         local = here.submit(_write_here, [o for o in chosen if o not in remote], replace(ctx, frame=frame))
-        if feedback.pending:
+        if feedback.due:
             seconds["feedback"] = feedback.store(ledger)  # the runner is free again after it
         for i, done in runner.run(jobs) if jobs else ():
             if isinstance(done, Failure):  # its worker failed: write it here after all
@@ -805,6 +805,12 @@ class _Feedback:
         for i, done in runner.run(jobs, lambda: self._at_most):
             written[i] = done
         return written, round(time.perf_counter() - self._started, 4)
+
+    @property
+    def due(self) -> bool:
+        """Whether `store` has anything to wait for or record (a job begun that no file's job is
+        must still end, and its files go, before the runner is another's)."""
+        return bool(self.pending) or self._done is not None
 
     def cancel(self) -> None:
         """Give up what is left (the run is stopping; the runner is closed after)."""

@@ -430,3 +430,24 @@ def test_feedback_begun_from_what_the_ledger_does_not_give_is_undone(inbox_run, 
     assert result.message and "VT099" not in result.message.read_text("utf-8-sig")
     feedback = tmp_path / "outbox" / stages.FEEDBACK_DIR
     assert {p.name for p in feedback.iterdir()} == {result.feedback.name, result.message.name}
+
+
+def test_feedback_begun_for_a_file_that_the_ledger_gives_none_is_removed(inbox_run, filled, tmp_path, monkeypatch):
+    """Should the ledger's files give no feedback at all where some was begun, the run still waits
+    for what was begun and removes its files before the outputs take the workers."""
+    from pipeline import stages
+
+    feedback_jobs = stages._feedback_jobs
+
+    def none_once_in_the_ledger(files, out_dir, settings, form, *taken):
+        return feedback_jobs(files, out_dir, settings, form, *taken) if taken else ([], [])
+
+    monkeypatch.setattr(stages, "_feedback_jobs", none_once_in_the_ledger)
+    settled = _settled(monkeypatch)
+    bad = filled(rows=[{"tac_gia": "An"}], name="b.xlsx")
+    result = inbox_run({"Báo cáo VT021.xlsx": bad.read_bytes()})["Báo cáo VT021.xlsx"]
+    (done,) = settled
+    assert done.pending == [] and done._stale == [0]
+    assert result.status is Status.REJECTED and result.feedback is None and result.message is None
+    feedback = tmp_path / "outbox" / stages.FEEDBACK_DIR
+    assert not feedback.exists() or list(feedback.iterdir()) == []
