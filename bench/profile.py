@@ -205,8 +205,29 @@ def serial_run(inbox: Path, roster: Path, outbox: Path) -> dict[str, Any]:
     def here_runner(settings: Any) -> Iterator[_Serial]:
         yield runner
 
+    # The feedback is begun between validation and the ledger, in no stage; what `settle` (nothing
+    # begun before it: in the merge) or `store` (files the ledger's jobs add: in the outputs) run of
+    # it is taken out of their stage.
+    inside = dict.fromkeys(("merge", "outputs"), 0.0)
+
+    def feedback_seconds() -> float:
+        return sum(s for fn, s in runner.seconds if _is_feedback(fn))
+
+    def counted_in(stage: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any) -> Any:
+            before = feedback_seconds()
+            try:
+                return method(*args)
+            finally:
+                inside[stage] += feedback_seconds() - before
+
+        return counted
+
     period = open_period(ROOT / "pipeline.toml", inbox=inbox, outbox=outbox, roster=roster)
     saved = stages.open_runner, concurrent.futures.ThreadPoolExecutor, stages.ReadAhead
+    settle, store = stages._Feedback.settle, stages._Feedback.store
+    stages._Feedback.settle = counted_in("merge", settle)  # type: ignore[method-assign]
+    stages._Feedback.store = counted_in("outputs", store)  # type: ignore[method-assign]
     stages.open_runner, stages._warm_up = here_runner, timed_warm_up  # type: ignore[assignment]
     stages.ReadAhead = _ReadLater  # type: ignore[assignment,misc]
     concurrent.futures.ThreadPoolExecutor = lambda *a, **k: _Here()  # type: ignore[assignment,misc]
@@ -217,13 +238,14 @@ def serial_run(inbox: Path, roster: Path, outbox: Path) -> dict[str, Any]:
     finally:
         stages.open_runner, concurrent.futures.ThreadPoolExecutor, stages.ReadAhead = saved  # type: ignore[misc]
         stages._warm_up = warm_up
+        stages._Feedback.settle, stages._Feedback.store = settle, store  # type: ignore[method-assign]
     seconds = {k: v for k, v in result.stages.items() if k in (*STAGES, *OUTPUTS)}
     # The warm-up validation ran inside intake here (on a thread of its own in a real run).
     seconds["intake"] = round(seconds["intake"] - sum(warming), 4)
-    seconds["outputs"] = result.stages.get("outputs", 0.0)
-    # Between validation and the ledger here (beside the ledger, the merge and the figures, on the
-    # workers, in a real run): in no stage's seconds.
-    seconds["feedback"] = round(sum(s for fn, s in runner.seconds if _is_feedback(fn)), 4)
+    seconds["outputs"] = round(result.stages.get("outputs", 0.0) - inside["outputs"], 4)
+    seconds["merge"] = round(seconds["merge"] - inside["merge"], 4)
+    # Beside the ledger, the merge and the figures, on the workers, in a real run.
+    seconds["feedback"] = round(feedback_seconds(), 4)
     seconds["total"] = round(total, 4)
     files = [{"errors": r.count(Severity.ERROR), "warnings": r.count(Severity.WARNING)} for r in result.files]
     return {"seconds": seconds, "files": files}

@@ -770,6 +770,7 @@ class _Feedback:
         self._jobs: list[Job] = []  # and their jobs
         self._slots: list[int | None] = []  # each pending file's job among those begun (None: not begun)
         self._stale: list[int] = []  # jobs begun that no pending file's job is
+        self._stored = False
 
     def begin(self, files: Sequence[FileResult], taken: Iterable[str], aside: concurrent.futures.Executor) -> None:
         """Begin the feedback of `files` (this run's files before the ledger has them); `taken`: the
@@ -813,17 +814,26 @@ class _Feedback:
         return bool(self.pending) or self._done is not None
 
     def cancel(self) -> None:
-        """Give up what is left (the run is stopping; the runner is closed after)."""
-        if self._done is not None and not self._done.done():
+        """Give up what is left when the run stops before `store` (the runner is closed after),
+        and remove what was written: the ledger records none of it (its files may not even be in
+        the ledger), and the next run writes it again."""
+        if self._done is None or self._stored:
+            return
+        if not self._done.done():
             self._runner.abort()
+        with contextlib.suppress(Exception):
+            waited(self._done.result)
+        for _, job in self._begun:
+            _remove_feedback(job)
 
     def store(self, ledger: Ledger) -> float:
         """Wait for every file's feedback and record it (in the ledger and in its result); returns
         the seconds from its start to its last file."""
         self._at_most = self._workers  # nothing else of the run wants the processor now
         written, seconds = waited(self._done.result) if self._done is not None else ({}, 0.0)
+        self._stored = True  # from here on what is written is recorded, or rewritten by the next run
         for i in self._stale:  # after every job begun: nothing writes these files now
-            _remove_feedback(written.get(i))
+            _remove_feedback(self._begun[i][1])
         rest = [k for k, slot in enumerate(self._slots) if slot is None]
         late: dict[int, Any] = {}
         if rest:
@@ -843,13 +853,15 @@ def _same_job(a: Job, b: Job) -> bool:
     return same_call and a[1] == b[1]
 
 
-def _remove_feedback(written: Any) -> None:
-    """The files of a feedback job that no file's feedback is after all (`_Feedback.settle`)."""
-    if written is None or isinstance(written, Failure):
-        return
-    for path in (written.workbook, written.message):
-        if path is not None:
-            path.unlink(missing_ok=True)
+def _remove_feedback(job: Job) -> None:
+    """The files a feedback job writes (all of them, whether it ended well or not: a copy is in
+    place before its message is written)."""
+    from pipeline.render.feedback import feedback_files
+
+    make, args = job[0], job[1]
+    assert isinstance(make, functools.partial)
+    for path in feedback_files(args[4], make.keywords["stem"]):
+        path.unlink(missing_ok=True)
 
 
 def _as_recorded(new: Sequence[Submission], results: Sequence[FileResult], history: Path) -> list[FileResult]:

@@ -340,9 +340,10 @@ def test_a_rejected_union_is_reported_with_its_workbook_not_its_cover_letter(tmp
     assert gap.kind.value == "rejected" and gap.file == "thư/Báo cáo.xlsx"
 
 
-def _wait_for_feedback(monkeypatch, step: str, folder: Path, failure: str) -> None:
+def _wait_for_feedback(monkeypatch, step: str, folder: Path, failure: str, then: Exception | None = None) -> None:
     """Make the run's `step` (a function of `pipeline.stages`) wait until a file's feedback (the
-    marked-up copy and the message) is in `folder`; `failure` if it never comes."""
+    marked-up copy and the message) is in `folder`, `failure` if it never comes; then raise `then`
+    instead of doing the step, when given."""
     from pipeline import stages
 
     original = getattr(stages, step)
@@ -352,6 +353,8 @@ def _wait_for_feedback(monkeypatch, step: str, folder: Path, failure: str) -> No
         while len(list(folder.glob("*"))) < 2:
             assert time.monotonic() < deadline, failure
             time.sleep(0.02)
+        if then is not None:
+            raise then
         return original(*args, **kwargs)
 
     monkeypatch.setattr(stages, step, once_feedback_is_written)
@@ -451,3 +454,21 @@ def test_feedback_begun_for_a_file_that_the_ledger_gives_none_is_removed(inbox_r
     assert result.status is Status.REJECTED and result.feedback is None and result.message is None
     feedback = tmp_path / "outbox" / stages.FEEDBACK_DIR
     assert not feedback.exists() or list(feedback.iterdir()) == []
+
+
+def test_a_run_that_stops_before_recording_the_feedback_leaves_none_of_it(inbox_run, filled, tmp_path, monkeypatch):
+    """Feedback begun before the files are recorded, in a run that then fails (here the ledger's
+    recording, once the feedback is written), is removed: the ledger knows none of it. The next run
+    writes it again."""
+    from pipeline import stages
+
+    feedback = tmp_path / "outbox" / stages.FEEDBACK_DIR
+    record = stages._record
+    _wait_for_feedback(monkeypatch, "_record", feedback, "no feedback was begun", RuntimeError("the disk is full"))
+    bad = filled(rows=[{"tac_gia": "An"}], name="b.xlsx").read_bytes()
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        inbox_run({"Báo cáo VT021.xlsx": bad})
+    assert list(feedback.iterdir()) == []
+    monkeypatch.setattr(stages, "_record", record)
+    result = inbox_run({"Báo cáo VT021.xlsx": bad})["Báo cáo VT021.xlsx"]
+    assert result.feedback and result.feedback.is_file() and result.message and result.message.is_file()

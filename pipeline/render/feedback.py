@@ -102,6 +102,11 @@ def feedback_stem(name: str, unit_code: str | None) -> str:
     return safe_filename(f"{prefix}{stem}", " - phản hồi", reserve=len(".xlsx"))  # the name kept whole
 
 
+def feedback_files(out_dir: Path, stem: str) -> tuple[Path, Path]:
+    """Where the feedback named `stem` goes: the marked-up copy and the message."""
+    return out_dir / f"{stem}.xlsx", out_dir / f"{stem}.txt"
+
+
 def write_feedback(
     original: Path,
     kind: str,
@@ -119,9 +124,10 @@ def write_feedback(
     """`records_sheet` is the sheet of one record per row (the initiatives): its places are
     written "dòng 5, cột …", the others' "dòng 18, mục …"."""
     stem = stem or feedback_stem(name, unit_code)
+    copy, message = feedback_files(out_dir, stem)
     workbook = None
     if readable:
-        workbook = out_dir / f"{stem}.xlsx"
+        workbook = copy
         with atomic_path(workbook) as tmp:
             if original.stat().st_size > COPY_MAX_BYTES:
                 _listing_only(findings, tmp, name, records_sheet)
@@ -129,7 +135,6 @@ def write_feedback(
                 _mark_copy(original, findings, tmp, name, records_sheet)
             else:
                 _mark_rebuilt(original, findings, tmp, name, records_sheet)
-    message = out_dir / f"{stem}.txt"
     text = message_text(name, findings, settings, unit_code, unit_name, workbook, readable, records_sheet)
     with atomic_path(message) as tmp:
         tmp.write_text(text, encoding="utf-8-sig")
