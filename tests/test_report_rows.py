@@ -234,3 +234,21 @@ def test_text_shaped_like_rich_text_markup_stays_text_in_every_cell_book_writes(
     rows = [[c.value for c in row] for row in ws.iter_rows(min_row=FIRST_ROW + 1)]
     assert rows == [[evil, evil, evil, None], [evil, "=1", 2, None], [evil, None, None, None], [evil, None, None, None]]
     assert ws.cell(FIRST_ROW + 1, 1).font.name == "Times New Roman"
+
+
+def test_the_package_with_the_rows_is_deflated_at_its_level(tmp_path, report_model):
+    """Every part of the package `insert_rows` writes, the rows' part as well as the others, is
+    deflated at `COMPRESS_LEVEL` (the workbook is a large period's last output to end)."""
+    import struct
+    import zlib
+
+    path = _workbook(tmp_path / "fast.xlsx", report_model, _frame(), fast=True)
+    raw = path.read_bytes()
+    with zipfile.ZipFile(path) as package:
+        for info in package.infolist():
+            assert info.compress_type == zipfile.ZIP_DEFLATED, info.filename
+            name_len, extra_len = struct.unpack_from("<HH", raw, info.header_offset + 26)
+            start = info.header_offset + 30 + name_len + extra_len
+            deflater = zlib.compressobj(rows.COMPRESS_LEVEL, zlib.DEFLATED, -15)
+            expected = deflater.compress(package.read(info)) + deflater.flush()
+            assert raw[start : start + info.compress_size] == expected, info.filename

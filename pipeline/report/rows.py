@@ -116,6 +116,12 @@ class SheetRows:
         return _utf8(rows)
 
 
+# zlib's level for the package with the rows: a province's dataset sheet is 38 MB of XML, which
+# level 4 deflates in 0.19 s to 3.7 MB, against 0.33 s to 3.5 MB at the default level 6 (the
+# workbook is the run's last output to end: its time is the officer's).
+COMPRESS_LEVEL = 4
+
+
 def insert_rows(package: Path, sheets: Sequence[SheetRows]) -> None:
     """Put each of `sheets`' rows into its part of the saved `package` (rewritten in place), after
     what xlsxwriter wrote there, and widen the part's `<dimension>` to them."""
@@ -130,7 +136,7 @@ def insert_rows(package: Path, sheets: Sequence[SheetRows]) -> None:
                 data = src.read(info)
                 sheet = todo.get(info.filename)
                 if sheet is None:
-                    dst.writestr(info, data)
+                    dst.writestr(info, data, compresslevel=COMPRESS_LEVEL)
                     continue
                 last = f"{column_letter(len(sheet.columns) - 1)}{sheet.first + len(sheet.frame)}"
                 xml = data.decode("utf-8")
@@ -138,6 +144,7 @@ def insert_rows(package: Path, sheets: Sequence[SheetRows]) -> None:
                 end = xml.index("</sheetData>")
                 member = zipfile.ZipInfo(info.filename, info.date_time)
                 member.compress_type = zipfile.ZIP_DEFLATED
+                member._compresslevel = COMPRESS_LEVEL  # type: ignore[attr-defined]  # as writestr(compresslevel=) does
                 with dst.open(member, "w", force_zip64=True) as out:
                     out.write(xml[:end].encode("utf-8"))
                     for chunk in sheet.chunks():
