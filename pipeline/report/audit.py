@@ -53,13 +53,13 @@ def write_audit(path: Path, report: Report, frame: pd.DataFrame, form: Form) -> 
     return write_workbook(path, lambda wb: _write_sheets(wb, report, frame, form))
 
 
-def _write_sheets(wb: Any, report: Report, frame: pd.DataFrame, form: Form) -> SheetRows:
-    """Every sheet; the initiatives' rows come back to be put into the saved package."""
+def _write_sheets(wb: Any, report: Report, frame: pd.DataFrame, form: Form) -> list[SheetRows]:
+    """Every sheet; the rows of the sources and of the initiatives come back to be put into the saved package."""
     figures = report.figures
     wb.set_properties({"title": f"Hồ sơ số liệu – {report.document_title}", "subject": report.period})
     book = Book(wb, report)
     sources, initiatives, outstanding, rejected = (wb.add_worksheet(name) for name in SHEETS)
-    write_sources(book, sources, figures)
+    files = write_sources(book, sources, figures)
 
     keys = [*map(form.key, ("unit_code", "unit_name", "title", "author")), "tep_nguon", "trang_nguon", "dong_nguon",
             "sha256_nguon"]  # fmt: skip
@@ -82,4 +82,4 @@ def _write_sheets(wb: Any, report: Report, frame: pd.DataFrame, form: Form) -> S
         if g.kind is GapKind.REJECTED:
             book.row(rejected, r, (g.code, g.name, g.file or "", "\n".join(g.problems)), REJECTED_COLUMNS)
             r += 1
-    return rows
+    return [files, rows]

@@ -143,23 +143,24 @@ def write_report_xlsx(
     return write_workbook(path, lambda wb: _write_sheets(wb, report, frame, result, settings, form))
 
 
-def write_workbook(path: Path, sheets: Callable[[Any], SheetRows]) -> Path:
+def write_workbook(path: Path, sheets: Callable[[Any], Sequence[SheetRows]]) -> Path:
     """A workbook at `path`, written to a temporary file and renamed: `sheets` writes its sheets with
-    xlsxwriter and gives back the long sheet's rows, which go into the saved package after
+    xlsxwriter and gives back the long sheets' rows, which go into the saved package after
     (`pipeline.report.rows`). Returns `path`."""
     import xlsxwriter
 
     with atomic_path(path) as tmp:
         with xlsxwriter.Workbook(str(tmp), WORKBOOK_OPTIONS) as wb:  # closed even on error
             rows = sheets(wb)
-        insert_rows(tmp, [rows])
+        insert_rows(tmp, rows)
     return path
 
 
 def _write_sheets(
     wb: Any, report: Report, frame: pd.DataFrame, result: RunResult, settings: Settings, form: Form
-) -> SheetRows:
-    """Every sheet; the dataset's rows come back to be put into the saved package (`pipeline.report.rows`)."""
+) -> list[SheetRows]:
+    """Every sheet; the rows of the dataset and of the sources come back to be put into the saved
+    package (`pipeline.report.rows`)."""
     figures = report.figures
     wb.set_properties(
         {
@@ -179,10 +180,10 @@ def _write_sheets(
         _table_sheet(book, sheets[table.key], table, title)
     rows = _dataset(book, sheets["dataset"], frame, form)
     _findings(book, sheets["findings"], result)
-    write_sources(book, sheets["sources"], figures)
+    sources = write_sources(book, sheets["sources"], figures)
     _charts(book, sheets["charts"], sheets["chart_data"], figures)
     sheets["report"].activate()
-    return rows
+    return [rows, sources]
 
 
 # --- cells and sheets --------------------------------------------------------------------------------
@@ -537,16 +538,20 @@ SOURCE_COLUMNS = (
 )
 
 
-def write_sources(book: Book, ws: Any, figures: Figures) -> None:
+def write_sources(book: Book, ws: Any, figures: Figures) -> SheetRows:
+    """The files the figures come from, a row each (a province's thousands: the rows come back to be
+    put into the saved package, `Book.rows`)."""
     from pipeline.results import Status
 
     labels = {s.value: s.label for s in Status}
-    r = book.sheet(ws, "Các tệp số liệu được dùng để tổng hợp", SOURCE_COLUMNS)
-    for i, f in enumerate(figures.sources, start=1):
-        values = (i, f.code, f.unit, f.sector, f.file, f.received_at, f.as_of_date, labels.get(f.status, f.status),
-                  f.initiatives, f.sha256)  # fmt: skip
-        book.row(ws, r, values, SOURCE_COLUMNS)
-        r += 1
+    book.sheet(ws, "Các tệp số liệu được dùng để tổng hợp", SOURCE_COLUMNS)
+    rows = [
+        (i, f.code, f.unit, f.sector, f.file, f.received_at, f.as_of_date, labels.get(f.status, f.status),
+         f.initiatives, f.sha256)
+        for i, f in enumerate(figures.sources, start=1)
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=[c.header for c in SOURCE_COLUMNS], dtype=object)
+    return book.rows(ws, frame, SOURCE_COLUMNS)
 
 
 # --- charts ------------------------------------------------------------------------------------------
