@@ -43,11 +43,14 @@ def numbered(name: str, taken: Callable[[str], bool]) -> str:
     return candidate
 
 
+_TEMPORARY = ".tmp-"  # the start of `atomic_path`'s temporary names
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it replaces `target` in one step."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=target.suffix, dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_TEMPORARY, suffix=target.suffix, dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -63,3 +66,13 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def remove_unfinished(folder: Path) -> None:
+    """Remove the temporary files that `atomic_path` left in `folder` when the process writing
+    them was killed before it could (a worker past its deadline, a run stopped with Ctrl+C). Only
+    for a folder that nothing else writes into at the time; a file still open elsewhere (Windows)
+    stays."""
+    for path in folder.glob(f"{_TEMPORARY}*"):
+        with contextlib.suppress(OSError):
+            path.unlink()

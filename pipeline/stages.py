@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.config import Settings
+from pipeline.files import remove_unfinished
 from pipeline.findings import Code, Finding, Location, Severity, make, row_place
 from pipeline.form import Form
 from pipeline.intake import (
@@ -825,6 +826,7 @@ class _Feedback:
             waited(self._done.result)
         for _, job in self._begun:
             _remove_feedback(job)
+        remove_unfinished(self._out_dir)  # the copies being written when their workers were killed
 
     def store(self, ledger: Ledger) -> float:
         """Wait for every file's feedback and record it (in the ledger and in its result); returns
@@ -842,6 +844,7 @@ class _Feedback:
         for k, (r, job, slot) in enumerate(zip(self.pending, self._jobs, self._slots, strict=True)):
             done = late.get(k) if slot is None else written.get(slot)
             _store_feedback(r, done if done is not None else Failure(Code.READER_CRASH, ""), job, ledger)
+        remove_unfinished(self._out_dir)  # a copy whose worker died or ran out of time (its message is written here)
         return seconds
 
 

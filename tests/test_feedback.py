@@ -472,3 +472,17 @@ def test_a_run_that_stops_before_recording_the_feedback_leaves_none_of_it(inbox_
     monkeypatch.setattr(stages, "_record", record)
     result = inbox_run({"Báo cáo VT021.xlsx": bad})["Báo cáo VT021.xlsx"]
     assert result.feedback and result.feedback.is_file() and result.message and result.message.is_file()
+
+
+def test_a_copy_left_half_written_in_the_feedback_folder_is_removed(inbox_run, filled, tmp_path):
+    """A marked-up copy whose worker was killed while writing it (its deadline, a stopped run)
+    leaves a temporary file; the run that records the feedback removes it (on Windows it would show)."""
+    from pipeline import stages
+
+    feedback = tmp_path / "outbox" / stages.FEEDBACK_DIR
+    feedback.mkdir(parents=True)
+    (feedback / ".tmp-k1ll3d.xlsx").write_bytes(b"PK half a copy")
+    bad = filled(rows=[{"tac_gia": "An"}], name="b.xlsx")
+    result = inbox_run({"Báo cáo VT021.xlsx": bad.read_bytes()})["Báo cáo VT021.xlsx"]
+    assert result.feedback and result.message
+    assert {p.name for p in feedback.iterdir()} == {result.feedback.name, result.message.name}

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.files import MAX_NAME, safe_filename
+from pipeline.files import MAX_NAME, atomic_path, remove_unfinished, safe_filename
 from pipeline.render.feedback import feedback_stem
 
 _RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?$", re.IGNORECASE)
@@ -62,3 +62,15 @@ def test_a_name_taken_is_numbered_from_two_with_or_without_an_extension():
     assert numbered("Báo cáo.xlsx", taken.__contains__) == "Báo cáo (3).xlsx"
     assert numbered("thư", taken.__contains__) == "thư (3)"
     assert numbered("mới.xlsx", taken.__contains__) == "mới.xlsx"
+
+
+def test_what_an_atomic_write_left_unfinished_is_removed_and_nothing_else(tmp_path: Path) -> None:
+    with atomic_path(tmp_path / "a.xlsx") as unfinished:
+        unfinished.write_bytes(b"half")
+        left = tmp_path / unfinished.name.replace(".xlsx", "-killed.xlsx")  # as a killed writer leaves it
+        left.write_bytes(b"half")
+    kept = [tmp_path / "a.xlsx", tmp_path / "tmp-b.xlsx", tmp_path / "c .tmp-d.txt"]
+    for path in kept[1:]:
+        path.write_bytes(b"whole")
+    remove_unfinished(tmp_path)
+    assert sorted(tmp_path.iterdir()) == sorted(kept)
