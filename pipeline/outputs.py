@@ -58,8 +58,8 @@ class Output:
     report: bool  # made from the report (only when there is a roster)
     write: Callable[[Context], dict[str, Path]]
     also: tuple[str, ...] = ()  # the keys of what it may write besides (the PDF beside the DOCX)
-    # For the longest output on a worker: what its process imports while the figures are made, so
-    # that it starts ready (`Runner.prestart_own`); its job is sent first.
+    # For the longest output on a worker: what its process imports from validation on, so that it
+    # starts ready (`Runner.prestart_own`); its job is sent first.
     ahead: tuple[str, ...] = ()
 
 

@@ -496,7 +496,7 @@ def test_a_worker_retired_after_a_trusted_job_is_replaced_only_for_jobs_still_wa
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the address-space cap is Linux only")
 def test_a_process_started_ahead_for_the_programs_own_job_takes_that_job_alone() -> None:
-    """The report workbook's process is started while the figures are made, importing its writer:
+    """The report workbook's process is started as validation begins, importing its writer:
     it takes the first job of the program's own, never a file's, and is not used again."""
     from pipeline.isolate import Failure, LocalRunner
     from tests.jobs import allocate, loaded
