@@ -674,8 +674,8 @@ def _write_outputs(
 ) -> dict[str, float]:
     """Every output of the registry (`pipeline.outputs`), side by side: first the dataset's Parquet
     file (the workers read the dataset from it); then the outputs marked "here" are begun in a
-    thread of this process (none of them shows a file's feedback) while the feedback begun during
-    the merge is finished and recorded, after which the outputs marked "worker" (for a period of
+    thread of this process (none of them shows a file's feedback) while the feedback begun after
+    validation (`_Feedback`) is finished and recorded, after which the outputs marked "worker" (for a period of
     `WORKER_OUTPUT_ROWS` rows or more) are written on the runner's workers. Returns the seconds each
     output took where it was made."""
     outbox, history = settings.paths.outbox, settings.paths.history_dir
@@ -776,15 +776,14 @@ class _Feedback:
     def begin(self, files: Sequence[FileResult], taken: Iterable[str], aside: concurrent.futures.Executor) -> None:
         """Begin the feedback of `files` (this run's files before the ledger has them); `taken`: the
         names (stems) of the feedback already written for earlier files."""
-        pending, jobs = _feedback_jobs(files, self._out_dir, self._settings, self._form, taken)
-        self._begin([(r.sha256 or "", job) for r, job in zip(pending, jobs, strict=True)], aside)
+        self._begin(*_feedback_jobs(files, self._out_dir, self._settings, self._form, taken), aside)
 
     def settle(self, files: Sequence[FileResult], aside: concurrent.futures.Executor) -> None:
         """The period's `files` as the ledger has them decide which feedback is due and how (see the class)."""
         self.pending, self._jobs = _feedback_jobs(files, self._out_dir, self._settings, self._form)
         if self._done is None:
             self._slots = list(range(len(self._jobs)))
-            self._begin([(r.sha256 or "", job) for r, job in zip(self.pending, self._jobs, strict=True)], aside)
+            self._begin(self.pending, self._jobs, aside)
             return
         begun = {sha: i for i, (sha, _) in enumerate(self._begun)}
         for r, job in zip(self.pending, self._jobs, strict=True):
@@ -796,11 +795,11 @@ class _Feedback:
             self._slots.append(slot)
         self._stale = sorted(begun.values())
 
-    def _begin(self, jobs: list[tuple[str, Job]], aside: concurrent.futures.Executor) -> None:
-        self._begun = jobs
+    def _begin(self, files: Sequence[FileResult], jobs: list[Job], aside: concurrent.futures.Executor) -> None:
+        self._begun = [(r.sha256 or "", job) for r, job in zip(files, jobs, strict=True)]
         if jobs:
             self._started = time.perf_counter()
-            self._done = aside.submit(self._run, self._runner, [job for _, job in jobs])
+            self._done = aside.submit(self._run, self._runner, jobs)
 
     def _run(self, runner: Runner, jobs: list[Job]) -> tuple[dict[int, Any], float]:
         written: dict[int, Any] = {}
@@ -825,7 +824,7 @@ class _Feedback:
         with contextlib.suppress(Exception):
             waited(self._done.result)
         for _, job in self._begun:
-            _remove_feedback(job)
+            _remove_feedback(self._out_dir, job)
         remove_unfinished(self._out_dir)  # the copies being written when their workers were killed
 
     def store(self, ledger: Ledger) -> float:
@@ -835,7 +834,7 @@ class _Feedback:
         written, seconds = waited(self._done.result) if self._done is not None else ({}, 0.0)
         self._stored = True  # from here on what is written is recorded, or rewritten by the next run
         for i in self._stale:  # after every job begun: nothing writes these files now
-            _remove_feedback(self._begun[i][1])
+            _remove_feedback(self._out_dir, self._begun[i][1])
         rest = [k for k, slot in enumerate(self._slots) if slot is None]
         late: dict[int, Any] = {}
         if rest:
@@ -856,14 +855,14 @@ def _same_job(a: Job, b: Job) -> bool:
     return same_call and a[1] == b[1]
 
 
-def _remove_feedback(job: Job) -> None:
-    """The files a feedback job writes (all of them, whether it ended well or not: a copy is in
-    place before its message is written)."""
+def _remove_feedback(out_dir: Path, job: Job) -> None:
+    """The files a feedback job writes in `out_dir` (all of them, whether it ended well or not: a
+    copy is in place before its message is written)."""
     from pipeline.render.feedback import feedback_files
 
-    make, args = job[0], job[1]
+    make = job[0]
     assert isinstance(make, functools.partial)
-    for path in feedback_files(args[4], make.keywords["stem"]):
+    for path in feedback_files(out_dir, make.keywords["stem"]):
         path.unlink(missing_ok=True)
 
 
