@@ -47,16 +47,59 @@ def write_dataset_parquet(frame: pd.DataFrame, path: Path) -> Path:
 
 
 def write_dataset_csv(frame: pd.DataFrame, csv_path: Path) -> Path:
-    """The consolidated initiatives as CSV, for Excel: the same rows as the Parquet file."""
-    texts = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
-    with atomic_path(csv_path) as tmp, open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
-        # A few thousand rows at a time: the CSV's copy of the text never holds the whole period.
-        for start in range(0, max(len(frame), 1), CSV_CHUNK_ROWS):
-            chunk = frame.iloc[start : start + CSV_CHUNK_ROWS].copy()
-            for column in texts:
-                chunk[column] = _csv_texts(chunk[column])
-            chunk.to_csv(fh, index=False, header=start == 0, date_format="%Y-%m-%d")
+    """The consolidated initiatives as CSV, for Excel: the same rows as the Parquet file, UTF-8 with
+    a BOM, text quoted, numbers and dates (ISO) not. Arrow writes it, a chunk of rows at a time (the
+    CSV's copy of the text never holds the whole period), without holding the interpreter: the
+    run's other outputs go on beside it."""
+    import pyarrow.csv as pa_csv
+
+    ways = {column: _csv_way(frame[column]) for column in frame.columns}
+    schema = pa.schema([(str(column), way) for column, way in ways.items()])
+    options = pa_csv.WriteOptions(quoting_style="needed")  # Arrow's "needed": every text, no number or date
+    with atomic_path(csv_path) as tmp, open(tmp, "wb") as fh:
+        fh.write("\ufeff".encode())
+        with pa_csv.CSVWriter(fh, schema, write_options=options) as writer:
+            for start in range(0, len(frame), CSV_CHUNK_ROWS):
+                chunk = frame.iloc[start : start + CSV_CHUNK_ROWS]
+                arrays = [_csv_array(chunk[column], way) for column, way in ways.items()]
+                writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
     return csv_path
+
+
+def _csv_way(column: pd.Series) -> pa.DataType:
+    """The type a column of the dataset goes into the CSV as: integers, floats and dates as they are
+    (a column of dates with none of another kind), anything else as text (`_csv_text`)."""
+    if column.dtype == object:
+        try:
+            kind = pa.array(column, from_pandas=True).type
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):  # several kinds in one column
+            return pa.large_string()
+        # Arrow takes a date with a time for a date: such a column is written as text (`_csv_text`).
+        dates = pa.types.is_date32(kind) and not any(isinstance(v, dt.datetime) for v in column)
+        return kind if dates else pa.large_string()
+    if pd.api.types.is_bool_dtype(column.dtype) or not pd.api.types.is_numeric_dtype(column.dtype):
+        return pa.large_string()
+    return pa.array(column.iloc[:0], from_pandas=True).type
+
+
+def _csv_array(column: pd.Series, way: pa.DataType) -> pa.Array:
+    """A chunk of a column as `_csv_way` gave it."""
+    if not pa.types.is_large_string(way):
+        return pa.array(column, type=way, from_pandas=True)
+    if isinstance(column.dtype, pd.StringDtype):
+        return pa.array(_csv_texts(column), type=way, from_pandas=True)
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        return pa.array(column.dt.strftime("%Y-%m-%d"), type=way, from_pandas=True)
+    texts = [None if _missing(v) else str(v) for v in _csv_texts(column.astype(object))]
+    return pa.array(texts, type=way)
+
+
+def _missing(value: Any) -> bool:
+    """A missing value of pandas (None, NaN, NaT, NA): an empty field."""
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):  # a value pandas takes for a list of them
+        return False
 
 
 def _csv_texts(column: pd.Series) -> pd.Series:
