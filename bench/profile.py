@@ -206,7 +206,7 @@ def serial_run(inbox: Path, roster: Path, outbox: Path) -> dict[str, Any]:
         yield runner
 
     # The feedback is begun between validation and the ledger, in no stage; what `settle` (nothing
-    # begun before it: in the merge) or `store` (files the ledger's jobs add: in the outputs) run of
+    # begun before it: in the merge) or `finish` (files the ledger's jobs add: in the outputs) run of
     # it is taken out of their stage.
     inside = dict.fromkeys(("merge", "outputs"), 0.0)
 
@@ -225,9 +225,9 @@ def serial_run(inbox: Path, roster: Path, outbox: Path) -> dict[str, Any]:
 
     period = open_period(ROOT / "pipeline.toml", inbox=inbox, outbox=outbox, roster=roster)
     saved = stages.open_runner, concurrent.futures.ThreadPoolExecutor, stages.ReadAhead
-    settle, store = stages._Feedback.settle, stages._Feedback.store
+    settle, finish = stages._Feedback.settle, stages._Feedback.finish
     stages._Feedback.settle = counted_in("merge", settle)  # type: ignore[method-assign]
-    stages._Feedback.store = counted_in("outputs", store)  # type: ignore[method-assign]
+    stages._Feedback.finish = counted_in("outputs", finish)  # type: ignore[method-assign]
     stages.open_runner, stages._warm_up = here_runner, timed_warm_up  # type: ignore[assignment]
     stages.ReadAhead = _ReadLater  # type: ignore[assignment,misc]
     concurrent.futures.ThreadPoolExecutor = lambda *a, **k: _Here()  # type: ignore[assignment,misc]
@@ -238,7 +238,7 @@ def serial_run(inbox: Path, roster: Path, outbox: Path) -> dict[str, Any]:
     finally:
         stages.open_runner, concurrent.futures.ThreadPoolExecutor, stages.ReadAhead = saved  # type: ignore[misc]
         stages._warm_up = warm_up
-        stages._Feedback.settle, stages._Feedback.store = settle, store  # type: ignore[method-assign]
+        stages._Feedback.settle, stages._Feedback.finish = settle, finish  # type: ignore[method-assign]
     seconds = {k: v for k, v in result.stages.items() if k in (*STAGES, *OUTPUTS)}
     # The warm-up validation ran inside intake here (on a thread of its own in a real run).
     seconds["intake"] = round(seconds["intake"] - sum(warming), 4)

@@ -675,9 +675,9 @@ def _write_outputs(
     """Every output of the registry (`pipeline.outputs`), side by side: first the dataset's Parquet
     file (the workers read the dataset from it); then the outputs marked "here" are begun in a
     thread of this process (none of them shows a file's feedback) while the feedback begun after
-    validation (`_Feedback`) is finished and recorded, after which the outputs marked "worker" (for a period of
-    `WORKER_OUTPUT_ROWS` rows or more) are written on the runner's workers. Returns the seconds each
-    output took where it was made."""
+    validation (`_Feedback`) is finished; then the outputs marked "worker" (for a period of
+    `WORKER_OUTPUT_ROWS` rows or more) are written on the runner's workers while the feedback is
+    recorded. Returns the seconds each output took where it was made."""
     outbox, history = settings.paths.outbox, settings.paths.history_dir
     result.outputs = {
         "feedback": outbox / FEEDBACK_DIR,
@@ -701,11 +701,20 @@ def _write_outputs(
     packed = pickle.dumps(ctx) if remote else b""
     jobs: list[Job] = [(timed, (_run_packed, (o.key, packed)), REPORT_TIMEOUT_S, 0) for o in remote]
     written: dict[str, Path] = {}
-    with concurrent.futures.ThreadPoolExecutor(1) as here:
+    with concurrent.futures.ThreadPoolExecutor(2) as here:
         local = here.submit(_write_here, [o for o in chosen if o not in remote], replace(ctx, frame=frame))
         if feedback.due:
-            seconds["feedback"] = feedback.store(ledger)  # the runner is free again after it
-        for i, done in runner.run(jobs) if jobs else ():
+            feedback.finish()  # the runner is free again after it
+        # The workers write theirs while this thread records the feedback.
+        on_workers = here.submit(lambda: list(runner.run(jobs))) if jobs else None
+        try:
+            if feedback.due:
+                seconds["feedback"] = feedback.record(ledger)
+            ended = waited(on_workers.result) if on_workers is not None else []
+        except BaseException:  # Ctrl+C, or the ledger failed: the workers' outputs are given up
+            runner.abort()
+            raise
+        for i, done in ended:
             if isinstance(done, Failure):  # its worker failed: write it here after all
                 done = timed(run_output, (remote[i], ctx))
             paths, seconds[remote[i].key] = done
@@ -748,14 +757,14 @@ def _write_here(chosen: Sequence[Output], ctx: Context) -> tuple[dict[str, Path]
 class _Feedback:
     """The feedback of the period's flagged files that have none yet (`_feedback_jobs`), written on
     the runner's workers by a thread of `aside` while the run goes on, leaving one worker's core to
-    the run's own process; `store` waits for it, on every worker, and records it. Until then the
+    the run's own process; `finish` waits for it, on every worker, and `record` records it. Until `finish` the
     runner is the feedback's: nothing else may use it.
 
     It is begun (`begin`) as soon as validation has found what is wrong with the run's new files,
     from their results as the ledger will have them (`_as_recorded`), before they are recorded. The
     files as the ledger has them then decide (`settle`): a job begun stands for a file when it is
     the very job the ledger's files give; the others (a file whose union only the merge knows, an
-    earlier file still without feedback) are written after those begun, by `store`, and what a job
+    earlier file still without feedback) are written after those begun, by `finish`, and what a job
     begun wrote that no file's job writes is removed first. With nothing begun, `settle` begins the
     ledger's jobs."""
 
@@ -763,7 +772,7 @@ class _Feedback:
         self._out_dir, self._settings, self._form = out_dir, settings, form
         self._runner = runner
         self._workers = settings.processing.workers or default_workers()
-        self._at_most = max(1, self._workers - 1)  # every worker once `store` waits for it
+        self._at_most = max(1, self._workers - 1)  # every worker once `finish` waits for it
         self._started = time.perf_counter()
         self._done: concurrent.futures.Future[tuple[dict[int, Any], float]] | None = None
         self._begun: list[tuple[str, Job]] = []  # (file's hash, job) of the jobs on the workers
@@ -772,6 +781,8 @@ class _Feedback:
         self._slots: list[int | None] = []  # each pending file's job among those begun (None: not begun)
         self._stale: list[int] = []  # jobs begun that no pending file's job is
         self._stored = False
+        self._written: list[Any] = []  # what each pending file's job gave (`finish`)
+        self._seconds = 0.0
 
     def begin(self, files: Sequence[FileResult], taken: Iterable[str], aside: concurrent.futures.Executor) -> None:
         """Begin the feedback of `files` (this run's files before the ledger has them); `taken`: the
@@ -809,12 +820,12 @@ class _Feedback:
 
     @property
     def due(self) -> bool:
-        """Whether `store` has anything to wait for or record (a job begun that no file's job is
+        """Whether `finish` and `record` have anything to wait for or record (a job begun that no file's job is
         must still end, and its files go, before the runner is another's)."""
         return bool(self.pending) or self._done is not None
 
     def cancel(self) -> None:
-        """Give up what is left when the run stops before `store` (the runner is closed after),
+        """Give up what is left when the run stops before `finish` (the runner is closed after),
         and remove what was written: the ledger records none of it (its files may not even be in
         the ledger), and the next run writes it again."""
         if self._done is None or self._stored:
@@ -827,11 +838,11 @@ class _Feedback:
             _remove_feedback(self._out_dir, job)
         remove_unfinished(self._out_dir)  # the copies being written when their workers were killed
 
-    def store(self, ledger: Ledger) -> float:
-        """Wait for every file's feedback and record it (in the ledger and in its result); returns
-        the seconds from its start to its last file."""
+    def finish(self) -> None:
+        """Wait for every file's feedback to be written, on every worker (those not begun are
+        written now); the runner is free again after it. `record` records it."""
         self._at_most = self._workers  # nothing else of the run wants the processor now
-        written, seconds = waited(self._done.result) if self._done is not None else ({}, 0.0)
+        written, self._seconds = waited(self._done.result) if self._done is not None else ({}, 0.0)
         self._stored = True  # from here on what is written is recorded, or rewritten by the next run
         for i in self._stale:  # after every job begun: nothing writes these files now
             _remove_feedback(self._out_dir, self._begun[i][1])
@@ -839,12 +850,16 @@ class _Feedback:
         late: dict[int, Any] = {}
         if rest:
             late = {rest[j]: done for j, done in self._runner.run([self._jobs[k] for k in rest])}
-            seconds = round(time.perf_counter() - self._started, 4)
-        for k, (r, job, slot) in enumerate(zip(self.pending, self._jobs, self._slots, strict=True)):
-            done = late.get(k) if slot is None else written.get(slot)
+            self._seconds = round(time.perf_counter() - self._started, 4)
+        self._written = [late.get(k) if slot is None else written.get(slot) for k, slot in enumerate(self._slots)]
+
+    def record(self, ledger: Ledger) -> float:
+        """Record every file's feedback that `finish` waited for (in the ledger and in its result);
+        returns the seconds from its start to its last file."""
+        for r, job, done in zip(self.pending, self._jobs, self._written, strict=True):
             _store_feedback(r, done if done is not None else Failure(Code.READER_CRASH, ""), job, ledger)
         remove_unfinished(self._out_dir)  # a copy whose worker died or ran out of time (its message is written here)
-        return seconds
+        return self._seconds
 
 
 def _same_job(a: Job, b: Job) -> bool:

@@ -791,7 +791,9 @@ def test_the_report_is_written_here_for_a_small_period_and_on_workers_for_a_larg
 ):
     """A worker's start costs more than a district's report: below `WORKER_OUTPUT_ROWS` the DOCX
     and the workbook are written in the run's process; at or above it, on the workers, side by side
-    with the others. The same files either way; the flagged file's feedback is on a worker always."""
+    with the others, begun before the feedback is recorded (here the recording waits until the
+    workbook's job is sent). The same files either way; the flagged file's feedback is on a worker
+    always."""
     from pipeline.isolate import LocalRunner
 
     drop, go, _ = period
@@ -826,6 +828,16 @@ def test_the_report_is_written_here_for_a_small_period_and_on_workers_for_a_larg
     monkeypatch.setattr(run_module, "check_books", validating)
     if large:
         monkeypatch.setattr(run_module, "WORKER_OUTPUT_ROWS", 0)
+        set_feedback = Ledger.set_feedback
+
+        def once_the_workbook_is_sent(self, *args):
+            deadline = time.monotonic() + 30
+            while "report_xlsx" not in sent:
+                assert time.monotonic() < deadline, "the feedback was recorded before the reports were begun"
+                time.sleep(0.01)
+            return set_feedback(self, *args)
+
+        monkeypatch.setattr(Ledger, "set_feedback", once_the_workbook_is_sent)
     result, summary = go()
     reports = {k: v for k, v in result.outputs.items() if k in ("report_docx", "report_xlsx")}
     assert sorted(reports) == ["report_docx", "report_xlsx"] and all(p.exists() for p in reports.values())
