@@ -12,12 +12,13 @@ import contextlib
 import datetime as dt
 import difflib
 import json
+import os
 import shutil
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pipeline import __version__
 from pipeline.errors import PipelineError
@@ -262,6 +263,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             highlight=False,
         )
         return 1
+
+
+def console() -> NoReturn:
+    """The `pipeline` command (and `python -m pipeline`): `main`, then the process ends at once with
+    its exit code. By then every file is written and closed, the ledger and the lock released, the
+    workers ended (each `with` of the run has closed what it opened); what Python would still do
+    is take apart every module and object it loaded (pandas, Arrow, the run's data), about 0.2 s
+    that the officer would wait for with nothing left to do. Only the console's buffers are
+    flushed first."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # a closed or missing console
+            stream.flush()
+    os._exit(code)
 
 
 def _escape(text: str) -> str:

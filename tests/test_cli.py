@@ -144,6 +144,25 @@ def test_python_dash_m_pipeline_works():
     assert result.returncode == 0 and result.stdout.startswith("pipeline ")
 
 
+def test_the_command_ends_with_its_exit_code_and_all_it_printed(tmp_path, filled):
+    """`pipeline` (and `python -m pipeline`) end the process at once once the command is done
+    (`cli.console`): what it printed to a pipe (buffered, unlike a console) is all there, to the
+    last line, and the exit code is the command's."""
+    inbox = tmp_path / "hộp thư"
+    inbox.mkdir()
+    (inbox / "sai.xlsx").write_bytes(filled(rows=[{"tac_gia": "An"}], name="sai.xlsx").read_bytes())
+    config = ["--config", str(ROOT / "pipeline.toml"), "--outbox", str(tmp_path / "kết quả")]
+    run = [sys.executable, "-m", "pipeline", "run", *config, "--inbox", str(inbox), "--roster", str(demo_roster_path())]
+    done = subprocess.run(run, capture_output=True, text=True, encoding="utf-8", check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Trả lại: 1" in done.stdout
+    assert done.stdout.rstrip().endswith("rồi chạy lại lệnh run.")  # the run's last line
+    (tmp_path / "sai.toml").write_text("[period\n", encoding="utf-8")
+    broken = [sys.executable, "-m", "pipeline", "status", "--config", str(tmp_path / "sai.toml")]
+    done = subprocess.run(broken, capture_output=True, text=True, encoding="utf-8", check=False)
+    assert done.returncode == 3 and done.stderr.startswith("Lỗi:")
+
+
 @pytest.mark.slow
 def test_pdf_without_libreoffice_says_so_and_the_run_still_works(tmp_path, filled, capsys, monkeypatch):
     # LibreOffice is looked for on PATH, in the worker process that writes the DOCX (which
