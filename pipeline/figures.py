@@ -330,12 +330,14 @@ def compute(
     form: Form,
     sources: Sequence[StoredFile] | None = None,
     findings: Mapping[str, Sequence[Finding]] | None = None,
+    tallies: UnitTallies | None = None,
 ) -> Figures:
     """Every figure of the report.
 
     `states` and `frame` are `merge.unit_states` and `merge.dataset` of the period; `sources` the
     stored files the dataset's `sha256_nguon` may point to (default: the files in `states`);
-    `findings` the findings by file (sha256), for the reasons a union was rejected.
+    `findings` the findings by file (sha256), for the reasons a union was rejected; `tallies`
+    `unit_tallies(frame, form)`, when made already.
     """
     programme = settings.programme
     official = programme.official_rate
@@ -344,7 +346,8 @@ def compute(
 
     chosen = _chosen_units(states, frame, roster, sectors, form)
     sector_of = {s.code: _sector(s, roster) for s in chosen}
-    counts, people = _per_unit(frame, form)
+    tallies = tallies or unit_tallies(frame, form)
+    counts, people = tallies.counts, tallies.people
     active = {u.code for u in roster.active}
     unit_rows = [
         _unit_row(s, sector_of[s.code], counts.get(s.code), len(people.get(s.code, ())), official, rate_target, active)
@@ -443,8 +446,18 @@ def _chosen_units(
     return sorted(chosen, key=lambda s: (_sector_rank(_sector(s, roster), sectors), _sector(s, roster), s.code))
 
 
-def _per_unit(frame: pd.DataFrame, form: Form) -> tuple[dict[str, dict[str, int]], dict[str, set[str]]]:
-    """Per union code: initiatives, uploaded and benefit; and the distinct participants."""
+@dataclass(frozen=True)
+class UnitTallies:
+    """Per union code of a dataset: its initiatives, those uploaded and their benefit (`counts`),
+    and its distinct participants (`people`)."""
+
+    counts: dict[str, dict[str, int]]
+    people: dict[str, set[str]]
+
+
+def unit_tallies(frame: pd.DataFrame, form: Form) -> UnitTallies:
+    """`UnitTallies` of `frame`: a pass over every initiative, which `compute` and `period_totals`
+    can share."""
     counts: dict[str, dict[str, int]] = {}
     people: dict[str, set[str]] = defaultdict(set)
     # As Python lists: taking an Arrow-backed column's values one by one costs more than the loop.
@@ -456,7 +469,7 @@ def _per_unit(frame: pd.DataFrame, form: Form) -> tuple[dict[str, dict[str, int]
         c["uploaded"] += int(bool(up))
         c["benefit"] += _whole(value)
         people[code] |= participants(author, coauthors)
-    return counts, people
+    return UnitTallies(counts, dict(people))
 
 
 def phase_counts(frame: pd.DataFrame, settings: Settings) -> dict[str, int]:
@@ -464,11 +477,18 @@ def phase_counts(frame: pd.DataFrame, settings: Settings) -> dict[str, int]:
     return {p.name: int((frame["giai_doan"] == p.name).sum()) for p in settings.programme.phases}
 
 
-def period_totals(states: dict[str, UnitState], frame: pd.DataFrame, settings: Settings, form: Form) -> dict[str, Any]:
+def period_totals(
+    states: dict[str, UnitState],
+    frame: pd.DataFrame,
+    settings: Settings,
+    form: Form,
+    tallies: UnitTallies | None = None,
+) -> dict[str, Any]:
     """The totals of the period for run.json: the roster's unions by where they stand, the
-    initiatives by phase, the participants (counted as the report counts them) and the members."""
+    initiatives by phase, the participants (counted as the report counts them) and the members.
+    `tallies`: `unit_tallies(frame, form)`, when made already."""
     in_roster = [s for s in states.values() if s.in_roster]
-    _, people = _per_unit(frame, form)
+    people = (tallies or unit_tallies(frame, form)).people
     return {
         "units_in_roster": len(in_roster),
         "units_reported": sum(1 for s in in_roster if s.current is not None),

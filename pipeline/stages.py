@@ -211,14 +211,15 @@ def run(
             frame = dataset(states, ledger.iter_rows([f.sha256 for f in current]), form, settings)
             result.changes = _changes(before, states, ledger, form)
         with stage("figures"):
-            from pipeline.figures import compute, period_totals
+            from pipeline.figures import compute, period_totals, unit_tallies
             from pipeline.report.model import build_report
             from pipeline.report.officer import load_text
 
-            result.totals = period_totals(states, frame, settings, form)
+            tallies = unit_tallies(frame, form)  # a pass over every initiative, for both
+            result.totals = period_totals(states, frame, settings, form, tallies)
             report = None
             if roster is not None:
-                figures = compute(states, frame, roster, settings, form, sources=stored, findings=ledger.findings())
+                figures = compute(states, frame, roster, settings, form, stored, ledger.findings(), tallies)
                 report = build_report(figures, settings, load_text(settings))
                 result.unfilled = report.unfilled
         with stage("outputs"):  # wall time: the outputs below are written side by side

@@ -15,9 +15,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from pipeline import Period, run
+from pipeline import figures as figures_module
 from pipeline.config import Settings
 from pipeline.demo import build_demo
-from pipeline.figures import ADDITIVE, Figures, GapKind, Tally, compute, period_totals
+from pipeline.figures import ADDITIVE, Figures, GapKind, Tally, compute, period_totals, unit_tallies
 from pipeline.form import Form
 from pipeline.ledger import StoredFile, StoredRow
 from pipeline.merge import Reporting, UnitState, dataset, unit_states
@@ -656,6 +657,23 @@ def test_by_property_totals_add_up_and_equal_the_run_totals(data, form, settings
     assert t["initiatives"].actual == run_totals["initiatives"]
     assert t["rate-members"].numerator == run_totals["participants"]
     assert fig.units.total.units_reported == run_totals["units_reported"]
+    # What the run does: one pass over the initiatives for both.
+    tallies = unit_tallies(frame, form)
+    assert compute(states, frame, roster, settings, form, tallies=tallies) == fig
+    assert period_totals(states, frame, settings, form, tallies) == run_totals
+
+
+def test_a_run_passes_over_the_initiatives_once_for_the_report_and_the_totals(tmp_path, filled, form, settings, roster,
+                                                                              monkeypatch):  # fmt: skip
+
+    calls = []
+    made = figures_module.unit_tallies
+    monkeypatch.setattr(figures_module, "unit_tallies", lambda *args: calls.append(1) or made(*args))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "VT021.xlsx").write_bytes(filled(rows=[{}, {}]).read_bytes())
+    result = run(Period(settings.with_paths(inbox=inbox, outbox=tmp_path / "outbox"), form, roster))
+    assert result.totals["initiatives"] == 2 and calls == [1]
 
 
 def test_an_empty_period(form, settings, roster):
