@@ -20,10 +20,11 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from pipeline.report import rows
-from pipeline.report.model import Report, build_report
+from pipeline.report.model import Cell, Report, Row, Table, build_report
+from pipeline.report.model import Column as ModelColumn
 from pipeline.report.officer import parse_text
 from pipeline.report.rows import RowsColumn, SheetRows, cell_xml, insert_rows
-from pipeline.report.xlsx import FIRST_ROW, WORKBOOK_OPTIONS, Book, Column
+from pipeline.report.xlsx import FIRST_ROW, HEADER_ROW, WORKBOOK_OPTIONS, Book, Column, table_columns
 from pipeline.sheets import cell_text
 from tests.conftest import figures_of
 from tests.test_report_docx import run_small_period
@@ -252,3 +253,118 @@ def test_the_package_with_the_rows_is_deflated_at_its_level(tmp_path, report_mod
             deflater = zlib.compressobj(rows.COMPRESS_LEVEL, zlib.DEFLATED, -15)
             expected = deflater.compress(package.read(info)) + deflater.flush()
             assert raw[start : start + info.compress_size] == expected, info.filename
+
+
+# --- a table's rows ------------------------------------------------------------------------------------
+
+
+def _cell_by_cell_table(book: Book, ws: Any, table: Table, title: str) -> None:
+    """A table as the report's cell-by-cell writer writes it (`Book.put` and `Book.merged`): what
+    `Book.table_rows` must give."""
+    columns = table_columns(table)
+    r = book.sheet(ws, title, columns)
+    for row in table.rows:
+        style = "body" if row.kind in ("body", "group") else row.kind
+        if row.kind == "group":
+            book.merged(ws, r, 0, len(columns) - 1, row.cells[0].text, "subtotal")
+            r += 1
+            continue
+        col = 0
+        for cell, span in zip(row.cells, row.span or (1,) * len(row.cells), strict=True):
+            kind = columns[col].kind if span == 1 else "text"
+            value = cell.value if cell.value is not None and kind != "text" else cell.text
+            if span > 1:
+                book.merged(ws, r, col, col + span - 1, cell.text, style)
+            else:
+                book.put(ws, r, col, value, kind, style)
+            col += span
+        r += 1
+
+
+def _tables_workbook(path: Path, report: Report, tables: list[Table], fast: bool) -> Path:
+    with xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS) as wb:
+        book = Book(wb, report)
+        written = []
+        for i, table in enumerate(tables):
+            ws = wb.add_worksheet(f"Bảng {i + 1}")
+            if fast:
+                columns = table_columns(table)
+                book.sheet(ws, table.title, columns)
+                written.append(book.table_rows(ws, table.rows, columns))
+            else:
+                _cell_by_cell_table(book, ws, table, table.title)
+    if fast:
+        insert_rows(path, written)
+    return path
+
+
+def _table_sheets(path: Path) -> list[Any]:
+    book = openpyxl.load_workbook(path)
+    out = []
+    for ws in book.worksheets:
+        cells = [
+            (c.coordinate, c.value, c.number_format, c.font.b, c.font.name, c.fill.fgColor.rgb, c.border.left.style,
+             c.alignment.wrap_text, c.alignment.horizontal, c.alignment.vertical, c.quotePrefix)
+            for row in ws.iter_rows() for c in row
+        ]  # fmt: skip
+        heights = {k: (d.height, d.customHeight) for k, d in ws.row_dimensions.items() if d.height is not None}
+        out.append((ws.title, cells, heights, sorted(str(m) for m in ws.merged_cells.ranges), ws.max_row))
+    return out
+
+
+def _odd_table() -> Table:
+    """Every kind of row a table has, with the texts and numbers that make a cell hard to write."""
+    kinds = ("no", "code", "text", "count", "percent", "money", "text")
+    columns = tuple(ModelColumn(f"Cột {i}", kind) for i, kind in enumerate(kinds))
+
+    def body(i: int) -> Row:
+        text = ODD[i % len(ODD)] or ""
+        count = None if i % 4 == 0 else i * 1000
+        share = None if i % 5 == 0 else i / 7
+        counted = Cell("–" if count is None else str(count), count)
+        shared = Cell("" if share is None else f"{share:.1%}", share)
+        return Row((Cell(str(i), i), Cell(f"VT{i:03d}"), Cell(text), counted, shared, Cell(str(i), 10**9 * i),
+                    Cell(text[::-1])))  # fmt: skip
+
+    rows = [Row((Cell("=Nhóm một, tên rất dài để xuống dòng trong ô gộp của cả bảng này"),), "group", (7,))]
+    rows += [body(i) for i in range(1, 12)]
+    rows.append(Row((Cell("Cộng nhóm"), Cell("3"), Cell("–"), Cell("10,0%", 0.1), Cell("5", 5), Cell("")), "subtotal",
+                    (2, 1, 1, 1, 1, 1)))  # fmt: skip
+    rows.append(Row((Cell(""),), "group", (7,)))
+    rows += [body(i) for i in range(12, 30)]
+    rows.append(Row((Cell("+ gộp ở thân bảng"), Cell("x"), Cell("y")), "body", (5, 1, 1)))
+    rows.append(Row((Cell("Tổng cộng (29 CĐCS) và một nhãn dài cần hai dòng"), Cell("1.234", 1234), Cell("–"),
+                     Cell(""), Cell("", None)), "total", (3, 1, 1, 1, 1)))  # fmt: skip
+    return Table("phu-luc-9", "Bảng thử", columns, tuple(rows))
+
+
+def test_a_tables_rows_are_the_sheet_that_put_and_merged_write(tmp_path, report_model):
+    """Each table of the report, and one with every kind of row and cell, written by
+    `Book.table_rows` (the body a column at a time) is the sheet the cell-by-cell writer gives:
+    the same cells, styles, merged ranges and row heights."""
+    tables = [*report_model.tables(), _odd_table()]
+    assert any(r.kind == "group" for t in tables for r in t.rows) and any(r.span for t in tables for r in t.rows)
+    slow = _table_sheets(_tables_workbook(tmp_path / "slow.xlsx", report_model, tables, fast=False))
+    fast = _table_sheets(_tables_workbook(tmp_path / "fast.xlsx", report_model, tables, fast=True))
+    for got, expected in zip(fast, slow, strict=True):
+        assert got == expected
+    odd = fast[-1]
+    assert len(odd[3]) == 5 and any(h[1] for h in odd[2].values())  # merged ranges; tall rows
+
+
+def test_merged_ranges_join_those_the_sheet_has(tmp_path, report_model):
+    """A sheet whose cells xlsxwriter merged too keeps its ranges beside the rows' (one `<mergeCells>`)."""
+    table = _odd_table()
+    path = tmp_path / "both.xlsx"
+    with xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS) as wb:
+        book = Book(wb, report_model)
+        ws = wb.add_worksheet("Bảng")
+        columns = table_columns(table)
+        book.merged(ws, 0, 0, 3, "tiêu đề gộp", "body")
+        book.headers(ws, HEADER_ROW, columns)
+        sheet = book.table_rows(ws, table.rows, columns)
+    insert_rows(path, [sheet])
+    xml = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode("utf-8")
+    assert xml.count("<mergeCells") == 1
+    ranges = sorted(str(m) for m in openpyxl.load_workbook(path)["Bảng"].merged_cells.ranges)
+    assert ranges == sorted(["A1:D1", *sheet.merges])

@@ -22,8 +22,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 from xml.sax.saxutils import escape as xml_escape
@@ -84,6 +84,11 @@ class SheetRows:
     first: int
     height: Callable[[int], float] | None = None  # points for lines of wrapped text (with `wrap`)
     max_lines: int = 1
+    # Rows written otherwise (a table's groups and totals), by their index in `frame`: each one's
+    # whole `<row>` element, in place of what `frame` holds there; and the ranges of merged cells
+    # ("A5:L5") to add to the sheet's.
+    special: Mapping[int, str] = field(default_factory=dict)
+    merges: tuple[str, ...] = ()
 
     CHUNK_ROWS: ClassVar[int] = 10_000  # Arrow builds a chunk's XML at a time: memory stays flat
 
@@ -105,15 +110,27 @@ class SheetRows:
             if cell_lines is not None:
                 np.maximum(lines, cell_lines, out=lines)
         if self.height is not None and (lines > 1).any():
-            # xlsxwriter's set_row(): the height in whole pixels, written in points.
-            tall = {k: f' ht="{int(self.height(k) * 4.0 / 3.0 + 0.5) * 0.75:.16g}" customHeight="1"'
-                    for k in range(2, self.max_lines + 1)}  # fmt: skip
+            tall = {k: self.row_height(k) for k in range(2, self.max_lines + 1)}
             attrs = pa.array([tall[min(k, self.max_lines)] if k > 1 else "" for k in lines.tolist()], pa.large_string())
             opening = _join('<row r="', numbers, '"', attrs, ">")
         else:
             opening = _join('<row r="', numbers, '">')
         rows = _join(opening, *cells, "</row>")
+        first = excel_row - self.first - 1  # the chunk's first row in `frame`
+        special = [i - first for i in self.special if first <= i < first + n]
+        if special:
+            mask = np.zeros(n, dtype=bool)
+            mask[special] = True
+            written = pa.array([self.special[first + i] for i in sorted(special)], pa.large_string())
+            rows = pc.replace_with_mask(rows, pa.array(mask), written)
         return _utf8(rows)
+
+    def row_height(self, lines: int) -> str:
+        """The attributes of a row `lines` lines of wrapped text tall ("" for one): xlsxwriter's
+        set_row(), the height in whole pixels written in points."""
+        if self.height is None or lines <= 1:
+            return ""
+        return f' ht="{int(self.height(min(lines, self.max_lines)) * 4.0 / 3.0 + 0.5) * 0.75:.16g}" customHeight="1"'
 
 
 # zlib's level for the package with the rows: a province's dataset sheet is 38 MB of XML, which
@@ -141,6 +158,7 @@ def insert_rows(package: Path, sheets: Sequence[SheetRows]) -> None:
                 last = f"{column_letter(len(sheet.columns) - 1)}{sheet.first + len(sheet.frame)}"
                 xml = data.decode("utf-8")
                 xml = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', xml, count=1)
+                xml = _with_merges(xml, sheet.merges)
                 end = xml.index("</sheetData>")
                 member = zipfile.ZipInfo(info.filename, info.date_time)
                 member.compress_type = zipfile.ZIP_DEFLATED
@@ -152,6 +170,28 @@ def insert_rows(package: Path, sheets: Sequence[SheetRows]) -> None:
                     out.write(xml[end:].encode("utf-8"))
     finally:
         original.unlink(missing_ok=True)
+
+
+# What may follow `<mergeCells>` in a sheet (SpreadsheetML's order, as xlsxwriter writes it).
+_AFTER_MERGES = ("<phoneticPr", "<conditionalFormatting", "<dataValidations", "<hyperlinks", "<printOptions",
+                 "<pageMargins", "<pageSetup", "<headerFooter", "<rowBreaks", "<colBreaks", "<ignoredErrors",
+                 "<drawing", "<legacyDrawing", "<picture", "<tableParts", "<extLst", "</worksheet>")  # fmt: skip
+
+
+def _with_merges(xml: str, merges: Sequence[str]) -> str:
+    """The sheet's XML with `merges` among its merged cells (in the `<mergeCells>` xlsxwriter wrote,
+    or a new one in its place)."""
+    if not merges:
+        return xml
+    cells = "".join(f'<mergeCell ref="{ref}"/>' for ref in merges)
+    found = re.search(r'<mergeCells count="(\d+)">', xml)
+    if found is not None:
+        end = xml.index("</mergeCells>", found.end())
+        count = int(found.group(1)) + len(merges)
+        return f'{xml[: found.start()]}<mergeCells count="{count}">{xml[found.end() : end]}{cells}{xml[end:]}'
+    data_end = xml.index("</sheetData>") + len("</sheetData>")
+    at = min(i for i in (xml.find(tag, data_end) for tag in _AFTER_MERGES) if i >= 0)
+    return f'{xml[:at]}<mergeCells count="{len(merges)}">{cells}</mergeCells>{xml[at:]}'
 
 
 # --- a column's cells --------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,10 @@ from pipeline.files import atomic_path
 from pipeline.form import Form
 from pipeline.render.fit import wrapped_lines
 from pipeline.render.outputs import FINDINGS_COLUMNS, FINDINGS_HEADERS
-from pipeline.report.model import Block, Bullets, Chart, Paragraph, Report, Section, Table, fit_widths
-from pipeline.report.rows import RowsColumn, SheetRows, insert_rows, is_blank
+from pipeline.report.model import Block, Bullets, Cell, Chart, Paragraph, Report, Row, Section, Table, fit_widths
+from pipeline.report.rows import RowsColumn, SheetRows, cell_xml, insert_rows, is_blank
 from pipeline.results import RunResult
-from pipeline.sheets import cell_text
+from pipeline.sheets import cell_text, column_letter
 from pipeline.text import FORMULA_START
 
 FONT = "Times New Roman"
@@ -174,16 +174,17 @@ def _write_sheets(
     sheets = {key: wb.add_worksheet(name) for key, name in SHEETS.items()}
     _report_text(book, sheets["report"], report)
     appendices = {t.key: a for a in report.appendices for t in a.blocks if isinstance(t, Table)}
+    long_sheets: list[SheetRows] = []
     for table in report.tables():
         appendix = appendices.get(table.key)
         title = f"{appendix.heading}. {appendix.title}" if appendix else table.title
-        _table_sheet(book, sheets[table.key], table, title)
-    rows = _dataset(book, sheets["dataset"], frame, form)
+        long_sheets += filter(None, [_table_sheet(book, sheets[table.key], table, title)])
+    long_sheets.append(_dataset(book, sheets["dataset"], frame, form))
     _findings(book, sheets["findings"], result)
-    sources = write_sources(book, sheets["sources"], figures)
+    long_sheets.append(write_sources(book, sheets["sources"], figures))
     _charts(book, sheets["charts"], sheets["chart_data"], figures)
     sheets["report"].activate()
-    return [rows, sources]
+    return long_sheets
 
 
 # --- cells and sheets --------------------------------------------------------------------------------
@@ -317,6 +318,62 @@ class Book:
         height = (lambda lines: LINE_HEIGHT * lines + 2) if wrap else None
         return SheetRows(f"xl/worksheets/sheet{index + 1}.xml", frame, tuple(specs), FIRST_ROW, height, MAX_LINES)
 
+    def table_rows(self, ws: Any, rows: Sequence[Row], columns: Sequence[Column]) -> SheetRows:
+        """A table's rows below the header that `sheet` wrote, as `rows` writes them: the body's a
+        column at a time, each group (one text across the table), subtotal and total (its first
+        cells merged, `Row.span`) as `merged` and `put` write them, in bold."""
+        body: list[list[Any]] = []
+        special: dict[int, str] = {}
+        merges: list[str] = []
+        sheet = self.rows(ws, pd.DataFrame(), columns)  # the body's styles; the frame comes below
+        for i, row in enumerate(rows):
+            if row.kind == "body" and row.span is None:
+                body.append([_table_value(cell, column.kind) for cell, column in zip(row.cells, columns, strict=True)])
+            else:
+                body.append([None] * len(columns))
+                special[i] = self._table_row(sheet, FIRST_ROW + i + 1, row, columns, merges)
+        frame = pd.DataFrame(body, columns=range(len(columns)), dtype=object)
+        return replace(sheet, frame=frame, special=special, merges=tuple(merges))
+
+    def _table_row(self, sheet: SheetRows, number: int, row: Row, columns: Sequence[Column], merges: list[str]) -> str:
+        """A group, subtotal or total row (Excel row `number`): its `<row>` element, its merged
+        ranges added to `merges`."""
+        style = "subtotal" if row.kind == "group" else "body" if row.kind == "body" else row.kind
+        bold = style != "body"
+        cells = [row.cells[0]] if row.kind == "group" else list(row.cells)
+        spans = (len(columns),) if row.kind == "group" else row.span or (1,) * len(cells)
+        xml: list[str] = []
+        lines = 1
+        col = 0
+        for cell, span in zip(cells, spans, strict=True):
+            kind = columns[col].kind if span == 1 else "text"
+            spec = self._spec(kind, style)
+            value = _table_value(cell, kind)
+            ref = f"{column_letter(col)}{number}"
+            if span > 1:  # as `merged`: the text in the first cell, the range's other cells blank in its style
+                merges.append(f"{ref}:{column_letter(col + span - 1)}{number}")
+                first, text = cell_xml(ref, cell.text, spec)
+                blank = spec.quoted if cell.text.startswith(FORMULA_START) else spec.text
+                if not cell.text:  # `merged` writes an empty text, not an empty cell
+                    first = f'<c r="{ref}" s="{blank}" t="inlineStr"><is><t></t></is></c>'
+                xml.append(first)
+                xml += [f'<c r="{column_letter(c)}{number}" s="{blank}"/>' for c in range(col + 1, col + span)]
+                width = sum(c.width for c in columns[col : col + span])
+            else:
+                one, text = cell_xml(ref, value, spec)
+                xml.append(one)
+                width = columns[col].width
+            if text is not None:
+                lines = max(lines, min(wrapped_lines(text, per_line(width, bold)), MAX_LINES))
+            col += span
+        return f'<row r="{number}"{sheet.row_height(lines)}>{"".join(xml)}</row>'
+
+    def _spec(self, kind: str, style: str) -> RowsColumn:
+        """The styles of a table's cell of `kind` in a row of `style`, as `put` gives them."""
+        text, quoted, typed = (self.fmt(k, style, True, q) for k, q in (("text", False), ("text", True), (kind, False)))
+        text_i, quoted_i, typed_i = (f._get_xf_index() for f in (text, quoted, typed))
+        return RowsColumn(kind, text_i, quoted_i, typed_i, text_i if kind == "text" else typed_i)
+
     def sheet(self, ws: Any, title: str, columns: Sequence[Column], note: str = "", fit: bool = True) -> int:
         """Title, subtitle with the as-of date, header row, widths and the page setup; the first data row."""
         ws.write_string(TITLE_ROW, 0, title, self.title)
@@ -440,38 +497,34 @@ def _report_text(book: Book, ws: Any, report: Report) -> None:
         blocks(a.blocks)
 
 
-def _table_sheet(book: Book, ws: Any, table: Table, title: str) -> None:
+def _table_sheet(book: Book, ws: Any, table: Table, title: str) -> SheetRows | None:
     """A table of the model on its own sheet: numbers as numbers (a percentage as the fraction it
     prints), text as text, "–" where a figure does not exist; groups, subtotals and the total as in
-    the document. A long table keeps its header in view."""
-    # As wide as on the document's page: an appendix's landscape page, or a portrait one.
+    the document. A long table keeps its header in view. Its rows come back to be put into the
+    saved package (`Book.table_rows`)."""
+    columns = table_columns(table)
+    r = book.sheet(ws, title, columns, " ".join(table.notes))
+    if len(table.rows) > LONG_TABLE:
+        ws.freeze_panes(FIRST_ROW, 0)
+    if not table.rows:
+        book.text(ws, r, 0, table.empty, wrap=False)
+        return None
+    return book.table_rows(ws, table.rows, columns)
+
+
+def table_columns(table: Table) -> list[Column]:
+    """A table's columns on its sheet: as wide as on the document's page (an appendix's landscape
+    page, or a portrait one), each of the kind its cells are written as."""
     widths = fit_widths(table.columns, table.rows, 252 if table.key.startswith("phu-luc") else 165, 11)
-    columns = [
+    return [
         Column(c.header, max(6.0, round(w / MM_PER_CHAR, 1)), _KINDS[c.kind])
         for c, w in zip(table.columns, widths, strict=True)
     ]
-    r = book.sheet(ws, title, columns, " ".join(table.notes))
-    if not table.rows:
-        book.text(ws, r, 0, table.empty, wrap=False)
-    for row in table.rows:
-        style = "body" if row.kind in ("body", "group") else row.kind
-        if row.kind == "group":
-            book.merged(ws, r, 0, len(columns) - 1, row.cells[0].text, "subtotal")
-            r += 1
-            continue
-        spans = row.span or (1,) * len(row.cells)
-        col = 0
-        for cell, span in zip(row.cells, spans, strict=True):
-            kind = columns[col].kind if span == 1 else "text"
-            value = cell.value if cell.value is not None and kind != "text" else cell.text
-            if span > 1:
-                book.merged(ws, r, col, col + span - 1, cell.text, style)
-            else:
-                book.put(ws, r, col, value, kind, style)
-            col += span
-        r += 1
-    if len(table.rows) > LONG_TABLE:
-        ws.freeze_panes(FIRST_ROW, 0)
+
+
+def _table_value(cell: Cell, kind: str) -> Any:
+    """What a table's cell holds in the workbook: its number, or else its text."""
+    return cell.value if cell.value is not None and kind != "text" else cell.text
 
 
 def cut_to_sheet(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
