@@ -585,3 +585,25 @@ def test_no_libreoffice_gives_none(report, tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     assert docx_to_pdf(path, tmp_path / "pdf") is None
     assert "LibreOffice" in report_docx.NO_LIBREOFFICE
+
+
+@pytest.mark.parametrize("hint", [False, True], ids=["text", "hint"])
+def test_a_list_in_one_parse_is_the_paragraphs_python_docx_writes(hint):
+    """A list's paragraphs (a province's thousand initiatives) are written as XML in one parse, not
+    through python-docx's API: each must be the paragraph `_text` gives, in the same place (before
+    the section's properties), odd text and all."""
+    from lxml import etree
+
+    items = ["Một", "  lề hai bên  ", "A & B <b>", "Dòng\nhai\x07\ttab", "", "=1+1", "\u3000rộng", "😀 \ufffe"]
+
+    def body(write: Callable[[DocumentObject], None]) -> list[bytes]:
+        doc = Document()
+        report_docx._styles(doc)
+        doc.add_paragraph("trước")
+        write(doc)
+        return [etree.tostring(child) for child in doc.element.body]
+
+    one_by_one = body(lambda doc: [report_docx._text(doc, item, report_docx.BODY, hint=hint) for item in items])
+    at_once = body(lambda doc: report_docx._paragraphs(doc, items, report_docx.BODY, hint=hint))
+    assert at_once == one_by_one
+    assert at_once[-1].startswith(b"<w:sectPr")

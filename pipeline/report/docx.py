@@ -419,6 +419,24 @@ def _text(
     return p
 
 
+def _paragraphs(doc: DocumentObject, texts: Iterable[str], style: str, *, hint: bool = False) -> None:
+    """A paragraph of each text, as `_text` writes it (one run; the officer's hint italic and
+    highlighted), all of them in one parse: a list of a province's thousand initiatives costs
+    milliseconds, not python-docx's tenths of a second."""
+    style_id = _style_id(doc.part, style)
+    look = '<w:rPr><w:i/><w:highlight w:val="yellow"/></w:rPr>' if hint else "<w:rPr/>"
+    xml = []
+    for text in map(_clean, texts):
+        run = ""
+        if text:
+            space = ' xml:space="preserve"' if len(text.strip()) < len(text) else ""
+            run = f"<w:r>{look}<w:t{space}>{xml_escape(text)}</w:t></w:r>"
+        xml.append(f'<w:p><w:pPr><w:pStyle w:val="{style_id}"/></w:pPr>{run}</w:p>')
+    body = doc.element.body
+    for p in parse_xml(f"<w:body {nsdecls('w')}>{''.join(xml)}</w:body>"):
+        body._insert_p(p)  # before the section's properties, as add_paragraph puts it
+
+
 def _header_block(doc: DocumentObject, report: Report) -> None:
     """Nghị định 30: issuer on the left, national title and motto on the right; number and dateline below."""
     h = report.header
@@ -456,8 +474,7 @@ def _blocks(doc: DocumentObject, blocks: Sequence[Block], width: float, *, small
         if isinstance(block, Paragraph):
             _text(doc, block.text, BODY, hint=block.hint)
         elif isinstance(block, Bullets):
-            for item in block.items:
-                _text(doc, item, BODY, hint=block.hint)
+            _paragraphs(doc, block.items, BODY, hint=block.hint)
         elif isinstance(block, Table):
             _table_block(doc, block, width, small=small)
         elif isinstance(block, Chart):
