@@ -418,6 +418,14 @@ def test_the_audit_file_has_every_initiatives_source_value_by_value(report, tmp_
     first = ws.cell(FIRST_ROW + 1, 3)
     assert first.border.left.style == "thin" and first.alignment.wrap_text
     assert ws.cell(FIRST_ROW + 1, 7).number_format == "#,##0"
+    # The initiatives proposed for commendation (Phụ lục II), each with its source, also a column at a time.
+    ws = openpyxl.load_workbook(path)["Sáng kiến tiêu biểu"]
+    listed = [[c.value for c in row] for row in ws.iter_rows(min_row=FIRST_ROW + 1)]
+    assert figures.outstanding and listed == [
+        [i, o.code, o.title, o.source.file, o.source.sheet, o.source.row, o.source.sha256]
+        for i, o in enumerate(figures.outstanding, start=1)
+    ]
+    assert ws.cell(FIRST_ROW + 1, 3).border.left.style == "thin" and ws.cell(FIRST_ROW + 1, 1).number_format == "#,##0"
 
     monkeypatch.setattr(xlsx, "DATASET_MAX_ROWS", 3)  # as if a sheet could hold three rows
     ws = openpyxl.load_workbook(write_audit(tmp_path / "cut.xlsx", model(figures, s), big, form))["Từng sáng kiến"]

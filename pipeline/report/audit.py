@@ -70,16 +70,16 @@ def _write_sheets(wb: Any, report: Report, frame: pd.DataFrame, form: Form) -> l
     initiatives.freeze_panes(FIRST_ROW, 0)
     rows = book.rows(initiatives, lineage, INITIATIVE_COLUMNS)
 
-    r = book.sheet(outstanding, "Nguồn của các sáng kiến tiêu biểu đề nghị khen thưởng (Phụ lục II)",
-                   OUTSTANDING_COLUMNS)  # fmt: skip
-    for i, o in enumerate(figures.outstanding, start=1):
-        values = (i, o.code, o.title, o.source.file, o.source.sheet, o.source.row, o.source.sha256)
-        book.row(outstanding, r, values, OUTSTANDING_COLUMNS)
-        r += 1
+    book.sheet(outstanding, "Nguồn của các sáng kiến tiêu biểu đề nghị khen thưởng (Phụ lục II)",
+               OUTSTANDING_COLUMNS)  # fmt: skip
+    chosen = [(i, o.code, o.title, o.source.file, o.source.sheet, o.source.row, o.source.sha256)
+              for i, o in enumerate(figures.outstanding, start=1)]  # fmt: skip
+    listed = book.rows(outstanding, pd.DataFrame(chosen, columns=range(len(OUTSTANDING_COLUMNS)), dtype=object),
+                       OUTSTANDING_COLUMNS)  # fmt: skip
 
     r = book.sheet(rejected, "Các CĐCS có báo cáo bị trả lại: tệp và lỗi tại ô (Phụ lục III)", REJECTED_COLUMNS)
     for g in figures.gaps:
         if g.kind is GapKind.REJECTED:
             book.row(rejected, r, (g.code, g.name, g.file or "", "\n".join(g.problems)), REJECTED_COLUMNS)
             r += 1
-    return [files, rows]
+    return [files, rows, listed]

@@ -259,8 +259,10 @@ def _text_column(values: pa.Array, column: RowsColumn, refs: pa.Array) -> tuple[
         lines = np.ones(n, dtype=np.int64)
         at = np.flatnonzero(pc.fill_null(long, False).to_numpy(zero_copy_only=False))
         if len(at):
-            for i, v in zip(at.tolist(), values.take(pa.array(at)).to_pylist(), strict=True):
-                lines[i] = wrapped_lines(v, column.wrap)
+            # Each distinct text once: a union's name and its file's repeat on each of its initiatives.
+            distinct = values.take(pa.array(at)).dictionary_encode()
+            laid_out = np.array([wrapped_lines(v, column.wrap) for v in distinct.dictionary.to_pylist()], np.int64)
+            lines[at] = laid_out[distinct.indices.to_numpy(zero_copy_only=False)]
     return pc.if_else(blank, _blank(refs, column), xml), lines
 
 
