@@ -19,7 +19,7 @@ from pipeline.config import Settings
 from pipeline.form import Form
 from pipeline.intake import SPREADSHEET_KINDS, kind_words
 from pipeline.labels import Labelled
-from pipeline.ledger import StoredFile, StoredRow, StoredRows
+from pipeline.ledger import RecordSet, StoredFile, StoredRow, StoredRows, columns_of
 from pipeline.roster import Roster, normalise_code
 from pipeline.rules import split_names
 from pipeline.text import fold
@@ -252,10 +252,14 @@ def _frame_of(
     """The dataset's rows of some files, made a column at a time."""
     import pandas as pd
 
+    sets = [stored for stored, _ in batch]
+    in_ledger = [stored for stored in sets if isinstance(stored, RecordSet)]  # all of them, or none
+
     def column(field: str) -> list[Any]:
         out: list[Any] = []
-        for stored, _ in batch:
-            values = stored.column(field)
+        whole = len(in_ledger) == len(sets)
+        found = columns_of(in_ledger, field) if whole else [stored.column(field) for stored in sets]
+        for stored, values in zip(sets, found, strict=True):
             out.extend([None] * len(stored) if values is None else values)
         if form.by_key(field).type == "date":  # stored as ISO text
             out = [dt.date.fromisoformat(v) if isinstance(v, str) else v for v in out]

@@ -853,6 +853,24 @@ def test_the_report_is_written_here_for_a_small_period_and_on_workers_for_a_larg
     assert any(p.suffix == ".xlsx" for p in result.outputs["feedback"].iterdir())
 
 
+def test_the_columns_of_many_files_at_once_are_each_files_column(tmp_path, form, settings, monkeypatch):
+    """`columns_of` (one JSON decoding for a column of many files, as the merge reads them) gives
+    each file's `column`: for files read in one query and a large one read column by column, a
+    field a file has no column of, and text that needs JSON's escapes."""
+    monkeypatch.setattr(ledger_module, "PRELOAD_ROWS", 4)
+    odd = Records("Sáng kiến", [4, 5], {"ten_sang_kien": ['"trích" \\ \n\t😀', None], "stt": [1, 2]}, ["a", "b"])
+    with Ledger(tmp_path / LEDGER_NAME) as ledger:
+        run_id = ledger.start_run(settings.as_of, tmp_path)
+        ledger.add_file(run_id, _new(A, "VT021", _records(form, 9)))  # larger than PRELOAD_ROWS
+        ledger.add_file(run_id, _new(B, "VT030", odd))
+        ledger.add_file(run_id, _new("c" * 64, "VT031", _records(form, 2)))
+        sets = list(ledger.record_sets([A, B, "c" * 64]))
+        assert [s._data is None for s in sets] == [True, False, False]
+        for field in (*_columns(1), "khong_co"):
+            assert ledger_module.columns_of(sets, field) == [s.column(field) for s in sets]
+        assert ledger_module.columns_of(sets, "ten_sang_kien")[1] == ['"trích" \\ \n\t😀', None]
+
+
 def test_record_sets_of_any_number_of_files_come_in_the_order_asked(tmp_path, form, settings, monkeypatch):
     """Asked for more files than one query may name (`SQL_BATCH`), unknown ones among them."""
     monkeypatch.setattr(ledger_module, "SQL_BATCH", 2)
