@@ -605,7 +605,10 @@ def _outstanding(
     form: Form,
 ) -> tuple[Outstanding, ...]:
     k = form.key
-    chosen = frame[frame[k("proposed_outstanding")].isin([form.answer("yes")])]
+    roles = ("unit_code", "title", "author", "coauthors", "field", "kind", "recognised_by", "benefit", "uploaded",
+             "commendation")  # fmt: skip
+    shown = [*map(k, roles), "tep_nguon", "trang_nguon", "dong_nguon", "sha256_nguon"]
+    chosen = frame.loc[frame[k("proposed_outstanding")].isin([form.answer("yes")]), shown]
     records = sorted(
         chosen.to_dict("records"), key=lambda r: (order[r[k("unit_code")]], r["sha256_nguon"], r["dong_nguon"])
     )
@@ -744,7 +747,10 @@ def _sources(
 ) -> Iterable[SourceFile]:
     """Each union's current file, and any other file the dataset's rows cite (none in a normal run)."""
     rows_of = frame["sha256_nguon"].value_counts().to_dict()
-    cited = frame.groupby(form.key("unit_code"), sort=False)["sha256_nguon"].unique().to_dict() if len(frame) else {}
+    cited: dict[str, list[str]] = defaultdict(list)  # each union's files, in the dataset's order
+    pairs = frame[[form.key("unit_code"), "sha256_nguon"]].drop_duplicates()
+    for code, sha in zip(*(pairs[c].tolist() for c in pairs.columns), strict=True):
+        cited[code].append(sha)
     for state in chosen:
         shas = [state.current.sha256] if state.current else []
         shas += [sha for sha in cited.get(state.code, ()) if sha not in shas]

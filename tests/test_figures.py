@@ -379,6 +379,19 @@ def test_appendices_by_hand(small):
     assert [f.as_of_date for f in fig.sources] == [dt.date(2022, 5, 31), dt.date(2022, 6, 3), dt.date(2022, 5, 31)]
 
 
+def test_a_file_the_dataset_cites_besides_the_current_one_is_a_source_too(small, form):
+    """Rows of a union that cite another of its files (none in a normal run: the merge takes the
+    current file's rows) list that file after the current one, with its rows counted."""
+    _, frame, result, s, few = small
+    other = next(f for f in result.units["VT030"].files)  # a file the ledger knows
+    cited = frame.copy()
+    at = cited.index[cited[form.key("unit_code")] == "VT021"][:2]
+    cited.loc[at, "sha256_nguon"] = other.sha256
+    fig = compute(result.units, cited, few, s, form, sources=[other])
+    vt021 = [(f.code, f.file, f.initiatives) for f in fig.sources if f.code == "VT021"]
+    assert vt021 == [("VT021", "VT021.xlsx", 1), ("VT021", other.name, 2)]
+
+
 def test_section_iii_points_by_hand(small):
     fig, *_ = small
     strengths = [point_text(p) for p in fig.assessment.strengths]
