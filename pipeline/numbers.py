@@ -13,9 +13,10 @@ import functools
 from collections.abc import Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, localcontext
 
+from babel import Locale
 from babel.numbers import format_decimal
 
-LOCALE = "vi_VN"
+LOCALE = Locale.parse("vi_VN")  # parsed once: Babel parses a name on every call
 
 
 def rounded(value: float | int | Decimal, digits: int = 0) -> Decimal:
