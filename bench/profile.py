@@ -135,6 +135,12 @@ class _Serial:
     def prestart_own(self, imports: Sequence[str]) -> None:
         pass
 
+    def give_own(self, job: Any) -> bool:
+        return False  # no process of its own: the workbook makes its dataset's rows in its job, counted there
+
+    def take_own(self) -> Any:
+        return None
+
     def abort(self) -> None:
         pass
 

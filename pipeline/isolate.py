@@ -110,6 +110,16 @@ class Runner(Protocol):
         """Get ready, without waiting, for the next job of the program's own (one with a memory cap
         of its own, see `Job`) that uses the modules `imports`: load them while the caller works."""
 
+    def give_own(self, job: Job) -> bool:
+        """Give the process that `prestart_own` started a job before the one it is for: one that
+        prepares, in that process, what that job will use. It may be given while another thread
+        runs jobs on the other workers. False when there is no such process (nothing was given)."""
+        ...
+
+    def take_own(self) -> Any:
+        """The result of the job `give_own` gave, once it has ended (a `Failure` when it failed,
+        died or ran out of time; None when none was given). Taken before the next `run`."""
+
 
 class LocalRunner:
     """Long-lived worker processes of this machine, started on first use, where a job that crashes
@@ -128,6 +138,12 @@ class LocalRunner:
         """Start a process for the next job of the program's own now; it imports `imports` while
         the caller works (`_Pool.prestart_own`)."""
         self._started().prestart_own(imports)
+
+    def give_own(self, job: Job) -> bool:
+        return self._pool is not None and self._pool.give_own(job)
+
+    def take_own(self) -> Any:
+        return None if self._pool is None else self._pool.take_own()
 
     def run(self, jobs: Iterable[Job], at_most: Width = None) -> Iterator[tuple[int, Any]]:
         numbered = list(enumerate(jobs)) if isinstance(jobs, Sized) else enumerate(jobs)
@@ -175,6 +191,13 @@ class ExecutorRunner:
 
     def prestart_own(self, imports: Sequence[str]) -> None:
         """Nothing: the executor's workers are started by whoever runs it."""
+
+    def give_own(self, job: Job) -> bool:
+        """Nothing: no process of the program's own here."""
+        return False
+
+    def take_own(self) -> Any:
+        return None
 
     def run(self, jobs: Iterable[Job], at_most: Width = None) -> Iterator[tuple[int, Any]]:
         """Every job at once (`at_most` is the cluster's to decide); jobs from an iterator are sent
@@ -496,16 +519,19 @@ class _Worker:
         self.alone = False  # started for one job of the program's own (`_Pool.prestart_own`)
         self.deadline = 0.0
         self.timeout_s = 0.0
+        self.ready = False
         if wait:
             self.wait_ready()
 
     def wait_ready(self) -> None:
         """Wait until it can read, so that start-up time is not counted against the first file."""
+        if self.ready:
+            return
         try:
-            ready = self.conn.poll(_STARTUP_S) and self.conn.recv() == "ready"
+            self.ready = self.conn.poll(_STARTUP_S) and self.conn.recv() == "ready"
         except (EOFError, OSError):
-            ready = False
-        if not ready:
+            self.ready = False
+        if not self.ready:
             self.kill()
             raise RuntimeError(f"reader process did not start (exit code {self.proc.exitcode})")
 
@@ -528,6 +554,7 @@ class _Pool:
         self.busy: list[_Worker] = []
         self.starting: list[_Worker] = []
         self.own: _Worker | None = None  # started for the next job of the program's own (`prestart_own`)
+        self.own_given: float | None = None  # the deadline of the job `give_own` gave it, until `take_own`
         self.aborted = False
         self._wake, self._waker = multiprocessing.Pipe(duplex=False)  # `abort` wakes a `run` of another thread
 
@@ -597,6 +624,43 @@ class _Pool:
             with contextlib.suppress(OSError):  # no process to spare: the job goes to a usual worker
                 self.own = _Worker(self.ctx, 0, wait=False, imports=imports)
                 self.own.alone = True
+
+    def give_own(self, job: Job) -> bool:
+        """Give the process `prestart_own` started a job before the one it is for (`Runner.give_own`).
+        The other threads' `run` never touches that process: only a job of the program's own goes to it."""
+        own = self.own
+        if own is None or self.own_given is not None:
+            return False
+        try:
+            own.wait_ready()
+            own.conn.send((-1, job))
+        except (RuntimeError, OSError, EOFError, ValueError):  # it did not start: nothing given
+            own.kill()
+            self.own = None
+            return False
+        self.own_given = time.monotonic() + (job[2] if len(job) > 2 else self.timeout_s)
+        return True
+
+    def take_own(self) -> Any:
+        """The result of the job `give_own` gave, waited for (`Runner.take_own`); the process is
+        given up when that job failed it."""
+        own, deadline = self.own, self.own_given
+        if own is None or deadline is None:
+            return None
+        self.own_given = None
+        message: bytes | None = None
+        while not self.aborted and (left := deadline - time.monotonic()) > 0:
+            if wait([own.conn, own.proc.sentinel], timeout=min(left, _ABORT_POLL_S)):
+                message = self._receive(own)
+                break
+        if message is None:  # it died, or ran out of time: the job it was started for goes to a usual worker
+            alive = own.proc.is_alive()
+            own.kill()
+            self.own = None
+            if alive:
+                return Failure(Code.READER_TIMEOUT, "hết thời gian hoặc đã dừng")
+            return Failure(Code.READER_CRASH, _death_reason(own.proc.exitcode))
+        return _result(-1, message)
 
     def _count(self) -> int:
         return len(self.idle) + len(self.busy) + len(self.starting)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.config import Settings
 from pipeline.form import Form
@@ -59,8 +59,11 @@ class Output:
     write: Callable[[Context], dict[str, Path]]
     also: tuple[str, ...] = ()  # the keys of what it may write besides (the PDF beside the DOCX)
     # For the longest output on a worker: what its process imports from validation on, so that it
-    # starts ready (`Runner.prestart_own`); its job is sent first.
+    # starts ready (`Runner.prestart_own`); its job is sent first. And what that process may make
+    # of the dataset's Parquet file while the run makes the figures (`Runner.give_own`), for the
+    # output to use.
     ahead: tuple[str, ...] = ()
+    prepare: Callable[[Path, Form], Any] | None = None
 
 
 def _findings(ctx: Context) -> dict[str, Path]:
@@ -97,6 +100,12 @@ def _xlsx(ctx: Context) -> dict[str, Path]:
     path = ctx.outbox / f"{REPORT_STEM}.xlsx"
     frame = ctx.frame if ctx.frame is not None else ctx.parquet
     return {"report_xlsx": write_report_xlsx(path, ctx.report, frame, ctx.result, ctx.settings, ctx.form)}
+
+
+def _xlsx_rows(parquet: Path, form: Form) -> int:
+    from pipeline.report.xlsx import make_dataset_rows
+
+    return make_dataset_rows(parquet, form)
 
 
 def _audit(ctx: Context) -> dict[str, Path]:
@@ -142,6 +151,7 @@ OUTPUTS: tuple[Output, ...] = (
         True,
         _xlsx,
         ahead=("pipeline.report", "pipeline.report.xlsx", "pyarrow.parquet"),
+        prepare=_xlsx_rows,
     ),
     Output(
         "audit",

@@ -210,6 +210,7 @@ def run(
             feedback.settle(result.files, aside)  # the files as the ledger has them decide
             frame = dataset(states, ledger.iter_rows([f.sha256 for f in current]), form, settings)
             result.changes = _changes(before, states, ledger, form)
+            parquet = _prepare_outputs(frame, result, settings, form, runner) if roster is not None else None
         with stage("figures"):
             from pipeline.figures import compute, period_totals, unit_tallies
             from pipeline.report.model import build_report
@@ -223,7 +224,7 @@ def run(
                 report = build_report(figures, settings, load_text(settings))
                 result.unfilled = report.unfilled
         with stage("outputs"):  # wall time: the outputs below are written side by side
-            seconds = _write_outputs(result, frame, report, settings, form, ledger, runner, pdf, feedback)
+            seconds = _write_outputs(result, frame, report, settings, form, ledger, runner, pdf, feedback, parquet)
         for name, spent in seconds.items():
             stage.seconds[name] = spent
         result.stages = stage.seconds
@@ -662,6 +663,20 @@ REPORT_TIMEOUT_S = 3600.0  # the report workbook of a whole country takes a whil
 WORKER_OUTPUT_ROWS = 5_000
 
 
+def _prepare_outputs(frame: Any, result: RunResult, settings: Settings, form: Form, runner: Runner) -> Path | None:
+    """For a period whose report goes to the workers: write the dataset's Parquet file now and give
+    the process started for the longest output what it can make of it while this process makes the
+    figures (`Output.prepare`, `Runner.give_own`). Returns the Parquet file written, if any."""
+    ahead = next((o for o in outputs_for(True) if o.where == "worker" and o.ahead and o.prepare), None)
+    if ahead is None or ahead.prepare is None or not _on_workers(len(frame), len(result.units)):
+        return None
+    from pipeline.render.outputs import write_dataset_parquet
+
+    parquet = write_dataset_parquet(frame, settings.paths.outbox / DATASET_PARQUET)
+    runner.give_own((ahead.prepare, (parquet, form), REPORT_TIMEOUT_S, 0))
+    return parquet
+
+
 def _write_outputs(
     result: RunResult,
     frame: Any,
@@ -672,6 +687,7 @@ def _write_outputs(
     runner: Runner,
     pdf: bool,
     feedback: _Feedback,
+    parquet: Path | None = None,
 ) -> dict[str, float]:
     """Every output of the registry (`pipeline.outputs`), side by side: first the dataset's Parquet
     file (the workers read the dataset from it); then the outputs marked "here" are begun in a
@@ -689,7 +705,8 @@ def _write_outputs(
     from pipeline.render.outputs import write_dataset_parquet
 
     seconds: dict[str, float] = {}
-    parquet, seconds["dataset_parquet"] = timed(write_dataset_parquet, (frame, outbox / DATASET_PARQUET))
+    if parquet is None:  # else written after the merge (`_prepare_outputs`)
+        parquet, seconds["dataset_parquet"] = timed(write_dataset_parquet, (frame, outbox / DATASET_PARQUET))
     result.outputs["dataset_parquet"] = parquet
     ctx = Context(outbox, result, settings, form, parquet, report, None, pdf)
     chosen = outputs_for(report is not None)
@@ -706,6 +723,7 @@ def _write_outputs(
         local = here.submit(_write_here, [o for o in chosen if o not in remote], replace(ctx, frame=frame))
         if feedback.due:
             feedback.finish()  # the runner is free again after it
+        runner.take_own()  # what the workbook's process made meanwhile stays there, for its job
         # The workers write theirs while this thread records the feedback.
         on_workers = here.submit(lambda: list(runner.run(jobs))) if jobs else None
         try:

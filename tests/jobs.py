@@ -64,3 +64,22 @@ def span(seconds: float) -> tuple[float, float]:
     begun = time.time()
     time.sleep(seconds)
     return begun, time.time()
+
+
+_KEPT: dict[str, object] = {}
+
+
+def keep(key: str, value: object) -> int:
+    """Keep `value` in this process under `key` (as a job that prepares what the next one uses)."""
+    _KEPT[key] = value
+    return os.getpid()
+
+
+def kept(key: str) -> tuple[int, object]:
+    """This process's id, and what `keep` kept here under `key` (None: nothing)."""
+    return os.getpid(), _KEPT.get(key)
+
+
+def die() -> None:
+    """A job whose process dies under it."""
+    os._exit(3)

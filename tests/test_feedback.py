@@ -180,6 +180,12 @@ class _InProcess:
     def prestart_own(self, imports):
         pass
 
+    def give_own(self, job):
+        return False
+
+    def take_own(self):
+        return None
+
     def abort(self):
         pass
 

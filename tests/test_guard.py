@@ -512,6 +512,37 @@ def test_a_process_started_ahead_for_the_programs_own_job_takes_that_job_alone()
     assert not next_saw and next_pid != own_pid, "the process started ahead took one job only"
 
 
+@pytest.mark.parametrize("crash", [False, True], ids=["prepares", "dies"])
+def test_the_process_started_ahead_takes_a_job_that_prepares_its_own_while_others_run(crash: bool) -> None:
+    """The report workbook's process is given a job while another thread runs jobs on the pool
+    (the feedback's while the run makes the figures): what that job leaves in the process is
+    there for the job the process was started for. Should it die, the later job still runs, on a
+    usual worker, without what was prepared."""
+    import threading
+
+    from pipeline.isolate import Failure, LocalRunner
+    from tests.jobs import die, keep, kept, loaded
+
+    with LocalRunner(workers=2) as runner:
+        assert not runner.give_own((keep, ("rows", 1))), "no process started ahead: nothing given"
+        assert runner.take_own() is None
+        runner.prestart_own(["colorsys"])
+        others: dict[int, object] = {}
+        thread = threading.Thread(target=lambda: others.update(runner.run([(loaded, ("os",))] * 4, 1)))
+        thread.start()
+        assert runner.give_own((die, ()) if crash else (keep, ("rows", [1, 2, 3]), 60.0, 0))
+        assert not runner.give_own((keep, ("rows", 0))), "one job before the one it is for"
+        thread.join()
+        taken = runner.take_own()
+        ((_, (pid, rows)),) = runner.run([(kept, ("rows",), 60.0, 0)])
+    assert len(others) == 4
+    if crash:
+        assert isinstance(taken, Failure) and rows is None
+    else:
+        assert taken == pid and rows == [1, 2, 3]
+        assert all(p != pid for p, _ in others.values()), "the others' jobs went to the pool's workers"
+
+
 def test_submissions_of_every_kind_get_exactly_one_result(tmp_path: Path, form: Form) -> None:
     subs = []
     for i, kind in enumerate(["docx", "doc", "zip", "unknown", "empty"]):

@@ -800,6 +800,7 @@ def test_the_report_is_written_here_for_a_small_period_and_on_workers_for_a_larg
     drop("VT021.xlsx", filled(rows=[ROW_A, ROW_B], name="VT021.xlsx", code="VT021"))
     drop("VT030.xlsx", filled(rows=[{"ten_sang_kien": ""}], name="VT030.xlsx", code="VT030"))
     sent: list[str] = []
+    taken: list[object] = []
 
     def name(job) -> str:  # an output's key, or the function a job runs
         if len(job) > 3:  # (timed, (write it, (key, context)), deadline, memory cap)
@@ -817,6 +818,14 @@ def test_the_report_is_written_here_for_a_small_period_and_on_workers_for_a_larg
         def prestart_own(self, imports):
             sent.append("prestart_own")
             super().prestart_own(imports)
+
+        def give_own(self, job):
+            sent.append(f"give_own {job[0].__name__}")
+            return super().give_own(job)
+
+        def take_own(self):
+            taken.append(super().take_own())
+            return taken[-1]
 
     check_books = run_module.check_books
 
@@ -848,6 +857,10 @@ def test_the_report_is_written_here_for_a_small_period_and_on_workers_for_a_larg
     assert sent.count("prestart_own") == (1 if large else 0)
     if large:
         assert sent.index("prestart_own") < sent.index("validate")
+        # While this process made the figures, the workbook's made its dataset rows (the accepted file's two).
+        assert "give_own _xlsx_rows" in sent and taken == [2]
+    else:
+        assert not any(name.startswith("give_own") for name in sent)
     assert sent.count("_examine_packed") == 2 and sent.count("write_feedback") >= 1
     assert _file(summary, "VT030.xlsx")["status"] == "rejected"
     assert any(p.suffix == ".xlsx" for p in result.outputs["feedback"].iterdir())

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -538,3 +539,47 @@ def test_the_xlsxwriter_internals_the_dataset_sheet_relies_on_are_there(tmp_path
             zf.writestr(name, data)
     cell = openpyxl.load_workbook(path)["Hai"]["A2"]
     assert cell.number_format == "dd/mm/yyyy" and cell.font.i and cell.value == dt.datetime(2022, 6, 1)
+
+
+def test_the_dataset_rows_made_ahead_make_the_same_workbook(report, tmp_path, form, monkeypatch):
+    """The report workbook's process makes the dataset sheet's rows while the run makes the
+    figures (`make_dataset_rows`); the workbook it then writes from the same Parquet file uses them
+    and is the workbook written without them, part for part. Rows made for other styles, or for
+    another file, are not used."""
+    from pipeline import report as report_package
+    from pipeline.render.outputs import write_dataset_parquet
+    from pipeline.report import xlsx
+
+    _, figures, frame, result, s, _ = report
+    big = pd.concat([frame] * 30, ignore_index=True)
+    parquet = write_dataset_parquet(big, tmp_path / "du-lieu.parquet")
+    used: list[bool] = []
+    dataset = xlsx._dataset
+
+    def noted(*args: Any) -> SheetRows:
+        rows = dataset(*args)
+        used.append(rows.made is not None)
+        return rows
+
+    monkeypatch.setattr(xlsx, "_dataset", noted)
+
+    def parts(path: Path) -> dict[str, bytes]:
+        with zipfile.ZipFile(path) as package:  # the creation time aside
+            return {n: package.read(n) for n in package.namelist() if n != "docProps/core.xml"}
+
+    def written(name: str) -> dict[str, bytes]:
+        path = report_package.write_report_xlsx(tmp_path / name, model(figures, s), parquet, result, s, form)
+        return parts(path)
+
+    plain = written("plain.xlsx")
+    assert xlsx.make_dataset_rows(parquet, form) == len(big)
+    assert written("ahead.xlsx") == plain and used == [False, True]
+    assert xlsx.made_rows(parquet) is None, "taken once"
+
+    xlsx.make_dataset_rows(parquet, form)
+    made = xlsx._MADE[xlsx._made_key(parquet)]
+    xlsx._MADE[xlsx._made_key(parquet)] = replace(made, specs=made.specs[::-1])  # as if for other styles
+    assert written("other-styles.xlsx") == plain and used[-1] is False
+    xlsx.make_dataset_rows(parquet, form)
+    write_dataset_parquet(big.iloc[1:], parquet)  # the file changed since
+    assert xlsx.made_rows(parquet) is None

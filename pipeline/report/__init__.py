@@ -55,9 +55,11 @@ def write_report_xlsx(
 ) -> Path:
     """The report's workbook (give a worker the dataset's Parquet file rather than the frame, which
     is costly to send)."""
+    from pipeline.report.xlsx import made_rows
     from pipeline.report.xlsx import write_report_xlsx as write
 
-    return write(path, report, _frame(frame), result, settings, form)
+    made = made_rows(frame) if isinstance(frame, Path) else None  # by this process, while the figures were made
+    return write(path, report, _frame(frame), result, settings, form, made)
 
 
 def write_audit(path: Path, report: Report, frame: pd.DataFrame | Path, form: Form) -> Path:

@@ -89,11 +89,15 @@ class SheetRows:
     # ("A5:L5") to add to the sheet's.
     special: Mapping[int, str] = field(default_factory=dict)
     merges: tuple[str, ...] = ()
+    made: Sequence[bytes] | None = None  # the rows' XML made ahead, in chunks (`chunks` gives them as they are)
 
     CHUNK_ROWS: ClassVar[int] = 10_000  # Arrow builds a chunk's XML at a time: memory stays flat
 
     def chunks(self) -> Iterator[pa.Buffer | bytes]:
         """The rows' XML, a chunk of rows at a time, as UTF-8 bytes."""
+        if self.made is not None:
+            yield from self.made
+            return
         for start in range(0, len(self.frame), self.CHUNK_ROWS):
             chunk = self.frame.iloc[start : start + self.CHUNK_ROWS]
             yield self._chunk(chunk, self.first + start + 1)

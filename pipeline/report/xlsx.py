@@ -137,10 +137,17 @@ class Column:
 
 
 def write_report_xlsx(
-    path: Path, report: Report, frame: pd.DataFrame, result: RunResult, settings: Settings, form: Form
+    path: Path,
+    report: Report,
+    frame: pd.DataFrame,
+    result: RunResult,
+    settings: Settings,
+    form: Form,
+    made: DatasetRows | None = None,
 ) -> Path:
-    """The report's workbook at `path`, written to a temporary file and renamed; returns `path`."""
-    return write_workbook(path, lambda wb: _write_sheets(wb, report, frame, result, settings, form))
+    """The report's workbook at `path`, written to a temporary file and renamed; returns `path`.
+    `made`: the dataset sheet's rows, made ahead (`make_dataset_rows`)."""
+    return write_workbook(path, lambda wb: _write_sheets(wb, report, frame, result, settings, form, made))
 
 
 def write_workbook(path: Path, sheets: Callable[[Any], Sequence[SheetRows]]) -> Path:
@@ -157,10 +164,16 @@ def write_workbook(path: Path, sheets: Callable[[Any], Sequence[SheetRows]]) -> 
 
 
 def _write_sheets(
-    wb: Any, report: Report, frame: pd.DataFrame, result: RunResult, settings: Settings, form: Form
+    wb: Any,
+    report: Report,
+    frame: pd.DataFrame,
+    result: RunResult,
+    settings: Settings,
+    form: Form,
+    made: DatasetRows | None = None,
 ) -> list[SheetRows]:
-    """Every sheet; the rows of the dataset and of the sources come back to be put into the saved
-    package (`pipeline.report.rows`)."""
+    """Every sheet; the rows of the tables, the dataset and the sources come back to be put into
+    the saved package (`pipeline.report.rows`)."""
     figures = report.figures
     wb.set_properties(
         {
@@ -171,6 +184,8 @@ def _write_sheets(
         }
     )
     book = Book(wb, report)
+    # The dataset's styles first, as `make_dataset_rows` takes them: rows made ahead have their indexes.
+    book.row_specs(dataset_columns(frame, form), wrap=False, border=False)
     sheets = {key: wb.add_worksheet(name) for key, name in SHEETS.items()}
     _report_text(book, sheets["report"], report)
     appendices = {t.key: a for a in report.appendices for t in a.blocks if isinstance(t, Table)}
@@ -179,7 +194,7 @@ def _write_sheets(
         appendix = appendices.get(table.key)
         title = f"{appendix.heading}. {appendix.title}" if appendix else table.title
         long_sheets += filter(None, [_table_sheet(book, sheets[table.key], table, title)])
-    long_sheets.append(_dataset(book, sheets["dataset"], frame, form))
+    long_sheets.append(_dataset(book, sheets["dataset"], frame, form, made))
     _findings(book, sheets["findings"], result)
     long_sheets.append(write_sources(book, sheets["sources"], figures))
     _charts(book, sheets["charts"], sheets["chart_data"], figures)
@@ -193,9 +208,9 @@ def _write_sheets(
 class Book:
     """The workbook, its formats (made once each) and the sheet furniture."""
 
-    def __init__(self, wb: Any, report: Report) -> None:
+    def __init__(self, wb: Any, report: Report | None) -> None:
         self.wb = wb
-        self.subtitle = f"{report.author} – Số liệu tính đến ngày {numbers.date(report.as_of)}"
+        self.subtitle = f"{report.author} – Số liệu tính đến ngày {numbers.date(report.as_of)}" if report else ""
         self._formats: dict[tuple[Any, ...], Any] = {}
         self._widths: dict[str, dict[int, float]] = {}  # sheet -> column -> width
         self._lines: dict[str, dict[int, int]] = {}  # sheet -> row -> lines of its tallest wrapped cell
@@ -306,6 +321,14 @@ class Book:
         the cells as `row` writes them (wrapped and with borders, or not), each row as tall as its
         wrapped text: `insert_rows` puts them into the saved package (`pipeline.report.rows`), so
         nothing else is written below the header of `ws`."""
+        specs = self.row_specs(columns, wrap=wrap, border=border)
+        index = [s for s in self.wb.worksheets() if not s.is_chartsheet].index(ws)
+        height = (lambda lines: LINE_HEIGHT * lines + 2) if wrap else None
+        return SheetRows(f"xl/worksheets/sheet{index + 1}.xml", frame, specs, FIRST_ROW, height, MAX_LINES)
+
+    def row_specs(self, columns: Sequence[Column], *, wrap: bool, border: bool) -> tuple[RowsColumn, ...]:
+        """The styles of `rows`' cells, column by column (their formats made, and their indexes
+        taken, now)."""
         specs = []
         for c in columns:
             text, quoted = (self.fmt("text", wrap=wrap, quote=q, border=border) for q in (False, True))
@@ -314,9 +337,7 @@ class Book:
             text_i, quoted_i, typed_i = (f._get_xf_index() for f in (text, quoted, typed))
             blank = (text_i if c.kind == "text" else typed_i) if border else None  # a border shows empty cells too
             specs.append(RowsColumn(c.kind, text_i, quoted_i, typed_i, blank, per_line(c.width) if wrap else 0.0))
-        index = [s for s in self.wb.worksheets() if not s.is_chartsheet].index(ws)
-        height = (lambda lines: LINE_HEIGHT * lines + 2) if wrap else None
-        return SheetRows(f"xl/worksheets/sheet{index + 1}.xml", frame, tuple(specs), FIRST_ROW, height, MAX_LINES)
+        return tuple(specs)
 
     def table_rows(self, ws: Any, rows: Sequence[Row], columns: Sequence[Column]) -> SheetRows:
         """A table's rows below the header that `sheet` wrote, as `rows` writes them: the body's a
@@ -539,8 +560,8 @@ def cut_to_sheet(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return frame.iloc[:DATASET_MAX_ROWS], note
 
 
-def _dataset(book: Book, ws: Any, frame: pd.DataFrame, form: Form) -> SheetRows:
-    """Every row of the consolidated dataset, one line each, with a filter on every column."""
+def dataset_columns(frame: pd.DataFrame, form: Form) -> list[Column]:
+    """The dataset sheet's columns: the form's fields by their labels, the dataset's own after."""
     fields = {f.key: f for f in (*form.unit, *form.initiative)}
     columns = []
     for key in frame.columns:
@@ -551,6 +572,63 @@ def _dataset(book: Book, ws: Any, frame: pd.DataFrame, form: Form) -> SheetRows:
         else:
             columns.append(Column(DATASET_LABELS.get(key, str(key)), DATASET_WIDTHS.get(key, 14),
                                   DATASET_KINDS.get(key, "text")))  # fmt: skip
+    return columns
+
+
+@dataclass(frozen=True)
+class DatasetRows:
+    """The dataset sheet's rows made ahead (`make_dataset_rows`), for the workbook written next in
+    the same process: their XML in chunks, for these styles and this many rows."""
+
+    specs: tuple[RowsColumn, ...]
+    count: int
+    chunks: list[bytes]
+
+
+# Up to this many rows (about 190 MB of XML), the report workbook's process makes the dataset
+# sheet's rows while the run makes the figures (`make_dataset_rows`); a longer dataset's are made
+# with the workbook, a chunk at a time.
+MADE_AHEAD_MAX_ROWS = 100_000
+_MADE: dict[tuple[str, int, int], DatasetRows] = {}  # by the Parquet file's path, size and time
+
+
+def make_dataset_rows(parquet: Path, form: Form) -> int:
+    """Make the dataset sheet's rows from the dataset's Parquet file, for the report workbook that
+    this process writes next (`write_report_xlsx` with that file, `made_rows`). A job for the
+    workbook's own process, given while the run makes the figures: the rows are about half of the
+    workbook's work. Their styles take the workbook's first style indexes (`_write_sheets` asks for
+    them first too). Returns the rows made (0: none, the dataset is too long to keep)."""
+    import io
+
+    import xlsxwriter
+
+    frame, _ = cut_to_sheet(pd.read_parquet(parquet))
+    if len(frame) > MADE_AHEAD_MAX_ROWS:
+        return 0
+    columns = dataset_columns(frame, form)
+    wb = xlsxwriter.Workbook(io.BytesIO(), {**WORKBOOK_OPTIONS, "in_memory": True})
+    specs = Book(wb, None).row_specs(columns, wrap=False, border=False)
+    wb.close()
+    rows = SheetRows("", frame, specs, FIRST_ROW)
+    _MADE.clear()
+    _MADE[_made_key(parquet)] = DatasetRows(specs, len(frame), [bytes(chunk) for chunk in rows.chunks()])
+    return len(frame)
+
+
+def made_rows(parquet: Path) -> DatasetRows | None:
+    """The rows `make_dataset_rows` made in this process from `parquet` as it is now (taken: once)."""
+    return _MADE.pop(_made_key(parquet), None)
+
+
+def _made_key(parquet: Path) -> tuple[str, int, int]:
+    found = parquet.stat()
+    return str(parquet.resolve()), found.st_size, found.st_mtime_ns
+
+
+def _dataset(book: Book, ws: Any, frame: pd.DataFrame, form: Form, made: DatasetRows | None = None) -> SheetRows:
+    """Every row of the consolidated dataset, one line each, with a filter on every column (the
+    rows as `made` ahead, when they are these rows in these styles)."""
+    columns = dataset_columns(frame, form)
     frame, note = cut_to_sheet(frame)
     book.sheet(ws, "Danh sách sáng kiến tổng hợp", columns, note=note)
     ws.set_paper(8)  # A3: its many columns fitted to the width of a larger page stay readable
@@ -559,7 +637,10 @@ def _dataset(book: Book, ws: Any, frame: pd.DataFrame, form: Form) -> SheetRows:
     last = FIRST_ROW + len(frame) - 1
     ws.autofilter(HEADER_ROW, 0, max(last, HEADER_ROW), len(columns) - 1)
     ws.freeze_panes(FIRST_ROW, 2)
-    return book.rows(ws, frame, columns, wrap=False, border=False)
+    rows = book.rows(ws, frame, columns, wrap=False, border=False)
+    if made is not None and made.specs == rows.columns and made.count == len(frame):
+        return replace(rows, made=made.chunks)
+    return rows
 
 
 FINDING_COLUMNS = tuple(Column(h, w) for h, w in zip(FINDINGS_HEADERS, (30, 12, 6, 22, 20, 10, 16, 70), strict=True))
