@@ -223,13 +223,15 @@ def run(
                 figures = compute(states, frame, roster, settings, form, stored, ledger.findings(), tallies)
                 report = build_report(figures, settings, load_text(settings))
                 result.unfilled = report.unfilled
+        # What this run's outputs are made from (once the feedback is recorded: the ledger has it).
+        made_from = functools.partial(_state, settings, roster, submissions, extra, messages)
         with stage("outputs"):  # wall time: the outputs below are written side by side
-            seconds = _write_outputs(result, frame, report, settings, form, ledger, runner, pdf, feedback, parquet)
+            seconds, fresh = _write_outputs(
+                result, frame, report, settings, form, ledger, runner, pdf, feedback, parquet, made_from
+            )
         for name, spent in seconds.items():
             stage.seconds[name] = spent
         result.stages = stage.seconds
-        # What this run's outputs were made from (after the feedback: the ledger records it).
-        fresh = _state(settings, roster, submissions, extra, messages, ledger.files())
         _write_summary(result, run_id, outbox / RUN_JSON, fresh)
         ledger.finish_run(run_id)
     result.files.sort(key=lambda r: r.name)
@@ -687,14 +689,16 @@ def _write_outputs(
     runner: Runner,
     pdf: bool,
     feedback: _Feedback,
-    parquet: Path | None = None,
-) -> dict[str, float]:
+    parquet: Path | None,
+    made_from: Callable[[Iterable[StoredFile]], str],
+) -> tuple[dict[str, float], str]:
     """Every output of the registry (`pipeline.outputs`), side by side: first the dataset's Parquet
     file (the workers read the dataset from it); then the outputs marked "here" are begun in a
     thread of this process (none of them shows a file's feedback) while the feedback begun after
     validation (`_Feedback`) is finished; then the outputs marked "worker" (for a period of
     `WORKER_OUTPUT_ROWS` rows or more) are written on the runner's workers while the feedback is
-    recorded. Returns the seconds each output took where it was made."""
+    recorded, and what the outputs are made from is worked out (`made_from` of the ledger's files
+    then: `_state`). Returns the seconds each output took where it was made, and that state."""
     outbox, history = settings.paths.outbox, settings.paths.history_dir
     result.outputs = {
         "feedback": outbox / FEEDBACK_DIR,
@@ -729,6 +733,7 @@ def _write_outputs(
         try:
             if feedback.due:
                 seconds["feedback"] = feedback.record(ledger)
+            state = made_from(ledger.files())  # while the workers write
             ended = waited(on_workers.result) if on_workers is not None else []
         except BaseException:  # Ctrl+C, or the ledger failed: the workers' outputs are given up
             runner.abort()
@@ -743,7 +748,7 @@ def _write_outputs(
     seconds.update(spent)
     # In the registry's order (the order people look at them), each with what came with it (the PDF).
     result.outputs.update({k: written[k] for o in chosen for k in (o.key, *o.also) if k in written})
-    return seconds
+    return seconds, state
 
 
 def _initiatives_at_most(known: Iterable[StoredFile], books: Sequence[WorkbookData]) -> int:
