@@ -27,6 +27,9 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Twips
 from docx.table import Table, _Cell
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from pipeline import Period, run
 from pipeline.config import Settings
@@ -607,3 +610,10 @@ def test_a_list_in_one_parse_is_the_paragraphs_python_docx_writes(hint):
     at_once = body(lambda doc: report_docx._paragraphs(doc, items, report_docx.BODY, hint=hint))
     assert at_once == one_by_one
     assert at_once[-1].startswith(b"<w:sectPr")
+
+
+@hsettings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(exclude_categories=()), max_size=20))
+def test_text_that_needs_no_cleaning_is_taken_as_it_is(text):
+    """`_clean` leaves printable text as it is, without its searches: the same as after them."""
+    assert report_docx._clean(text) == report_docx._NOT_XML.sub("", report_docx._BREAKS.sub(" ", text))

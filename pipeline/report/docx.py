@@ -396,6 +396,8 @@ def write_report_docx(path: Path, report: Report) -> Path:
 
 def _clean(text: str) -> str:
     """Text without characters XML cannot hold, breaks made spaces."""
+    if text.isprintable():  # most text: none of those characters is printable
+        return text
     return _NOT_XML.sub("", _BREAKS.sub(" ", text))
 
 
