@@ -115,11 +115,13 @@ def scan_inbox(inbox: Path) -> tuple[list[Path], list[Skipped]]:
 _IN_ONE_READ = 32 << 20
 
 
-def fingerprint(path: Path, name: str, archive_dir: Path | None = None) -> Submission:
+def fingerprint(
+    path: Path, name: str, archive_dir: Path | None = None, stat: os.stat_result | None = None
+) -> Submission:
     """The file as a submission: its hash, size, kind and arrival time. With `archive_dir`, its
     untouched copy is kept there too (`archive`), from the same read: the archive holds exactly the
-    bytes that were hashed, even if the file changes meanwhile."""
-    stat = path.stat()
+    bytes that were hashed, even if the file changes meanwhile. `stat`: the file's, when taken already."""
+    stat = stat or path.stat()
     received = dt.datetime.fromtimestamp(stat.st_mtime).replace(microsecond=0)
     if stat.st_size > _IN_ONE_READ:
         digest = hashlib.sha256()
@@ -167,7 +169,7 @@ def take(
         received = dt.datetime.fromtimestamp(stat.st_mtime).replace(microsecond=0)
         submission = Submission(path, name, seen[2], stat.st_size, seen[3], received)
     else:
-        submission = fingerprint(path, name, archive_dir)
+        submission = fingerprint(path, name, archive_dir, stat)
     return submission, (name, stat.st_size, stat.st_mtime_ns, submission.sha256, submission.kind)
 
 
@@ -257,10 +259,13 @@ def archive(submission: Submission, archive_dir: Path) -> Path:
 
 
 def _keep(archive_dir: Path, submission: Submission, write: Callable[[Path], object]) -> Path:
-    archive_dir.mkdir(parents=True, exist_ok=True)
     target = archived_path(archive_dir, submission.sha256, submission.path.name)
     if not target.exists():
         tmp = target.with_name(f".tmp-{target.name}")
-        write(tmp)
+        try:
+            write(tmp)
+        except FileNotFoundError:  # the archive's first file: its folder comes first
+            archive_dir.mkdir(parents=True, exist_ok=True)
+            write(tmp)
         tmp.replace(target)
     return target

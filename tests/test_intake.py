@@ -145,9 +145,9 @@ def test_a_file_unchanged_since_the_last_run_is_not_read_again(tmp_path, filled,
     read: list[str] = []
     real = intake.fingerprint
 
-    def counted(path, name, archive_dir=None):
+    def counted(path, name, archive_dir=None, stat=None):
         read.append(name)
-        return real(path, name, archive_dir)
+        return real(path, name, archive_dir, stat)
 
     monkeypatch.setattr(intake, "fingerprint", counted)
     first = {r.name: r.sha256 for r in run(period).files}
