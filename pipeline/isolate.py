@@ -618,7 +618,8 @@ class _Pool:
     def prestart_own(self, imports: Sequence[str]) -> None:
         """Start a process for the next job of the program's own (one with a memory cap of its own:
         the report's outputs) now, without waiting; it imports `imports` without a cap while the
-        caller works, takes that one job, and is retired after it like any worker after such a job.
+        caller works, takes that one job (and before it the job `give_own` may give it, which
+        prepares what that one uses), and is retired after it like any worker after such a job.
         A file's job never goes to it."""
         if self.own is None:
             with contextlib.suppress(OSError):  # no process to spare: the job goes to a usual worker
