@@ -773,14 +773,19 @@ def _stored_file(row: tuple[Any, ...]) -> StoredFile:
     return StoredFile(**values)
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=_json_default, sort_keys=True)
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+# One encoder for every value the ledger stores (json.dumps with options makes one per call: a
+# province's files are tens of thousands of columns).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_json_default, sort_keys=True)
+
+
+def _dumps(value: Any) -> str:
+    return _ENCODER.encode(value)
 
 
 def _now() -> str:
