@@ -71,14 +71,6 @@ Job = (
 )
 
 
-def import_modules(names: Sequence[str]) -> None:
-    """Import `names` in the worker that runs this job, ahead of the jobs that use them (what fails
-    to import here fails in those jobs, which say so)."""
-    for name in names:
-        with contextlib.suppress(Exception):
-            importlib.import_module(name)
-
-
 def timed(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, float]:
     """`fn(*args)` and how many seconds it took where it ran (a job's own time, for run.json)."""
     started = time.perf_counter()

@@ -64,9 +64,6 @@ class Output:
     # output to use.
     ahead: tuple[str, ...] = ()
     prepare: Callable[[Path, Form], Any] | None = None
-    # For an output on a usual worker: what the workers import once the flagged files' feedback is
-    # written, while the run makes the figures, so that its job does not (`_Feedback`).
-    warm: tuple[str, ...] = ()
 
 
 def _findings(ctx: Context) -> dict[str, Path]:
@@ -135,7 +132,6 @@ OUTPUTS: tuple[Output, ...] = (
         True,
         _docx,
         ("report_pdf",),
-        warm=("pipeline.report.docx",),
     ),
     Output(
         "report_html",

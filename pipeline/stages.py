@@ -35,18 +35,7 @@ from pipeline.intake import (
     stamped,
     take,
 )
-from pipeline.isolate import (
-    Failure,
-    Job,
-    ReadAhead,
-    Runner,
-    default_workers,
-    import_modules,
-    open_runner,
-    read_books,
-    timed,
-    waited,
-)
+from pipeline.isolate import Failure, Job, ReadAhead, Runner, default_workers, open_runner, read_books, timed, waited
 from pipeline.ledger import LEDGER_NAME, Ledger, NewFile, Records, StoredFile
 from pipeline.lock import exclusive
 from pipeline.mail.inbox import attachment_of, is_message_file, open_messages
@@ -193,18 +182,16 @@ def run(
         with stage("validate"):
             # The process of the longest output imports its writer now, on the core that validation
             # leaves idle, when the period will be large enough for its outputs to go to the workers.
-            warm: list[str] = []  # what the workers import once the feedback is written, for the outputs
             if roster is not None and _on_workers(_initiatives_at_most(known.values(), books), len(roster.active)):
                 for o in outputs_for(True):
                     if o.where == "worker" and o.ahead:
                         runner.prestart_own(o.ahead)
-                    warm += o.warm if o.where == "worker" else ()
             context = _context(before, ledger, books, form) if new else []
             results = check_books(new, books, settings, form, roster, context=context) if new else []
         # The flagged files' feedback is written on the workers from now on, while this process
         # records the files, merges and makes the figures, on every worker but one: that core is
         # this process's. The runner is the feedback's until the outputs (`_Feedback`).
-        feedback = _Feedback(outbox / FEEDBACK_DIR, settings, form, runner, warm)
+        feedback = _Feedback(outbox / FEEDBACK_DIR, settings, form, runner)
         leaving.callback(feedback.cancel)
         if new:
             taken = [Path(f.message).stem for f in known.values() if f.message]
@@ -803,13 +790,11 @@ class _Feedback:
     the very job the ledger's files give; the others (a file whose union only the merge knows, an
     earlier file still without feedback) are written after those begun, by `finish`, and what a job
     begun wrote that no file's job writes is removed first. With nothing begun, `settle` begins the
-    ledger's jobs. Once the jobs begun have ended, every worker imports `warm` (the modules of the
-    outputs that the workers write next), while the run makes the figures."""
+    ledger's jobs."""
 
-    def __init__(self, out_dir: Path, settings: Settings, form: Form, runner: Runner, warm: Sequence[str] = ()) -> None:
+    def __init__(self, out_dir: Path, settings: Settings, form: Form, runner: Runner) -> None:
         self._out_dir, self._settings, self._form = out_dir, settings, form
         self._runner = runner
-        self._warm = tuple(warm)  # modules every worker imports once its feedback is written
         self._workers = settings.processing.workers or default_workers()
         self._at_most = max(1, self._workers - 1)  # every worker once `finish` waits for it
         self._started = time.perf_counter()
@@ -833,7 +818,7 @@ class _Feedback:
         self.pending, self._jobs = _feedback_jobs(files, self._out_dir, self._settings, self._form)
         if self._done is None:
             self._slots = list(range(len(self._jobs)))
-            self._begin(self.pending, self._jobs, aside, last=True)
+            self._begin(self.pending, self._jobs, aside)
             return
         begun = {sha: i for i, (sha, _) in enumerate(self._begun)}
         for r, job in zip(self.pending, self._jobs, strict=True):
@@ -845,25 +830,17 @@ class _Feedback:
             self._slots.append(slot)
         self._stale = sorted(begun.values())
 
-    def _begin(
-        self, files: Sequence[FileResult], jobs: list[Job], aside: concurrent.futures.Executor, last: bool = False
-    ) -> None:
-        """Begin `jobs` (the feedback of `files`) on the workers; `last`: these are all the
-        feedback's jobs, so that the workers' warming (`warm`) begins even without any."""
+    def _begin(self, files: Sequence[FileResult], jobs: list[Job], aside: concurrent.futures.Executor) -> None:
         self._begun = [(r.sha256 or "", job) for r, job in zip(files, jobs, strict=True)]
-        if jobs or (last and self._warm):
+        if jobs:
             self._started = time.perf_counter()
             self._done = aside.submit(self._run, self._runner, jobs)
 
     def _run(self, runner: Runner, jobs: list[Job]) -> tuple[dict[int, Any], float]:
         written: dict[int, Any] = {}
-        for i, done in runner.run(jobs, lambda: self._at_most) if jobs else ():
+        for i, done in runner.run(jobs, lambda: self._at_most):
             written[i] = done
-        seconds = round(time.perf_counter() - self._started, 4)
-        if self._warm:  # every worker, while this process makes the figures: the outputs' jobs come next
-            for _ in runner.run([(import_modules, (self._warm,))] * self._workers):
-                pass
-        return written, seconds
+        return written, round(time.perf_counter() - self._started, 4)
 
     @property
     def due(self) -> bool:

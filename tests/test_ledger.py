@@ -857,13 +857,10 @@ def test_the_report_is_written_here_for_a_small_period_and_on_workers_for_a_larg
     assert sent.count("prestart_own") == (1 if large else 0)
     if large:
         assert sent.index("prestart_own") < sent.index("validate")
-        # While this process made the figures, the workbook's made its dataset rows (the accepted file's two),
-        # and the workers, their feedback written, imported the DOCX's writer.
+        # While this process made the figures, the workbook's made its dataset rows (the accepted file's two).
         assert "give_own _xlsx_rows" in sent and taken == [2]
-        last_feedback = max(i for i, name in enumerate(sent) if name == "write_feedback")
-        assert last_feedback < sent.index("import_modules") < sent.index("report_xlsx")
     else:
-        assert not any(name.startswith("give_own") for name in sent) and "import_modules" not in sent
+        assert not any(name.startswith("give_own") for name in sent)
     assert sent.count("_examine_packed") == 2 and sent.count("write_feedback") >= 1
     assert _file(summary, "VT030.xlsx")["status"] == "rejected"
     assert any(p.suffix == ".xlsx" for p in result.outputs["feedback"].iterdir())
@@ -885,27 +882,6 @@ def test_the_columns_of_many_files_at_once_are_each_files_column(tmp_path, form,
         for field in (*_columns(1), "khong_co"):
             assert ledger_module.columns_of(sets, field) == [s.column(field) for s in sets]
         assert ledger_module.columns_of(sets, "ten_sang_kien")[1] == ['"trích" \\ \n\t😀', None]
-
-
-def test_a_large_period_without_flagged_files_warms_the_workers_all_the_same(period, filled, monkeypatch):
-    """No feedback to write: the workers still import the DOCX's writer before the outputs' jobs,
-    and the run records no feedback."""
-    drop, go, _ = period
-    drop("VT021.xlsx", filled(rows=[ROW_A, ROW_B], name="VT021.xlsx", code="VT021"))
-    sent: list[str] = []
-
-    class Recording(LocalRunner):
-        def run(self, jobs, at_most=None):
-            jobs = list(jobs)
-            sent.extend(job[1][1][0] if len(job) > 3 else job[0].__name__ for job in jobs)
-            yield from super().run(jobs, at_most)
-
-    monkeypatch.setattr(run_module, "open_runner", lambda settings: Recording(1))
-    monkeypatch.setattr(run_module, "WORKER_OUTPUT_ROWS", 0)
-    result, summary = go()
-    assert "write_feedback" not in sent and sent.index("import_modules") < sent.index("report_xlsx")
-    assert all(p.exists() for k, p in result.outputs.items() if k.startswith("report_"))
-    assert _file(summary, "VT021.xlsx")["status"] == "accepted" and _file(summary, "VT021.xlsx")["feedback"] is None
 
 
 def test_record_sets_of_any_number_of_files_come_in_the_order_asked(tmp_path, form, settings, monkeypatch):
