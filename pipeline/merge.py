@@ -253,11 +253,11 @@ def _frame_of(
     import pandas as pd
 
     sets = [stored for stored, _ in batch]
-    in_ledger = [stored for stored in sets if isinstance(stored, RecordSet)]  # all of them, or none
+    in_ledger = [stored for stored in sets if isinstance(stored, RecordSet)]
+    whole = len(in_ledger) == len(sets)  # every file's columns as the ledger keeps them (or none)
 
     def column(field: str) -> list[Any]:
         out: list[Any] = []
-        whole = len(in_ledger) == len(sets)
         found = columns_of(in_ledger, field) if whole else [stored.column(field) for stored in sets]
         for stored, values in zip(sets, found, strict=True):
             out.extend([None] * len(stored) if values is None else values)

@@ -427,16 +427,20 @@ def _paragraphs(doc: DocumentObject, texts: Iterable[str], style: str, *, hint: 
     milliseconds, not python-docx's tenths of a second."""
     style_id = _style_id(doc.part, style)
     look = '<w:rPr><w:i/><w:highlight w:val="yellow"/></w:rPr>' if hint else "<w:rPr/>"
-    xml = []
-    for text in map(_clean, texts):
-        run = ""
-        if text:
-            space = ' xml:space="preserve"' if len(text.strip()) < len(text) else ""
-            run = f"<w:r>{look}<w:t{space}>{xml_escape(text)}</w:t></w:r>"
-        xml.append(f'<w:p><w:pPr><w:pStyle w:val="{style_id}"/></w:pPr>{run}</w:p>')
+    xml = [f'<w:p><w:pPr><w:pStyle w:val="{style_id}"/></w:pPr>{_run_xml(text, look)}</w:p>' for text in texts]
     body = doc.element.body
     for p in parse_xml(f"<w:body {nsdecls('w')}>{''.join(xml)}</w:body>"):
         body._insert_p(p)  # before the section's properties, as add_paragraph puts it
+
+
+def _run_xml(text: str, look: str) -> str:
+    """A run (`w:r`) of `text`, cleaned, in the run properties `look` (`w:rPr`), as python-docx's
+    `add_run` writes it (its spaces kept at either end); "" when nothing is left of the text."""
+    text = _clean(text)
+    if not text:
+        return ""
+    space = ' xml:space="preserve"' if len(text.strip()) < len(text) else ""
+    return f"<w:r>{look}<w:t{space}>{xml_escape(text)}</w:t></w:r>"
 
 
 def _header_block(doc: DocumentObject, report: Report) -> None:
@@ -570,11 +574,7 @@ def _row_xml(
         out.append(f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/>{merged}<w:vAlign w:val="center"/></w:tcPr>')
         style_xml = f'<w:pStyle w:val="{style}"/>' if style else ""  # none: the default style
         out.append(f"<w:p><w:pPr>{style_xml}{keep_next}</w:pPr>")
-        text = _clean(text)
-        if text:
-            space = ' xml:space="preserve"' if len(text.strip()) < len(text) else ""
-            rpr = "<w:rPr><w:b/></w:rPr>" if bold else "<w:rPr/>"
-            out.append(f"<w:r>{rpr}<w:t{space}>{xml_escape(text)}</w:t></w:r>")
+        out.append(_run_xml(text, "<w:rPr><w:b/></w:rPr>" if bold else "<w:rPr/>"))
         out.append("</w:p></w:tc>")
         col += span
     out.append("</w:tr>")
