@@ -18,7 +18,16 @@ from pipeline.figures import GapKind
 from pipeline.form import Form
 from pipeline.report.model import Report
 from pipeline.report.rows import SheetRows
-from pipeline.report.xlsx import FIRST_ROW, HEADER_ROW, Book, Column, cut_to_sheet, write_sources, write_workbook
+from pipeline.report.xlsx import (
+    FIRST_ROW,
+    HEADER_ROW,
+    Book,
+    Column,
+    cut_to_sheet,
+    values_frame,
+    write_sources,
+    write_workbook,
+)
 
 SHEETS = ("Tệp nguồn", "Từng sáng kiến", "Sáng kiến tiêu biểu", "Tệp bị trả lại")
 INITIATIVE_COLUMNS = (
@@ -54,7 +63,8 @@ def write_audit(path: Path, report: Report, frame: pd.DataFrame, form: Form) -> 
 
 
 def _write_sheets(wb: Any, report: Report, frame: pd.DataFrame, form: Form) -> list[SheetRows]:
-    """Every sheet; the rows of the sources and of the initiatives come back to be put into the saved package."""
+    """Every sheet; the rows of the sources, of the initiatives and of those proposed for commendation
+    come back to be put into the saved package."""
     figures = report.figures
     wb.set_properties({"title": f"Hồ sơ số liệu – {report.document_title}", "subject": report.period})
     book = Book(wb, report)
@@ -74,8 +84,7 @@ def _write_sheets(wb: Any, report: Report, frame: pd.DataFrame, form: Form) -> l
                OUTSTANDING_COLUMNS)  # fmt: skip
     chosen = [(i, o.code, o.title, o.source.file, o.source.sheet, o.source.row, o.source.sha256)
               for i, o in enumerate(figures.outstanding, start=1)]  # fmt: skip
-    listed = book.rows(outstanding, pd.DataFrame(chosen, columns=range(len(OUTSTANDING_COLUMNS)), dtype=object),
-                       OUTSTANDING_COLUMNS)  # fmt: skip
+    listed = book.rows(outstanding, values_frame(chosen, len(OUTSTANDING_COLUMNS)), OUTSTANDING_COLUMNS)
 
     r = book.sheet(rejected, "Các CĐCS có báo cáo bị trả lại: tệp và lỗi tại ô (Phụ lục III)", REJECTED_COLUMNS)
     for g in figures.gaps:

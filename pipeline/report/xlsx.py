@@ -326,13 +326,15 @@ class Book:
         height = (lambda lines: LINE_HEIGHT * lines + 2) if wrap else None
         return SheetRows(f"xl/worksheets/sheet{index + 1}.xml", frame, specs, FIRST_ROW, height, MAX_LINES)
 
-    def row_specs(self, columns: Sequence[Column], *, wrap: bool, border: bool) -> tuple[RowsColumn, ...]:
-        """The styles of `rows`' cells, column by column (their formats made, and their indexes
-        taken, now)."""
+    def row_specs(
+        self, columns: Sequence[Column], *, wrap: bool, border: bool, style: str = "body"
+    ) -> tuple[RowsColumn, ...]:
+        """The styles of `rows`' cells, column by column, in rows of `style` (their formats made,
+        and their indexes taken, now)."""
         specs = []
         for c in columns:
-            text, quoted = (self.fmt("text", wrap=wrap, quote=q, border=border) for q in (False, True))
-            typed = self.fmt(c.kind, border=border)
+            text, quoted = (self.fmt("text", style, wrap=wrap, quote=q, border=border) for q in (False, True))
+            typed = self.fmt(c.kind, style, border=border)
             # Used by no cell of xlsxwriter's: ask for their indexes now (see test_report_xlsx).
             text_i, quoted_i, typed_i = (f._get_xf_index() for f in (text, quoted, typed))
             blank = (text_i if c.kind == "text" else typed_i) if border else None  # a border shows empty cells too
@@ -353,13 +355,12 @@ class Book:
             else:
                 body.append([None] * len(columns))
                 special[i] = self._table_row(sheet, FIRST_ROW + i + 1, row, columns, merges)
-        frame = pd.DataFrame(body, columns=range(len(columns)), dtype=object)
-        return replace(sheet, frame=frame, special=special, merges=tuple(merges))
+        return replace(sheet, frame=values_frame(body, len(columns)), special=special, merges=tuple(merges))
 
     def _table_row(self, sheet: SheetRows, number: int, row: Row, columns: Sequence[Column], merges: list[str]) -> str:
         """A group, subtotal or total row (Excel row `number`): its `<row>` element, its merged
         ranges added to `merges`."""
-        style = "subtotal" if row.kind == "group" else "body" if row.kind == "body" else row.kind
+        style = "subtotal" if row.kind == "group" else row.kind
         bold = style != "body"
         cells = [row.cells[0]] if row.kind == "group" else list(row.cells)
         spans = (len(columns),) if row.kind == "group" else row.span or (1,) * len(cells)
@@ -368,7 +369,7 @@ class Book:
         col = 0
         for cell, span in zip(cells, spans, strict=True):
             kind = columns[col].kind if span == 1 else "text"
-            spec = self._spec(kind, style)
+            (spec,) = self.row_specs([Column("", 0.0, kind)], wrap=True, border=True, style=style)  # as `put` styles it
             value = _table_value(cell, kind)
             ref = f"{column_letter(col)}{number}"
             if span > 1:  # as `merged`: the text in the first cell, the range's other cells blank in its style
@@ -388,12 +389,6 @@ class Book:
                 lines = max(lines, min(wrapped_lines(text, per_line(width, bold)), MAX_LINES))
             col += span
         return f'<row r="{number}"{sheet.row_height(lines)}>{"".join(xml)}</row>'
-
-    def _spec(self, kind: str, style: str) -> RowsColumn:
-        """The styles of a table's cell of `kind` in a row of `style`, as `put` gives them."""
-        text, quoted, typed = (self.fmt(k, style, True, q) for k, q in (("text", False), ("text", True), (kind, False)))
-        text_i, quoted_i, typed_i = (f._get_xf_index() for f in (text, quoted, typed))
-        return RowsColumn(kind, text_i, quoted_i, typed_i, text_i if kind == "text" else typed_i)
 
     def sheet(self, ws: Any, title: str, columns: Sequence[Column], note: str = "", fit: bool = True) -> int:
         """Title, subtitle with the as-of date, header row, widths and the page setup; the first data row."""
@@ -543,6 +538,11 @@ def table_columns(table: Table) -> list[Column]:
     ]
 
 
+def values_frame(rows: Sequence[Sequence[Any]], width: int) -> pd.DataFrame:
+    """Rows of `width` values each (numbers, text, dates, None as they come) as the frame `Book.rows` takes."""
+    return pd.DataFrame(list(rows), columns=range(width), dtype=object)
+
+
 def _table_value(cell: Cell, kind: str) -> Any:
     """What a table's cell holds in the workbook: its number, or else its text."""
     return cell.value if cell.value is not None and kind != "text" else cell.text
@@ -684,8 +684,7 @@ def write_sources(book: Book, ws: Any, figures: Figures) -> SheetRows:
          f.initiatives, f.sha256)
         for i, f in enumerate(figures.sources, start=1)
     ]  # fmt: skip
-    frame = pd.DataFrame(rows, columns=[c.header for c in SOURCE_COLUMNS], dtype=object)
-    return book.rows(ws, frame, SOURCE_COLUMNS)
+    return book.rows(ws, values_frame(rows, len(SOURCE_COLUMNS)), SOURCE_COLUMNS)
 
 
 # --- charts ------------------------------------------------------------------------------------------
